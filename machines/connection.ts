@@ -1,0 +1,322 @@
+/**
+ * The connection statechart: every lifecycle decision of a socketchart connection is a transition here.
+ *
+ *   idle ──CONNECT──▶ attempt ─────────────────────────────────────────────────────────▶ closed
+ *                     │ connecting.opening ──SOCKET.OPEN──▶ open ──CLOSE──▶ closing      ▲
+ *                     └──(socket closed, retryable)──▶ reconnecting.backoff ──after──▶ attempt
+ *
+ * `attempt` invokes the socket actor, so one socket lives exactly as long as one attempt: leaving `attempt` for
+ * any reason stops the actor and terminates its socket, and a stopped actor can send nothing back.
+ * Timers are `after` delays, so a SimulatedClock drives every one of them in tests.
+ * Messages do not pass through here (see `ConnectionHost.deliver`); the machine owns the lifecycle only.
+ */
+import { assign, sendTo, setup } from 'xstate';
+import { type ResolvedBackoff, backoffDelay, mayRetry } from '../src/policies/backoff.js';
+import { type CloseCodesOption, classifyClose } from '../src/policies/closeCodes.js';
+import { type SocketEvent, type SocketHost, socketActor } from '../src/transports/actor.js';
+import type { CloseInfo } from '../src/transports/types.js';
+
+/** Why the connection is in `closed`. */
+export type ClosedKind =
+  /** `close()` was called. */
+  | 'user'
+  /** The server closed and `shouldReconnect` said not to come back. */
+  | 'server'
+  /** The close code is fatal (1002, 1003, 1007-1010, ...): retrying would fail the same way. */
+  | 'fatal'
+  /** `backoff.maxAttempts` consecutive attempts failed. */
+  | 'giveup'
+  /** Authentication was refused. */
+  | 'auth'
+  /** The attempt could never work (a bad URL from the URL provider, an invalid subprotocol). */
+  | 'error';
+
+export interface ClosedReason extends CloseInfo {
+  kind: ClosedKind;
+  /** What failed, for `error` (and for `giveup`, the last attempt's error if any). */
+  error?: Error;
+}
+
+/** The lifecycle rules the machine applies, resolved from the user's options. */
+export interface ConnectionPolicy {
+  backoff: ResolvedBackoff;
+  closeCodes: CloseCodesOption | undefined;
+  shouldReconnect: ((close: CloseInfo, retries: number) => boolean) | undefined;
+  connectTimeout: number;
+  closeTimeout: number;
+  /** A `retryWait` hook decides when to retry: the machine then waits for `RETRY` instead of its own timer. */
+  waitsForRetryHook: boolean;
+  /** Source of jitter in [0, 1). */
+  random: () => number;
+}
+
+/**
+ * Whoever runs the machine (the `Connection` facade, or a test): it supplies sockets and policy, and hears about
+ * the moments the WebSocket API has events for. Actions call it; it never changes the machine's state itself.
+ */
+export interface ConnectionHost extends SocketHost {
+  readonly policy: ConnectionPolicy;
+  isOnline(): boolean;
+  /** Entered `open`: flush the queue, then fire `open`. */
+  opened(socket: { protocol: string; extensions: string }): void;
+  /** Left `open` (to `closing`, or because the socket was lost): sends stop going to this socket. */
+  leftOpen(): void;
+  /** An attempt ended and another one will follow (or waits for the network). */
+  disconnected(close: CloseInfo): void;
+  /** A retry is scheduled: retry number (1 for the first) and its delay in ms. */
+  retrying(retry: number, delay: number): void;
+  /** Entered `closed`. */
+  closed(reason: ClosedReason): void;
+  /** A socket error (the close that follows decides what happens). */
+  failed(error: Error): void;
+}
+
+export interface ConnectionContext {
+  host: ConnectionHost;
+  /** Attempts started in this session, the current one included. */
+  attempts: number;
+  /** Retries since the connection was last stable (open for `backoff.resetAfter` ms). */
+  retries: number;
+  /** Delay of the retry being waited for. */
+  retryDelay: number;
+  /** How the last socket ended. */
+  lastClose: CloseInfo | null;
+  /** The last socket error, kept so `giveup` can say what kept failing. */
+  lastError: Error | null;
+  /** Set in `closed`: why. */
+  closedBy: ClosedReason | null;
+}
+
+export type ConnectionEvent =
+  | SocketEvent
+  /** Start from `idle` or `closed`. */
+  | { type: 'CONNECT' }
+  /** Drop whatever is happening and attempt now; restarts a `closed` session. */
+  | { type: 'RECONNECT' }
+  /** Skip the rest of the backoff wait (the `retryWait` hook finished, or the page became visible). */
+  | { type: 'RETRY' }
+  | { type: 'CLOSE'; code: number; reason: string }
+  | { type: 'NETWORK.ONLINE' }
+  | { type: 'NETWORK.OFFLINE' };
+
+export interface ConnectionInput {
+  host: ConnectionHost;
+}
+
+/** setTimeout's ceiling: a timer that, in practice, never fires (the `retryWait` hook fires `RETRY` instead). */
+const NEVER = 2_147_483_647;
+
+const CONNECT_TIMEOUT_CLOSE: CloseInfo = { code: 1006, reason: 'Connect timeout', wasClean: false };
+const OFFLINE_CLOSE: CloseInfo = { code: 1006, reason: 'Network offline', wasClean: false };
+const RECONNECT_CLOSE: CloseInfo = { code: 1006, reason: 'Reconnect requested', wasClean: false };
+
+/**
+ * How the attempt ended, whatever ended it: a socket close, the connect timeout (an `after` event), the network
+ * going away, or the user asking for a fresh socket.
+ */
+function closeInfoOf(event: ConnectionEvent | { type: string }): CloseInfo {
+  if (event.type === 'SOCKET.CLOSE') {
+    const { code, reason, wasClean } = event as CloseInfo & { type: string };
+    return { code, reason, wasClean };
+  }
+  if (event.type === 'NETWORK.OFFLINE') return OFFLINE_CLOSE;
+  if (event.type === 'RECONNECT') return RECONNECT_CLOSE;
+  return CONNECT_TIMEOUT_CLOSE;
+}
+
+/**
+ * Where an attempt goes when its socket is lost (or never came up in time). Read top to bottom: the first guard
+ * that holds wins. Shared by the socket's close and the connect timeout, so both obey the same policy.
+ */
+const attemptLost = [
+  { guard: 'closeIsFatal', target: '#connection.closed', actions: ['recordClose', { type: 'closedAs', params: 'fatal' }] },
+  { guard: 'reconnectDeclined', target: '#connection.closed', actions: ['recordClose', { type: 'closedAs', params: 'server' }] },
+  { guard: 'retriesExhausted', target: '#connection.closed', actions: ['recordClose', { type: 'closedAs', params: 'giveup' }] },
+  { guard: 'isOffline', target: '#connection.reconnecting.waitingForNetwork', actions: 'recordClose' },
+  { target: '#connection.reconnecting.backoff', actions: 'recordClose' },
+] as const;
+
+export const connectionMachine = setup({
+  types: {} as {
+    context: ConnectionContext;
+    events: ConnectionEvent;
+    input: ConnectionInput;
+  },
+  actors: {
+    socket: socketActor,
+  },
+  guards: {
+    closeIsFatal: ({ context, event }) => {
+      const close = closeInfoOf(event);
+      return classifyClose(close.code, close.reason, context.host.policy.closeCodes) === 'fatal';
+    },
+    reconnectDeclined: ({ context, event }) => {
+      const decide = context.host.policy.shouldReconnect;
+      return decide !== undefined && !decide(closeInfoOf(event), context.retries);
+    },
+    retriesExhausted: ({ context }) => !mayRetry(context.retries, context.host.policy.backoff),
+    isOffline: ({ context }) => !context.host.isOnline(),
+  },
+  delays: {
+    connectTimeout: ({ context }) => context.host.policy.connectTimeout,
+    closeTimeout: ({ context }) => context.host.policy.closeTimeout,
+    retryDelay: ({ context }) => (context.host.policy.waitsForRetryHook ? NEVER : context.retryDelay),
+    resetAfter: ({ context }) => context.host.policy.backoff.resetAfter,
+  },
+  actions: {
+    beginAttempt: assign({ attempts: ({ context }) => context.attempts + 1 }),
+    beginSession: assign({ retries: 0, lastClose: null, lastError: null, closedBy: null }),
+    markStable: assign({ retries: 0 }),
+    recordClose: assign({ lastClose: ({ event }) => closeInfoOf(event) }),
+    recordError: assign({ lastError: ({ event }) => (event as { error: Error }).error }),
+    scheduleRetry: assign(({ context }) => {
+      const retries = context.retries + 1;
+      const close = context.lastClose;
+      const later =
+        close !== null && classifyClose(close.code, close.reason, context.host.policy.closeCodes) === 'retry-later';
+      const { backoff, random } = context.host.policy;
+      return { retries, retryDelay: backoffDelay(retries, backoff, later ? 'later' : 'normal', random) };
+    }),
+    /** Until a closing handshake completes, a user close is not clean (the DOM reports the same). */
+    closedByUser: assign({
+      closedBy: ({ event }) => {
+        const { code, reason } = event as { code: number; reason: string };
+        return { kind: 'user' as const, code, reason, wasClean: false };
+      },
+    }),
+    /** The server answered our close frame: the close the user asked for, now clean. */
+    closedByHandshake: assign({
+      closedBy: ({ context, event }) => ({
+        ...(context.closedBy as ClosedReason),
+        wasClean: (event as { wasClean: boolean }).wasClean,
+      }),
+    }),
+    closedAs: assign({
+      closedBy: ({ context, event }, kind: ClosedKind) => ({
+        ...closeInfoOf(event),
+        kind,
+        ...(context.lastError ? { error: context.lastError } : {}),
+      }),
+    }),
+    closedByFailure: assign({
+      closedBy: ({ event }) => ({
+        kind: 'error' as const,
+        code: 1006,
+        reason: (event as { error: Error }).error.message,
+        wasClean: false,
+        error: (event as { error: Error }).error,
+      }),
+    }),
+    closeSocket: sendTo('socket', ({ context }) => {
+      const closedBy = context.closedBy as ClosedReason;
+      return { type: 'close' as const, code: closedBy.code, reason: closedBy.reason };
+    }),
+    announceOpen: ({ context, event }) => {
+      const { protocol, extensions } = event as { protocol: string; extensions: string };
+      context.host.opened({ protocol, extensions });
+    },
+    announceLeftOpen: ({ context }) => context.host.leftOpen(),
+    announceDisconnect: ({ context }) => context.host.disconnected(context.lastClose as CloseInfo),
+    announceRetry: ({ context }) => context.host.retrying(context.retries, context.retryDelay),
+    announceClosed: ({ context }) => context.host.closed(context.closedBy as ClosedReason),
+    announceError: ({ context, event }) => context.host.failed((event as { error: Error }).error),
+  },
+}).createMachine({
+  id: 'connection',
+  context: ({ input }) => ({
+    host: input.host,
+    attempts: 0,
+    retries: 0,
+    retryDelay: 0,
+    lastClose: null,
+    lastError: null,
+    closedBy: null,
+  }),
+  initial: 'idle',
+  states: {
+    idle: {
+      tags: 'CONNECTING',
+      on: {
+        CONNECT: { target: 'attempt' },
+        RECONNECT: { target: 'attempt' },
+        CLOSE: { target: 'closed', actions: 'closedByUser' },
+      },
+    },
+    attempt: {
+      entry: 'beginAttempt',
+      invoke: { id: 'socket', src: 'socket', input: ({ context }) => ({ host: context.host }) },
+      initial: 'connecting',
+      on: {
+        'SOCKET.ERROR': { actions: ['recordError', 'announceError'] },
+        'SOCKET.FAIL': { target: 'closed', actions: ['announceError', 'closedByFailure'] },
+        'SOCKET.CLOSE': attemptLost,
+        'NETWORK.OFFLINE': { target: 'reconnecting.waitingForNetwork', actions: 'recordClose' },
+        RECONNECT: { target: 'attempt', reenter: true, actions: ['recordClose', 'announceDisconnect', 'beginSession'] },
+      },
+      states: {
+        connecting: {
+          tags: 'CONNECTING',
+          initial: 'opening',
+          after: { connectTimeout: attemptLost },
+          on: {
+            CLOSE: { target: '#connection.closed', actions: 'closedByUser' },
+          },
+          states: {
+            opening: {
+              on: { 'SOCKET.OPEN': { target: '#connection.attempt.open', actions: 'announceOpen' } },
+            },
+          },
+        },
+        open: {
+          tags: 'OPEN',
+          exit: 'announceLeftOpen',
+          after: { resetAfter: { actions: 'markStable' } },
+          on: {
+            CLOSE: { target: 'closing', actions: 'closedByUser' },
+          },
+        },
+        closing: {
+          tags: 'CLOSING',
+          entry: 'closeSocket',
+          // The server never answered our close frame: give up on the handshake (leaving terminates the socket).
+          after: { closeTimeout: { target: '#connection.closed' } },
+          on: {
+            'SOCKET.CLOSE': { target: '#connection.closed', actions: 'closedByHandshake' },
+            'NETWORK.OFFLINE': { target: '#connection.closed' },
+            RECONNECT: { target: '#connection.attempt', actions: 'beginSession' },
+          },
+        },
+      },
+    },
+    reconnecting: {
+      tags: 'CONNECTING',
+      entry: 'announceDisconnect',
+      initial: 'backoff',
+      on: {
+        CLOSE: { target: 'closed', actions: 'closedByUser' },
+        RECONNECT: { target: 'attempt', actions: 'beginSession' },
+        RETRY: { target: 'attempt' },
+        'NETWORK.OFFLINE': { target: '.waitingForNetwork' },
+      },
+      states: {
+        backoff: {
+          entry: ['scheduleRetry', 'announceRetry'],
+          after: { retryDelay: { target: '#connection.attempt' } },
+        },
+        waitingForNetwork: {
+          on: { 'NETWORK.ONLINE': { target: '#connection.attempt' } },
+        },
+      },
+    },
+    closed: {
+      tags: 'CLOSED',
+      entry: 'announceClosed',
+      on: {
+        CONNECT: { target: 'attempt', actions: 'beginSession' },
+        RECONNECT: { target: 'attempt', actions: 'beginSession' },
+      },
+    },
+  },
+});
+
+export type ConnectionMachine = typeof connectionMachine;

@@ -1,0 +1,196 @@
+import type { Actor } from 'xstate';
+import type { ClosedReason, ConnectionMachine } from '../machines/connection.js';
+import type { SendData } from './data.js';
+import { SocketchartError, describe } from './errors.js';
+import type { ConnectionEventMap, Listener, ListenerOptions } from './events.js';
+import { type ConnectionOptions, type PerAttempt, resolveOptions } from './options.js';
+import { MAX_CLOSE_REASON_BYTES, isValidUserCloseCode } from './policies/closeCodes.js';
+import { defaultEnvironment } from './policies/environment.js';
+import { type HandlerSlots, ConnectionRuntime } from './runtime.js';
+import { utf8Length } from './data.js';
+import { pathMatches } from './statePath.js';
+import type { BinaryType, Transport } from './transports/types.js';
+
+type Handler<E> = ((event: E) => void) | null;
+
+export interface OpenedOptions {
+  /** Reject with `ERR_OPEN_TIMEOUT` after this many ms. */
+  timeout?: number;
+  /** Reject when this signal aborts. */
+  signal?: AbortSignal;
+}
+
+/**
+ * A WebSocket whose lifecycle is the connection statechart: it reconnects, queues while not open, and shows its
+ * state. Everything `WebSocket` has works as it does there; the rest (`state`, `matches`, `actor`, `opened`,
+ * `reconnect`, and the `statechange`, `reconnecting`, `drop` and `giveup` events) shows the chart.
+ */
+export class Connection<In = unknown> implements HandlerSlots {
+  static readonly CONNECTING = 0;
+  static readonly OPEN = 1;
+  static readonly CLOSING = 2;
+  static readonly CLOSED = 3;
+  declare readonly CONNECTING: 0;
+  declare readonly OPEN: 1;
+  declare readonly CLOSING: 2;
+  declare readonly CLOSED: 3;
+
+  onopen: Handler<ConnectionEventMap<In>['open']> = null;
+  onmessage: Handler<ConnectionEventMap<In>['message']> = null;
+  onclose: Handler<ConnectionEventMap<In>['close']> = null;
+  onerror: Handler<ConnectionEventMap<In>['error']> = null;
+
+  readonly #runtime: ConnectionRuntime;
+
+  /** @internal use `createConnection` */
+  constructor(url: PerAttempt<string | URL>, options: ConnectionOptions, transport: Transport) {
+    const resolved = resolveOptions(options, transport);
+    this.#runtime = new ConnectionRuntime(this, url, options, resolved, options.environment ?? defaultEnvironment());
+    this.#runtime.start();
+  }
+
+  /** The XState actor running the chart: subscribe to it, inspect it, or hand it to `@xstate/react`'s `useSelector`. */
+  get actor(): Actor<ConnectionMachine> {
+    return this.#runtime.actor;
+  }
+
+  /** 0 CONNECTING (idle, connecting, reconnecting), 1 OPEN, 2 CLOSING, 3 CLOSED: derived from the chart. */
+  get readyState(): 0 | 1 | 2 | 3 {
+    return this.#runtime.readyState;
+  }
+
+  /** The state path, e.g. `'connecting.opening'`, `'open'`, `'reconnecting.backoff'`, `'closed'`. */
+  get state(): string {
+    return this.#runtime.path;
+  }
+
+  /** Whether the chart is in `path` or a state inside it: `matches('reconnecting')`. */
+  matches(path: string): boolean {
+    return pathMatches(this.#runtime.path, path);
+  }
+
+  /** Why the connection is `closed` (null before it first closes). */
+  get closedBy(): ClosedReason | null {
+    return this.#runtime.closedBy;
+  }
+
+  /** The URL of the current (or last) attempt; empty until a URL function first resolves. */
+  get url(): string {
+    return this.#runtime.url;
+  }
+
+  /** The subprotocol the server chose on the last open. */
+  get protocol(): string {
+    return this.#runtime.protocol;
+  }
+
+  /** The extensions the server chose on the last open. */
+  get extensions(): string {
+    return this.#runtime.extensions;
+  }
+
+  /** How binary messages arrive; kept across reconnects. */
+  get binaryType(): BinaryType {
+    return this.#runtime.binaryType;
+  }
+
+  set binaryType(type: BinaryType) {
+    this.#runtime.binaryType = type;
+  }
+
+  /** Bytes not yet on the wire: the socket's buffer plus the outbound queue. */
+  get bufferedAmount(): number {
+    return this.#runtime.bufferedAmount;
+  }
+
+  /**
+   * Send now while open; otherwise queue until the next open (bounded by `queue`). After `close()` nothing is
+   * sent: the data is reported by a `drop` event (reason `closed`) instead of vanishing.
+   */
+  send(data: SendData): void {
+    this.#runtime.send(data);
+  }
+
+  /**
+   * Close for good (no reconnect): code 1000 or 3000-4999, reason at most 123 UTF-8 bytes, as `WebSocket.close`.
+   * Queued messages are dropped with `drop` events. `reconnect()` starts a new session later.
+   */
+  close(code?: number, reason?: string): void {
+    if (code !== undefined && !isValidUserCloseCode(code)) {
+      throw new SocketchartError(
+        'ERR_INVALID_CLOSE_CODE',
+        `close() takes code 1000 or 3000-4999 (4000-4999 for your application); got ${describe(code)}.`,
+      );
+    }
+    if (reason !== undefined && typeof reason !== 'string') {
+      throw new SocketchartError('ERR_INVALID_CLOSE_CODE', `close() takes a string reason; got ${describe(reason)}.`);
+    }
+    if (reason !== undefined && utf8Length(reason) > MAX_CLOSE_REASON_BYTES) {
+      throw new SocketchartError(
+        'ERR_REASON_TOO_LONG',
+        `The close reason is ${utf8Length(reason)} UTF-8 bytes; the protocol allows ${MAX_CLOSE_REASON_BYTES}. Shorten it.`,
+      );
+    }
+    this.#runtime.close(code ?? 1000, reason ?? '');
+  }
+
+  /** Leave `idle` (with `startClosed`) or `closed` and connect. */
+  open(): void {
+    this.#runtime.connect();
+  }
+
+  /** Connect again now: drops the current socket (no close handshake), skips any backoff, restarts a closed session. */
+  reconnect(): void {
+    this.#runtime.reconnect();
+  }
+
+  /**
+   * Resolves when the connection is open (at once if it is). Rejects with `ERR_CONNECTION_CLOSED` if it reaches
+   * `closed` first, `ERR_OPEN_TIMEOUT` after `timeout` ms, or the signal's reason when `signal` aborts.
+   */
+  opened(options: OpenedOptions = {}): Promise<void> {
+    const { timeout, signal } = options;
+    if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0 && Number.isFinite(timeout))) {
+      return Promise.reject(new SocketchartError('ERR_INVALID_OPTION', `opened({ timeout }) takes ms >= 0; got ${describe(timeout)}.`));
+    }
+    return this.#runtime.whenOpen(timeout, signal);
+  }
+
+  addEventListener<K extends keyof ConnectionEventMap<In>>(
+    type: K,
+    listener: Listener<ConnectionEventMap<In>[K]> | null,
+    options?: ListenerOptions | boolean,
+  ): void {
+    this.#runtime.listeners.add(type, listener as Listener<never>, options);
+  }
+
+  removeEventListener<K extends keyof ConnectionEventMap<In>>(
+    type: K,
+    listener: Listener<ConnectionEventMap<In>[K]> | null,
+  ): void {
+    if (listener) this.#runtime.listeners.remove(type, listener as Listener<never>);
+  }
+}
+
+// WebSocket has the constants on instances too; on the prototype they cost no memory per connection.
+for (const [name, value] of [['CONNECTING', 0], ['OPEN', 1], ['CLOSING', 2], ['CLOSED', 3]] as const) {
+  Object.defineProperty(Connection.prototype, name, { value, enumerable: true });
+}
+
+/** Builds `createConnection` for an entry point, with that entry's default transport. */
+export function connectionFactory(defaultTransport: () => Transport) {
+  return function createConnection<In = unknown>(
+    url: PerAttempt<string | URL>,
+    options: ConnectionOptions = {},
+  ): Connection<In> {
+    const transport = options?.transport ?? defaultTransport();
+    return new Connection<In>(url, options, transport);
+  };
+}
+
+export function missingTransport(): never {
+  throw new SocketchartError(
+    'ERR_NO_TRANSPORT',
+    'There is no global WebSocket here (Node < 22?). Import createConnection from "socketchart/node" (uses the ws package), or pass options.transport.',
+  );
+}

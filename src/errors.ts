@@ -1,0 +1,45 @@
+/**
+ * One error family for everything socketchart rejects. Callers branch on `code`, which is stable across
+ * releases; the message says what to change.
+ */
+export type SocketchartErrorCode =
+  | 'ERR_INVALID_URL'
+  | 'ERR_INVALID_CLOSE_CODE'
+  | 'ERR_REASON_TOO_LONG'
+  | 'ERR_NO_TRANSPORT'
+  | 'ERR_INVALID_OPTION'
+  | 'ERR_INVALID_DATA'
+  | 'ERR_QUEUE_FULL'
+  | 'ERR_OPEN_TIMEOUT'
+  | 'ERR_CONNECTION_CLOSED'
+  | 'ERR_URL_PROVIDER'
+  | 'ERR_TRANSPORT';
+
+export class SocketchartError extends Error {
+  readonly code: SocketchartErrorCode;
+
+  constructor(code: SocketchartErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SocketchartError';
+    this.code = code;
+  }
+}
+
+export function isSocketchartError(value: unknown, code?: SocketchartErrorCode): value is SocketchartError {
+  return value instanceof SocketchartError && (code === undefined || value.code === code);
+}
+
+export function invalidOption(name: string, expected: string, got: unknown): SocketchartError {
+  return new SocketchartError(
+    'ERR_INVALID_OPTION',
+    `Option \`${name}\` must be ${expected}; got ${describe(got)}.`,
+  );
+}
+
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return 'an array';
+  return `an object (${Object.prototype.toString.call(value).slice(8, -1)})`;
+}

@@ -1,0 +1,194 @@
+import type { ClosedReason } from '../machines/connection.js';
+import type { SendData } from './data.js';
+import type { DropReason } from './policies/queue.js';
+
+/**
+ * The events a connection fires. The first four carry what the DOM's `Event`, `MessageEvent` and `CloseEvent`
+ * carry, so WebSocket code keeps working; the rest tell what the statechart is doing.
+ * Plain classes rather than DOM `Event`s: Node 20 has no `CloseEvent`, and constructing DOM events costs more
+ * than the whole message dispatch is allowed to.
+ */
+export class SocketchartEvent<T extends string = string> {
+  readonly type: T;
+  /** The connection that fired it (set on dispatch). */
+  target: unknown = null;
+  readonly timeStamp: number;
+
+  constructor(type: T, timeStamp: number) {
+    this.type = type;
+    this.timeStamp = timeStamp;
+  }
+}
+
+export class OpenEvent extends SocketchartEvent<'open'> {
+  constructor(timeStamp: number) {
+    super('open', timeStamp);
+  }
+}
+
+export class SocketMessageEvent<T = unknown> extends SocketchartEvent<'message'> {
+  readonly data: T;
+  readonly origin: string;
+
+  constructor(data: T, origin: string, timeStamp: number) {
+    super('message', timeStamp);
+    this.data = data;
+    this.origin = origin;
+  }
+}
+
+export class SocketCloseEvent extends SocketchartEvent<'close'> {
+  readonly code: number;
+  readonly reason: string;
+  readonly wasClean: boolean;
+  /** Set when this close ends the session (`closed`): why it ended. */
+  readonly closedBy: ClosedReason | undefined;
+
+  constructor(init: { code: number; reason: string; wasClean: boolean }, closedBy: ClosedReason | undefined, timeStamp: number) {
+    super('close', timeStamp);
+    this.code = init.code;
+    this.reason = init.reason;
+    this.wasClean = init.wasClean;
+    this.closedBy = closedBy;
+  }
+}
+
+export class SocketErrorEvent extends SocketchartEvent<'error'> {
+  readonly error: Error;
+  readonly message: string;
+
+  constructor(error: Error, timeStamp: number) {
+    super('error', timeStamp);
+    this.error = error;
+    this.message = error.message;
+  }
+}
+
+/** The chart moved: `from` and `to` are state paths like `'reconnecting.backoff'`; `event` is what moved it. */
+export class StateChangeEvent extends SocketchartEvent<'statechange'> {
+  readonly from: string;
+  readonly to: string;
+  readonly event: { type: string; [key: string]: unknown };
+
+  constructor(from: string, to: string, event: { type: string }, timeStamp: number) {
+    super('statechange', timeStamp);
+    this.from = from;
+    this.to = to;
+    this.event = event;
+  }
+}
+
+/** A retry is scheduled: `attempt` counts retries since the connection was last healthy; `delay` is in ms. */
+export class ReconnectingEvent extends SocketchartEvent<'reconnecting'> {
+  readonly attempt: number;
+  readonly delay: number;
+
+  constructor(attempt: number, delay: number, timeStamp: number) {
+    super('reconnecting', timeStamp);
+    this.attempt = attempt;
+    this.delay = delay;
+  }
+}
+
+/** A message the connection could not deliver. Every undelivered message produces exactly one. */
+export class DropEvent extends SocketchartEvent<'drop'> {
+  readonly data: SendData;
+  readonly reason: DropReason;
+
+  constructor(data: SendData, reason: DropReason, timeStamp: number) {
+    super('drop', timeStamp);
+    this.data = data;
+    this.reason = reason;
+  }
+}
+
+/** The connection stopped retrying (`backoff.maxAttempts` reached). A `close` follows. */
+export class GiveupEvent extends SocketchartEvent<'giveup'> {
+  readonly closedBy: ClosedReason;
+
+  constructor(closedBy: ClosedReason, timeStamp: number) {
+    super('giveup', timeStamp);
+    this.closedBy = closedBy;
+  }
+}
+
+export interface ConnectionEventMap<In = unknown> {
+  open: OpenEvent;
+  message: SocketMessageEvent<In>;
+  close: SocketCloseEvent;
+  error: SocketErrorEvent;
+  statechange: StateChangeEvent;
+  reconnecting: ReconnectingEvent;
+  drop: DropEvent;
+  giveup: GiveupEvent;
+}
+
+export type Listener<E> = ((event: E) => void) | { handleEvent(event: E): void };
+
+export interface ListenerOptions {
+  /** Remove the listener after its first call. */
+  once?: boolean;
+  /** Remove the listener when this signal aborts. */
+  signal?: AbortSignal;
+}
+
+interface Registration {
+  listener: Listener<never>;
+  once: boolean;
+}
+
+/**
+ * Listener lists per event type, in registration order, as `EventTarget` keeps them. Lists are replaced (never
+ * mutated) on change, so a listener that adds or removes listeners does not disturb the dispatch in progress.
+ */
+export class ListenerRegistry {
+  #lists: Partial<Record<string, Registration[]>> = {};
+
+  add(type: string, listener: Listener<never>, options?: ListenerOptions | boolean): void {
+    if (listener == null) return;
+    const list = this.#lists[type] ?? [];
+    if (list.some((entry) => entry.listener === listener)) return;
+    const opts = typeof options === 'object' ? options : {};
+    if (opts.signal?.aborted) return;
+    this.#lists[type] = [...list, { listener, once: opts.once === true }];
+    opts.signal?.addEventListener('abort', () => this.remove(type, listener), { once: true });
+  }
+
+  remove(type: string, listener: Listener<never>): void {
+    const list = this.#lists[type];
+    if (!list) return;
+    const next = list.filter((entry) => entry.listener !== listener);
+    if (next.length === 0) delete this.#lists[type];
+    else this.#lists[type] = next;
+  }
+
+  has(type: string): boolean {
+    return this.#lists[type] !== undefined;
+  }
+
+  dispatch(event: SocketchartEvent, handler: ((event: never) => void) | null | undefined): void {
+    if (handler) invoke(handler as Listener<never>, event);
+    const list = this.#lists[event.type];
+    if (!list) return;
+    for (const entry of list) {
+      if (entry.once) this.remove(event.type, entry.listener);
+      invoke(entry.listener, event);
+    }
+  }
+
+  clear(): void {
+    this.#lists = {};
+  }
+}
+
+function invoke(listener: Listener<never>, event: SocketchartEvent): void {
+  try {
+    if (typeof listener === 'function') listener(event as never);
+    else listener.handleEvent(event as never);
+  } catch (error) {
+    // As EventTarget does: a throwing listener is reported, and the others still run.
+    queueMicrotask(() => {
+      throw error;
+    });
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * socketchart: a WebSocket whose whole lifecycle is an explicit XState v5 statechart.
+ * This entry is browser-safe (no Node built-ins); `socketchart/node` adds the `ws` transport.
+ */
+import { connectionFactory, missingTransport } from './connection.js';
+import { createBrowserTransport, hasGlobalWebSocket } from './transports/browser.js';
+
+let browserTransport: ReturnType<typeof createBrowserTransport> | undefined;
+
+/** Opens a connection over `globalThis.WebSocket` (browsers, Deno, Bun, Node >= 22) unless `options.transport` says otherwise. */
+export const createConnection = connectionFactory(() => {
+  if (!hasGlobalWebSocket()) missingTransport();
+  browserTransport ??= createBrowserTransport();
+  return browserTransport;
+});
+
+export { Connection, type OpenedOptions } from './connection.js';
+export {
+  connectionMachine,
+  type ClosedKind,
+  type ClosedReason,
+  type ConnectionContext,
+  type ConnectionEvent,
+  type ConnectionHost,
+  type ConnectionMachine,
+  type ConnectionPolicy,
+} from '../machines/connection.js';
+export { SocketchartError, isSocketchartError, type SocketchartErrorCode } from './errors.js';
+export * from './events.js';
+export { DEFAULTS, type ConnectionOptions, type ConnectionClock, type PerAttempt } from './options.js';
+export { backoffDelay, type BackoffOptions } from './policies/backoff.js';
+export {
+  DEFAULT_CLOSE_ACTIONS,
+  classifyClose,
+  type CloseAction,
+  type CloseClassifier,
+  type CloseCodesOption,
+} from './policies/closeCodes.js';
+export {
+  browserEnvironment,
+  createManualEnvironment,
+  staticEnvironment,
+  type EnvironmentListener,
+  type EnvironmentSource,
+} from './policies/environment.js';
+export type { DropReason, OverflowPolicy, QueueOptions } from './policies/queue.js';
+export type { SendData } from './data.js';
+export { createBrowserTransport } from './transports/browser.js';
+export type { BinaryType, CloseInfo, OpenRequest, SocketSink, Transport, TransportSocket } from './transports/types.js';
+export { statePathOf, readyStateOf } from './statePath.js';

@@ -1,0 +1,217 @@
+import type { ActorOptions, AnyActorLogic, InspectionEvent, Observer } from 'xstate';
+import { invalidOption } from './errors.js';
+import type { BackoffOptions, ResolvedBackoff } from './policies/backoff.js';
+import type { CloseCodesOption } from './policies/closeCodes.js';
+import type { EnvironmentSource } from './policies/environment.js';
+import type { QueueOptions, ResolvedQueue } from './policies/queue.js';
+import type { BinaryType, CloseInfo, Transport } from './transports/types.js';
+
+type MaybePromise<T> = T | Promise<T>;
+
+/** A value, or a function called before every attempt for a fresh one (a URL with a new token, say). */
+export type PerAttempt<T> = T | (() => MaybePromise<T>);
+
+/** A clock the connection's timers run on; XState's `SimulatedClock` fits, and `now` drives queue TTLs. */
+export type ConnectionClock = NonNullable<ActorOptions<AnyActorLogic>['clock']> & { now?(): number };
+
+export interface ConnectionOptions {
+  /**
+   * How sockets are opened. `socketchart` uses `globalThis.WebSocket`; `socketchart/node` uses the `ws` package.
+   * @default the browser transport where `WebSocket` exists, else an `ERR_NO_TRANSPORT` error
+   */
+  transport?: Transport;
+  /**
+   * Subprotocols offered in the handshake, or a function giving them per attempt.
+   * @default []
+   */
+  protocols?: PerAttempt<string | string[]>;
+  /**
+   * Handshake headers per attempt (e.g. `Authorization`), or a function giving them. Node transport only:
+   * browsers cannot set handshake headers, so this option is refused there.
+   * @default undefined
+   */
+  headers?: PerAttempt<Record<string, string>>;
+  /**
+   * What binary messages arrive as; kept across reconnects.
+   * @default the transport's: 'blob' in browsers, 'nodebuffer' on Node
+   */
+  binaryType?: BinaryType;
+  /**
+   * Stay in `idle` until `open()` is called, instead of connecting at once.
+   * @default false
+   */
+  startClosed?: boolean;
+  /**
+   * Ms an attempt may take to open (TCP + TLS + handshake) before it is abandoned and retried.
+   * @default 10000
+   */
+  connectTimeout?: number;
+  /**
+   * Ms `closing` waits for the server to answer the close frame before terminating the socket.
+   * @default 5000
+   */
+  closeTimeout?: number;
+  /** Reconnect delays and the retry limit. */
+  backoff?: BackoffOptions;
+  /**
+   * Replaces the backoff timer: the retry happens when the returned promise resolves (tests pass
+   * `() => Promise.resolve()`). Receives the retry number and the delay the backoff chose.
+   * @default undefined (the backoff timer decides)
+   */
+  retryWait?: (retry: number, delay: number) => Promise<void>;
+  /**
+   * Decides whether to reconnect after the server or network ended a connection (after fatal close codes are
+   * excluded). Return false for plain WebSocket behaviour.
+   * @default undefined (always reconnect on retryable codes)
+   */
+  shouldReconnect?: (close: CloseInfo, retries: number) => boolean;
+  /**
+   * Verdicts per close code (`'retry' | 'retry-later' | 'fatal'`), as a table or a classifier; unmatched codes
+   * use the defaults (see `DEFAULT_CLOSE_ACTIONS`).
+   * @default undefined
+   */
+  closeCodes?: CloseCodesOption;
+  /** The outbound queue used while the connection is not open. */
+  queue?: QueueOptions;
+  /**
+   * Online/offline and page-visibility signals.
+   * @default `navigator.onLine` and window/document events in browsers; nothing in Node
+   */
+  environment?: EnvironmentSource;
+  /**
+   * The clock for every timer of the chart (backoff, timeouts) and for queue TTLs. Tests pass a `SimulatedClock`.
+   * @default the real clock
+   */
+  clock?: ConnectionClock;
+  /**
+   * Source of jitter in [0, 1).
+   * @default Math.random
+   */
+  random?: () => number;
+  /**
+   * An XState inspector (`@statelyai/inspect`'s `inspector.inspect`, or any observer of inspection events).
+   * @default undefined
+   */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+}
+
+/** Every default in one place; the README's options table is checked against this. */
+export const DEFAULTS = Object.freeze({
+  protocols: Object.freeze([]) as readonly string[],
+  startClosed: false,
+  connectTimeout: 10_000,
+  closeTimeout: 5_000,
+  backoff: Object.freeze({
+    initialDelay: 400,
+    factor: 2,
+    maxDelay: 30_000,
+    maxAttempts: Infinity,
+    resetAfter: 5_000,
+    tryAgainLaterDelay: 5_000,
+  }) satisfies ResolvedBackoff,
+  queue: Object.freeze({
+    maxMessages: 1000,
+    maxBytes: 1_048_576,
+    ttl: Infinity,
+    overflow: 'drop-oldest',
+  }) satisfies ResolvedQueue,
+});
+
+export interface ResolvedOptions {
+  transport: Transport;
+  startClosed: boolean;
+  connectTimeout: number;
+  closeTimeout: number;
+  backoff: ResolvedBackoff;
+  queue: ResolvedQueue;
+}
+
+function duration(name: string, value: unknown, fallback: number, allowInfinity = false): number {
+  if (value === undefined) return fallback;
+  const ok =
+    typeof value === 'number' && value >= 0 && (Number.isFinite(value) || (allowInfinity && value === Infinity));
+  if (!ok) throw invalidOption(name, `a number of ms >= 0${allowInfinity ? ' (or Infinity)' : ''}`, value);
+  return value;
+}
+
+function count(name: string, value: unknown, fallback: number, allowInfinity = false): number {
+  if (value === undefined) return fallback;
+  const ok =
+    typeof value === 'number' && value >= 0 && (Number.isInteger(value) || (allowInfinity && value === Infinity));
+  if (!ok) throw invalidOption(name, `a whole number >= 0${allowInfinity ? ' (or Infinity)' : ''}`, value);
+  return value;
+}
+
+function optionalFunction(name: string, value: unknown): void {
+  if (value !== undefined && typeof value !== 'function') throw invalidOption(name, 'a function', value);
+}
+
+export function resolveBackoff(options: BackoffOptions | undefined): ResolvedBackoff {
+  const d = DEFAULTS.backoff;
+  if (options !== undefined && (typeof options !== 'object' || options === null)) {
+    throw invalidOption('backoff', 'an object', options);
+  }
+  const o = options ?? {};
+  const factor = o.factor ?? d.factor;
+  if (typeof factor !== 'number' || !(factor >= 1) || !Number.isFinite(factor)) {
+    throw invalidOption('backoff.factor', 'a finite number >= 1', factor);
+  }
+  return {
+    initialDelay: duration('backoff.initialDelay', o.initialDelay, d.initialDelay),
+    factor,
+    maxDelay: duration('backoff.maxDelay', o.maxDelay, d.maxDelay),
+    maxAttempts: count('backoff.maxAttempts', o.maxAttempts, d.maxAttempts, true),
+    resetAfter: duration('backoff.resetAfter', o.resetAfter, d.resetAfter),
+    tryAgainLaterDelay: duration('backoff.tryAgainLaterDelay', o.tryAgainLaterDelay, d.tryAgainLaterDelay),
+  };
+}
+
+export function resolveQueue(options: QueueOptions | undefined): ResolvedQueue {
+  const d = DEFAULTS.queue;
+  if (options !== undefined && (typeof options !== 'object' || options === null)) {
+    throw invalidOption('queue', 'an object', options);
+  }
+  const o = options ?? {};
+  const overflow = o.overflow ?? d.overflow;
+  if (overflow !== 'drop-oldest' && overflow !== 'drop-newest' && overflow !== 'reject') {
+    throw invalidOption('queue.overflow', "'drop-oldest', 'drop-newest' or 'reject'", overflow);
+  }
+  return {
+    maxMessages: count('queue.maxMessages', o.maxMessages, d.maxMessages, true),
+    maxBytes: count('queue.maxBytes', o.maxBytes, d.maxBytes, true),
+    ttl: duration('queue.ttl', o.ttl, d.ttl, true),
+    overflow,
+  };
+}
+
+/** Checks everything that can be checked before the first attempt, so mistakes fail at construction. */
+export function resolveOptions(options: ConnectionOptions, transport: Transport): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
+  optionalFunction('retryWait', options.retryWait);
+  optionalFunction('shouldReconnect', options.shouldReconnect);
+  optionalFunction('random', options.random);
+  if (options.closeCodes !== undefined && typeof options.closeCodes !== 'function' && typeof options.closeCodes !== 'object') {
+    throw invalidOption('closeCodes', 'a table of close code verdicts or a classifier function', options.closeCodes);
+  }
+  if (options.startClosed !== undefined && typeof options.startClosed !== 'boolean') {
+    throw invalidOption('startClosed', 'a boolean', options.startClosed);
+  }
+  if (options.binaryType !== undefined && !transport.binaryTypes.includes(options.binaryType)) {
+    throw invalidOption('binaryType', `one of ${transport.binaryTypes.map((t) => `'${t}'`).join(', ')} for the ${transport.name} transport`, options.binaryType);
+  }
+  if (options.headers !== undefined && !transport.supportsHeaders) {
+    throw invalidOption(
+      'headers',
+      `unset with the ${transport.name} transport (browsers cannot send handshake headers; put the token in the URL or use cookies)`,
+      options.headers,
+    );
+  }
+  return {
+    transport,
+    startClosed: options.startClosed ?? DEFAULTS.startClosed,
+    connectTimeout: duration('connectTimeout', options.connectTimeout, DEFAULTS.connectTimeout),
+    closeTimeout: duration('closeTimeout', options.closeTimeout, DEFAULTS.closeTimeout),
+    backoff: resolveBackoff(options.backoff),
+    queue: resolveQueue(options.queue),
+  };
+}

@@ -1,0 +1,144 @@
+import { type SendData, byteLengthOf } from '../data.js';
+
+/**
+ * The outbound queue: messages sent while the connection is not open wait here, bounded, and leave either by
+ * being flushed in order on open or by being dropped with a reason. Nothing leaves any other way.
+ */
+export interface QueueOptions {
+  /**
+   * Most messages held while not open.
+   * @default 1000
+   */
+  maxMessages?: number;
+  /**
+   * Most bytes (UTF-8 for strings) held while not open.
+   * @default 1048576
+   */
+  maxBytes?: number;
+  /**
+   * A message older than this many ms is dropped (reason `expired`) instead of being sent late.
+   * @default Infinity
+   */
+  ttl?: number;
+  /**
+   * What to do when a new message does not fit: drop the oldest queued ones, drop the new one, or throw
+   * `ERR_QUEUE_FULL` from `send()` so the caller decides.
+   * @default 'drop-oldest'
+   */
+  overflow?: OverflowPolicy;
+}
+
+export type OverflowPolicy = 'drop-oldest' | 'drop-newest' | 'reject';
+export type ResolvedQueue = Required<QueueOptions>;
+
+/** Why a message could not be delivered. */
+export type DropReason =
+  /** Pushed out of a full queue (`drop-oldest`) or refused by it (`drop-newest`). */
+  | 'queue-full'
+  /** Bigger than the whole queue's byte budget. */
+  | 'too-large'
+  /** Waited longer than `queue.ttl`. */
+  | 'expired'
+  /** The session ended (user `close()`, fatal close, gave up) while it was queued, or it was sent after that. */
+  | 'closed';
+
+export interface Dropped {
+  data: SendData;
+  reason: DropReason;
+}
+
+interface Entry {
+  data: SendData;
+  bytes: number;
+  queuedAt: number;
+}
+
+export type EnqueueResult = 'queued' | 'rejected';
+
+export class OutboundQueue {
+  #entries: Entry[] = [];
+  #head = 0;
+  #bytes = 0;
+  readonly #options: ResolvedQueue;
+  readonly #onDrop: (dropped: Dropped) => void;
+
+  constructor(options: ResolvedQueue, onDrop: (dropped: Dropped) => void) {
+    this.#options = options;
+    this.#onDrop = onDrop;
+  }
+
+  get length(): number {
+    return this.#entries.length - this.#head;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /**
+   * Queue `data`. Under `reject`, a message that does not fit is refused (`'rejected'`) and the caller must
+   * report it; under the drop policies the queue reports what it drops itself.
+   */
+  enqueue(data: SendData, now: number): EnqueueResult {
+    this.expire(now);
+    const bytes = byteLengthOf(data);
+    const { maxMessages, maxBytes, overflow } = this.#options;
+    if (bytes > maxBytes || maxMessages === 0) {
+      if (overflow === 'reject') return 'rejected';
+      this.#onDrop({ data, reason: 'too-large' });
+      return 'queued';
+    }
+    const fits = () => this.length < maxMessages && this.#bytes + bytes <= maxBytes;
+    if (!fits()) {
+      if (overflow === 'reject') return 'rejected';
+      if (overflow === 'drop-newest') {
+        this.#onDrop({ data, reason: 'queue-full' });
+        return 'queued';
+      }
+      while (!fits()) this.#drop(this.#shift(), 'queue-full');
+    }
+    this.#entries.push({ data, bytes, queuedAt: now });
+    this.#bytes += bytes;
+    return 'queued';
+  }
+
+  /** Hand every queued message, oldest first, to `write`; expired ones are dropped instead. */
+  flush(write: (data: SendData) => void, now: number): void {
+    this.expire(now);
+    // Messages queued by `write` callbacks (re-entrant sends) land behind the ones being flushed, keeping order.
+    while (this.length > 0) write(this.#shift().data);
+  }
+
+  /** Drop every queued message with `reason`. */
+  clear(reason: DropReason): void {
+    while (this.length > 0) this.#drop(this.#shift(), reason);
+  }
+
+  expire(now: number): void {
+    const { ttl } = this.#options;
+    if (ttl === Infinity) return;
+    while (this.length > 0 && now - (this.#entries[this.#head] as Entry).queuedAt > ttl) {
+      this.#drop(this.#shift(), 'expired');
+    }
+  }
+
+  #shift(): Entry {
+    const entry = this.#entries[this.#head] as Entry;
+    this.#entries[this.#head] = undefined as unknown as Entry;
+    this.#head++;
+    this.#bytes -= entry.bytes;
+    // Compact now and then so a long-lived queue does not keep a growing hole at its front.
+    if (this.#head === this.#entries.length) {
+      this.#entries.length = 0;
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#entries.length) {
+      this.#entries = this.#entries.slice(this.#head);
+      this.#head = 0;
+    }
+    return entry;
+  }
+
+  #drop(entry: Entry, reason: DropReason): void {
+    this.#onDrop({ data: entry.data, reason });
+  }
+}

@@ -1,0 +1,422 @@
+import { type Actor, type InspectionEvent, createActor } from 'xstate';
+import {
+  type ClosedReason,
+  type ConnectionHost,
+  type ConnectionMachine,
+  type ConnectionPolicy,
+  connectionMachine,
+} from '../machines/connection.js';
+import { type SendData, assertSendData } from './data.js';
+import { SocketchartError } from './errors.js';
+import {
+  DropEvent,
+  GiveupEvent,
+  ListenerRegistry,
+  OpenEvent,
+  ReconnectingEvent,
+  SocketCloseEvent,
+  SocketErrorEvent,
+  SocketMessageEvent,
+  type SocketchartEvent,
+  StateChangeEvent,
+} from './events.js';
+import type { ConnectionClock, ConnectionOptions, PerAttempt, ResolvedOptions } from './options.js';
+import type { EnvironmentSource } from './policies/environment.js';
+import { OutboundQueue } from './policies/queue.js';
+import { readyStateOf, statePathOf } from './statePath.js';
+import type { BinaryType, CloseInfo, OpenRequest, Transport, TransportSocket } from './transports/types.js';
+import { parseProtocols, parseSocketUrl } from './url.js';
+
+type Handler = ((event: never) => void) | null;
+
+/** The facade's `on*` properties, read at dispatch time. */
+export interface HandlerSlots {
+  onopen: Handler;
+  onmessage: Handler;
+  onclose: Handler;
+  onerror: Handler;
+}
+
+interface OpenWaiter {
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+/**
+ * Everything behind one `Connection`: it hosts the machine (sockets, policy, notifications), owns the queue and
+ * the listeners, and carries messages directly between the live socket and the listeners.
+ *
+ * Events the machine causes are fired only after the machine has committed its new snapshot, so a listener
+ * always sees `readyState` and `state` as they are after the transition, and may call back into the connection.
+ */
+export class ConnectionRuntime implements ConnectionHost {
+  readonly transport: Transport;
+  readonly policy: ConnectionPolicy;
+  readonly listeners = new ListenerRegistry();
+  readonly queue: OutboundQueue;
+  readonly actor: Actor<ConnectionMachine>;
+
+  /** Where the facade's events point (`event.target`) and its `on*` handlers. */
+  readonly #facade: HandlerSlots;
+  readonly #options: ResolvedOptions;
+  readonly #clock: ConnectionClock | undefined;
+  readonly #environment: EnvironmentSource;
+  readonly #retryWait: ConnectionOptions['retryWait'];
+  readonly #urlSource: PerAttempt<string | URL>;
+  readonly #protocolsSource: PerAttempt<string | string[]>;
+  readonly #headersSource: PerAttempt<Record<string, string>> | undefined;
+
+  /** The current attempt's socket, from creation to the end of the attempt. */
+  #socket: TransportSocket | null = null;
+  /** The socket `send()` writes to: set exactly while the chart is in `open`. */
+  #live: TransportSocket | null = null;
+  /** The socket whose `open` was announced and whose `close` was not yet: inbound messages come only from it. */
+  #announced: TransportSocket | null = null;
+  #binaryType: BinaryType;
+  #url = '';
+  #protocol = '';
+  #extensions = '';
+  #path: string;
+  #readyState: 0 | 1 | 2 | 3;
+  /** Events caused by the transition in progress, fired once its snapshot is committed. */
+  #pending: SocketchartEvent[] = [];
+  /** True between a machine action calling this host and the commit of that transition's snapshot. */
+  #inTransition = false;
+  #openWaiters: OpenWaiter[] = [];
+  #retryToken = 0;
+  #stopEnvironment: (() => void) | null = null;
+  #closedBy: ClosedReason | null = null;
+
+  constructor(
+    facade: HandlerSlots,
+    url: PerAttempt<string | URL>,
+    options: ConnectionOptions,
+    resolved: ResolvedOptions,
+    environment: EnvironmentSource,
+  ) {
+    this.#facade = facade;
+    this.#options = resolved;
+    this.transport = resolved.transport;
+    this.#clock = options.clock;
+    this.#environment = environment;
+    this.#retryWait = options.retryWait;
+    this.#urlSource = typeof url === 'function' ? url : parseSocketUrl(url);
+    if (typeof url !== 'function') this.#url = this.#urlSource as string;
+    this.#protocolsSource =
+      typeof options.protocols === 'function' ? options.protocols : parseProtocols(options.protocols ?? []);
+    this.#headersSource = options.headers;
+    this.#binaryType = options.binaryType ?? resolved.transport.defaultBinaryType;
+    this.policy = {
+      backoff: resolved.backoff,
+      closeCodes: options.closeCodes,
+      shouldReconnect: options.shouldReconnect,
+      connectTimeout: resolved.connectTimeout,
+      closeTimeout: resolved.closeTimeout,
+      waitsForRetryHook: options.retryWait !== undefined,
+      random: options.random ?? Math.random,
+    };
+    this.queue = new OutboundQueue(resolved.queue, ({ data, reason }) =>
+      this.#emit(new DropEvent(data, reason, this.now())),
+    );
+    const userInspect = options.inspect;
+    this.actor = createActor(connectionMachine, {
+      input: { host: this },
+      ...(options.clock ? { clock: options.clock } : {}),
+      inspect: (event: InspectionEvent) => {
+        if (event.type === '@xstate.snapshot' && event.actorRef === this.actor) this.#committed(event.event);
+        if (typeof userInspect === 'function') userInspect(event);
+        else userInspect?.next?.(event);
+      },
+    });
+    this.#path = statePathOf(this.actor.getSnapshot());
+    this.#readyState = readyStateOf(this.actor.getSnapshot());
+  }
+
+  start(): void {
+    this.actor.start();
+    if (!this.#options.startClosed) this.connect();
+  }
+
+  // ---- state, as the facade shows it --------------------------------------------------------------------------
+
+  get path(): string {
+    return this.#path;
+  }
+
+  get readyState(): 0 | 1 | 2 | 3 {
+    return this.#readyState;
+  }
+
+  get url(): string {
+    return this.#url;
+  }
+
+  get protocol(): string {
+    return this.#protocol;
+  }
+
+  get extensions(): string {
+    return this.#extensions;
+  }
+
+  get closedBy(): ClosedReason | null {
+    return this.#closedBy;
+  }
+
+  get binaryType(): BinaryType {
+    return this.#binaryType;
+  }
+
+  set binaryType(type: BinaryType) {
+    if (!this.transport.binaryTypes.includes(type)) {
+      throw new SocketchartError(
+        'ERR_INVALID_OPTION',
+        `binaryType must be one of ${this.transport.binaryTypes.map((t) => `'${t}'`).join(', ')} with the ${this.transport.name} transport; got ${JSON.stringify(type)}.`,
+      );
+    }
+    this.#binaryType = type;
+    if (this.#socket) this.#socket.binaryType = type;
+  }
+
+  get bufferedAmount(): number {
+    return (this.#socket?.bufferedAmount ?? 0) + this.queue.bytes;
+  }
+
+  now(): number {
+    return this.#clock?.now ? this.#clock.now() : Date.now();
+  }
+
+  // ---- user commands ------------------------------------------------------------------------------------------
+
+  connect(): void {
+    this.#watchEnvironment();
+    this.actor.send({ type: 'CONNECT' });
+  }
+
+  reconnect(): void {
+    this.#watchEnvironment();
+    this.actor.send({ type: 'RECONNECT' });
+  }
+
+  close(code: number, reason: string): void {
+    if (this.#readyState === 2 || this.#readyState === 3) return;
+    this.actor.send({ type: 'CLOSE', code, reason });
+  }
+
+  send(data: SendData): void {
+    const live = this.#live;
+    if (live !== null && live.send(data)) return;
+    assertSendData(data);
+    if (this.#readyState >= 2) {
+      // After close() the data has nowhere to go; say so instead of swallowing it as the DOM does.
+      this.#emit(new DropEvent(data, 'closed', this.now()));
+      return;
+    }
+    // Not open yet, or the socket is already past OPEN without the chart knowing: keep it for the next socket.
+    if (this.queue.enqueue(data, this.now()) === 'rejected') {
+      throw new SocketchartError(
+        'ERR_QUEUE_FULL',
+        `The outbound queue is full (${this.queue.length} messages, ${this.queue.bytes} bytes) and queue.overflow is 'reject'; wait for 'open' or raise queue.maxMessages / queue.maxBytes.`,
+      );
+    }
+  }
+
+  whenOpen(timeout: number | undefined, signal: AbortSignal | undefined): Promise<void> {
+    if (this.#readyState === 1) return Promise.resolve();
+    if (this.#readyState === 3) return Promise.reject(this.#closedError());
+    return new Promise<void>((resolve, reject) => {
+      let timer: unknown;
+      const settle = () => {
+        if (timer !== undefined) (this.#clock ?? globalThis).clearTimeout(timer as never);
+        signal?.removeEventListener('abort', onAbort);
+        this.#openWaiters = this.#openWaiters.filter((w) => w !== waiter);
+      };
+      const waiter: OpenWaiter = {
+        resolve: () => (settle(), resolve()),
+        reject: (error) => (settle(), reject(error)),
+      };
+      const onAbort = () => waiter.reject(signal?.reason instanceof Error ? signal.reason : new Error('Aborted'));
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (timeout !== undefined) {
+        timer = (this.#clock ?? globalThis).setTimeout(
+          () =>
+            waiter.reject(
+              new SocketchartError('ERR_OPEN_TIMEOUT', `The connection did not open within ${timeout} ms (state: ${this.#path}).`),
+            ),
+          timeout,
+        );
+      }
+      this.#openWaiters.push(waiter);
+    });
+  }
+
+  // ---- ConnectionHost: sockets --------------------------------------------------------------------------------
+
+  openRequest(): OpenRequest | Promise<OpenRequest> {
+    const url = this.#urlSource;
+    const protocols = this.#protocolsSource;
+    const headers = this.#headersSource;
+    if (typeof url !== 'function' && typeof protocols !== 'function' && typeof headers !== 'function') {
+      return this.#request(url as string, protocols, headers);
+    }
+    return Promise.all([
+      typeof url === 'function' ? url() : url,
+      typeof protocols === 'function' ? protocols() : protocols,
+      typeof headers === 'function' ? headers() : headers,
+    ]).then(([u, p, h]) => this.#request(parseSocketUrl(u), parseProtocols(p), h));
+  }
+
+  #request(url: string, protocols: string | string[], headers: Record<string, string> | undefined): OpenRequest {
+    this.#url = url;
+    const request: OpenRequest = {
+      url,
+      protocols: typeof protocols === 'string' ? [protocols] : protocols,
+      binaryType: this.#binaryType,
+    };
+    if (headers) request.headers = headers;
+    return request;
+  }
+
+  attach(socket: TransportSocket): void {
+    this.#socket = socket;
+  }
+
+  detach(socket: TransportSocket): void {
+    if (this.#socket === socket) this.#socket = null;
+    if (this.#live === socket) this.#live = null;
+  }
+
+  deliver(socket: TransportSocket, data: unknown): void {
+    if (socket !== this.#announced) return;
+    const facade = this.#facade;
+    if (facade.onmessage === null && !this.listeners.has('message')) return;
+    const event = new SocketMessageEvent(data, this.#url, this.now());
+    event.target = facade;
+    this.listeners.dispatch(event, facade.onmessage);
+  }
+
+  // ---- ConnectionHost: notifications (called by the machine's actions, mid-transition) ------------------------
+
+  isOnline(): boolean {
+    return this.#environment.isOnline();
+  }
+
+  opened(info: { protocol: string; extensions: string }): void {
+    this.#inTransition = true;
+    this.#protocol = info.protocol;
+    this.#extensions = info.extensions;
+    const socket = this.#socket as TransportSocket;
+    this.#announced = socket;
+    // Queued messages go first, before anything an `open` listener sends.
+    this.queue.flush((data) => {
+      if (!socket.send(data)) this.#pending.push(new DropEvent(data, 'closed', this.now()));
+    }, this.now());
+    this.#live = socket;
+    this.#pending.push(new OpenEvent(this.now()));
+  }
+
+  leftOpen(): void {
+    this.#live = null;
+  }
+
+  disconnected(close: CloseInfo): void {
+    this.#inTransition = true;
+    this.#live = null;
+    if (this.#announced !== null) {
+      this.#announced = null;
+      this.#emit(new SocketCloseEvent(close, undefined, this.now()));
+    }
+  }
+
+  retrying(retry: number, delay: number): void {
+    this.#inTransition = true;
+    this.#emit(new ReconnectingEvent(retry, delay, this.now()));
+    const hook = this.#retryWait;
+    if (!hook) return;
+    const token = ++this.#retryToken;
+    hook(retry, delay).then(
+      () => {
+        if (token === this.#retryToken && this.actor.getSnapshot().matches({ reconnecting: 'backoff' })) {
+          this.actor.send({ type: 'RETRY' });
+        }
+      },
+      (error: unknown) => this.#emit(new SocketErrorEvent(error instanceof Error ? error : new Error(String(error)), this.now())),
+    );
+  }
+
+  closed(reason: ClosedReason): void {
+    this.#inTransition = true;
+    this.#live = null;
+    this.#announced = null;
+    this.#retryToken++;
+    this.#closedBy = reason;
+    this.#stopEnvironment?.();
+    this.#stopEnvironment = null;
+    this.queue.clear('closed');
+    if (reason.kind === 'giveup') this.#emit(new GiveupEvent(reason, this.now()));
+    this.#emit(new SocketCloseEvent(reason, reason, this.now()));
+  }
+
+  failed(error: Error): void {
+    this.#inTransition = true;
+    this.#emit(new SocketErrorEvent(error, this.now()));
+  }
+
+  // ---- internals ----------------------------------------------------------------------------------------------
+
+  /** Fire `event` now, or, while the machine is mid-transition, once its snapshot is committed. */
+  #emit(event: SocketchartEvent): void {
+    this.#pending.push(event);
+    if (!this.#inTransition) this.#flush();
+  }
+
+  /** The machine committed a snapshot: update what the facade shows, then fire what the transition caused. */
+  #committed(cause: { type: string }): void {
+    this.#inTransition = false;
+    const snapshot = this.actor.getSnapshot();
+    const from = this.#path;
+    const to = statePathOf(snapshot);
+    this.#path = to;
+    this.#readyState = readyStateOf(snapshot);
+    if (from !== to) this.#pending.unshift(new StateChangeEvent(from, to, cause, this.now()));
+    this.#flush();
+  }
+
+  #flush(): void {
+    const facade = this.#facade as unknown as Record<string, Handler>;
+    while (this.#pending.length > 0) {
+      const event = this.#pending.shift() as SocketchartEvent;
+      event.target = facade;
+      if (event.type === 'open') this.#settleWaiters(null);
+      else if (event.type === 'close' && (event as SocketCloseEvent).closedBy) this.#settleWaiters(this.#closedError());
+      this.listeners.dispatch(event, facade[`on${event.type}`]);
+    }
+  }
+
+  #settleWaiters(error: Error | null): void {
+    const waiters = this.#openWaiters;
+    this.#openWaiters = [];
+    for (const waiter of waiters) {
+      if (error) waiter.reject(error);
+      else waiter.resolve();
+    }
+  }
+
+  #closedError(): SocketchartError {
+    const by = this.#closedBy;
+    const detail = by ? ` (${by.kind}: ${by.code}${by.reason ? ` ${by.reason}` : ''})` : '';
+    return new SocketchartError('ERR_CONNECTION_CLOSED', `The connection is closed${detail}; call reconnect() to start again.`);
+  }
+
+  #watchEnvironment(): void {
+    if (this.#stopEnvironment) return;
+    this.#stopEnvironment = this.#environment.subscribe({
+      online: () => this.actor.send({ type: 'NETWORK.ONLINE' }),
+      offline: () => this.actor.send({ type: 'NETWORK.OFFLINE' }),
+      visible: () => {
+        if (this.actor.getSnapshot().matches({ reconnecting: 'backoff' })) this.actor.send({ type: 'RETRY' });
+      },
+    });
+  }
+}
