@@ -47,4 +47,5 @@ export type { DropReason, OverflowPolicy, QueueOptions } from './policies/queue.
 export type { SendData } from './data.js';
 export { createBrowserTransport } from './transports/browser.js';
 export type { BinaryType, CloseInfo, OpenRequest, SocketSink, Transport, TransportSocket } from './transports/types.js';
-export { statePathOf, readyStateOf } from './statePath.js';
+export { statePathOf, readyStateOf, pathMatches } from './statePath.js';
+export { logTransitions, type TransitionLogOptions } from './logTransitions.js';

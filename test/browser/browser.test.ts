@@ -126,6 +126,8 @@ beforeEach(async () => {
 
 afterEach(async () => {
   await page.close();
+  // The server hears the page's sockets go away (1001) a little later: let that happen before the next test.
+  await expect.poll(() => ws.sockets.size, { timeout: 2_000, interval: 10 }).toBe(0);
   // A listener that throws is rethrown in a microtask: it shows up here.
   expect(pageErrors).toEqual([]);
 });
