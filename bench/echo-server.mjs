@@ -1,3 +1,4 @@
+/* global setTimeout */
 // Loopback echo server for the benchmark. Runs in its own process so its CPU is never counted against a client.
 // Plain .mjs (no TypeScript loader) to keep the process lean. Reports its port to the parent over IPC and exits when
 // the parent disconnects or sends { type: 'stop' }.

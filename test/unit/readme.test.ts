@@ -1,0 +1,53 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { DEFAULTS } from '../../src/options.js';
+
+const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+
+function flatten(value: object, prefix = ''): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  for (const [key, v] of Object.entries(value)) {
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      for (const [k, inner] of flatten(v, `${prefix}${key}.`)) out.set(k, inner);
+    } else out.set(`${prefix}${key}`, v);
+  }
+  return out;
+}
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return `'${value}'`;
+  if (Array.isArray(value)) return JSON.stringify(value);
+  return String(value);
+}
+
+describe('README', () => {
+  const table = readme.slice(readme.indexOf('<!-- options:start -->'), readme.indexOf('<!-- options:end -->'));
+  const rows = new Map(
+    [...table.matchAll(/^\| `([^`]+)` \| (.+?) \|/gm)].map((m) => [m[1]!, m[2]!.trim()] as const),
+  );
+
+  it('lists every default of DEFAULTS with the value the code uses', () => {
+    const defaults = flatten(DEFAULTS);
+    expect(defaults.size).toBeGreaterThan(10);
+    for (const [name, value] of defaults) {
+      expect(rows.has(name), `README options table lacks \`${name}\``).toBe(true);
+      expect(rows.get(name), `README default of \`${name}\``).toBe(`\`${show(value)}\``);
+    }
+  });
+
+  it('documents only options that exist', () => {
+    const documented = [...rows.keys()];
+    const known = new Set([
+      ...flatten(DEFAULTS).keys(),
+      'transport', 'headers', 'binaryType', 'retryWait', 'shouldReconnect', 'closeCodes', 'environment', 'clock', 'random', 'inspect',
+    ]);
+    expect(documented.filter((name) => !known.has(name))).toEqual([]);
+  });
+
+  it('gives the two set-up commands and the test command CI runs', () => {
+    expect(readme).toContain('npm install && npm start');
+    expect(readme).toMatch(/^npm test\b/m);
+    const ci = readFileSync(new URL('../../.ci/run', import.meta.url), 'utf8');
+    expect(ci).toMatch(/^npm test$/m);
+  });
+});
