@@ -5,7 +5,11 @@
  *
  * Kinds `ws` and `socketchart` talk to the echo server. `socketchart-nosocket` and `actor` never touch the network:
  * they split socketchart's own cost from the `ws` socket's (see `HeapKind`).
+ *
+ * With BENCH_HEAP_SNAPSHOT=<prefix> it also writes <prefix>-before.heapsnapshot and <prefix>-after.heapsnapshot
+ * (open them in Chrome DevTools, Memory tab, "Comparison" view, to see which objects each connection adds).
  */
+import { writeHeapSnapshot } from 'node:v8';
 import WebSocket from 'ws';
 import { createActor } from 'xstate';
 import { type ConnectionHost, connectionMachine } from '../machines/connection.js';
@@ -191,7 +195,9 @@ async function main(): Promise<void> {
   await warm.echo();
   await warm.close();
 
+  const snapshotPrefix = process.env.BENCH_HEAP_SNAPSHOT;
   const before = await settledHeap();
+  if (snapshotPrefix) writeHeapSnapshot(`${snapshotPrefix}-before.heapsnapshot`);
   const started = performance.now();
   const connections: Opened[] = [];
   for (let i = 0; i < count; i += BATCH) {
@@ -203,6 +209,7 @@ async function main(): Promise<void> {
   const openMs = performance.now() - started;
   await Promise.all(connections.map((c) => c.echo()));
   const after = await settledHeap();
+  if (snapshotPrefix) writeHeapSnapshot(`${snapshotPrefix}-after.heapsnapshot`);
 
   send({
     type: 'result',

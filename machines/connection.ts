@@ -10,7 +10,7 @@
  * Timers are `after` delays, so a SimulatedClock drives every one of them in tests.
  * Messages do not pass through here (see `ConnectionHost.deliver`); the machine owns the lifecycle only.
  */
-import { assign, sendTo, setup } from 'xstate';
+import { assign, raise, sendTo, setup } from 'xstate';
 import { type ResolvedBackoff, backoffDelay, mayRetry } from '../src/policies/backoff.js';
 import { type CloseCodesOption, classifyClose } from '../src/policies/closeCodes.js';
 import { type SocketEvent, type SocketHost, socketActor } from '../src/transports/actor.js';
@@ -48,6 +48,26 @@ export interface ConnectionPolicy {
   waitsForRetryHook: boolean;
   /** Source of jitter in [0, 1). */
   random: () => number;
+  /** Authentication, when configured. */
+  auth: AuthPolicy | null;
+  /** Dead-connection detection while open; null when off. */
+  heartbeat: HeartbeatPolicy | null;
+}
+
+export interface AuthPolicy {
+  /** The socket opens first, then an auth message must be acknowledged (`connecting.authenticating`). */
+  byMessage: boolean;
+  /** Ms `authenticating` waits for the ack. */
+  timeout: number;
+  /** Close codes that mean "token rejected": refresh it and reconnect once, then treat them as fatal. */
+  refreshCodes: readonly number[];
+}
+
+export interface HeartbeatPolicy {
+  /** Ms between probes. */
+  interval: number;
+  /** Ms a probe waits for a pong (or any inbound traffic) before the connection is declared dead. */
+  timeout: number;
 }
 
 /**
@@ -58,7 +78,7 @@ export interface ConnectionHost extends SocketHost {
   readonly policy: ConnectionPolicy;
   isOnline(): boolean;
   /** Entered `open`: flush the queue, then fire `open`. */
-  opened(socket: { protocol: string; extensions: string }): void;
+  opened(): void;
   /** Left `open` (to `closing`, or because the socket was lost): sends stop going to this socket. */
   leftOpen(): void;
   /** An attempt ended and another one will follow (or waits for the network). */
@@ -69,6 +89,12 @@ export interface ConnectionHost extends SocketHost {
   closed(reason: ClosedReason): void;
   /** A socket error (the close that follows decides what happens). */
   failed(error: Error): void;
+  /** Send the auth message on the current socket (`connecting.authenticating` entry). */
+  sendAuth(): void;
+  /** Probe the connection: a ping frame, an app-level ping message, or nothing (passive mode). */
+  sendPing(): void;
+  /** Messages received so far; the heartbeat compares it before and after a probe, so traffic counts as life. */
+  inboundCount(): number;
 }
 
 export interface ConnectionContext {
@@ -85,6 +111,10 @@ export interface ConnectionContext {
   lastError: Error | null;
   /** Set in `closed`: why. */
   closedBy: ClosedReason | null;
+  /** The token was already refreshed once after a rejection; the next rejection is final. */
+  authRefreshed: boolean;
+  /** `inboundCount()` when the current heartbeat probe started. */
+  inboundAtProbe: number;
 }
 
 export type ConnectionEvent =
@@ -97,7 +127,16 @@ export type ConnectionEvent =
   | { type: 'RETRY' }
   | { type: 'CLOSE'; code: number; reason: string }
   | { type: 'NETWORK.ONLINE' }
-  | { type: 'NETWORK.OFFLINE' };
+  | { type: 'NETWORK.OFFLINE' }
+  /** The server acknowledged the auth message. */
+  | { type: 'AUTH.OK' }
+  /** The server refused the auth message, or did not answer within `auth.timeout`. */
+  | { type: 'AUTH.FAIL'; reason: string }
+  /** A pong (frame or matched message) answered the heartbeat probe. */
+  | { type: 'PONG' }
+  /** Raised by the chart's own timers, so the reason an attempt was lost is an event of its own. */
+  | { type: 'CONNECT.TIMEOUT' }
+  | { type: 'HEARTBEAT.TIMEOUT' };
 
 export interface ConnectionInput {
   host: ConnectionHost;
@@ -106,29 +145,35 @@ export interface ConnectionInput {
 /** setTimeout's ceiling: a timer that, in practice, never fires (the `retryWait` hook fires `RETRY` instead). */
 const NEVER = 2_147_483_647;
 
-const CONNECT_TIMEOUT_CLOSE: CloseInfo = { code: 1006, reason: 'Connect timeout', wasClean: false };
-const OFFLINE_CLOSE: CloseInfo = { code: 1006, reason: 'Network offline', wasClean: false };
-const RECONNECT_CLOSE: CloseInfo = { code: 1006, reason: 'Reconnect requested', wasClean: false };
+/** The close each non-socket reason for losing an attempt is reported as (1006: no close frame was exchanged). */
+const SYNTHETIC_CLOSES: Record<string, CloseInfo> = {
+  'CONNECT.TIMEOUT': { code: 1006, reason: 'Connect timeout', wasClean: false },
+  'HEARTBEAT.TIMEOUT': { code: 1006, reason: 'Heartbeat timeout', wasClean: false },
+  'NETWORK.OFFLINE': { code: 1006, reason: 'Network offline', wasClean: false },
+  RECONNECT: { code: 1006, reason: 'Reconnect requested', wasClean: false },
+  'AUTH.FAIL': { code: 4401, reason: 'Authentication failed', wasClean: false },
+};
 
 /**
- * How the attempt ended, whatever ended it: a socket close, the connect timeout (an `after` event), the network
- * going away, or the user asking for a fresh socket.
+ * How the attempt ended, whatever ended it: a socket close, a timeout of the chart, the network going away, the
+ * user asking for a fresh socket, or a refused authentication.
  */
 function closeInfoOf(event: ConnectionEvent | { type: string }): CloseInfo {
   if (event.type === 'SOCKET.CLOSE') {
     const { code, reason, wasClean } = event as CloseInfo & { type: string };
     return { code, reason, wasClean };
   }
-  if (event.type === 'NETWORK.OFFLINE') return OFFLINE_CLOSE;
-  if (event.type === 'RECONNECT') return RECONNECT_CLOSE;
-  return CONNECT_TIMEOUT_CLOSE;
+  if (event.type === 'AUTH.FAIL') return { ...SYNTHETIC_CLOSES['AUTH.FAIL']!, reason: (event as { reason: string }).reason };
+  return SYNTHETIC_CLOSES[event.type] ?? { code: 1006, reason: event.type, wasClean: false };
 }
 
 /**
  * Where an attempt goes when its socket is lost (or never came up in time). Read top to bottom: the first guard
- * that holds wins. Shared by the socket's close and the connect timeout, so both obey the same policy.
+ * that holds wins. Shared by every way of losing an attempt, so all obey the same policy.
  */
 const attemptLost = [
+  { guard: 'closeAsksForNewToken', target: '#connection.attempt', reenter: true, actions: ['recordClose', 'markAuthRefreshed', 'announceDisconnect'] },
+  { guard: 'closeRejectsToken', target: '#connection.closed', actions: ['recordClose', { type: 'closedAs', params: 'auth' }] },
   { guard: 'closeIsFatal', target: '#connection.closed', actions: ['recordClose', { type: 'closedAs', params: 'fatal' }] },
   { guard: 'reconnectDeclined', target: '#connection.closed', actions: ['recordClose', { type: 'closedAs', params: 'server' }] },
   { guard: 'retriesExhausted', target: '#connection.closed', actions: ['recordClose', { type: 'closedAs', params: 'giveup' }] },
@@ -156,17 +201,30 @@ export const connectionMachine = setup({
     },
     retriesExhausted: ({ context }) => !mayRetry(context.retries, context.host.policy.backoff),
     isOffline: ({ context }) => !context.host.isOnline(),
+    authByMessage: ({ context }) => context.host.policy.auth?.byMessage === true,
+    closeAsksForNewToken: ({ context, event }) => !context.authRefreshed && isTokenRejection(context, event),
+    closeRejectsToken: ({ context, event }) => context.authRefreshed && isTokenRejection(context, event),
+    tokenMayBeRefreshed: ({ context }) => !context.authRefreshed,
+    heartbeatEnabled: ({ context }) => context.host.policy.heartbeat !== null,
+    heardSinceProbe: ({ context }) => context.host.inboundCount() !== context.inboundAtProbe,
   },
   delays: {
     connectTimeout: ({ context }) => context.host.policy.connectTimeout,
     closeTimeout: ({ context }) => context.host.policy.closeTimeout,
     retryDelay: ({ context }) => (context.host.policy.waitsForRetryHook ? NEVER : context.retryDelay),
     resetAfter: ({ context }) => context.host.policy.backoff.resetAfter,
+    authTimeout: ({ context }) => context.host.policy.auth?.timeout ?? NEVER,
+    heartbeatInterval: ({ context }) => context.host.policy.heartbeat?.interval ?? NEVER,
+    heartbeatTimeout: ({ context }) => context.host.policy.heartbeat?.timeout ?? NEVER,
   },
   actions: {
     beginAttempt: assign({ attempts: ({ context }) => context.attempts + 1 }),
-    beginSession: assign({ retries: 0, lastClose: null, lastError: null, closedBy: null }),
-    markStable: assign({ retries: 0 }),
+    beginSession: assign({ retries: 0, lastClose: null, lastError: null, closedBy: null, authRefreshed: false }),
+    markStable: assign({ retries: 0, authRefreshed: false }),
+    markAuthRefreshed: assign({ authRefreshed: true }),
+    markProbe: assign({ inboundAtProbe: ({ context }) => context.host.inboundCount() }),
+    sendAuth: ({ context }) => context.host.sendAuth(),
+    sendPing: ({ context }) => context.host.sendPing(),
     recordClose: assign({ lastClose: ({ event }) => closeInfoOf(event) }),
     recordError: assign({ lastError: ({ event }) => (event as { error: Error }).error }),
     scheduleRetry: assign(({ context }) => {
@@ -211,10 +269,7 @@ export const connectionMachine = setup({
       const closedBy = context.closedBy as ClosedReason;
       return { type: 'close' as const, code: closedBy.code, reason: closedBy.reason };
     }),
-    announceOpen: ({ context, event }) => {
-      const { protocol, extensions } = event as { protocol: string; extensions: string };
-      context.host.opened({ protocol, extensions });
-    },
+    announceOpen: ({ context }) => context.host.opened(),
     announceLeftOpen: ({ context }) => context.host.leftOpen(),
     announceDisconnect: ({ context }) => context.host.disconnected(context.lastClose as CloseInfo),
     announceRetry: ({ context }) => context.host.retrying(context.retries, context.retryDelay),
@@ -231,6 +286,8 @@ export const connectionMachine = setup({
     lastClose: null,
     lastError: null,
     closedBy: null,
+    authRefreshed: false,
+    inboundAtProbe: 0,
   }),
   initial: 'idle',
   states: {
@@ -257,22 +314,67 @@ export const connectionMachine = setup({
         connecting: {
           tags: 'CONNECTING',
           initial: 'opening',
-          after: { connectTimeout: attemptLost },
+          after: { connectTimeout: { actions: raise({ type: 'CONNECT.TIMEOUT' }) } },
           on: {
+            'CONNECT.TIMEOUT': attemptLost,
             CLOSE: { target: '#connection.closed', actions: 'closedByUser' },
           },
           states: {
             opening: {
-              on: { 'SOCKET.OPEN': { target: '#connection.attempt.open', actions: 'announceOpen' } },
+              on: {
+                'SOCKET.OPEN': [
+                  { guard: 'authByMessage', target: 'authenticating' },
+                  { target: '#connection.attempt.open', actions: 'announceOpen' },
+                ],
+              },
+            },
+            authenticating: {
+              entry: 'sendAuth',
+              after: { authTimeout: { actions: raise({ type: 'AUTH.FAIL', reason: 'Authentication timed out' }) } },
+              on: {
+                'AUTH.OK': { target: '#connection.attempt.open', actions: 'announceOpen' },
+                'AUTH.FAIL': [
+                  // The provider may hold a newer token: one fresh attempt before the refusal is final.
+                  { guard: 'tokenMayBeRefreshed', target: '#connection.attempt', reenter: true, actions: ['recordClose', 'markAuthRefreshed'] },
+                  { target: '#connection.closed', actions: ['recordClose', { type: 'closedAs', params: 'auth' }] },
+                ],
+              },
             },
           },
         },
         open: {
           tags: 'OPEN',
+          type: 'parallel',
           exit: 'announceLeftOpen',
           after: { resetAfter: { actions: 'markStable' } },
           on: {
             CLOSE: { target: 'closing', actions: 'closedByUser' },
+            'HEARTBEAT.TIMEOUT': attemptLost,
+          },
+          states: {
+            heartbeat: {
+              initial: 'starting',
+              states: {
+                starting: {
+                  always: [{ guard: 'heartbeatEnabled', target: 'resting' }, { target: 'off' }],
+                },
+                off: {},
+                resting: {
+                  after: { heartbeatInterval: { target: 'probing' } },
+                },
+                probing: {
+                  entry: ['markProbe', 'sendPing'],
+                  on: { PONG: { target: 'resting' } },
+                  after: {
+                    heartbeatTimeout: [
+                      // Any message received during the probe proves the connection alive as well as a pong.
+                      { guard: 'heardSinceProbe', target: 'resting' },
+                      { actions: raise({ type: 'HEARTBEAT.TIMEOUT' }) },
+                    ],
+                  },
+                },
+              },
+            },
           },
         },
         closing: {
@@ -318,5 +420,11 @@ export const connectionMachine = setup({
     },
   },
 });
+
+/** A close that means "your token was rejected", for connections that authenticate. */
+function isTokenRejection(context: ConnectionContext, event: { type: string }): boolean {
+  const auth = context.host.policy.auth;
+  return auth !== null && event.type === 'SOCKET.CLOSE' && auth.refreshCodes.includes((event as unknown as CloseInfo).code);
+}
 
 export type ConnectionMachine = typeof connectionMachine;

@@ -98,6 +98,11 @@ export class Connection<In = unknown> implements HandlerSlots {
     this.#runtime.binaryType = type;
   }
 
+  /** The last round-trip time in ms measured by the heartbeat (null before the first pong). */
+  get rtt(): number | null {
+    return this.#runtime.rtt;
+  }
+
   /** Bytes not yet on the wire: the socket's buffer plus the outbound queue. */
   get bufferedAmount(): number {
     return this.#runtime.bufferedAmount;

@@ -4,6 +4,7 @@ import type { BackoffOptions, ResolvedBackoff } from './policies/backoff.js';
 import type { CloseCodesOption } from './policies/closeCodes.js';
 import type { EnvironmentSource } from './policies/environment.js';
 import type { QueueOptions, ResolvedQueue } from './policies/queue.js';
+import type { SendData } from './data.js';
 import type { BinaryType, CloseInfo, Transport } from './transports/types.js';
 
 type MaybePromise<T> = T | Promise<T>;
@@ -89,10 +90,97 @@ export interface ConnectionOptions {
    */
   random?: () => number;
   /**
+   * Authentication: a token provider called before every attempt, and how the token reaches the server.
+   * @default undefined (no auth; cookies need nothing)
+   */
+  auth?: AuthOptions;
+  /**
+   * Dead-connection (half-open, blackhole) detection while open. `false` turns it off.
+   * @default protocol pings every 10 s with a 5 s timeout where the transport can ping (Node); off in browsers
+   */
+  heartbeat?: HeartbeatOptions | false;
+  /**
    * An XState inspector (`@statelyai/inspect`'s `inspector.inspect`, or any observer of inspection events).
    * @default undefined
    */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+}
+
+export interface AuthOptions {
+  /** Gives the token; called before every attempt (sync or async), so an expired token is replaced in time. */
+  token: () => string | Promise<string>;
+  /**
+   * How the token travels: an auth message after the socket opens (and an ack before `open`), a URL query
+   * parameter, a handshake header (Node transport), or cookies (browsers send them; nothing to do).
+   * @default 'message'
+   */
+  mode?: 'message' | 'query' | 'header' | 'cookie';
+  /**
+   * Builds the auth message (mode `message`).
+   * @default (token) => JSON.stringify({ type: 'auth', token })
+   */
+  message?: (token: string) => SendData;
+  /**
+   * Recognizes the server's acknowledgement (mode `message`).
+   * @default a JSON message with `type: 'auth_ok'`
+   */
+  isAck?: (data: unknown) => boolean;
+  /**
+   * Recognizes the server's refusal (mode `message`).
+   * @default a JSON message with `type: 'auth_error'`
+   */
+  isNack?: (data: unknown) => boolean;
+  /**
+   * Ms to wait for the ack (mode `message`).
+   * @default 5000
+   */
+  timeout?: number;
+  /**
+   * The query parameter (mode `query`).
+   * @default 'token'
+   */
+  queryParam?: string;
+  /**
+   * The header (mode `header`); its value is `Bearer <token>`.
+   * @default 'Authorization'
+   */
+  header?: string;
+  /**
+   * Close codes meaning "token rejected": the token is refreshed and the connection retried once, then the code
+   * is final (`closedBy.kind === 'auth'`).
+   * @default [1008, 4001]
+   */
+  refreshCodes?: number[];
+}
+
+export interface HeartbeatOptions {
+  /**
+   * `protocol`: RFC 6455 ping frames (Node transport; servers answer them without any code). `message`: an
+   * app-level ping message and a pong matcher (browsers and Node). `passive`: no ping; any inbound traffic
+   * within the timeout proves the connection alive.
+   * @default 'protocol' where the transport can ping, otherwise heartbeat is off unless configured
+   */
+  mode?: 'protocol' | 'message' | 'passive';
+  /**
+   * Ms between probes.
+   * @default 10000
+   */
+  interval?: number;
+  /**
+   * Ms a probe waits for a pong (or any message) before the connection is declared dead and replaced.
+   * @default 5000
+   */
+  timeout?: number;
+  /**
+   * The ping message (mode `message`).
+   * @default () => '{"type":"ping"}'
+   */
+  ping?: () => SendData;
+  /**
+   * Recognizes a pong (mode `message`); pongs are not delivered to `message` listeners.
+   * @default a JSON message with `type: 'pong'`
+   */
+  isPong?: (data: unknown) => boolean;
 }
 
 /** Every default in one place; the README's options table is checked against this. */
@@ -115,10 +203,113 @@ export const DEFAULTS = Object.freeze({
     ttl: Infinity,
     overflow: 'drop-oldest',
   }) satisfies ResolvedQueue,
+  auth: Object.freeze({
+    mode: 'message',
+    timeout: 5_000,
+    queryParam: 'token',
+    header: 'Authorization',
+    refreshCodes: Object.freeze([1008, 4001]) as readonly number[],
+  }),
+  heartbeat: Object.freeze({
+    interval: 10_000,
+    timeout: 5_000,
+  }),
 });
+
+export interface ResolvedAuth {
+  token: () => string | Promise<string>;
+  mode: 'message' | 'query' | 'header' | 'cookie';
+  message: (token: string) => SendData;
+  isAck: (data: unknown) => boolean;
+  isNack: (data: unknown) => boolean;
+  timeout: number;
+  queryParam: string;
+  header: string;
+  refreshCodes: readonly number[];
+}
+
+export interface ResolvedHeartbeat {
+  mode: 'protocol' | 'message' | 'passive';
+  interval: number;
+  timeout: number;
+  ping: () => SendData;
+  isPong: ((data: unknown) => boolean) | null;
+}
+
+/** True for a JSON text message whose `type` is `type`; cheap refusal for anything else. */
+export function isJsonOfType(data: unknown, type: string): boolean {
+  if (typeof data !== 'string' || !data.includes(type)) return false;
+  try {
+    return (JSON.parse(data) as { type?: unknown })?.type === type;
+  } catch {
+    return false;
+  }
+}
+
+export function resolveAuth(auth: AuthOptions | undefined, transport: Transport): ResolvedAuth | null {
+  if (auth === undefined) return null;
+  if (typeof auth !== 'object' || auth === null) throw invalidOption('auth', 'an object with a token provider', auth);
+  if (typeof auth.token !== 'function') throw invalidOption('auth.token', 'a function returning the token (or a promise of it)', auth.token);
+  const d = DEFAULTS.auth;
+  const mode = auth.mode ?? d.mode;
+  if (!['message', 'query', 'header', 'cookie'].includes(mode)) {
+    throw invalidOption('auth.mode', "'message', 'query', 'header' or 'cookie'", mode);
+  }
+  if (mode === 'header' && !transport.supportsHeaders) {
+    throw invalidOption('auth.mode', `'message', 'query' or 'cookie' with the ${transport.name} transport (it cannot send handshake headers)`, mode);
+  }
+  for (const name of ['message', 'isAck', 'isNack'] as const) optionalFunction(`auth.${name}`, auth[name]);
+  const refreshCodes = auth.refreshCodes ?? d.refreshCodes;
+  if (!Array.isArray(refreshCodes) || refreshCodes.some((c) => !Number.isInteger(c))) {
+    throw invalidOption('auth.refreshCodes', 'an array of close codes', refreshCodes);
+  }
+  return {
+    token: auth.token,
+    mode,
+    message: auth.message ?? ((token) => JSON.stringify({ type: 'auth', token })),
+    isAck: auth.isAck ?? ((data) => isJsonOfType(data, 'auth_ok')),
+    isNack: auth.isNack ?? ((data) => isJsonOfType(data, 'auth_error')),
+    timeout: duration('auth.timeout', auth.timeout, d.timeout),
+    queryParam: auth.queryParam ?? d.queryParam,
+    header: auth.header ?? d.header,
+    refreshCodes,
+  };
+}
+
+export function resolveHeartbeat(heartbeat: HeartbeatOptions | false | undefined, transport: Transport): ResolvedHeartbeat | null {
+  if (heartbeat === false) return null;
+  if (heartbeat !== undefined && (typeof heartbeat !== 'object' || heartbeat === null)) {
+    throw invalidOption('heartbeat', 'an object or false', heartbeat);
+  }
+  const canPing = transport.canPing === true;
+  if (heartbeat === undefined && !canPing) return null;
+  const h = heartbeat ?? {};
+  const mode = h.mode ?? (canPing ? 'protocol' : 'message');
+  if (!['protocol', 'message', 'passive'].includes(mode)) {
+    throw invalidOption('heartbeat.mode', "'protocol', 'message' or 'passive'", mode);
+  }
+  if (mode === 'protocol' && !canPing) {
+    throw invalidOption('heartbeat.mode', `'message' or 'passive' with the ${transport.name} transport (it cannot send ping frames)`, mode);
+  }
+  optionalFunction('heartbeat.ping', h.ping);
+  optionalFunction('heartbeat.isPong', h.isPong);
+  const d = DEFAULTS.heartbeat;
+  const interval = duration('heartbeat.interval', h.interval, d.interval);
+  const timeout = duration('heartbeat.timeout', h.timeout, d.timeout);
+  if (interval === 0 || timeout === 0) throw invalidOption('heartbeat.interval/timeout', 'greater than 0 (use heartbeat: false to turn it off)', 0);
+  return {
+    mode,
+    interval,
+    timeout,
+    ping: h.ping ?? (() => '{"type":"ping"}'),
+    isPong: mode === 'message' ? (h.isPong ?? ((data) => isJsonOfType(data, 'pong'))) : null,
+  };
+}
 
 export interface ResolvedOptions {
   transport: Transport;
+  auth: ResolvedAuth | null;
+  heartbeat: ResolvedHeartbeat | null;
   startClosed: boolean;
   connectTimeout: number;
   closeTimeout: number;
@@ -208,6 +399,8 @@ export function resolveOptions(options: ConnectionOptions, transport: Transport)
   }
   return {
     transport,
+    auth: resolveAuth(options.auth, transport),
+    heartbeat: resolveHeartbeat(options.heartbeat, transport),
     startClosed: options.startClosed ?? DEFAULTS.startClosed,
     connectTimeout: duration('connectTimeout', options.connectTimeout, DEFAULTS.connectTimeout),
     closeTimeout: duration('closeTimeout', options.closeTimeout, DEFAULTS.closeTimeout),

@@ -20,7 +20,14 @@ import {
   type SocketchartEvent,
   StateChangeEvent,
 } from './events.js';
-import type { ConnectionClock, ConnectionOptions, PerAttempt, ResolvedOptions } from './options.js';
+import type {
+  ConnectionClock,
+  ConnectionOptions,
+  PerAttempt,
+  ResolvedAuth,
+  ResolvedHeartbeat,
+  ResolvedOptions,
+} from './options.js';
 import type { EnvironmentSource } from './policies/environment.js';
 import { OutboundQueue } from './policies/queue.js';
 import { readyStateOf, statePathOf } from './statePath.js';
@@ -86,6 +93,15 @@ export class ConnectionRuntime implements ConnectionHost {
   #retryToken = 0;
   #stopEnvironment: (() => void) | null = null;
   #closedBy: ClosedReason | null = null;
+  readonly #auth: ResolvedAuth | null;
+  readonly #heartbeat: ResolvedHeartbeat | null;
+  /** The token for this attempt's auth message; dropped as soon as it is sent, and never put in the chart. */
+  #token: string | null = null;
+  /** Messages that arrived during `authenticating` after the ack was matched: delivered right after `open`. */
+  #heldDuringAuth: unknown[] = [];
+  #inbound = 0;
+  #pingSentAt = -1;
+  #rtt: number | null = null;
 
   constructor(
     facade: HandlerSlots,
@@ -114,7 +130,13 @@ export class ConnectionRuntime implements ConnectionHost {
       closeTimeout: resolved.closeTimeout,
       waitsForRetryHook: options.retryWait !== undefined,
       random: options.random ?? Math.random,
+      auth: resolved.auth
+        ? { byMessage: resolved.auth.mode === 'message', timeout: resolved.auth.timeout, refreshCodes: resolved.auth.refreshCodes }
+        : null,
+      heartbeat: resolved.heartbeat ? { interval: resolved.heartbeat.interval, timeout: resolved.heartbeat.timeout } : null,
     };
+    this.#auth = resolved.auth;
+    this.#heartbeat = resolved.heartbeat;
     this.queue = new OutboundQueue(resolved.queue, ({ data, reason }) =>
       this.#emit(new DropEvent(data, reason, this.now())),
     );
@@ -257,18 +279,42 @@ export class ConnectionRuntime implements ConnectionHost {
     const url = this.#urlSource;
     const protocols = this.#protocolsSource;
     const headers = this.#headersSource;
-    if (typeof url !== 'function' && typeof protocols !== 'function' && typeof headers !== 'function') {
-      return this.#request(url as string, protocols, headers);
+    const auth = this.#auth;
+    if (typeof url !== 'function' && typeof protocols !== 'function' && typeof headers !== 'function' && auth === null) {
+      return this.#request(url as string, protocols, headers, null);
     }
     return Promise.all([
       typeof url === 'function' ? url() : url,
       typeof protocols === 'function' ? protocols() : protocols,
       typeof headers === 'function' ? headers() : headers,
-    ]).then(([u, p, h]) => this.#request(parseSocketUrl(u), parseProtocols(p), h));
+      auth ? auth.token() : null,
+    ]).then(([u, p, h, token]) => this.#request(parseSocketUrl(u), parseProtocols(p), h, token));
   }
 
-  #request(url: string, protocols: string | string[], headers: Record<string, string> | undefined): OpenRequest {
+  #request(
+    url: string,
+    protocols: string | string[],
+    headers: Record<string, string> | undefined,
+    token: string | null,
+  ): OpenRequest {
+    const auth = this.#auth;
     this.#url = url;
+    if (auth && token !== null) {
+      if (typeof token !== 'string') {
+        throw new SocketchartError('ERR_INVALID_OPTION', 'auth.token() must give a string (or a promise of one).');
+      }
+      if (auth.mode === 'query') {
+        const withToken = new URL(url);
+        withToken.searchParams.set(auth.queryParam, token);
+        url = withToken.href;
+        withToken.searchParams.set(auth.queryParam, 'REDACTED');
+        this.#url = withToken.href; // what `conn.url` shows: never the token
+      } else if (auth.mode === 'header') {
+        headers = { ...headers, [auth.header]: `Bearer ${token}` };
+      } else if (auth.mode === 'message') {
+        this.#token = token;
+      }
+    }
     const request: OpenRequest = {
       url,
       protocols: typeof protocols === 'string' ? [protocols] : protocols,
@@ -280,6 +326,13 @@ export class ConnectionRuntime implements ConnectionHost {
 
   attach(socket: TransportSocket): void {
     this.#socket = socket;
+    this.#heldDuringAuth = [];
+  }
+
+  handshakeDone(socket: TransportSocket, info: { protocol: string; extensions: string }): void {
+    if (socket !== this.#socket) return;
+    this.#protocol = info.protocol;
+    this.#extensions = info.extensions;
   }
 
   detach(socket: TransportSocket): void {
@@ -288,7 +341,20 @@ export class ConnectionRuntime implements ConnectionHost {
   }
 
   deliver(socket: TransportSocket, data: unknown): void {
-    if (socket !== this.#announced) return;
+    if (socket !== this.#announced) {
+      if (socket === this.#socket) this.#beforeOpen(data);
+      return;
+    }
+    this.#inbound++;
+    const isPong = this.#heartbeat?.isPong;
+    if (isPong && isPong(data)) {
+      this.#ponged();
+      return;
+    }
+    this.#dispatchMessage(data);
+  }
+
+  #dispatchMessage(data: unknown): void {
     const facade = this.#facade;
     if (facade.onmessage === null && !this.listeners.has('message')) return;
     const event = new SocketMessageEvent(data, this.#url, this.now());
@@ -296,16 +362,63 @@ export class ConnectionRuntime implements ConnectionHost {
     this.listeners.dispatch(event, facade.onmessage);
   }
 
+  pong(socket: TransportSocket): void {
+    if (socket === this.#announced) this.#ponged();
+  }
+
+  /** A message on a socket that is not open yet: only the auth exchange happens there. */
+  #beforeOpen(data: unknown): void {
+    const auth = this.#auth;
+    if (!auth || auth.mode !== 'message' || !this.actor.getSnapshot().matches({ attempt: { connecting: 'authenticating' } })) return;
+    this.#inbound++;
+    if (auth.isAck(data)) this.actor.send({ type: 'AUTH.OK' });
+    else if (auth.isNack(data)) this.actor.send({ type: 'AUTH.FAIL', reason: 'Authentication refused' });
+    else this.#heldDuringAuth.push(data);
+  }
+
+  #ponged(): void {
+    if (this.#pingSentAt >= 0) {
+      this.#rtt = this.now() - this.#pingSentAt;
+      this.#pingSentAt = -1;
+    }
+    this.actor.send({ type: 'PONG' });
+  }
+
+  /** The last round-trip time measured by the heartbeat, in ms (null before the first pong). */
+  get rtt(): number | null {
+    return this.#rtt;
+  }
+
   // ---- ConnectionHost: notifications (called by the machine's actions, mid-transition) ------------------------
+
+  sendAuth(): void {
+    const token = this.#token;
+    this.#token = null;
+    const auth = this.#auth;
+    if (!auth || token === null || !this.#socket) return;
+    this.#socket.send(auth.message(token));
+  }
+
+  sendPing(): void {
+    const heartbeat = this.#heartbeat;
+    const socket = this.#announced;
+    if (!heartbeat || !socket) return;
+    this.#pingSentAt = this.now();
+    if (heartbeat.mode === 'protocol') socket.ping?.();
+    else if (heartbeat.mode === 'message') socket.send(heartbeat.ping());
+  }
+
+  inboundCount(): number {
+    return this.#inbound;
+  }
+
 
   isOnline(): boolean {
     return this.#environment.isOnline();
   }
 
-  opened(info: { protocol: string; extensions: string }): void {
+  opened(): void {
     this.#inTransition = true;
-    this.#protocol = info.protocol;
-    this.#extensions = info.extensions;
     const socket = this.#socket as TransportSocket;
     this.#announced = socket;
     // Queued messages go first, before anything an `open` listener sends.
@@ -314,6 +427,14 @@ export class ConnectionRuntime implements ConnectionHost {
     }, this.now());
     this.#live = socket;
     this.#pending.push(new OpenEvent(this.now()));
+    // Messages the server sent right after its auth ack come after `open`, in order.
+    const held = this.#heldDuringAuth;
+    if (held.length > 0) {
+      this.#heldDuringAuth = [];
+      queueMicrotask(() => {
+        for (const data of held) if (this.#announced === socket) this.#dispatchMessage(data);
+      });
+    }
   }
 
   leftOpen(): void {

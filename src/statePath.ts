@@ -1,21 +1,24 @@
-import type { SnapshotFrom, StateValue } from 'xstate';
-import type { ConnectionMachine } from '../machines/connection.js';
+import type { AnyStateNode, SnapshotFrom, StateValue } from 'xstate';
+import { type ConnectionMachine, connectionMachine } from '../machines/connection.js';
 
 /**
- * The chart's `attempt` state only scopes the socket's lifetime; users think in connecting/open/closing, so the
- * public path leaves it out: `{ attempt: { connecting: 'opening' } }` reads `'connecting.opening'`.
+ * The public state path. Two things of the chart stay out of it:
+ * - `attempt` only scopes the socket's lifetime; users think in connecting/open/closing, so
+ *   `{ attempt: { connecting: 'opening' } }` reads `'connecting.opening'`;
+ * - the regions of a parallel state (the heartbeat inside `open`) run beside the state, not below it, so the path
+ *   stops at the parallel state: `'open'`. `conn.actor.getSnapshot().value` has the full value.
  */
 const SCOPE = 'attempt';
 
 export function statePathOf(snapshot: { value: StateValue }): string {
-  return pathOf(snapshot.value);
+  return pathOf(snapshot.value, connectionMachine.root);
 }
 
-function pathOf(value: StateValue): string {
-  if (typeof value === 'string') return value;
-  const [key, child] = Object.entries(value)[0] as [string, StateValue | undefined];
-  if (child === undefined) return key;
-  const rest = pathOf(child);
+function pathOf(value: StateValue, parent: AnyStateNode): string {
+  const [key, child] = typeof value === 'string' ? [value, undefined] : (Object.entries(value)[0] as [string, StateValue | undefined]);
+  const node = parent.states[key];
+  if (child === undefined || node === undefined || node.type === 'parallel') return key;
+  const rest = pathOf(child, node);
   return key === SCOPE ? rest : `${key}.${rest}`;
 }
 

@@ -23,6 +23,8 @@ export interface SocketHost {
   openRequest(): OpenRequest | Promise<OpenRequest>;
   /** A socket exists for the current attempt (not yet open). */
   attach(socket: TransportSocket): void;
+  /** The handshake completed: what the server chose. */
+  handshakeDone(socket: TransportSocket, info: { protocol: string; extensions: string }): void;
   /** The attempt is over; its socket is gone. */
   detach(socket: TransportSocket): void;
   deliver(socket: TransportSocket, data: unknown): void;
@@ -62,7 +64,9 @@ class AttemptSocket implements SocketSink {
   }
 
   onOpen(info: { protocol: string; extensions: string }): void {
-    if (!this.stopped) this.#sendBack({ type: 'SOCKET.OPEN', ...info });
+    if (this.stopped || !this.socket) return;
+    this.#host.handshakeDone(this.socket, info);
+    this.#sendBack({ type: 'SOCKET.OPEN', ...info });
   }
 
   onMessage(data: unknown): void {

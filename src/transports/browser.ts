@@ -92,6 +92,7 @@ export function createBrowserTransport(WebSocketImpl?: typeof WebSocket): Transp
     defaultBinaryType: 'blob',
     binaryTypes: ['blob', 'arraybuffer'],
     supportsHeaders: false,
+    canPing: false,
     open(request: OpenRequest, sink: SocketSink): TransportSocket {
       const Impl = WebSocketImpl ?? globalThis.WebSocket;
       const socket = new Impl(request.url, request.protocols);

@@ -116,13 +116,14 @@ class MemorySocket implements TransportSocket {
  * An in-process transport: nothing touches the network, and the test decides, synchronously, when each socket
  * opens, what it receives and how it ends. For fast unit tests of the chart and of app code.
  */
-export function createMemoryTransport(options: { binaryTypes?: readonly BinaryType[] } = {}) {
+export function createMemoryTransport(options: { binaryTypes?: readonly BinaryType[]; canPing?: boolean } = {}) {
   const peers: MemoryPeer[] = [];
   const transport: Transport = {
     name: 'memory',
     defaultBinaryType: 'arraybuffer',
     binaryTypes: options.binaryTypes ?? ['arraybuffer', 'blob', 'nodebuffer'],
     supportsHeaders: true,
+    canPing: options.canPing ?? false,
     open(request: OpenRequest, sink: SocketSink): TransportSocket {
       const peer = new MemoryPeer(request, sink);
       peers.push(peer);

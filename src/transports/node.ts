@@ -143,6 +143,7 @@ export function createNodeTransport(options: NodeTransportOptions = {}): Transpo
     defaultBinaryType: 'nodebuffer',
     binaryTypes: ['nodebuffer', 'arraybuffer', 'blob'],
     supportsHeaders: true,
+    canPing: true,
     open(request: OpenRequest, sink: SocketSink): TransportSocket {
       const headers =
         staticHeaders || request.headers ? { ...staticHeaders, ...request.headers } : undefined;

@@ -61,5 +61,7 @@ export interface Transport {
   readonly binaryTypes: readonly BinaryType[];
   /** Whether `OpenRequest.headers` reach the server (false in browsers). */
   readonly supportsHeaders: boolean;
+  /** Whether its sockets can send RFC 6455 ping frames (`TransportSocket.ping`). */
+  readonly canPing?: boolean;
   open(request: OpenRequest, sink: SocketSink): TransportSocket;
 }

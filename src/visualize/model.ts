@@ -34,6 +34,8 @@ export interface TransitionInfo {
   readonly guard: string | undefined;
   readonly actions: readonly string[];
   readonly reenter: boolean;
+  /** Unguarded, but after guarded transitions for the same event: taken when none of their guards holds. */
+  readonly fallback: boolean;
 }
 
 export interface MachineGraph {
@@ -46,8 +48,9 @@ export interface MachineGraph {
 }
 
 /** `event [guard]`: how a transition is labelled in every format. */
-export function transitionLabel(t: Pick<TransitionInfo, 'event' | 'guard'>): string {
-  return t.guard === undefined ? t.event : `${t.event} [${t.guard}]`;
+export function transitionLabel(t: Pick<TransitionInfo, 'event' | 'guard' | 'fallback'>): string {
+  if (t.guard !== undefined) return `${t.event} [${t.guard}]`;
+  return t.fallback ? `${t.event} [else]` : t.event;
 }
 
 /** `event [guard] / action, action`: how a targetless (action-only) transition is listed. */
@@ -92,19 +95,25 @@ export function describeMachine(machine: AnyStateMachine): MachineGraph {
     if (node.type === 'compound') {
       for (const target of node.initial.target as readonly AnyStateNode[]) info.initial.push(lookup(target));
     }
-    const definitions: AnyTransitionDefinition[] = [];
-    for (const list of node.transitions.values()) definitions.push(...list);
-    definitions.push(...((node.always ?? []) as AnyTransitionDefinition[]));
-    for (const t of definitions) {
-      transitions.push({
-        source: info,
-        targets: ((t.target ?? []) as readonly AnyStateNode[]).map(lookup),
-        eventType: t.eventType,
-        event: eventName(node, t.eventType),
-        guard: guardName(t.guard),
-        actions: t.actions.map(actionName),
-        reenter: t.reenter,
-      });
+    const candidates: AnyTransitionDefinition[][] = [...node.transitions.values()];
+    if (node.always !== undefined) candidates.push(node.always as AnyTransitionDefinition[]);
+    for (const list of candidates) {
+      // XState tries the candidates for one event in order; an unguarded one after guarded ones is their "else".
+      let guarded = false;
+      for (const t of list) {
+        const guard = guardName(t.guard);
+        transitions.push({
+          source: info,
+          targets: ((t.target ?? []) as readonly AnyStateNode[]).map(lookup),
+          eventType: t.eventType,
+          event: eventName(node, t.eventType),
+          guard,
+          actions: t.actions.map(actionName),
+          reenter: t.reenter,
+          fallback: guard === undefined && guarded,
+        });
+        if (guard !== undefined) guarded = true;
+      }
     }
   }
 
@@ -157,12 +166,19 @@ export function guardName(guard: unknown): string | undefined {
   return 'inline';
 }
 
-/** An action's name: `recordClose`, `closedAs(fatal)` for parameterized ones, `assign` for XState's built-ins. */
+/** An action's name: `recordClose`, `closedAs(fatal)` for parameterized ones, `raise(EVENT)` and `assign` for built-ins. */
 export function actionName(action: unknown): string {
   if (typeof action === 'string') return action;
   if (typeof action === 'function') {
-    const fn = action as { name: string; type?: unknown };
-    if (typeof fn.type === 'string') return fn.type.replace(/^xstate\./, '');
+    const fn = action as { name: string; type?: unknown; event?: unknown; to?: unknown };
+    if (typeof fn.type === 'string') {
+      // XState's built-ins: `raise(CONNECT.TIMEOUT)`, `sendTo(socket)`, `assign`, ...
+      const name = fn.type.replace(/^xstate\./, '');
+      const event = fn.event as { type?: unknown } | undefined;
+      if (typeof fn.to === 'string') return `${name}(${fn.to})`;
+      if (typeof event === 'object' && event !== null && typeof event.type === 'string') return `${name}(${event.type})`;
+      return name;
+    }
     return fn.name === '' || fn.name === 'actions' ? 'inline' : fn.name;
   }
   if (typeof action === 'object' && action !== null && 'type' in action) {
@@ -177,4 +193,42 @@ export function actionName(action: unknown): string {
 export function isWithin(node: StateInfo, ancestor: StateInfo): boolean {
   for (let at: StateInfo | undefined = node; at !== undefined; at = at.parent) if (at === ancestor) return true;
   return false;
+}
+
+export interface Edge {
+  readonly source: StateInfo;
+  readonly target: StateInfo;
+  /** One `EVENT [guard]` per transition drawn by this arrow, in the order XState tries them. */
+  readonly labels: readonly string[];
+}
+
+/**
+ * The arrows to draw: one per (source, target) pair, carrying every transition between the two, so parallel arrows
+ * don't pile their labels on one another. Targetless transitions draw no arrow (see {@link internalTransitions}).
+ */
+export function edgesOf(graph: MachineGraph): Edge[] {
+  const edges = new Map<string, { source: StateInfo; target: StateInfo; labels: string[] }>();
+  const keyOf = (s: StateInfo): string => JSON.stringify(s.path);
+  for (const t of graph.transitions) {
+    for (const target of t.targets) {
+      const key = `${keyOf(t.source)}->${keyOf(target)}`;
+      const edge = edges.get(key) ?? { source: t.source, target, labels: [] };
+      const label = transitionLabel(t);
+      if (!edge.labels.includes(label)) edge.labels.push(label);
+      edges.set(key, edge);
+    }
+  }
+  return [...edges.values()];
+}
+
+/** Targetless (action-only) transitions by state: they run actions without leaving (or re-entering) the state. */
+export function internalTransitions(graph: MachineGraph): Map<StateInfo, string[]> {
+  const internal = new Map<StateInfo, string[]>();
+  for (const t of graph.transitions) {
+    if (t.targets.length > 0) continue;
+    const list = internal.get(t.source) ?? [];
+    list.push(internalLabel(t));
+    internal.set(t.source, list);
+  }
+  return internal;
 }

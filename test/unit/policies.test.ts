@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../src/options.js';
 import { backoffDelay, mayRetry } from '../../src/policies/backoff.js';
 import { DEFAULT_CLOSE_ACTIONS, classifyClose, isValidUserCloseCode } from '../../src/policies/closeCodes.js';
-import { type Dropped, OutboundQueue } from '../../src/policies/queue.js';
+import { type Dropped, OutboundQueue, type ResolvedQueue } from '../../src/policies/queue.js';
 import { byteLengthOf, utf8Length } from '../../src/data.js';
 
 const backoff = { ...DEFAULTS.backoff };
@@ -68,7 +68,7 @@ describe('close codes', () => {
 });
 
 describe('outbound queue', () => {
-  const make = (overrides: Partial<typeof DEFAULTS.queue> = {}) => {
+  const make = (overrides: Partial<ResolvedQueue> = {}) => {
     const dropped: Dropped[] = [];
     const queue = new OutboundQueue({ ...DEFAULTS.queue, ...overrides }, (d) => dropped.push(d));
     return { queue, dropped };
