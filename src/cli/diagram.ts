@@ -12,17 +12,19 @@ type Format = keyof typeof FORMATS;
 
 const isFormat = (value: string): value is Format => Object.hasOwn(FORMATS, value);
 
-export const diagramCommand: Command = {
-  name: 'diagram',
-  summary: 'print the connection statechart as a Mermaid or Graphviz DOT diagram',
-  help: `Usage: socketchart diagram [--format mermaid|dot]
+const HELP = `Usage: socketchart diagram [--format mermaid|dot]
 
 Prints the connection statechart, generated from the machine definition, to stdout.
 
 Options:
   -f, --format <format>  mermaid (stateDiagram-v2, the default) or dot (Graphviz: pipe to \`dot -Tsvg\`)
   -h, --help             show this help
-`,
+`;
+
+export const diagramCommand: Command = {
+  name: 'diagram',
+  summary: 'print the connection statechart as a Mermaid or Graphviz DOT diagram',
+  help: HELP,
   run(args, io) {
     const { values } = parseArgs({
       args: [...args],
@@ -34,7 +36,7 @@ Options:
       strict: true,
     });
     if (values.help) {
-      io.stdout(this.help);
+      io.stdout(HELP);
       return EXIT_OK;
     }
     const format = values.format;

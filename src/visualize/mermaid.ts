@@ -61,8 +61,12 @@ export function toMermaid(machine: AnyStateMachine = connectionMachine): string 
     for (const child of state.children) if (child.type === 'final') lines.push(`${pad}${id(child)} --> [*]`);
   };
 
-  if (rootBoxed) writeState(graph.root, 1);
-  else writeBody(graph.root, 1);
+  if (rootBoxed) {
+    lines.push(`${INDENT}[*] --> ${id(graph.root)}`);
+    writeState(graph.root, 1);
+  } else {
+    writeBody(graph.root, 1);
+  }
 
   for (const edge of edges) {
     const label = edge.labels.map(edgeText).join('<br/>');
