@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'test-output/**', 'coverage/**', '**/*.bundle.js'] },
+  { ignores: ['dist/**', 'node_modules/**', 'test-output/**', 'coverage/**', '**/*.bundle.js', 'bench/.build/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -6,6 +6,8 @@ import type { ConnectionEventMap, Listener, ListenerOptions } from './events.js'
 import { type ConnectionOptions, type PerAttempt, resolveOptions } from './options.js';
 import { MAX_CLOSE_REASON_BYTES, isValidUserCloseCode } from './policies/closeCodes.js';
 import { defaultEnvironment } from './policies/environment.js';
+import type { RequestOptions } from './messages/requests.js';
+import type { ConnectionMetrics } from './metrics.js';
 import { type HandlerSlots, ConnectionRuntime } from './runtime.js';
 import { utf8Length } from './data.js';
 import { pathMatches } from './statePath.js';
@@ -25,7 +27,17 @@ export interface OpenedOptions {
  * state. Everything `WebSocket` has works as it does there; the rest (`state`, `matches`, `actor`, `opened`,
  * `reconnect`, and the `statechange`, `reconnecting`, `drop` and `giveup` events) shows the chart.
  */
-export class Connection<In = unknown> implements HandlerSlots {
+/** The `type` values of message union `M`. */
+export type MessageType<M> = M extends { type: infer T } ? T : never;
+/** The member of `M` whose `type` is `T`. */
+export type MessageOf<M, T> = M extends { type: T } ? M : never;
+
+export interface Subscription {
+  /** Stop replaying it on reconnect, and send its unsubscribe message now if open. */
+  unsubscribe(): void;
+}
+
+export class Connection<In = unknown, Out = SendData> implements HandlerSlots {
   static readonly CONNECTING = 0;
   static readonly OPEN = 1;
   static readonly CLOSING = 2;
@@ -43,9 +55,10 @@ export class Connection<In = unknown> implements HandlerSlots {
   readonly #runtime: ConnectionRuntime;
 
   /** @internal use `createConnection` */
-  constructor(url: PerAttempt<string | URL>, options: ConnectionOptions, transport: Transport) {
-    const resolved = resolveOptions(options, transport);
-    this.#runtime = new ConnectionRuntime(this, url, options, resolved, options.environment ?? defaultEnvironment());
+  constructor(url: PerAttempt<string | URL>, options: ConnectionOptions<In, Out>, transport: Transport) {
+    const resolved = resolveOptions(options as ConnectionOptions<unknown, unknown>, transport);
+    const runtimeOptions = options as unknown as ConnectionOptions;
+    this.#runtime = new ConnectionRuntime(this, url, runtimeOptions, resolved, options.environment ?? defaultEnvironment());
     this.#runtime.start();
   }
 
@@ -112,8 +125,60 @@ export class Connection<In = unknown> implements HandlerSlots {
    * Send now while open; otherwise queue until the next open (bounded by `queue`). After `close()` nothing is
    * sent: the data is reported by a `drop` event (reason `closed`) instead of vanishing.
    */
-  send(data: SendData): void {
-    this.#runtime.send(data);
+  send(message: Out): void {
+    this.#runtime.send(message);
+  }
+
+  /**
+   * Sends `message` with a correlation id (`requests.idField`) and resolves with the reply carrying the same id.
+   * Rejects with `ERR_REQUEST_TIMEOUT`, `ERR_CONNECTION_CLOSED` when the session ends, or `ERR_CONNECTION_LOST`
+   * (with `requests.onReconnect: 'fail'`). Needs an object codec such as `jsonCodec()`.
+   */
+  request<R = In>(message: Out, options: RequestOptions = {}): Promise<R> {
+    return this.#runtime.request<R>(message, options);
+  }
+
+  /** Handle messages whose `type` (the `typeField`) is `type`. Handlers run before `message` listeners. */
+  on<T extends MessageType<In>>(type: T, handler: (message: MessageOf<In, T>) => void): this {
+    this.#runtime.router.on(type, handler as (m: never) => void);
+    return this;
+  }
+
+  once<T extends MessageType<In>>(type: T, handler: (message: MessageOf<In, T>) => void): this {
+    this.#runtime.router.on(type, handler as (m: never) => void, true);
+    return this;
+  }
+
+  off<T extends MessageType<In>>(type: T, handler: (message: MessageOf<In, T>) => void): this {
+    this.#runtime.router.off(type, handler as (m: never) => void);
+    return this;
+  }
+
+  /**
+   * Run `hook` on every open (now too, if open): the place to rejoin rooms and resubscribe. Messages it sends go
+   * out ahead of the queue. Returns the function that removes the hook.
+   */
+  onEveryOpen(hook: () => void): () => void {
+    return this.#runtime.onEveryOpen(hook);
+  }
+
+  /**
+   * Sends `message` now (if open) and again after every reconnect, until `unsubscribe()`, which also sends
+   * `options.unsubscribe` if given and open.
+   */
+  subscribe(message: Out, options: { unsubscribe?: Out } = {}): Subscription {
+    const stop = this.#runtime.onEveryOpen(() => this.#runtime.send(message));
+    return {
+      unsubscribe: () => {
+        stop();
+        if (options.unsubscribe !== undefined && this.readyState === 1) this.#runtime.send(options.unsubscribe);
+      },
+    };
+  }
+
+  /** A snapshot of uptime, reconnects, traffic, RTT and queue; cheap, always on. */
+  get metrics(): ConnectionMetrics {
+    return this.#runtime.metrics();
   }
 
   /**
@@ -184,12 +249,12 @@ for (const [name, value] of [['CONNECTING', 0], ['OPEN', 1], ['CLOSING', 2], ['C
 
 /** Builds `createConnection` for an entry point, with that entry's default transport. */
 export function connectionFactory(defaultTransport: () => Transport) {
-  return function createConnection<In = unknown>(
+  return function createConnection<In = unknown, Out = SendData>(
     url: PerAttempt<string | URL>,
-    options: ConnectionOptions = {},
-  ): Connection<In> {
+    options: ConnectionOptions<In, Out> = {},
+  ): Connection<In, Out> {
     const transport = options?.transport ?? defaultTransport();
-    return new Connection<In>(url, options, transport);
+    return new Connection<In, Out>(url, options, transport);
   };
 }
 

@@ -13,7 +13,10 @@ export type SocketchartErrorCode =
   | 'ERR_OPEN_TIMEOUT'
   | 'ERR_CONNECTION_CLOSED'
   | 'ERR_URL_PROVIDER'
-  | 'ERR_TRANSPORT';
+  | 'ERR_TRANSPORT'
+  | 'ERR_REQUEST_TIMEOUT'
+  | 'ERR_CONNECTION_LOST'
+  | 'ERR_MESSAGE_TOO_LARGE';
 
 export class SocketchartError extends Error {
   readonly code: SocketchartErrorCode;

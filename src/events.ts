@@ -112,7 +112,23 @@ export class GiveupEvent extends SocketchartEvent<'giveup'> {
   }
 }
 
+/**
+ * An inbound message the codec could not decode or the schema rejected. It is not delivered as a `message`;
+ * `data` is the frame as received, `problem` the decode error or the schema's issues.
+ */
+export class InvalidMessageEvent extends SocketchartEvent<'invalid-message'> {
+  readonly data: unknown;
+  readonly problem: unknown;
+
+  constructor(data: unknown, problem: unknown, timeStamp: number) {
+    super('invalid-message', timeStamp);
+    this.data = data;
+    this.problem = problem;
+  }
+}
+
 export interface ConnectionEventMap<In = unknown> {
+  'invalid-message': InvalidMessageEvent;
   open: OpenEvent;
   message: SocketMessageEvent<In>;
   close: SocketCloseEvent;

@@ -14,7 +14,11 @@ export const createConnection = connectionFactory(() => {
   return browserTransport;
 });
 
-export { Connection, type OpenedOptions } from './connection.js';
+export { Connection, type MessageOf, type MessageType, type OpenedOptions, type Subscription } from './connection.js';
+export { jsonCodec, rawCodec, type Codec } from './messages/codec.js';
+export type { RequestOptions } from './messages/requests.js';
+export type { StandardSchemaV1 } from './messages/schema.js';
+export type { ConnectionMetrics } from './metrics.js';
 export {
   connectionMachine,
   type ClosedKind,
@@ -27,7 +31,15 @@ export {
 } from '../machines/connection.js';
 export { SocketchartError, isSocketchartError, type SocketchartErrorCode } from './errors.js';
 export * from './events.js';
-export { DEFAULTS, type ConnectionOptions, type ConnectionClock, type PerAttempt } from './options.js';
+export {
+  DEFAULTS,
+  type AuthOptions,
+  type ConnectionClock,
+  type ConnectionOptions,
+  type HeartbeatOptions,
+  type PerAttempt,
+  type RequestsOptions,
+} from './options.js';
 export { backoffDelay, type BackoffOptions } from './policies/backoff.js';
 export {
   DEFAULT_CLOSE_ACTIONS,

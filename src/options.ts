@@ -5,6 +5,8 @@ import type { CloseCodesOption } from './policies/closeCodes.js';
 import type { EnvironmentSource } from './policies/environment.js';
 import type { QueueOptions, ResolvedQueue } from './policies/queue.js';
 import type { SendData } from './data.js';
+import type { Codec } from './messages/codec.js';
+import { type StandardSchemaV1, isStandardSchema } from './messages/schema.js';
 import type { BinaryType, CloseInfo, Transport } from './transports/types.js';
 
 type MaybePromise<T> = T | Promise<T>;
@@ -15,7 +17,31 @@ export type PerAttempt<T> = T | (() => MaybePromise<T>);
 /** A clock the connection's timers run on; XState's `SimulatedClock` fits, and `now` drives queue TTLs. */
 export type ConnectionClock = NonNullable<ActorOptions<AnyActorLogic>['clock']> & { now?(): number };
 
-export interface ConnectionOptions {
+export interface ConnectionOptions<In = unknown, Out = SendData> {
+  /**
+   * How app messages become frames and back: `rawCodec` (frames as they are), `jsonCodec()`, or your own.
+   * `send()` takes `Out`; `message` events and routed handlers get `In`.
+   * @default rawCodec
+   */
+  codec?: Codec<In, Out>;
+  /**
+   * Validates every decoded inbound message (any Standard Schema validator: zod, valibot, arktype). Rejected
+   * messages become `invalid-message` events, never `message` events.
+   * @default undefined
+   */
+  schema?: StandardSchemaV1<unknown, In>;
+  /**
+   * The discriminant field `on(type, handler)` routes by.
+   * @default 'type'
+   */
+  typeField?: string;
+  /** Request/response (`request()`). */
+  requests?: RequestsOptions;
+  /**
+   * Largest outbound message in bytes; `send()` of a bigger one throws `ERR_MESSAGE_TOO_LARGE`.
+   * @default Infinity
+   */
+  maxMessageSize?: number;
   /**
    * How sockets are opened. `socketchart` uses `globalThis.WebSocket`; `socketchart/node` uses the `ws` package.
    * @default the browser transport where `WebSocket` exists, else an `ERR_NO_TRANSPORT` error
@@ -106,6 +132,25 @@ export interface ConnectionOptions {
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 }
 
+export interface RequestsOptions {
+  /**
+   * The correlation id field, set on each request (if absent) and matched on replies.
+   * @default 'id'
+   */
+  idField?: string;
+  /**
+   * Ms to wait for a reply before rejecting with `ERR_REQUEST_TIMEOUT`.
+   * @default 10000
+   */
+  timeout?: number;
+  /**
+   * Requests in flight when the socket is lost: sent again on the next open, or rejected with
+   * `ERR_CONNECTION_LOST`. When the session ends (`closed`) they are always rejected.
+   * @default 'resend'
+   */
+  onReconnect?: 'resend' | 'fail';
+}
+
 export interface AuthOptions {
   /** Gives the token; called before every attempt (sync or async), so an expired token is replaced in time. */
   token: () => string | Promise<string>;
@@ -185,6 +230,13 @@ export interface HeartbeatOptions {
 
 /** Every default in one place; the README's options table is checked against this. */
 export const DEFAULTS = Object.freeze({
+  typeField: 'type',
+  maxMessageSize: Infinity,
+  requests: Object.freeze({
+    idField: 'id',
+    timeout: 10_000,
+    onReconnect: 'resend' as 'resend' | 'fail',
+  }),
   protocols: Object.freeze([]) as readonly string[],
   startClosed: false,
   connectTimeout: 10_000,
@@ -308,6 +360,9 @@ export function resolveHeartbeat(heartbeat: HeartbeatOptions | false | undefined
 
 export interface ResolvedOptions {
   transport: Transport;
+  typeField: string;
+  maxMessageSize: number;
+  requests: Required<RequestsOptions>;
   auth: ResolvedAuth | null;
   heartbeat: ResolvedHeartbeat | null;
   startClosed: boolean;
@@ -330,6 +385,12 @@ function count(name: string, value: unknown, fallback: number, allowInfinity = f
   const ok =
     typeof value === 'number' && value >= 0 && (Number.isInteger(value) || (allowInfinity && value === Infinity));
   if (!ok) throw invalidOption(name, `a whole number >= 0${allowInfinity ? ' (or Infinity)' : ''}`, value);
+  return value;
+}
+
+function stringOption(name: string, value: unknown, fallback: string): string {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || value === '') throw invalidOption(name, 'a non-empty string', value);
   return value;
 }
 
@@ -376,7 +437,7 @@ export function resolveQueue(options: QueueOptions | undefined): ResolvedQueue {
 }
 
 /** Checks everything that can be checked before the first attempt, so mistakes fail at construction. */
-export function resolveOptions(options: ConnectionOptions, transport: Transport): ResolvedOptions {
+export function resolveOptions(options: ConnectionOptions<unknown, unknown>, transport: Transport): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
   optionalFunction('retryWait', options.retryWait);
   optionalFunction('shouldReconnect', options.shouldReconnect);
@@ -397,8 +458,25 @@ export function resolveOptions(options: ConnectionOptions, transport: Transport)
       options.headers,
     );
   }
+  const requests = options.requests ?? {};
+  if (typeof requests !== 'object' || requests === null) throw invalidOption('requests', 'an object', requests);
+  const onReconnect = requests.onReconnect ?? DEFAULTS.requests.onReconnect;
+  if (onReconnect !== 'resend' && onReconnect !== 'fail') throw invalidOption('requests.onReconnect', "'resend' or 'fail'", onReconnect);
+  if (options.codec !== undefined && (typeof options.codec?.encode !== 'function' || typeof options.codec?.decode !== 'function')) {
+    throw invalidOption('codec', 'an object with encode() and decode() (e.g. jsonCodec())', options.codec);
+  }
+  if (options.schema !== undefined && !isStandardSchema(options.schema)) {
+    throw invalidOption('schema', 'a Standard Schema validator (zod, valibot, arktype, ...)', options.schema);
+  }
   return {
     transport,
+    typeField: stringOption('typeField', options.typeField, DEFAULTS.typeField),
+    maxMessageSize: count('maxMessageSize', options.maxMessageSize, DEFAULTS.maxMessageSize, true),
+    requests: {
+      idField: stringOption('requests.idField', requests.idField, DEFAULTS.requests.idField),
+      timeout: duration('requests.timeout', requests.timeout, DEFAULTS.requests.timeout, true),
+      onReconnect,
+    },
     auth: resolveAuth(options.auth, transport),
     heartbeat: resolveHeartbeat(options.heartbeat, transport),
     startClosed: options.startClosed ?? DEFAULTS.startClosed,

@@ -6,11 +6,12 @@ import {
   type ConnectionPolicy,
   connectionMachine,
 } from '../machines/connection.js';
-import { type SendData, assertSendData } from './data.js';
+import { type SendData, assertSendData, byteLengthOf } from './data.js';
 import { SocketchartError } from './errors.js';
 import {
   DropEvent,
   GiveupEvent,
+  InvalidMessageEvent,
   ListenerRegistry,
   OpenEvent,
   ReconnectingEvent,
@@ -30,6 +31,11 @@ import type {
 } from './options.js';
 import type { EnvironmentSource } from './policies/environment.js';
 import { OutboundQueue } from './policies/queue.js';
+import { type Codec, rawCodec } from './messages/codec.js';
+import { RequestTracker, type RequestOptions } from './messages/requests.js';
+import { MessageRouter } from './messages/router.js';
+import type { StandardSchemaV1 } from './messages/schema.js';
+import { type ConnectionMetrics, MetricsCounters, sizeOf } from './metrics.js';
 import { readyStateOf, statePathOf } from './statePath.js';
 import type { BinaryType, CloseInfo, OpenRequest, Transport, TransportSocket } from './transports/types.js';
 import { parseProtocols, parseSocketUrl } from './url.js';
@@ -102,6 +108,19 @@ export class ConnectionRuntime implements ConnectionHost {
   #inbound = 0;
   #pingSentAt = -1;
   #rtt: number | null = null;
+  readonly #codec: Codec<unknown, unknown>;
+  readonly #schema: StandardSchemaV1 | undefined;
+  /** Keeps async schema validations in arrival order. */
+  #validating: Promise<void> | null = null;
+  readonly router: MessageRouter<unknown>;
+  readonly requests: RequestTracker;
+  readonly #requestsOnReconnect: 'resend' | 'fail';
+  readonly #maxMessageSize: number;
+  /** `onEveryOpen` hooks (joins, subscriptions), run on every open before the queue is flushed. */
+  #everyOpen: Array<() => void> = [];
+  /** True while the open sequence writes restore messages: they go to the socket ahead of the queue. */
+  #restoring = false;
+  readonly counters = new MetricsCounters();
 
   constructor(
     facade: HandlerSlots,
@@ -137,6 +156,12 @@ export class ConnectionRuntime implements ConnectionHost {
     };
     this.#auth = resolved.auth;
     this.#heartbeat = resolved.heartbeat;
+    this.#codec = (options.codec ?? rawCodec) as Codec<unknown, unknown>;
+    this.#schema = options.schema;
+    this.router = new MessageRouter(resolved.typeField);
+    this.requests = new RequestTracker(resolved.requests.idField, this.#timers(), resolved.requests.timeout);
+    this.#requestsOnReconnect = resolved.requests.onReconnect;
+    this.#maxMessageSize = resolved.maxMessageSize;
     this.queue = new OutboundQueue(resolved.queue, ({ data, reason }) =>
       this.#emit(new DropEvent(data, reason, this.now())),
     );
@@ -225,10 +250,15 @@ export class ConnectionRuntime implements ConnectionHost {
     this.actor.send({ type: 'CLOSE', code, reason });
   }
 
-  send(data: SendData): void {
+  send(message: unknown): void {
+    const data = this.#codec === rawCodec ? (message as SendData) : (this.#codec.encode(message) as SendData);
+    if (typeof data !== 'string') assertSendData(data);
+    if (this.#maxMessageSize !== Infinity) this.#checkSize(data);
     const live = this.#live;
-    if (live !== null && live.send(data)) return;
-    assertSendData(data);
+    if (live !== null && (this.queue.length === 0 || this.#restoring) && live.send(data)) {
+      this.counters.countOut(sizeOf(data), this.now());
+      return;
+    }
     if (this.#readyState >= 2) {
       // After close() the data has nowhere to go; say so instead of swallowing it as the DOM does.
       this.#emit(new DropEvent(data, 'closed', this.now()));
@@ -241,6 +271,88 @@ export class ConnectionRuntime implements ConnectionHost {
         `The outbound queue is full (${this.queue.length} messages, ${this.queue.bytes} bytes) and queue.overflow is 'reject'; wait for 'open' or raise queue.maxMessages / queue.maxBytes.`,
       );
     }
+  }
+
+  #checkSize(data: SendData): void {
+    const size = byteLengthOf(data);
+    if (size > this.#maxMessageSize) {
+      throw new SocketchartError(
+        'ERR_MESSAGE_TOO_LARGE',
+        `The message is ${size} bytes; maxMessageSize is ${this.#maxMessageSize}. Split it (see chunking in the README) or raise maxMessageSize.`,
+      );
+    }
+  }
+
+  request<R>(body: unknown, options: RequestOptions): Promise<R> {
+    if (this.#codec === rawCodec) {
+      return Promise.reject(
+        new SocketchartError('ERR_INVALID_OPTION', 'request() needs a codec that carries objects, e.g. createConnection(url, { codec: jsonCodec() }).'),
+      );
+    }
+    if (typeof body !== 'object' || body === null) {
+      return Promise.reject(new SocketchartError('ERR_INVALID_DATA', 'request() takes an object message (its reply is matched by the id field).'));
+    }
+    if (this.#readyState === 3) return Promise.reject(this.#closedError());
+    const { entry, promise } = this.requests.create<R>(body, options);
+    const live = this.#live;
+    if (live !== null) this.#writeRequest(live, entry);
+    return promise;
+  }
+
+  #writeRequest(socket: TransportSocket, entry: { message: object; sentOn: unknown }): void {
+    const data = this.#codec.encode(entry.message) as SendData;
+    if (socket.send(data)) {
+      entry.sentOn = socket;
+      this.counters.countOut(sizeOf(data), this.now());
+    }
+  }
+
+  /** Runs `hook` on every open from now on (and now, if open). Returns the function that stops it. */
+  onEveryOpen(hook: () => void): () => void {
+    this.#everyOpen = [...this.#everyOpen, hook];
+    if (this.#live !== null) this.#runHook(hook);
+    return () => {
+      this.#everyOpen = this.#everyOpen.filter((h) => h !== hook);
+    };
+  }
+
+  #runHook(hook: () => void): void {
+    try {
+      hook();
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
+
+  metrics(): ConnectionMetrics {
+    const now = this.now();
+    const c = this.counters;
+    const open = c.openedAt >= 0;
+    const lastSecond = c.lastSecond(now);
+    return {
+      connectedSince: open ? c.openedAt : null,
+      uptime: open ? now - c.openedAt : 0,
+      totalUptime: c.closedUptime + (open ? now - c.openedAt : 0),
+      reconnects: Math.max(0, c.opens - 1),
+      messagesIn: c.messagesIn,
+      messagesOut: c.messagesOut,
+      bytesIn: c.bytesIn,
+      bytesOut: c.bytesOut,
+      lastClose: c.lastClose,
+      rtt: this.#rtt,
+      queueLength: this.queue.length,
+      queueBytes: this.queue.bytes,
+      messagesInLastSecond: lastSecond.messagesIn,
+      messagesOutLastSecond: lastSecond.messagesOut,
+    };
+  }
+
+  #timers(): { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(id: unknown): void } {
+    const clock = this.#clock;
+    if (clock) return { setTimeout: (fn, ms) => clock.setTimeout(fn, ms), clearTimeout: (id) => clock.clearTimeout(id as never) };
+    return { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (id) => clearTimeout(id as ReturnType<typeof setTimeout>) };
   }
 
   whenOpen(timeout: number | undefined, signal: AbortSignal | undefined): Promise<void> {
@@ -355,6 +467,59 @@ export class ConnectionRuntime implements ConnectionHost {
   }
 
   #dispatchMessage(data: unknown): void {
+    this.counters.countIn(sizeOf(data), this.now());
+    let message = data;
+    if (this.#codec !== rawCodec) {
+      try {
+        message = this.#codec.decode(data);
+      } catch (error) {
+        this.#invalid(data, error);
+        return;
+      }
+    }
+    const schema = this.#schema;
+    if (schema) {
+      if (this.#validating) {
+        const pending = message;
+        this.#validating = this.#validating.then(() => this.#validate(schema, data, pending));
+        return;
+      }
+      const result = schema['~standard'].validate(message);
+      if (result instanceof Promise) {
+        this.#validating = result.then((r) => this.#validated(r, data));
+        return;
+      }
+      if (result.issues) {
+        this.#invalid(data, result.issues);
+        return;
+      }
+      message = result.value;
+    }
+    this.#route(message);
+  }
+
+  async #validate(schema: StandardSchemaV1, data: unknown, message: unknown): Promise<void> {
+    this.#validated(await schema['~standard'].validate(message), data);
+  }
+
+  #validated(result: Awaited<ReturnType<StandardSchemaV1['~standard']['validate']>>, data: unknown): void {
+    if (result.issues) this.#invalid(data, result.issues);
+    else this.#route(result.value);
+  }
+
+  #invalid(data: unknown, problem: unknown): void {
+    const event = new InvalidMessageEvent(data, problem, this.now());
+    event.target = this.#facade;
+    this.listeners.dispatch(event, null);
+  }
+
+  #route(message: unknown): void {
+    if (this.requests.size > 0 && this.requests.settle(message)) return;
+    if (this.router.size > 0) this.router.route(message);
+    this.#deliverMessage(message);
+  }
+
+  #deliverMessage(data: unknown): void {
     const facade = this.#facade;
     if (facade.onmessage === null && !this.listeners.has('message')) return;
     const event = new SocketMessageEvent(data, this.#url, this.now());
@@ -421,11 +586,18 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#inTransition = true;
     const socket = this.#socket as TransportSocket;
     this.#announced = socket;
-    // Queued messages go first, before anything an `open` listener sends.
-    this.queue.flush((data) => {
-      if (!socket.send(data)) this.#pending.push(new DropEvent(data, 'closed', this.now()));
-    }, this.now());
     this.#live = socket;
+    this.counters.opened(this.now());
+    // The open sequence, in order: session restore (joins, subscriptions), pending requests, the queue; all before
+    // anything an `open` listener sends.
+    this.#restoring = true;
+    for (const hook of this.#everyOpen) this.#runHook(hook);
+    for (const entry of this.requests.unsentOn(socket)) this.#writeRequest(socket, entry);
+    this.#restoring = false;
+    this.queue.flush((data) => {
+      if (socket.send(data)) this.counters.countOut(sizeOf(data), this.now());
+      else this.#pending.push(new DropEvent(data, 'closed', this.now()));
+    }, this.now());
     this.#pending.push(new OpenEvent(this.now()));
     // Messages the server sent right after its auth ack come after `open`, in order.
     const held = this.#heldDuringAuth;
@@ -444,6 +616,11 @@ export class ConnectionRuntime implements ConnectionHost {
   disconnected(close: CloseInfo): void {
     this.#inTransition = true;
     this.#live = null;
+    this.counters.closed(this.now());
+    this.counters.lastClose = close;
+    if (this.#requestsOnReconnect === 'fail') {
+      this.requests.failAll(new SocketchartError('ERR_CONNECTION_LOST', `The connection was lost (${close.code}${close.reason ? ` ${close.reason}` : ''}) before the reply came.`));
+    }
     if (this.#announced !== null) {
       this.#announced = null;
       this.#emit(new SocketCloseEvent(close, undefined, this.now()));
@@ -472,6 +649,9 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#announced = null;
     this.#retryToken++;
     this.#closedBy = reason;
+    this.counters.closed(this.now());
+    this.counters.lastClose = { code: reason.code, reason: reason.reason, wasClean: reason.wasClean };
+    this.requests.failAll(this.#closedError());
     this.#stopEnvironment?.();
     this.#stopEnvironment = null;
     this.queue.clear('closed');

@@ -98,7 +98,6 @@ function isTaken(id: string, used: Set<string>): boolean {
 function stateLabel(state: StateInfo): string {
   let label = state.key;
   if (state.type === 'history') label = `${label} (${state.node.history === 'deep' ? 'deep ' : ''}history)`;
-  if (state.type === 'final') label = `${label} (final)`;
   if (state.tags.length > 0) label = `${label} «${state.tags.join(', ')}»`;
   if (state.invokes.length > 0) label = `${label} (invoke ${state.invokes.join(', ')})`;
   return label.replace(/"/g, "'").replace(/[\r\n]+/g, ' ');

@@ -1,0 +1,115 @@
+import { SocketchartError } from '../errors.js';
+
+export interface RequestOptions {
+  /**
+   * Reject with `ERR_REQUEST_TIMEOUT` after this many ms without a reply.
+   * @default the connection's `requests.timeout`
+   */
+  timeout?: number;
+  /** Reject with the signal's reason when it aborts. */
+  signal?: AbortSignal;
+}
+
+interface TimerClock {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(id: unknown): void;
+}
+
+interface Pending {
+  id: string;
+  message: object;
+  /** The socket it was last written to; null while it waits for one. */
+  sentOn: unknown;
+  resolve(reply: unknown): void;
+  reject(error: Error): void;
+  dispose(): void;
+}
+
+/**
+ * Request/response over one connection: every request carries a correlation id, and the reply with the same id
+ * settles it. Requests outlive sockets: across a reconnect they are sent again (or failed, by configuration).
+ */
+export class RequestTracker {
+  readonly #idField: string;
+  readonly #clock: TimerClock;
+  readonly #defaultTimeout: number;
+  #next = 1;
+  #pending = new Map<string, Pending>();
+
+  constructor(idField: string, clock: TimerClock, defaultTimeout: number) {
+    this.#idField = idField;
+    this.#clock = clock;
+    this.#defaultTimeout = defaultTimeout;
+  }
+
+  get size(): number {
+    return this.#pending.size;
+  }
+
+  /** Registers a request; the caller writes `message` (now carrying its id) when it can. */
+  create<R>(body: object, options: RequestOptions): { entry: Pending; promise: Promise<R> } {
+    const existing = (body as Record<string, unknown>)[this.#idField];
+    const id = existing === undefined ? String(this.#next++) : String(existing);
+    if (this.#pending.has(id)) {
+      throw new SocketchartError('ERR_INVALID_DATA', `A request with ${this.#idField} ${JSON.stringify(id)} is already pending; ids must be unique.`);
+    }
+    const message = existing === undefined ? { ...body, [this.#idField]: id } : body;
+    const timeout = options.timeout ?? this.#defaultTimeout;
+    let entry!: Pending;
+    const promise = new Promise<R>((resolve, reject) => {
+      let timer: unknown;
+      const signal = options.signal;
+      const onAbort = () => entry.reject(signal?.reason instanceof Error ? signal.reason : new Error('Aborted'));
+      entry = {
+        id,
+        message,
+        sentOn: null,
+        resolve: (reply) => {
+          entry.dispose();
+          resolve(reply as R);
+        },
+        reject: (error) => {
+          entry.dispose();
+          reject(error);
+        },
+        dispose: () => {
+          this.#pending.delete(id);
+          if (timer !== undefined) this.#clock.clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+        },
+      };
+      if (signal?.aborted) {
+        queueMicrotask(onAbort);
+        return;
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (timeout !== Infinity) {
+        timer = this.#clock.setTimeout(
+          () => entry.reject(new SocketchartError('ERR_REQUEST_TIMEOUT', `No reply to request ${this.#idField}=${id} within ${timeout} ms.`)),
+          timeout,
+        );
+      }
+    });
+    this.#pending.set(id, entry);
+    return { entry, promise };
+  }
+
+  /** Settles the request this message answers; false when it answers none (then it is an ordinary message). */
+  settle(message: unknown): boolean {
+    if (this.#pending.size === 0 || typeof message !== 'object' || message === null) return false;
+    const id = (message as Record<string, unknown>)[this.#idField];
+    const entry = id === undefined ? undefined : this.#pending.get(String(id));
+    if (!entry || entry.sentOn === null) return false;
+    entry.resolve(message);
+    return true;
+  }
+
+  /** Requests not yet written to `socket`, oldest first. */
+  unsentOn(socket: unknown): Pending[] {
+    return [...this.#pending.values()].filter((entry) => entry.sentOn !== socket);
+  }
+
+  failAll(error: Error): void {
+    for (const entry of [...this.#pending.values()]) entry.reject(error);
+  }
+}

@@ -1,0 +1,95 @@
+import type { CloseInfo } from './transports/types.js';
+
+/** A snapshot of what the connection has done; `conn.metrics` builds a fresh one on each read. */
+export interface ConnectionMetrics {
+  /** When the current connection opened (ms since the epoch, or the injected clock), null when not open. */
+  connectedSince: number | null;
+  /** Ms the current connection has been open. */
+  uptime: number;
+  /** Ms spent open over the connection's whole life. */
+  totalUptime: number;
+  /** Opens after the first one. */
+  reconnects: number;
+  messagesIn: number;
+  messagesOut: number;
+  /** Bytes received: exact for binary frames; text frames count their string length (exact for ASCII). */
+  bytesIn: number;
+  /** Bytes sent, counted as `bytesIn` is. */
+  bytesOut: number;
+  /** How the last socket ended. */
+  lastClose: CloseInfo | null;
+  /** The last heartbeat round trip in ms. */
+  rtt: number | null;
+  queueLength: number;
+  queueBytes: number;
+  /** Messages received during the last full second. */
+  messagesInLastSecond: number;
+  /** Messages sent during the last full second. */
+  messagesOutLastSecond: number;
+}
+
+/** Counters the data plane bumps; kept to plain number fields so that costs nanoseconds. */
+export class MetricsCounters {
+  opens = 0;
+  openedAt = -1;
+  closedUptime = 0;
+  messagesIn = 0;
+  messagesOut = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  lastClose: CloseInfo | null = null;
+  /** Per-second buckets: the second being counted, its counts, and the previous second's. */
+  #second = -1;
+  #inThis = 0;
+  #outThis = 0;
+  #inLast = 0;
+  #outLast = 0;
+
+  countIn(bytes: number, now: number): void {
+    this.messagesIn++;
+    this.bytesIn += bytes;
+    this.#roll(now);
+    this.#inThis++;
+  }
+
+  countOut(bytes: number, now: number): void {
+    this.messagesOut++;
+    this.bytesOut += bytes;
+    this.#roll(now);
+    this.#outThis++;
+  }
+
+  opened(now: number): void {
+    this.opens++;
+    this.openedAt = now;
+  }
+
+  closed(now: number): void {
+    if (this.openedAt >= 0) this.closedUptime += now - this.openedAt;
+    this.openedAt = -1;
+  }
+
+  lastSecond(now: number): { messagesIn: number; messagesOut: number } {
+    this.#roll(now);
+    return { messagesIn: this.#inLast, messagesOut: this.#outLast };
+  }
+
+  #roll(now: number): void {
+    const second = Math.floor(now / 1000);
+    if (second === this.#second) return;
+    const adjacent = second === this.#second + 1;
+    this.#inLast = adjacent ? this.#inThis : 0;
+    this.#outLast = adjacent ? this.#outThis : 0;
+    this.#inThis = 0;
+    this.#outThis = 0;
+    this.#second = second;
+  }
+}
+
+/** Size used by the counters: bytes for binary, string length for text (no UTF-8 pass on the hot path). */
+export function sizeOf(data: unknown): number {
+  if (typeof data === 'string') return data.length;
+  if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return data.byteLength;
+  if (typeof Blob !== 'undefined' && data instanceof Blob) return data.size;
+  return 0;
+}

@@ -1,0 +1,206 @@
+import { SimulatedClock } from 'xstate';
+import { describe, expect, it } from 'vitest';
+import { type StandardSchemaV1, createConnection, jsonCodec } from '../../src/index.js';
+import { createMemoryTransport } from '../../src/transports/memory.js';
+import { recordEvents } from '../support/events.js';
+
+type ServerMsg = { type: 'chat'; text: string } | { type: 'presence'; users: string[] } | { type: 'reply'; id: string; ok: boolean };
+type ClientMsg = { type: 'join'; room: string } | { type: 'chat'; text: string } | { type: 'leave'; room: string } | { type: 'get'; id?: string; key: string };
+
+function setup(options: Parameters<typeof createConnection<ServerMsg, ClientMsg>>[1] = {}) {
+  const memory = createMemoryTransport();
+  const clock = new SimulatedClock();
+  const conn = createConnection<ServerMsg, ClientMsg>('ws://example.test/', {
+    transport: memory.transport,
+    clock,
+    random: () => 0,
+    codec: jsonCodec<ServerMsg, ClientMsg>(),
+    ...options,
+  });
+  return { memory, clock, conn };
+}
+
+/** A hand-written Standard Schema validator: what zod/valibot/arktype hand us. */
+const serverMsgSchema: StandardSchemaV1<unknown, ServerMsg> = {
+  '~standard': {
+    version: 1,
+    vendor: 'test',
+    validate(value) {
+      const v = value as { type?: unknown };
+      return typeof v === 'object' && v !== null && ['chat', 'presence', 'reply'].includes(v.type as string)
+        ? { value: value as ServerMsg }
+        : { issues: [{ message: 'unknown message type' }] };
+    },
+  },
+};
+
+describe('typed messages', () => {
+  it('encodes sends and decodes messages with the codec', () => {
+    const { memory, conn } = setup();
+    const got: ServerMsg[] = [];
+    conn.onmessage = (e) => got.push(e.data);
+    memory.last!.accept();
+    conn.send({ type: 'chat', text: 'hi' });
+    memory.last!.message('{"type":"chat","text":"yo"}');
+    expect(memory.last!.sent).toEqual(['{"type":"chat","text":"hi"}']);
+    expect(got).toEqual([{ type: 'chat', text: 'yo' }]);
+  });
+
+  it('reports malformed and schema-rejected input as invalid-message, never as message, never a crash', async () => {
+    const { memory, conn } = setup({ schema: serverMsgSchema });
+    const log = recordEvents(conn, ['message', 'invalid-message']);
+    memory.last!.accept();
+    memory.last!.message('{not json');
+    memory.last!.message('{"type":"unknown"}');
+    memory.last!.message(new ArrayBuffer(2));
+    memory.last!.message('{"type":"chat","text":"ok"}');
+    expect(log).toEqual(['invalid-message', 'invalid-message', 'invalid-message', 'message:[object Object]']);
+  });
+
+  it('keeps order when the schema validates asynchronously', async () => {
+    const asyncSchema: StandardSchemaV1<unknown, ServerMsg> = {
+      '~standard': { version: 1, vendor: 'test', validate: async (value) => ({ value: value as ServerMsg }) },
+    };
+    const { memory, conn } = setup({ schema: asyncSchema });
+    const got: string[] = [];
+    conn.onmessage = (e) => got.push((e.data as { text: string }).text);
+    memory.last!.accept();
+    for (const text of ['a', 'b', 'c']) memory.last!.message(JSON.stringify({ type: 'chat', text }));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(got).toEqual(['a', 'b', 'c']);
+  });
+
+  it('routes by type with on/once/off, typed by the message union', () => {
+    const { memory, conn } = setup();
+    const texts: string[] = [];
+    const users: string[][] = [];
+    const onChat = (m: { text: string }) => texts.push(m.text);
+    conn.on('chat', onChat).once('presence', (m) => users.push(m.users));
+    memory.last!.accept();
+    memory.last!.message('{"type":"chat","text":"1"}');
+    memory.last!.message('{"type":"presence","users":["ann"]}');
+    memory.last!.message('{"type":"presence","users":["bob"]}');
+    conn.off('chat', onChat);
+    memory.last!.message('{"type":"chat","text":"2"}');
+    expect(texts).toEqual(['1']);
+    expect(users).toEqual([['ann']]);
+  });
+});
+
+describe('request/response', () => {
+  it('adds a correlation id and resolves with the matching reply (which is not a message event)', async () => {
+    const { memory, conn } = setup();
+    const messages = recordEvents(conn, ['message']);
+    memory.last!.accept();
+    const reply = conn.request<{ ok: boolean }>({ type: 'get', key: 'a' });
+    expect(memory.last!.sent).toEqual(['{"type":"get","key":"a","id":"1"}']);
+    memory.last!.message('{"type":"reply","id":"1","ok":true}');
+    await expect(reply).resolves.toEqual({ type: 'reply', id: '1', ok: true });
+    expect(messages).toEqual([]);
+  });
+
+  it('times out with ERR_REQUEST_TIMEOUT on the injected clock', async () => {
+    const { memory, clock, conn } = setup({ requests: { timeout: 500 } });
+    memory.last!.accept();
+    const reply = conn.request({ type: 'get', key: 'a' });
+    clock.increment(500);
+    await expect(reply).rejects.toMatchObject({ code: 'ERR_REQUEST_TIMEOUT' });
+  });
+
+  it('re-sends pending requests after a reconnect, and fails them when the session gives up', async () => {
+    const { memory, clock, conn } = setup({ backoff: { maxAttempts: 1 } });
+    memory.last!.accept();
+    const reply = conn.request({ type: 'get', key: 'a' });
+    memory.last!.close(1006);
+    clock.increment(0);
+    memory.last!.accept();
+    expect(memory.last!.sent).toEqual(['{"type":"get","key":"a","id":"1"}']);
+    memory.last!.message('{"type":"reply","id":"1","ok":true}');
+    await expect(reply).resolves.toMatchObject({ ok: true });
+
+    const lost = conn.request({ type: 'get', key: 'b' });
+    memory.last!.close(1006);
+    clock.increment(0);
+    memory.last!.refuse();
+    await expect(lost).rejects.toMatchObject({ code: 'ERR_CONNECTION_CLOSED' });
+  });
+
+  it("with onReconnect 'fail', a lost socket rejects pending requests with ERR_CONNECTION_LOST", async () => {
+    const { memory, conn } = setup({ requests: { onReconnect: 'fail' } });
+    memory.last!.accept();
+    const reply = conn.request({ type: 'get', key: 'a' });
+    memory.last!.close(1006);
+    await expect(reply).rejects.toMatchObject({ code: 'ERR_CONNECTION_LOST' });
+  });
+
+  it('needs an object codec', async () => {
+    const memory = createMemoryTransport();
+    const raw = createConnection('ws://example.test/', { transport: memory.transport });
+    await expect(raw.request('x')).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+  });
+});
+
+describe('session restore', () => {
+  it('replays joins and subscriptions on every open, ahead of queued messages; unsubscribe stops it', () => {
+    const { memory, clock, conn } = setup();
+    conn.onEveryOpen(() => conn.send({ type: 'join', room: 'general' }));
+    const sub = conn.subscribe({ type: 'join', room: 'prices' }, { unsubscribe: { type: 'leave', room: 'prices' } });
+    conn.send({ type: 'chat', text: 'queued' });
+    memory.last!.accept();
+    expect(memory.last!.sent).toEqual([
+      '{"type":"join","room":"general"}',
+      '{"type":"join","room":"prices"}',
+      '{"type":"chat","text":"queued"}',
+    ]);
+    memory.last!.close(1006);
+    clock.increment(0);
+    memory.last!.accept();
+    expect(memory.last!.sent).toEqual(['{"type":"join","room":"general"}', '{"type":"join","room":"prices"}']);
+    sub.unsubscribe();
+    expect(memory.last!.sent.at(-1)).toBe('{"type":"leave","room":"prices"}');
+    memory.last!.close(1006);
+    clock.increment(0);
+    memory.last!.accept();
+    expect(memory.last!.sent).toEqual(['{"type":"join","room":"general"}']);
+  });
+});
+
+describe('metrics', () => {
+  it('counts traffic, uptime, reconnects and the last close on the injected clock', () => {
+    const { memory, clock, conn } = setup();
+    clock.increment(1000);
+    memory.last!.accept();
+    conn.send({ type: 'chat', text: 'a' });
+    memory.last!.message('{"type":"chat","text":"b"}');
+    clock.increment(2500);
+    expect(conn.metrics).toMatchObject({ connectedSince: 1000, uptime: 2500, messagesIn: 1, messagesOut: 1, reconnects: 0 });
+    memory.last!.close(1006);
+    clock.increment(0);
+    memory.last!.accept();
+    clock.increment(500);
+    const m = conn.metrics;
+    expect(m.reconnects).toBe(1);
+    expect(m.totalUptime).toBe(3000);
+    expect(m.lastClose).toMatchObject({ code: 1006 });
+    expect(m.bytesOut).toBe('{"type":"chat","text":"a"}'.length);
+  });
+
+  it('reports messages per last full second', () => {
+    const { memory, clock, conn } = setup();
+    memory.last!.accept();
+    for (let i = 0; i < 3; i++) memory.last!.message('{"type":"chat","text":"x"}');
+    clock.increment(1000);
+    expect(conn.metrics.messagesInLastSecond).toBe(3);
+    clock.increment(1000);
+    expect(conn.metrics.messagesInLastSecond).toBe(0);
+  });
+});
+
+describe('message size', () => {
+  it('rejects messages over maxMessageSize with ERR_MESSAGE_TOO_LARGE', () => {
+    const memory = createMemoryTransport();
+    const conn = createConnection('ws://example.test/', { transport: memory.transport, maxMessageSize: 4 });
+    expect(() => conn.send('12345')).toThrow(expect.objectContaining({ code: 'ERR_MESSAGE_TOO_LARGE' }));
+    conn.send('1234');
+  });
+});
