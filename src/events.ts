@@ -127,7 +127,18 @@ export class InvalidMessageEvent extends SocketchartEvent<'invalid-message'> {
   }
 }
 
+/** Backpressure is over: `bufferedAmount` fell below `flow.lowWaterMark` and the queue is empty. */
+export class DrainEvent extends SocketchartEvent<'drain'> {
+  readonly bufferedAmount: number;
+
+  constructor(bufferedAmount: number, timeStamp: number) {
+    super('drain', timeStamp);
+    this.bufferedAmount = bufferedAmount;
+  }
+}
+
 export interface ConnectionEventMap<In = unknown> {
+  drain: DrainEvent;
   'invalid-message': InvalidMessageEvent;
   open: OpenEvent;
   message: SocketMessageEvent<In>;

@@ -4,6 +4,7 @@ import type { BackoffOptions, ResolvedBackoff } from './policies/backoff.js';
 import type { CloseCodesOption } from './policies/closeCodes.js';
 import type { EnvironmentSource } from './policies/environment.js';
 import type { QueueOptions, ResolvedQueue } from './policies/queue.js';
+import type { RateLimitOptions } from './policies/rateLimit.js';
 import type { SendData } from './data.js';
 import type { Codec } from './messages/codec.js';
 import { type StandardSchemaV1, isStandardSchema } from './messages/schema.js';
@@ -37,6 +38,8 @@ export interface ConnectionOptions<In = unknown, Out = SendData> {
   typeField?: string;
   /** Request/response (`request()`). */
   requests?: RequestsOptions;
+  /** Backpressure and rate limiting of outbound messages while open. */
+  flow?: FlowOptions;
   /**
    * Largest outbound message in bytes; `send()` of a bigger one throws `ERR_MESSAGE_TOO_LARGE`.
    * @default Infinity
@@ -130,6 +133,25 @@ export interface ConnectionOptions<In = unknown, Out = SendData> {
    * @default undefined
    */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+}
+
+export interface FlowOptions {
+  /**
+   * While the socket holds more than this many unsent bytes, sends wait in the queue instead of piling into it.
+   * @default Infinity (no backpressure)
+   */
+  highWaterMark?: number;
+  /**
+   * Once the socket's buffer drains below this, queued sends resume and a `drain` event fires.
+   * @default half of highWaterMark
+   */
+  lowWaterMark?: number;
+  /**
+   * A token bucket: at most `perSecond` messages per second on average, `burst` at once. Excess messages wait in
+   * the queue (bounded by `queue`); none are dropped for rate alone.
+   * @default undefined (no limit)
+   */
+  rateLimit?: RateLimitOptions;
 }
 
 export interface RequestsOptions {
@@ -230,6 +252,9 @@ export interface HeartbeatOptions {
 
 /** Every default in one place; the README's options table is checked against this. */
 export const DEFAULTS = Object.freeze({
+  flow: Object.freeze({
+    highWaterMark: Infinity,
+  }),
   typeField: 'type',
   maxMessageSize: Infinity,
   requests: Object.freeze({
@@ -358,8 +383,35 @@ export function resolveHeartbeat(heartbeat: HeartbeatOptions | false | undefined
   };
 }
 
+export interface ResolvedFlow {
+  highWaterMark: number;
+  lowWaterMark: number;
+  rateLimit: Required<RateLimitOptions> | null;
+}
+
+export function resolveFlow(flow: FlowOptions | undefined): ResolvedFlow {
+  if (flow !== undefined && (typeof flow !== 'object' || flow === null)) throw invalidOption('flow', 'an object', flow);
+  const f = flow ?? {};
+  const highWaterMark = count('flow.highWaterMark', f.highWaterMark, DEFAULTS.flow.highWaterMark, true);
+  const lowWaterMark = count('flow.lowWaterMark', f.lowWaterMark, highWaterMark === Infinity ? Infinity : Math.floor(highWaterMark / 2), true);
+  if (lowWaterMark > highWaterMark) throw invalidOption('flow.lowWaterMark', `at most flow.highWaterMark (${highWaterMark})`, lowWaterMark);
+  let rateLimit: Required<RateLimitOptions> | null = null;
+  if (f.rateLimit !== undefined) {
+    const r = f.rateLimit;
+    if (typeof r !== 'object' || r === null) throw invalidOption('flow.rateLimit', 'an object { perSecond, burst? }', r);
+    if (typeof r.perSecond !== 'number' || !(r.perSecond > 0) || !Number.isFinite(r.perSecond)) {
+      throw invalidOption('flow.rateLimit.perSecond', 'a number > 0', r.perSecond);
+    }
+    const burst = r.burst ?? Math.max(1, Math.floor(r.perSecond));
+    if (typeof burst !== 'number' || !(burst >= 1) || !Number.isFinite(burst)) throw invalidOption('flow.rateLimit.burst', 'a number >= 1', burst);
+    rateLimit = { perSecond: r.perSecond, burst };
+  }
+  return { highWaterMark, lowWaterMark, rateLimit };
+}
+
 export interface ResolvedOptions {
   transport: Transport;
+  flow: ResolvedFlow;
   typeField: string;
   maxMessageSize: number;
   requests: Required<RequestsOptions>;
@@ -470,6 +522,7 @@ export function resolveOptions(options: ConnectionOptions<unknown, unknown>, tra
   }
   return {
     transport,
+    flow: resolveFlow(options.flow),
     typeField: stringOption('typeField', options.typeField, DEFAULTS.typeField),
     maxMessageSize: count('maxMessageSize', options.maxMessageSize, DEFAULTS.maxMessageSize, true),
     requests: {

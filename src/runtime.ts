@@ -9,6 +9,7 @@ import {
 import { type SendData, assertSendData, byteLengthOf } from './data.js';
 import { SocketchartError } from './errors.js';
 import {
+  DrainEvent,
   DropEvent,
   GiveupEvent,
   InvalidMessageEvent,
@@ -31,6 +32,7 @@ import type {
 } from './options.js';
 import type { EnvironmentSource } from './policies/environment.js';
 import { OutboundQueue } from './policies/queue.js';
+import { TokenBucket } from './policies/rateLimit.js';
 import { type Codec, rawCodec } from './messages/codec.js';
 import { RequestTracker, type RequestOptions } from './messages/requests.js';
 import { MessageRouter } from './messages/router.js';
@@ -121,6 +123,12 @@ export class ConnectionRuntime implements ConnectionHost {
   /** True while the open sequence writes restore messages: they go to the socket ahead of the queue. */
   #restoring = false;
   readonly counters = new MetricsCounters();
+  readonly #highWaterMark: number;
+  readonly #lowWaterMark: number;
+  readonly #bucket: TokenBucket | null;
+  /** Set when a send waited for the socket's buffer; cleared (with a `drain` event) once it drained. */
+  #backpressured = false;
+  #pumpTimer: unknown = null;
 
   constructor(
     facade: HandlerSlots,
@@ -162,6 +170,9 @@ export class ConnectionRuntime implements ConnectionHost {
     this.requests = new RequestTracker(resolved.requests.idField, this.#timers(), resolved.requests.timeout);
     this.#requestsOnReconnect = resolved.requests.onReconnect;
     this.#maxMessageSize = resolved.maxMessageSize;
+    this.#highWaterMark = resolved.flow.highWaterMark;
+    this.#lowWaterMark = resolved.flow.lowWaterMark;
+    this.#bucket = resolved.flow.rateLimit ? new TokenBucket(resolved.flow.rateLimit, this.now()) : null;
     this.queue = new OutboundQueue(resolved.queue, ({ data, reason }) =>
       this.#emit(new DropEvent(data, reason, this.now())),
     );
@@ -255,7 +266,7 @@ export class ConnectionRuntime implements ConnectionHost {
     if (typeof data !== 'string') assertSendData(data);
     if (this.#maxMessageSize !== Infinity) this.#checkSize(data);
     const live = this.#live;
-    if (live !== null && (this.queue.length === 0 || this.#restoring) && live.send(data)) {
+    if (live !== null && (this.#restoring || (this.queue.length === 0 && this.#mayWrite(live))) && live.send(data)) {
       this.counters.countOut(sizeOf(data), this.now());
       return;
     }
@@ -271,6 +282,61 @@ export class ConnectionRuntime implements ConnectionHost {
         `The outbound queue is full (${this.queue.length} messages, ${this.queue.bytes} bytes) and queue.overflow is 'reject'; wait for 'open' or raise queue.maxMessages / queue.maxBytes.`,
       );
     }
+    // Open but held back (backpressure, rate limit, or older messages still waiting): the pump sends it in turn.
+    if (live !== null) this.#schedulePump();
+  }
+
+  /** Whether the flow limits let one more message onto `socket` now (takes a rate token if so). */
+  #mayWrite(socket: TransportSocket): boolean {
+    if (this.#highWaterMark !== Infinity && socket.bufferedAmount >= this.#highWaterMark) {
+      this.#backpressured = true;
+      return false;
+    }
+    return this.#bucket === null || this.#bucket.take(this.now());
+  }
+
+  /** Sends queued messages while the flow limits allow; re-arms itself until the queue is empty and drained. */
+  #pump(): void {
+    this.#pumpTimer = null;
+    const socket = this.#live;
+    if (socket === null) return;
+    let stalled = false;
+    const empty = this.queue.drainWhile(
+      () => !stalled && this.#mayWrite(socket),
+      (data) => {
+        if (socket.send(data)) this.counters.countOut(sizeOf(data), this.now());
+        else {
+          // The socket is past OPEN before the chart knows: keep the message for the next socket.
+          stalled = true;
+          this.queue.requeueFront(data, this.now());
+        }
+      },
+      this.now(),
+    );
+    if (stalled) return;
+    if (!empty) {
+      this.#schedulePump();
+      return;
+    }
+    if (this.#backpressured) {
+      if (socket.bufferedAmount <= this.#lowWaterMark) {
+        this.#backpressured = false;
+        this.#emit(new DrainEvent(socket.bufferedAmount, this.now()));
+      } else this.#schedulePump();
+    }
+  }
+
+  #schedulePump(): void {
+    if (this.#pumpTimer !== null) return;
+    const waitForToken = this.#bucket && !this.#backpressured ? this.#bucket.wait(this.now()) : 0;
+    // The socket has no portable drain signal, so a backpressured pump polls its buffer at frame rate.
+    const delay = this.#backpressured ? Math.max(16, waitForToken) : waitForToken;
+    this.#pumpTimer = this.#timers().setTimeout(() => this.#pump(), delay);
+  }
+
+  #stopPump(): void {
+    if (this.#pumpTimer !== null) this.#timers().clearTimeout(this.#pumpTimer);
+    this.#pumpTimer = null;
   }
 
   #checkSize(data: SendData): void {
@@ -594,10 +660,7 @@ export class ConnectionRuntime implements ConnectionHost {
     for (const hook of this.#everyOpen) this.#runHook(hook);
     for (const entry of this.requests.unsentOn(socket)) this.#writeRequest(socket, entry);
     this.#restoring = false;
-    this.queue.flush((data) => {
-      if (socket.send(data)) this.counters.countOut(sizeOf(data), this.now());
-      else this.#pending.push(new DropEvent(data, 'closed', this.now()));
-    }, this.now());
+    this.#pump();
     this.#pending.push(new OpenEvent(this.now()));
     // Messages the server sent right after its auth ack come after `open`, in order.
     const held = this.#heldDuringAuth;
@@ -611,6 +674,8 @@ export class ConnectionRuntime implements ConnectionHost {
 
   leftOpen(): void {
     this.#live = null;
+    this.#stopPump();
+    this.#backpressured = false;
   }
 
   disconnected(close: CloseInfo): void {

@@ -109,6 +109,24 @@ export class OutboundQueue {
     while (this.length > 0) write(this.#shift().data);
   }
 
+  /**
+   * Hand queued messages, oldest first, to `write` while `canWrite()` allows; expired ones are dropped instead.
+   * Returns whether the queue is now empty.
+   */
+  drainWhile(canWrite: () => boolean, write: (data: SendData) => void, now: number): boolean {
+    this.expire(now);
+    while (this.length > 0 && canWrite()) write(this.#shift().data);
+    return this.length === 0;
+  }
+
+  /** Put a message back at the front (a write that the socket refused after it was taken from the queue). */
+  requeueFront(data: SendData, now: number): void {
+    const entry = { data, bytes: byteLengthOf(data), queuedAt: now };
+    if (this.#head > 0) this.#entries[--this.#head] = entry;
+    else this.#entries.unshift(entry);
+    this.#bytes += entry.bytes;
+  }
+
   /** Drop every queued message with `reason`. */
   clear(reason: DropReason): void {
     while (this.length > 0) this.#drop(this.#shift(), reason);

@@ -16,6 +16,8 @@ export class MemoryPeer {
   terminated = false;
   /** Pings the client sent. */
   pings = 0;
+  /** What the client's `bufferedAmount` reports: set it to simulate a slow reader. */
+  buffered = 0;
   readonly #sink: SocketSink;
 
   constructor(request: OpenRequest, sink: SocketSink) {
@@ -82,7 +84,7 @@ class MemorySocket implements TransportSocket {
   }
 
   get bufferedAmount(): number {
-    return 0;
+    return this.#peer.buffered;
   }
 
   send(data: SendData): boolean {

@@ -84,6 +84,40 @@ describe('heartbeat against a blackhole', () => {
 });
 
 /** Resolves when a heartbeat probe is answered: the region goes from `probing` back to `resting`. */
+describe('backpressure against a slow reader', () => {
+  it('holds sends while the socket buffer is above the high-water mark, then drains them in order', async () => {
+    let serverSocket: import('ws').WebSocket | undefined;
+    const received: string[] = [];
+    const server = await createTestServer({
+      onConnection: (socket) => (serverSocket = socket),
+      onMessage: (_socket, data) => received.push(data.toString().slice(0, 8)),
+    });
+    cleanup.push(() => server.close());
+    const conn = createConnection(server.url(), { flow: { highWaterMark: 256 * 1024 } });
+    cleanup.push(() => conn.close());
+    await conn.opened();
+    // Stop reading on the server: the client's kernel and ws buffers fill up.
+    const raw = (serverSocket as unknown as { _socket: import('node:net').Socket })._socket;
+    raw.pause();
+    const chunk = 'x'.repeat(64 * 1024);
+    let sent = 0;
+    while (conn.metrics.queueLength === 0 && sent < 2000) conn.send(`${String(sent++).padStart(8, '0')}${chunk}`);
+    expect(conn.metrics.queueLength).toBeGreaterThan(0);
+    const queuedAt = sent;
+    for (let i = 0; i < 5; i++) conn.send(`${String(sent++).padStart(8, '0')}${chunk}`);
+    expect(conn.metrics.queueLength).toBe(6);
+    const drained = nextEvent(conn, 'drain');
+    raw.resume();
+    await drained;
+    await new Promise<void>((resolve) => {
+      const poll = () => (received.length === sent ? resolve() : setTimeout(poll, 5));
+      poll();
+    });
+    expect(received).toEqual(Array.from({ length: sent }, (_, i) => String(i).padStart(8, '0')));
+    expect(queuedAt).toBeGreaterThan(1);
+  });
+});
+
 function waitForPong(conn: ReturnType<typeof createConnection>): Promise<void> {
   return new Promise((resolve) => {
     let probing = false;

@@ -1,8 +1,12 @@
 import type { Connection, ConnectionEventMap } from '../../src/index.js';
 
+// The helpers work with any message types; they only listen.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyConnection = Connection<any, any>;
+
 /** Resolves with the next event of `type` the connection fires. */
 export function nextEvent<K extends keyof ConnectionEventMap>(
-  conn: Connection,
+  conn: AnyConnection,
   type: K,
   predicate: (event: ConnectionEventMap[K]) => boolean = () => true,
 ): Promise<ConnectionEventMap[K]> {
@@ -17,13 +21,13 @@ export function nextEvent<K extends keyof ConnectionEventMap>(
 }
 
 /** Resolves when the connection's state path starts with `path`. */
-export function reachState(conn: Connection, path: string): Promise<void> {
+export function reachState(conn: AnyConnection, path: string): Promise<void> {
   if (conn.matches(path)) return Promise.resolve();
   return nextEvent(conn, 'statechange', () => conn.matches(path)).then(() => undefined);
 }
 
 /** Records every event of the given types, in order, as short strings. */
-export function recordEvents(conn: Connection, types: Array<keyof ConnectionEventMap>): string[] {
+export function recordEvents(conn: AnyConnection, types: Array<keyof ConnectionEventMap>): string[] {
   const log: string[] = [];
   for (const type of types) {
     conn.addEventListener(type, (event) => {
