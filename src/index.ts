@@ -3,6 +3,7 @@
  * This entry is browser-safe (no Node built-ins); `socketchart/node` adds the `ws` transport.
  */
 import { connectionFactory, missingTransport } from './connection.js';
+import { poolFactory } from './pool.js';
 import { createBrowserTransport, hasGlobalWebSocket } from './transports/browser.js';
 
 let browserTransport: ReturnType<typeof createBrowserTransport> | undefined;
@@ -14,6 +15,8 @@ export const createConnection = connectionFactory(() => {
   return browserTransport;
 });
 
+export const createPool = poolFactory(createConnection);
+export { ConnectionPool, PoolStateEvent, type PoolOptions, type PoolState } from './pool.js';
 export { Connection, type MessageOf, type MessageType, type OpenedOptions, type Subscription } from './connection.js';
 export { jsonCodec, rawCodec, type Codec } from './messages/codec.js';
 export type { RequestOptions } from './messages/requests.js';

@@ -3,9 +3,12 @@
  * headers, TLS options, RFC 6455 ping/pong).
  */
 import { connectionFactory } from './connection.js';
+import { poolFactory } from './pool.js';
 import { nodeTransport } from './transports/node.js';
 
 export const createConnection = connectionFactory(() => nodeTransport);
+export const createPool = poolFactory(createConnection);
 
 export { createNodeTransport, nodeTransport, type NodeTransportOptions } from './transports/node.js';
+// The same API as the browser entry; createConnection and createPool above take precedence over its exports.
 export * from './index.js';

@@ -1,0 +1,134 @@
+import type { Connection } from './connection.js';
+import type { SendData } from './data.js';
+import { SocketchartError, describe } from './errors.js';
+import { SocketchartEvent } from './events.js';
+import type { ConnectionOptions, PerAttempt } from './options.js';
+
+/** `open`: every connection is open. `degraded`: some are. `down`: none is. */
+export type PoolState = 'open' | 'degraded' | 'down';
+
+export class PoolStateEvent extends SocketchartEvent<'statechange'> {
+  readonly from: PoolState;
+  readonly to: PoolState;
+  readonly open: number;
+
+  constructor(from: PoolState, to: PoolState, open: number, timeStamp: number) {
+    super('statechange', timeStamp);
+    this.from = from;
+    this.to = to;
+    this.open = open;
+  }
+}
+
+export interface PoolOptions<In, Out> extends ConnectionOptions<In, Out> {
+  /**
+   * How many connections the pool keeps.
+   * @default 3
+   */
+  size?: number;
+}
+
+/**
+ * Several connections to one URL, each its own statechart. `send` goes round-robin to the next open connection
+ * (or, when none is open, to the next one's queue, so nothing is lost), `broadcast` to all of them.
+ */
+export class ConnectionPool<In = unknown, Out = SendData> {
+  readonly connections: ReadonlyArray<Connection<In, Out>>;
+  #next = 0;
+  #state: PoolState;
+  #listeners = new Set<(event: PoolStateEvent) => void>();
+
+  constructor(connections: Array<Connection<In, Out>>) {
+    this.connections = connections;
+    this.#state = this.#computeState();
+    for (const conn of connections) conn.addEventListener('statechange', () => this.#update());
+  }
+
+  get state(): PoolState {
+    return this.#state;
+  }
+
+  /** How many connections are open now. */
+  get openCount(): number {
+    return this.connections.filter((c) => c.readyState === 1).length;
+  }
+
+  /** Sends on the next open connection in turn; queues on the next one in turn when none is open. */
+  send(message: Out): void {
+    const n = this.connections.length;
+    for (let i = 0; i < n; i++) {
+      const conn = this.connections[(this.#next + i) % n] as Connection<In, Out>;
+      if (conn.readyState === 1) {
+        this.#next = (this.#next + i + 1) % n;
+        conn.send(message);
+        return;
+      }
+    }
+    const conn = this.connections[this.#next] as Connection<In, Out>;
+    this.#next = (this.#next + 1) % n;
+    conn.send(message);
+  }
+
+  /** Sends on every connection (queued on those not open). */
+  broadcast(message: Out): void {
+    for (const conn of this.connections) conn.send(message);
+  }
+
+  /** Resolves when at least `count` connections are open. */
+  opened(count = 1): Promise<void> {
+    if (this.openCount >= count) return Promise.resolve();
+    return new Promise((resolve) => {
+      const listener = () => {
+        if (this.openCount >= count) {
+          this.#listeners.delete(listener);
+          resolve();
+        }
+      };
+      this.#listeners.add(listener);
+    });
+  }
+
+  addEventListener(_type: 'statechange', listener: (event: PoolStateEvent) => void): void {
+    this.#listeners.add(listener);
+  }
+
+  removeEventListener(_type: 'statechange', listener: (event: PoolStateEvent) => void): void {
+    this.#listeners.delete(listener);
+  }
+
+  close(code?: number, reason?: string): void {
+    for (const conn of this.connections) conn.close(code, reason);
+  }
+
+  #computeState(): PoolState {
+    const open = this.openCount;
+    return open === this.connections.length ? 'open' : open === 0 ? 'down' : 'degraded';
+  }
+
+  #update(): void {
+    const to = this.#computeState();
+    const from = this.#state;
+    this.#state = to;
+    const event = new PoolStateEvent(from, to, this.openCount, Date.now());
+    event.target = this;
+    // Every change of the open count is reported, so `opened(count)` waiters see each step.
+    for (const listener of [...this.#listeners]) listener(event);
+  }
+}
+
+/** Builds `createPool` for an entry point from its `createConnection`. */
+export function poolFactory(
+  create: <In, Out>(url: PerAttempt<string | URL>, options: ConnectionOptions<In, Out>) => Connection<In, Out>,
+) {
+  return function createPool<In = unknown, Out = SendData>(
+    url: PerAttempt<string | URL>,
+    options: PoolOptions<In, Out> = {},
+  ): ConnectionPool<In, Out> {
+    const { size = 3, ...connectionOptions } = options;
+    if (!Number.isInteger(size) || size < 1) {
+      throw new SocketchartError('ERR_INVALID_OPTION', `Option \`size\` must be a whole number >= 1; got ${describe(size)}.`);
+    }
+    const connections = Array.from({ length: size }, () => create<In, Out>(url, connectionOptions));
+    return new ConnectionPool<In, Out>(connections);
+  };
+}
