@@ -6,6 +6,7 @@ import type { EnvironmentSource } from './policies/environment.js';
 import type { QueueOptions, ResolvedQueue } from './policies/queue.js';
 import type { RateLimitOptions } from './policies/rateLimit.js';
 import type { SendData } from './data.js';
+import type { DeliveryFactory } from './delivery/types.js';
 import type { Codec } from './messages/codec.js';
 import { type StandardSchemaV1, isStandardSchema } from './messages/schema.js';
 import type { BinaryType, CloseInfo, Transport } from './transports/types.js';
@@ -38,6 +39,13 @@ export interface ConnectionOptions<In = unknown, Out = SendData> {
   typeField?: string;
   /** Request/response (`request()`). */
   requests?: RequestsOptions;
+  /**
+   * Acknowledged delivery (see PROTOCOL.md): a layer built by e.g. `atLeastOnce()` from
+   * `socketchart/delivery`. It keeps every message until the server acknowledges it and replays it after a
+   * reconnect; with the `socketchart/server` helper deduplicating, each message is processed once.
+   * @default undefined (plain WebSocket delivery)
+   */
+  delivery?: DeliveryFactory;
   /** Backpressure and rate limiting of outbound messages while open. */
   flow?: FlowOptions;
   /**

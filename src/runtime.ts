@@ -31,6 +31,7 @@ import type {
   ResolvedOptions,
 } from './options.js';
 import type { EnvironmentSource } from './policies/environment.js';
+import { type DeliveryFactory, type DeliveryLayer, NO_MESSAGE } from './delivery/types.js';
 import { OutboundQueue } from './policies/queue.js';
 import { TokenBucket } from './policies/rateLimit.js';
 import { type Codec, rawCodec } from './messages/codec.js';
@@ -129,6 +130,8 @@ export class ConnectionRuntime implements ConnectionHost {
   /** Set when a send waited for the socket's buffer; cleared (with a `drain` event) once it drained. */
   #backpressured = false;
   #pumpTimer: unknown = null;
+  /** The acknowledged-delivery layer, when `delivery` is configured: it owns the outbound path. */
+  readonly #delivery: DeliveryLayer | null;
 
   constructor(
     facade: HandlerSlots,
@@ -173,6 +176,7 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#highWaterMark = resolved.flow.highWaterMark;
     this.#lowWaterMark = resolved.flow.lowWaterMark;
     this.#bucket = resolved.flow.rateLimit ? new TokenBucket(resolved.flow.rateLimit, this.now()) : null;
+    this.#delivery = options.delivery ? this.#createDelivery(options.delivery) : null;
     this.queue = new OutboundQueue(resolved.queue, ({ data, reason }) =>
       this.#emit(new DropEvent(data, reason, this.now())),
     );
@@ -237,7 +241,7 @@ export class ConnectionRuntime implements ConnectionHost {
   }
 
   get bufferedAmount(): number {
-    return (this.#socket?.bufferedAmount ?? 0) + this.queue.bytes;
+    return (this.#socket?.bufferedAmount ?? 0) + this.queue.bytes + (this.#delivery?.pending.bytes ?? 0);
   }
 
   now(): number {
@@ -265,6 +269,11 @@ export class ConnectionRuntime implements ConnectionHost {
     const data = this.#codec === rawCodec ? (message as SendData) : (this.#codec.encode(message) as SendData);
     if (typeof data !== 'string') assertSendData(data);
     if (this.#maxMessageSize !== Infinity) this.#checkSize(data);
+    if (this.#delivery !== null) {
+      if (this.#readyState >= 2) this.#emit(new DropEvent(data, 'closed', this.now()));
+      else this.#delivery.send(data);
+      return;
+    }
     const live = this.#live;
     if (live !== null && (this.#restoring || (this.queue.length === 0 && this.#mayWrite(live))) && live.send(data)) {
       this.counters.countOut(sizeOf(data), this.now());
@@ -332,6 +341,26 @@ export class ConnectionRuntime implements ConnectionHost {
     // The socket has no portable drain signal, so a backpressured pump polls its buffer at frame rate.
     const delay = this.#backpressured ? Math.max(16, waitForToken) : waitForToken;
     this.#pumpTimer = this.#timers().setTimeout(() => this.#pump(), delay);
+  }
+
+  #createDelivery(factory: DeliveryFactory): DeliveryLayer {
+    const timers = this.#timers();
+    return factory({
+      write: (frame) => {
+        const live = this.#live;
+        if (live === null || !live.send(frame)) return false;
+        this.counters.countOut(sizeOf(frame), this.now());
+        return true;
+      },
+      drop: (data, reason) => this.#emit(new DropEvent(data, reason, this.now())),
+      setTimeout: timers.setTimeout,
+      clearTimeout: timers.clearTimeout,
+    });
+  }
+
+  /** Subprotocols the delivery layer needs offered. */
+  get deliveryProtocols(): readonly string[] {
+    return this.#delivery?.protocols ?? [];
   }
 
   #stopPump(): void {
@@ -493,9 +522,11 @@ export class ConnectionRuntime implements ConnectionHost {
         this.#token = token;
       }
     }
+    const offered = typeof protocols === 'string' ? [protocols] : protocols;
+    const extra = this.#delivery?.protocols ?? [];
     const request: OpenRequest = {
       url,
-      protocols: typeof protocols === 'string' ? [protocols] : protocols,
+      protocols: extra.length > 0 ? [...offered, ...extra.filter((p) => !offered.includes(p))] : offered,
       binaryType: this.#binaryType,
     };
     if (headers) request.headers = headers;
@@ -518,12 +549,14 @@ export class ConnectionRuntime implements ConnectionHost {
     if (this.#live === socket) this.#live = null;
   }
 
-  deliver(socket: TransportSocket, data: unknown): void {
+  deliver(socket: TransportSocket, frame: unknown): void {
     if (socket !== this.#announced) {
-      if (socket === this.#socket) this.#beforeOpen(data);
+      if (socket === this.#socket) this.#beforeOpen(frame);
       return;
     }
     this.#inbound++;
+    const data = this.#delivery === null ? frame : this.#delivery.inbound(frame);
+    if (data === NO_MESSAGE) return;
     const isPong = this.#heartbeat?.isPong;
     if (isPong && isPong(data)) {
       this.#ponged();
@@ -656,6 +689,7 @@ export class ConnectionRuntime implements ConnectionHost {
     this.counters.opened(this.now());
     // The open sequence, in order: session restore (joins, subscriptions), pending requests, the queue; all before
     // anything an `open` listener sends.
+    this.#delivery?.opened();
     this.#restoring = true;
     for (const hook of this.#everyOpen) this.#runHook(hook);
     for (const entry of this.requests.unsentOn(socket)) this.#writeRequest(socket, entry);
@@ -681,6 +715,7 @@ export class ConnectionRuntime implements ConnectionHost {
   disconnected(close: CloseInfo): void {
     this.#inTransition = true;
     this.#live = null;
+    this.#delivery?.lost();
     this.counters.closed(this.now());
     this.counters.lastClose = close;
     if (this.#requestsOnReconnect === 'fail') {
@@ -717,6 +752,7 @@ export class ConnectionRuntime implements ConnectionHost {
     this.counters.closed(this.now());
     this.counters.lastClose = { code: reason.code, reason: reason.reason, wasClean: reason.wasClean };
     this.requests.failAll(this.#closedError());
+    this.#delivery?.ended();
     this.#stopEnvironment?.();
     this.#stopEnvironment = null;
     this.queue.clear('closed');
