@@ -19,6 +19,7 @@ export const createPool = poolFactory(createConnection);
 export { ConnectionPool, PoolStateEvent, type PoolOptions, type PoolState } from './pool.js';
 export { Connection, type MessageOf, type MessageType, type OpenedOptions, type Subscription } from './connection.js';
 export { jsonCodec, rawCodec, type Codec } from './messages/codec.js';
+export { Reassembler, splitMessage, type ChunkingOptions } from './messages/chunking.js';
 export type { RequestOptions } from './messages/requests.js';
 export type { StandardSchemaV1 } from './messages/schema.js';
 export type { ConnectionMetrics } from './metrics.js';

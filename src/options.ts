@@ -7,6 +7,7 @@ import type { QueueOptions, ResolvedQueue } from './policies/queue.js';
 import type { RateLimitOptions } from './policies/rateLimit.js';
 import type { SendData } from './data.js';
 import type { DeliveryFactory } from './delivery/types.js';
+import type { ChunkingOptions } from './messages/chunking.js';
 import type { Codec } from './messages/codec.js';
 import { type StandardSchemaV1, isStandardSchema } from './messages/schema.js';
 import type { BinaryType, CloseInfo, Transport } from './transports/types.js';
@@ -46,6 +47,12 @@ export interface ConnectionOptions<In = unknown, Out = SendData> {
    * @default undefined (plain WebSocket delivery)
    */
   delivery?: DeliveryFactory;
+  /**
+   * Split outbound messages bigger than `chunkSize` into several frames and reassemble inbound chunks (both
+   * ends must speak the format of `splitMessage`/`Reassembler`). `true` uses the defaults.
+   * @default undefined (off)
+   */
+  chunking?: ChunkingOptions | true;
   /** Backpressure and rate limiting of outbound messages while open. */
   flow?: FlowOptions;
   /**
@@ -263,6 +270,10 @@ export const DEFAULTS = Object.freeze({
   flow: Object.freeze({
     highWaterMark: Infinity,
   }),
+  chunking: Object.freeze({
+    chunkSize: 65_536,
+    maxMessageBytes: 16_777_216,
+  }),
   typeField: 'type',
   maxMessageSize: Infinity,
   requests: Object.freeze({
@@ -417,8 +428,18 @@ export function resolveFlow(flow: FlowOptions | undefined): ResolvedFlow {
   return { highWaterMark, lowWaterMark, rateLimit };
 }
 
+export function resolveChunking(chunking: ChunkingOptions | true | undefined): Required<ChunkingOptions> | null {
+  if (chunking === undefined) return null;
+  if (chunking !== true && (typeof chunking !== 'object' || chunking === null)) throw invalidOption('chunking', 'true or an object', chunking);
+  const c = chunking === true ? {} : chunking;
+  const chunkSize = count('chunking.chunkSize', c.chunkSize, DEFAULTS.chunking.chunkSize);
+  if (chunkSize < 128) throw invalidOption('chunking.chunkSize', 'at least 128 bytes', chunkSize);
+  return { chunkSize, maxMessageBytes: count('chunking.maxMessageBytes', c.maxMessageBytes, DEFAULTS.chunking.maxMessageBytes) };
+}
+
 export interface ResolvedOptions {
   transport: Transport;
+  chunking: Required<ChunkingOptions> | null;
   flow: ResolvedFlow;
   typeField: string;
   maxMessageSize: number;
@@ -530,6 +551,7 @@ export function resolveOptions(options: ConnectionOptions<unknown, unknown>, tra
   }
   return {
     transport,
+    chunking: resolveChunking(options.chunking),
     flow: resolveFlow(options.flow),
     typeField: stringOption('typeField', options.typeField, DEFAULTS.typeField),
     maxMessageSize: count('maxMessageSize', options.maxMessageSize, DEFAULTS.maxMessageSize, true),

@@ -34,6 +34,7 @@ import type { EnvironmentSource } from './policies/environment.js';
 import { type DeliveryFactory, type DeliveryLayer, NO_MESSAGE } from './delivery/types.js';
 import { OutboundQueue } from './policies/queue.js';
 import { TokenBucket } from './policies/rateLimit.js';
+import { Reassembler, splitMessage } from './messages/chunking.js';
 import { type Codec, rawCodec } from './messages/codec.js';
 import { RequestTracker, type RequestOptions } from './messages/requests.js';
 import { MessageRouter } from './messages/router.js';
@@ -130,6 +131,9 @@ export class ConnectionRuntime implements ConnectionHost {
   /** Set when a send waited for the socket's buffer; cleared (with a `drain` event) once it drained. */
   #backpressured = false;
   #pumpTimer: unknown = null;
+  readonly #chunkSize: number;
+  readonly #reassembler: Reassembler | null;
+  #chunkId = 0;
   /** The acknowledged-delivery layer, when `delivery` is configured: it owns the outbound path. */
   readonly #delivery: DeliveryLayer | null;
 
@@ -177,6 +181,8 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#lowWaterMark = resolved.flow.lowWaterMark;
     this.#bucket = resolved.flow.rateLimit ? new TokenBucket(resolved.flow.rateLimit, this.now()) : null;
     this.#delivery = options.delivery ? this.#createDelivery(options.delivery) : null;
+    this.#chunkSize = resolved.chunking?.chunkSize ?? Infinity;
+    this.#reassembler = resolved.chunking ? new Reassembler(resolved.chunking.maxMessageBytes) : null;
     this.queue = new OutboundQueue(resolved.queue, ({ data, reason }) =>
       this.#emit(new DropEvent(data, reason, this.now())),
     );
@@ -269,6 +275,22 @@ export class ConnectionRuntime implements ConnectionHost {
     const data = this.#codec === rawCodec ? (message as SendData) : (this.#codec.encode(message) as SendData);
     if (typeof data !== 'string') assertSendData(data);
     if (this.#maxMessageSize !== Infinity) this.#checkSize(data);
+    if (this.#chunkSize !== Infinity && byteLengthOf(data) > this.#chunkSize) {
+      this.#sendChunked(data);
+      return;
+    }
+    this.#sendFrame(data);
+  }
+
+  #sendChunked(data: SendData): void {
+    if (typeof Blob !== 'undefined' && data instanceof Blob) {
+      throw new SocketchartError('ERR_INVALID_DATA', 'Chunking cannot split a Blob; send its bytes (await blob.arrayBuffer()).');
+    }
+    const bytes = typeof data === 'string' ? data : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data as ArrayBuffer);
+    for (const frame of splitMessage(bytes, ++this.#chunkId, this.#chunkSize)) this.#sendFrame(frame);
+  }
+
+  #sendFrame(data: SendData): void {
     if (this.#delivery !== null) {
       if (this.#readyState >= 2) this.#emit(new DropEvent(data, 'closed', this.now()));
       else this.#delivery.send(data);
@@ -565,8 +587,20 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#dispatchMessage(data);
   }
 
-  #dispatchMessage(data: unknown): void {
-    this.counters.countIn(sizeOf(data), this.now());
+  #dispatchMessage(frame: unknown): void {
+    this.counters.countIn(sizeOf(frame), this.now());
+    let data = frame;
+    if (this.#reassembler !== null) {
+      try {
+        data = this.#reassembler.accept(frame);
+      } catch (error) {
+        this.#invalid(frame, error);
+        return;
+      }
+      if (data === undefined) return;
+      // A reassembled binary message arrives as the binaryType asks.
+      if (data instanceof Uint8Array && data !== frame && this.#binaryType === 'arraybuffer') data = data.buffer;
+    }
     let message = data;
     if (this.#codec !== rawCodec) {
       try {

@@ -84,6 +84,38 @@ describe('heartbeat against a blackhole', () => {
 });
 
 /** Resolves when a heartbeat probe is answered: the region goes from `probing` back to `resting`. */
+describe('chunking over a real echo server', () => {
+  it('splits large messages into frames within chunkSize and reassembles the echoes', async () => {
+    const frameSizes: number[] = [];
+    const server = await createTestServer({
+      onMessage: (socket, data, isBinary) => {
+        frameSizes.push((data as Buffer).length);
+        socket.send(data, { binary: isBinary });
+      },
+    });
+    cleanup.push(() => server.close());
+    const conn = createConnection(server.url(), { chunking: { chunkSize: 16_384 }, binaryType: 'arraybuffer' });
+    cleanup.push(() => conn.close());
+    await conn.opened();
+    const text = 'é'.repeat(100_000);
+    const binary = new Uint8Array(50_000).map((_, i) => i % 251);
+    const got: unknown[] = [];
+    const done = new Promise<void>((resolve) => {
+      conn.onmessage = (e) => {
+        got.push(e.data);
+        if (got.length === 2) resolve();
+      };
+    });
+    conn.send(text);
+    conn.send(binary);
+    await done;
+    expect(got[0]).toBe(text);
+    expect(new Uint8Array(got[1] as ArrayBuffer)).toEqual(binary);
+    expect(frameSizes.length).toBeGreaterThan(15);
+    expect(Math.max(...frameSizes)).toBeLessThanOrEqual(16_384);
+  });
+});
+
 describe('backpressure against a slow reader', () => {
   it('holds sends while the socket buffer is above the high-water mark, then drains them in order', async () => {
     let serverSocket: import('ws').WebSocket | undefined;
