@@ -2,7 +2,7 @@
  * CPU child: one client of one kind, kept open for the whole benchmark. The parent asks it for runs over IPC
  * (alternating with the other kind's child), and it answers with the process CPU time (user + system) the run took.
  *
- *   node --import tsx bench/cpu-client.ts <ws|socketchart> <url> <warmupMessages>
+ *   node bench/.build/cpu-client.bundle.js <ws|socketchart> <url> <warmupMessages>   (bundled by run.ts; or --import tsx on the .ts)
  *
  * A run is a sliding window: `window` messages are put in flight, and every echo that comes back sends the next one
  * until `messages` have been echoed. `window: 1` is strict ping-pong.

@@ -1,24 +1,27 @@
 /**
  * Heap child: opens N connections of one kind and reports heapUsed before and after (run with --expose-gc).
  *
- *   node --expose-gc --import tsx bench/heap-client.ts <kind> <url> <connections>
+ *   node --expose-gc bench/.build/heap-client.bundle.js <kind> <url> <connections>   (bundled by run.ts)
  *
  * Kinds `ws` and `socketchart` talk to the echo server. `socketchart-nosocket` and `actor` never touch the network:
  * they split socketchart's own cost from the `ws` socket's (see `HeapKind`).
+ *
+ * The harness itself allocates nothing per connection beyond the client object in one array: every handler is a
+ * shared module-level function and progress is counted, not awaited per connection, so the figure is the client's.
  *
  * With BENCH_HEAP_SNAPSHOT=<prefix> it also writes <prefix>-before.heapsnapshot and <prefix>-after.heapsnapshot
  * (open them in Chrome DevTools, Memory tab, "Comparison" view, to see which objects each connection adds).
  */
 import { writeHeapSnapshot } from 'node:v8';
 import WebSocket from 'ws';
-import { createActor } from 'xstate';
+import { type Actor, createActor } from 'xstate';
 import { type ConnectionHost, connectionMachine } from '../machines/connection.js';
+import type { Connection } from '../src/connection.js';
 import { createConnection } from '../src/node.js';
-import { DEFAULTS } from '../src/options.js';
 import type { OpenRequest, SocketSink, Transport, TransportSocket } from '../src/transports/types.js';
 import { type HeapKind, PAYLOAD, errorMessage, send, sleep } from './common.js';
 
-const [kindArg, url, countArg] = process.argv.slice(2);
+const [kindArg, url = '', countArg] = process.argv.slice(2);
 const kind = kindArg as HeapKind;
 const count = Number(countArg ?? 1000);
 const BATCH = 100;
@@ -26,25 +29,57 @@ const BATCH = 100;
 const gc = globalThis.gc;
 if (!gc) throw new Error('run with --expose-gc');
 
+// ---- progress counters, bumped by shared handlers -------------------------------------------------------------------
+
+let opened = 0;
+let echoed = 0;
+let closed = 0;
+
+function onOpen(): void {
+  opened++;
+}
+
+function onEcho(data: unknown): void {
+  if ((data as string).length === 64) echoed++;
+}
+
+function onError(error: unknown): void {
+  process.stderr.write(`heap client ${kind}: ${errorMessage(error)}\n`);
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(2);
+  }
+}
+
+// ---- an in-memory transport and a stub host, for the kinds without sockets -------------------------------------------
+
 /** A socket that is a plain object: opens on the next microtask and echoes what it is sent. */
 class FakeSocket implements TransportSocket {
   readonly bufferedAmount = 0;
   binaryType: 'nodebuffer' | 'arraybuffer' | 'blob';
-  readonly #sink: SocketSink;
+  readonly sink: SocketSink;
 
   constructor(request: OpenRequest, sink: SocketSink) {
     this.binaryType = request.binaryType;
-    this.#sink = sink;
-    queueMicrotask(() => sink.onOpen({ protocol: '', extensions: '' }));
+    this.sink = sink;
+    queueMicrotask(this.opened.bind(this));
+  }
+
+  opened(): void {
+    this.sink.onOpen({ protocol: '', extensions: '' });
   }
 
   send(data: string | ArrayBufferLike | ArrayBufferView | Blob): boolean {
-    queueMicrotask(() => this.#sink.onMessage(data));
+    this.sink.onMessage(data);
     return true;
   }
 
   close(code = 1000, reason = ''): void {
-    queueMicrotask(() => this.#sink.onClose({ code, reason, wasClean: true }));
+    this.sink.onClose({ code, reason, wasClean: true });
   }
 
   terminate(): void {}
@@ -58,6 +93,117 @@ const fakeTransport: Transport = {
   open: (request, sink) => new FakeSocket(request, sink),
 };
 
+/**
+ * What the runtime would be to the machine, shared by every actor so that only the actor is counted. Its policy is
+ * the one a default `Connection` resolves (so the chart runs with the same timers); every other host method is a
+ * no-op, except the few whose answers the chart needs. A Proxy, so it keeps working as `ConnectionHost` grows.
+ */
+function makeStubHost(): ConnectionHost {
+  const template = createConnection(url, { transport: fakeTransport, startClosed: true });
+  const policy = template.actor.getSnapshot().context.host.policy;
+  const methods: Record<string, unknown> = {
+    policy,
+    transport: fakeTransport,
+    openRequest: (): OpenRequest => ({ url, protocols: [], binaryType: 'nodebuffer' }),
+    isOnline: () => true,
+    inboundCount: () => 0,
+    opened: onOpen,
+    closed: () => void closed++,
+    failed: onError,
+  };
+  return new Proxy({} as ConnectionHost, { get: (_, name) => methods[name as string] ?? noop });
+}
+
+function noop(): void {}
+
+// ---- the kinds --------------------------------------------------------------------------------------------------------
+
+interface Driver<T> {
+  open(): T;
+  /** Send one payload; `echoed` counts the answer. */
+  echo(client: T): void;
+  /** Start closing; `closed` counts the end. */
+  close(client: T): void;
+}
+
+function onWsMessage(data: Buffer, isBinary: boolean): void {
+  // What a WebSocket user gets: text as a string.
+  onEcho(isBinary ? data : data.toString());
+}
+
+function onWsClose(): void {
+  closed++;
+}
+
+const wsDriver: Driver<WebSocket> = {
+  open() {
+    // Same options as socketchart's node transport (permessage-deflate off; the server has it off anyway).
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    ws.on('open', onOpen);
+    ws.on('message', onWsMessage);
+    ws.on('error', onError);
+    ws.on('close', onWsClose);
+    return ws;
+  },
+  echo: (ws) => ws.send(PAYLOAD),
+  close: (ws) => ws.close(1000),
+};
+
+function onConnectionMessage(event: { data: unknown }): void {
+  onEcho(event.data);
+}
+
+function onConnectionClose(event: { closedBy: unknown }): void {
+  if (event.closedBy) closed++;
+}
+
+function connectionDriver(transport: Transport | undefined): Driver<Connection<string>> {
+  return {
+    open() {
+      const connection = createConnection<string>(url, transport ? { transport } : {});
+      connection.onopen = onOpen;
+      connection.onmessage = onConnectionMessage;
+      connection.onerror = onError;
+      connection.onclose = onConnectionClose;
+      return connection;
+    },
+    echo: (connection) => connection.send(PAYLOAD),
+    close: (connection) => connection.close(1000),
+  };
+}
+
+let stubHost: ConnectionHost | undefined;
+
+const actorDriver: Driver<Actor<typeof connectionMachine>> = {
+  open() {
+    stubHost ??= makeStubHost();
+    const actor = createActor(connectionMachine, { input: { host: stubHost } });
+    actor.start();
+    actor.send({ type: 'CONNECT' });
+    return actor;
+  },
+  // Messages bypass the machine; count the echo so the flow is the same as the other kinds.
+  echo: () => void echoed++,
+  close: (actor) => actor.send({ type: 'CLOSE', code: 1000, reason: '' }),
+};
+
+function driverFor(kind: HeapKind): Driver<unknown> {
+  switch (kind) {
+    case 'ws':
+      return wsDriver as Driver<unknown>;
+    case 'socketchart':
+      return connectionDriver(undefined) as Driver<unknown>;
+    case 'socketchart-nosocket':
+      return connectionDriver(fakeTransport) as Driver<unknown>;
+    case 'actor':
+      return actorDriver as Driver<unknown>;
+    default:
+      throw new Error(`unknown kind ${String(kind)}`);
+  }
+}
+
+// ---- measurement ------------------------------------------------------------------------------------------------------
+
 /** Settles the heap: several full collections with turns of the event loop between them (weak callbacks, timers). */
 async function settledHeap(): Promise<{ heap: number; external: number }> {
   for (let i = 0; i < 6; i++) {
@@ -68,153 +214,47 @@ async function settledHeap(): Promise<{ heap: number; external: number }> {
   return { heap: usage.heapUsed, external: usage.external };
 }
 
-interface Opened {
-  /** Resolves when open. */
-  ready: Promise<void>;
-  /** Sends one payload and resolves with its echo. */
-  echo(): Promise<void>;
-  close(): Promise<void>;
-}
-
-function openWs(): Opened {
-  const ws = new WebSocket(url as string, { perMessageDeflate: false });
-  let pending: (() => void) | null = null;
-  ws.on('message', (data: Buffer, isBinary: boolean) => {
-    const text = isBinary ? data : data.toString();
-    if (text.length === 64) pending?.();
-  });
-  return {
-    ready: new Promise((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    }),
-    echo: () =>
-      new Promise((resolve) => {
-        pending = resolve;
-        ws.send(PAYLOAD);
-      }),
-    close: () =>
-      new Promise((resolve) => {
-        ws.once('close', () => resolve());
-        ws.close(1000);
-      }),
-  };
-}
-
-function openSocketchart(withSocket: boolean): Opened {
-  const connection = createConnection<string>(url as string, withSocket ? {} : { transport: fakeTransport });
-  let pending: (() => void) | null = null;
-  connection.onmessage = (event) => {
-    if (event.data.length === 64) pending?.();
-  };
-  return {
-    ready: connection.opened({ timeout: 30_000 }),
-    echo: () =>
-      new Promise((resolve) => {
-        pending = resolve;
-        connection.send(PAYLOAD);
-      }),
-    close: () =>
-      new Promise((resolve) => {
-        connection.addEventListener('close', (event) => {
-          if (event.closedBy) resolve();
-        });
-        connection.close(1000);
-      }),
-  };
-}
-
-/** The machine alone: a stub host that the runtime would otherwise be, shared by every actor. */
-const stubHost: ConnectionHost = {
-  transport: fakeTransport,
-  policy: {
-    backoff: DEFAULTS.backoff,
-    closeCodes: undefined,
-    shouldReconnect: undefined,
-    connectTimeout: DEFAULTS.connectTimeout,
-    closeTimeout: DEFAULTS.closeTimeout,
-    waitsForRetryHook: false,
-    random: Math.random,
-  },
-  isOnline: () => true,
-  openRequest: () => ({ url: url ?? 'ws://127.0.0.1/', protocols: [], binaryType: 'nodebuffer' }),
-  attach() {},
-  detach() {},
-  deliver() {},
-  opened() {},
-  leftOpen() {},
-  disconnected() {},
-  retrying() {},
-  closed() {},
-  failed() {},
-};
-
-function openActor(): Opened {
-  const actor = createActor(connectionMachine, { input: { host: stubHost } });
-  actor.start();
-  actor.send({ type: 'CONNECT' });
-  const whenTag = (tag: 'OPEN' | 'CLOSED') =>
-    new Promise<void>((resolve) => {
-      if (actor.getSnapshot().hasTag(tag)) return resolve();
-      const subscription = actor.subscribe((snapshot) => {
-        if (snapshot.hasTag(tag)) {
-          subscription.unsubscribe();
-          resolve();
-        }
-      });
-    });
-  return {
-    ready: whenTag('OPEN'),
-    echo: () => Promise.resolve(),
-    close: () => {
-      actor.send({ type: 'CLOSE', code: 1000, reason: '' });
-      return whenTag('CLOSED');
-    },
-  };
-}
-
-function openOne(): Opened {
-  switch (kind) {
-    case 'ws':
-      return openWs();
-    case 'socketchart':
-      return openSocketchart(true);
-    case 'socketchart-nosocket':
-      return openSocketchart(false);
-    case 'actor':
-      return openActor();
-    default:
-      throw new Error(`unknown kind ${String(kind)}`);
+/** Fill `into` with open clients, in batches, then echo once on each. */
+async function openAll(driver: Driver<unknown>, into: unknown[]): Promise<void> {
+  const n = into.length;
+  for (let i = 0; i < n; i += BATCH) {
+    const target = opened + Math.min(BATCH, n - i);
+    for (let j = i; j < Math.min(n, i + BATCH); j++) into[j] = driver.open();
+    await until(() => opened >= target, `${target} opens`);
   }
+  const target = echoed + into.length;
+  for (const client of into) driver.echo(client);
+  await until(() => echoed >= target, 'the echoes');
+}
+
+async function closeAll(driver: Driver<unknown>, clients: unknown[]): Promise<void> {
+  const target = closed + clients.length;
+  for (const client of clients) driver.close(client);
+  await until(() => closed >= target, 'the closes', 20_000);
 }
 
 async function main(): Promise<void> {
-  // One connection first, opened, used and closed: loads and warms every lazily initialized module and cache.
-  const warm = openOne();
-  await warm.ready;
-  await warm.echo();
-  await warm.close();
+  const driver = driverFor(kind);
+  // A few connections first, opened, used and closed: loads and warms everything lazily initialized.
+  const warm = new Array<unknown>(5);
+  await openAll(driver, warm);
+  await closeAll(driver, warm);
+  warm.fill(undefined);
 
   const snapshotPrefix = process.env.BENCH_HEAP_SNAPSHOT;
+  const clients = new Array<unknown>(count); // preallocated: only the clients are counted
   const before = await settledHeap();
   if (snapshotPrefix) writeHeapSnapshot(`${snapshotPrefix}-before.heapsnapshot`);
   const started = performance.now();
-  const connections: Opened[] = [];
-  for (let i = 0; i < count; i += BATCH) {
-    const batch: Opened[] = [];
-    for (let j = i; j < Math.min(count, i + BATCH); j++) batch.push(openOne());
-    await Promise.all(batch.map((c) => c.ready));
-    connections.push(...batch);
-  }
+  await openAll(driver, clients);
   const openMs = performance.now() - started;
-  await Promise.all(connections.map((c) => c.echo()));
   const after = await settledHeap();
   if (snapshotPrefix) writeHeapSnapshot(`${snapshotPrefix}-after.heapsnapshot`);
 
   send({
     type: 'result',
     kind,
-    connections: connections.length,
+    connections: clients.length,
     heapBefore: before.heap,
     heapAfter: after.heap,
     externalBefore: before.external,
@@ -222,7 +262,7 @@ async function main(): Promise<void> {
     openMs,
   });
 
-  await Promise.all(connections.map((c) => c.close()));
+  await closeAll(driver, clients);
   process.disconnect?.();
 }
 

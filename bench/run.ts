@@ -2,8 +2,15 @@
  * `npm run bench`: what socketchart costs over a bare `ws` client, in client CPU per echoed message and in heap per
  * open connection. Results go to stdout as a table and to bench/results.json.
  *
- *   npm run bench              full run (a few minutes on 2 cores)
+ *   npm run bench              full run (about a minute or two on 2 cores)
  *   npm run bench -- --quick   smoke run with small counts
+ *   npm run bench -- --tsx     run the clients' TypeScript under tsx instead of a bundle (see below)
+ *
+ * The clients run as esbuild bundles (bench/.build/*.bundle.js, packages left external, removed after the run; the
+ * `.bundle.js` suffix is one the repo's ESLint config ignores), built like the published dist
+ * (tsup: esbuild, es2022, no keepNames). Under tsx every named function is wrapped in `__name()` (keepNames), which
+ * gives each such closure its own property store: a few hundred bytes per closure the library allocates per
+ * connection, which users of the built package never pay.
  *
  * Layout (every part in its own process, so nothing is measured against anything else):
  *   - echo-server.mjs: a `ws` echo server on 127.0.0.1, port 0. Its CPU is never counted.
@@ -17,10 +24,11 @@
  *   - heap-client.ts, a fresh child per measurement with --expose-gc: gc, heapUsed, open N connections, wait for all
  *     to open, one echo on each, gc (several times), heapUsed; (after - before) / N.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 import {
   CLIENT_KINDS,
   type ClientKind,
@@ -33,6 +41,7 @@ import {
 // ---- configuration ------------------------------------------------------------------------------------------------
 
 const quick = process.argv.includes('--quick');
+const underTsx = process.argv.includes('--tsx');
 
 interface Workload {
   name: 'pipelined' | 'ping-pong';
@@ -69,7 +78,39 @@ const TARGET_CPU_RATIO = 1.1;
 const TARGET_HEAP_PER_CONNECTION = 8 * 1024;
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
-const tsxLoader = import.meta.resolve('tsx');
+/** Where the client bundles go for the run (git-ignored by bench/.gitignore, deleted afterwards). */
+const outdir = here('./.build');
+
+/** Bundles the client entries (unless --tsx) and returns the node arguments that run one. */
+async function prepareClients(): Promise<(entry: 'cpu-client' | 'heap-client') => string[]> {
+  if (underTsx) {
+    const tsxLoader = import.meta.resolve('tsx');
+    return (entry) => ['--import', tsxLoader, here(`./${entry}.ts`)];
+  }
+  await build({
+    entryPoints: { 'cpu-client': here('./cpu-client.ts'), 'heap-client': here('./heap-client.ts') },
+    outdir,
+    outExtension: { '.js': '.bundle.js' },
+    bundle: true,
+    packages: 'external',
+    platform: 'node',
+    format: 'esm',
+    target: 'es2022',
+    logLevel: 'warning',
+  });
+  return (entry) => [`${outdir}/${entry}.bundle.js`];
+}
+
+let clientArgs: (entry: 'cpu-client' | 'heap-client') => string[];
+
+/**
+ * On Linux with 2+ cores, the echo server is pinned to the last core and the clients to the first (taskset), so a
+ * client never shares its core with the server and ping-pong does not flip between "same core" and "other core".
+ */
+const pinning = process.platform === 'linux' && os.cpus().length >= 2 && !process.argv.includes('--no-pin') &&
+  spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+const SERVER_CPU = String(os.cpus().length - 1);
+const CLIENT_CPU = '0';
 
 // ---- child processes ----------------------------------------------------------------------------------------------
 
@@ -85,8 +126,10 @@ class Child<In> {
   constructor(
     readonly name: string,
     args: string[],
+    cpu: string,
   ) {
-    const child = spawn(process.execPath, args, {
+    const [command, argv] = pinning ? ['taskset', ['-c', cpu, process.execPath, ...args]] : [process.execPath, args];
+    const child = spawn(command, argv, {
       cwd: here('..'),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -139,7 +182,7 @@ function expectOk<T extends { type: string }>(message: T, name: string): T {
 }
 
 async function startEchoServer(): Promise<{ server: Child<{ type: 'listening'; port: number }>; url: string }> {
-  const server = new Child<{ type: 'listening'; port: number }>('echo server', [here('./echo-server.mjs')]);
+  const server = new Child<{ type: 'listening'; port: number }>('echo server', [here('./echo-server.mjs')], SERVER_CPU);
   const { port } = await server.next(30_000);
   return { server, url: `ws://127.0.0.1:${port}/` };
 }
@@ -171,9 +214,11 @@ interface CpuResult {
   window: number;
   messages: number;
   runs: number;
-  perKind: Record<ClientKind, { medianNsPerMessage: number; spreadPercent: number; runs: CpuRun[] }>;
-  /** median(socketchart) / median(ws) */
+  perKind: Record<ClientKind, { medianNsPerMessage: number; medianUserNsPerMessage: number; spreadPercent: number; runs: CpuRun[] }>;
+  /** median(socketchart) / median(ws), user + system */
   ratio: number;
+  /** The same for user time only: where library code runs (system time is the kernel's socket work). */
+  userRatio: number;
   /** The ratio of each ws/socketchart pair of consecutive runs, and their median. */
   pairRatios: number[];
   medianPairRatio: number;
@@ -184,13 +229,11 @@ async function measureCpu(url: string): Promise<CpuResult[]> {
   try {
     for (const kind of CLIENT_KINDS) {
       const child = new Child<CpuReply>(`cpu client ${kind}`, [
-        '--import',
-        tsxLoader,
-        here('./cpu-client.ts'),
+        ...clientArgs('cpu-client'),
         kind,
         url,
         String(config.warmupMessages),
-      ]);
+      ], CLIENT_CPU);
       clients[kind] = child;
       expectOk(await child.next(), child.name);
       log(`  ${kind} client ready (warmed up)`);
@@ -220,7 +263,12 @@ async function measureCpu(url: string): Promise<CpuResult[]> {
       const perKind = {} as CpuResult['perKind'];
       for (const kind of CLIENT_KINDS) {
         const ns = runs[kind].map((run) => run.nsPerMessage);
-        perKind[kind] = { medianNsPerMessage: median(ns), spreadPercent: spread(ns), runs: runs[kind] };
+        perKind[kind] = {
+          medianNsPerMessage: median(ns),
+          medianUserNsPerMessage: median(runs[kind].map((run) => run.userNsPerMessage)),
+          spreadPercent: spread(ns),
+          runs: runs[kind],
+        };
       }
       const pairRatios = runs.ws.map((ws, i) => (runs.socketchart[i] as CpuRun).nsPerMessage / ws.nsPerMessage);
       results.push({
@@ -230,6 +278,7 @@ async function measureCpu(url: string): Promise<CpuResult[]> {
         runs: config.runs,
         perKind,
         ratio: perKind.socketchart.medianNsPerMessage / perKind.ws.medianNsPerMessage,
+        userRatio: perKind.socketchart.medianUserNsPerMessage / perKind.ws.medianUserNsPerMessage,
         pairRatios,
         medianPairRatio: median(pairRatios),
       });
@@ -265,13 +314,11 @@ async function measureHeap(url: string): Promise<HeapResult[]> {
     for (const kind of HEAP_KINDS) {
       const child = new Child<HeapReply>(`heap client ${kind}`, [
         '--expose-gc',
-        '--import',
-        tsxLoader,
-        here('./heap-client.ts'),
+        ...clientArgs('heap-client'),
         kind,
         url,
         String(config.heapConnections),
-      ]);
+      ], CLIENT_CPU);
       try {
         const reply = expectOk(await child.next(120_000), child.name);
         if (reply.type !== 'result') throw new Error(`${child.name}: unexpected ${reply.type}`);
@@ -320,7 +367,7 @@ function report(environment: Record<string, unknown>, cpu: CpuResult[], heap: He
   for (const [key, value] of Object.entries(environment)) out.push(`  ${key.padEnd(10)} ${String(value)}`);
   out.push('');
   out.push(`Client CPU per echoed 64-byte text message (user+system, median of ${config.runs} alternating runs per client)`);
-  const cpuRows = [['workload', 'in flight', 'msgs/run', 'ws ns/msg', 'spread', 'socketchart ns/msg', 'spread', 'ratio', 'pair ratio', 'target']];
+  const cpuRows = [['workload', 'in flight', 'msgs/run', 'ws ns/msg', 'spread', 'socketchart ns/msg', 'spread', 'ratio', 'pair ratio', 'user-only ratio', 'target']];
   for (const r of cpu) {
     cpuRows.push([
       r.workload,
@@ -332,11 +379,13 @@ function report(environment: Record<string, unknown>, cpu: CpuResult[], heap: He
       `±${(r.perKind.socketchart.spreadPercent / 2).toFixed(1)}%`,
       `${r.ratio.toFixed(3)}x`,
       `${r.medianPairRatio.toFixed(3)}x`,
+      `${r.userRatio.toFixed(3)}x (${r.perKind.ws.medianUserNsPerMessage.toFixed(0)} vs ${r.perKind.socketchart.medianUserNsPerMessage.toFixed(0)} ns)`,
       `<= ${TARGET_CPU_RATIO.toFixed(2)}x ${verdict(r.ratio <= TARGET_CPU_RATIO)}`,
     ]);
   }
   out.push(table(cpuRows));
-  out.push('  spread: half of (max - min) / median over the runs; pair ratio: median of per-pair socketchart/ws ratios');
+  out.push('  spread: half of (max - min) / median over the runs; pair ratio: median of per-pair socketchart/ws ratios;');
+  out.push('  user-only: user CPU alone (library code runs there; system time is the kernel doing the socket I/O)');
   out.push('');
   out.push(`Heap per open connection (${config.heapConnections} connections, after one echo each and gc; median of ${config.heapRepeats})`);
   const heapRows = [['client', 'heapUsed/conn', 'runs', 'external/conn', 'open all (ms)', 'target']];
@@ -365,8 +414,11 @@ async function main(): Promise<void> {
     node: process.version,
     cpu: `${cpus[0]?.model ?? 'unknown'} x ${cpus.length}`,
     platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    pinning: pinning ? `server on cpu ${SERVER_CPU}, clients on cpu ${CLIENT_CPU} (taskset)` : 'none',
+    clients: underTsx ? 'TypeScript under tsx (keepNames)' : 'esbuild bundle (es2022, no keepNames)',
   };
-  log(`socketchart bench (${config.mode}): starting echo server`);
+  clientArgs = await prepareClients();
+  log(`socketchart bench (${config.mode}, clients ${underTsx ? 'under tsx' : 'bundled'}): starting echo server`);
   const { server, url } = await startEchoServer();
   try {
     log(`echo server at ${url}; CPU runs`);
@@ -382,6 +434,7 @@ async function main(): Promise<void> {
   } finally {
     server.send({ type: 'stop' });
     await server.stop();
+    rmSync(outdir, { recursive: true, force: true });
   }
 }
 
