@@ -168,17 +168,22 @@ function closeInfoOf(event: ConnectionEvent | { type: string }): CloseInfo {
 }
 
 /**
- * Where an attempt goes when its socket is lost (or never came up in time). Read top to bottom: the first guard
- * that holds wins. Shared by every way of losing an attempt, so all obey the same policy.
+ * Where an attempt goes when it is lost (its socket closed, or a timeout of the chart gave up on it). Read top to
+ * bottom: the first guard that holds wins. Shared by every way of losing an attempt, so all obey the same policy.
  */
 const attemptLost = [
-  { guard: 'closeAsksForNewToken', target: '#connection.attempt', reenter: true, actions: ['recordClose', 'markAuthRefreshed', 'announceDisconnect'] },
-  { guard: 'closeRejectsToken', target: '#connection.closed', actions: ['recordClose', { type: 'closedAs', params: 'auth' }] },
   { guard: 'closeIsFatal', target: '#connection.closed', actions: ['recordClose', { type: 'closedAs', params: 'fatal' }] },
   { guard: 'reconnectDeclined', target: '#connection.closed', actions: ['recordClose', { type: 'closedAs', params: 'server' }] },
   { guard: 'retriesExhausted', target: '#connection.closed', actions: ['recordClose', { type: 'closedAs', params: 'giveup' }] },
   { guard: 'isOffline', target: '#connection.reconnecting.waitingForNetwork', actions: 'recordClose' },
   { target: '#connection.reconnecting.backoff', actions: 'recordClose' },
+] as const;
+
+/** A socket close may also be the server refusing the token: refresh it once, then take the refusal as final. */
+const socketClosed = [
+  { guard: 'closeAsksForNewToken', target: '#connection.attempt', reenter: true, actions: ['recordClose', 'markAuthRefreshed', 'announceDisconnect'] },
+  { guard: 'closeRejectsToken', target: '#connection.closed', actions: ['recordClose', { type: 'closedAs', params: 'auth' }] },
+  ...attemptLost,
 ] as const;
 
 export const connectionMachine = setup({
@@ -218,7 +223,8 @@ export const connectionMachine = setup({
     heartbeatTimeout: ({ context }) => context.host.policy.heartbeat?.timeout ?? NEVER,
   },
   actions: {
-    beginAttempt: assign({ attempts: ({ context }) => context.attempts + 1 }),
+    // Each attempt starts with a clean error slate, so a close never carries an earlier attempt's error.
+    beginAttempt: assign({ attempts: ({ context }) => context.attempts + 1, lastError: null }),
     beginSession: assign({ retries: 0, lastClose: null, lastError: null, closedBy: null, authRefreshed: false }),
     markStable: assign({ retries: 0, authRefreshed: false }),
     markAuthRefreshed: assign({ authRefreshed: true }),
@@ -306,7 +312,7 @@ export const connectionMachine = setup({
       on: {
         'SOCKET.ERROR': { actions: ['recordError', 'announceError'] },
         'SOCKET.FAIL': { target: 'closed', actions: ['announceError', 'closedByFailure'] },
-        'SOCKET.CLOSE': attemptLost,
+        'SOCKET.CLOSE': socketClosed,
         'NETWORK.OFFLINE': { target: 'reconnecting.waitingForNetwork', actions: 'recordClose' },
         RECONNECT: { target: 'attempt', reenter: true, actions: ['recordClose', 'announceDisconnect', 'beginSession'] },
       },
@@ -385,7 +391,6 @@ export const connectionMachine = setup({
           on: {
             'SOCKET.CLOSE': { target: '#connection.closed', actions: 'closedByHandshake' },
             'NETWORK.OFFLINE': { target: '#connection.closed' },
-            RECONNECT: { target: '#connection.attempt', actions: 'beginSession' },
           },
         },
       },

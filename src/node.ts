@@ -10,5 +10,6 @@ export const createConnection = connectionFactory(() => nodeTransport);
 export const createPool = poolFactory(createConnection);
 
 export { createNodeTransport, nodeTransport, type NodeTransportOptions } from './transports/node.js';
+export { serveInspector, type InspectorOptions, type InspectorServer } from './inspector/index.js';
 // The same API as the browser entry; createConnection and createPool above take precedence over its exports.
 export * from './index.js';

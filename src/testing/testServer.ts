@@ -4,17 +4,46 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 
 export interface TestServerOptions {
   /**
-   * What the server does with each message; the default echoes it back.
+   * What the server does with each message no `reply` rule answered; the default echoes it back.
    * @default echo
    */
   onMessage?: (socket: WebSocket, data: RawData, isBinary: boolean) => void;
-  /** Called for each accepted connection. */
+  /**
+   * Called for each accepted connection.
+   * @default undefined
+   */
   onConnection?: (socket: WebSocket, request: IncomingMessage) => void;
   /**
    * Subprotocol selection, as ws's `handleProtocols`.
    * @default the first offered
    */
   handleProtocols?: (protocols: Set<string>) => string | false;
+  /**
+   * Answer RFC 6455 ping frames with pongs. `false` lets a client's protocol heartbeat time out while everything
+   * else still flows; `setAutoPong()` switches it at run time.
+   * @default true
+   */
+  autoPong?: boolean;
+  /**
+   * Park every handshake until `acceptHeld()` or `refuseHeld()` (or `holdHandshakes(false)`): a test then decides
+   * when each attempt opens, or lets the client's `connectTimeout` expire.
+   * @default false
+   */
+  holdHandshakes?: boolean;
+}
+
+/** What a scripted reply matches: the exact text, a pattern, or a predicate over the text message. */
+export type ReplyMatch = string | RegExp | ((text: string) => boolean);
+
+/** A scripted answer: a text message, several, or a function of the message (undefined: no answer, echo instead). */
+export type ReplyAnswer = string | readonly string[] | ((text: string, socket: WebSocket) => string | readonly string[] | undefined);
+
+export interface ReplyOptions {
+  /**
+   * How many messages the rule answers before it removes itself.
+   * @default Infinity
+   */
+  times?: number;
 }
 
 /**
@@ -24,11 +53,11 @@ export interface TestServer {
   readonly port: number;
   /** `ws://127.0.0.1:<port>` plus `path`. */
   url(path?: string): string;
-  /** Sockets currently connected. */
+  /** Sockets currently connected, oldest first. */
   readonly sockets: ReadonlySet<WebSocket>;
   /** Handshakes accepted since start. */
   readonly accepted: number;
-  /** Every message received, in order, as text (binary as a Buffer). */
+  /** Every message received, in order, as text (binary as a Buffer). Blackholed messages are not received. */
   readonly received: Array<string | Buffer>;
   /** Resolves with the next accepted socket (or the newest if `count` were already accepted). */
   nextConnection(): Promise<WebSocket>;
@@ -36,8 +65,42 @@ export interface TestServer {
   dropAll(): void;
   /** Close every connection with a close frame. */
   closeAll(code: number, reason?: string): void;
-  /** Answer the next `count` handshakes with an HTTP status instead of upgrading. */
+  /** Answer the next `count` handshakes with an HTTP status instead of upgrading (the client sees error + 1006). */
   refuseNext(status: number, count?: number): void;
+  /** Answer the next `count` handshakes only after `ms` (real time): a slow server, for `connectTimeout`. */
+  delayNext(ms: number, count?: number): void;
+  /** Park (true) or stop parking (false) new handshakes; stopping accepts none of those already held. */
+  holdHandshakes(on?: boolean): void;
+  /** Handshakes parked now. */
+  readonly held: number;
+  /** Resolves once at least `count` handshakes are parked. */
+  waitForHeld(count?: number): Promise<void>;
+  /** Complete the oldest `count` parked handshakes. */
+  acceptHeld(count?: number): void;
+  /** Answer the oldest `count` parked handshakes with an HTTP status. */
+  refuseHeld(status: number, count?: number): void;
+  /**
+   * Swallow every byte in both directions (true) while every TCP connection stays up, or forward again (false):
+   * a dead NAT mapping or a pulled cable. Applies to current and new connections; only a heartbeat notices it.
+   */
+  blackhole(on?: boolean): void;
+  /**
+   * Write a frame with a reserved opcode on every connection (or on `socket`), under ws. The client fails the
+   * connection: it sends a close frame with 1002 and, as browsers do, reports `error` and then `close` 1006.
+   */
+  sendMalformedFrame(socket?: WebSocket): void;
+  /**
+   * Answer text messages matching `match` with `answer` instead of `onMessage`; rules are tried in the order
+   * added. Returns the function that removes the rule. E.g. `reply('{"type":"ping"}', '{"type":"pong"}')`.
+   */
+  reply(match: ReplyMatch, answer: ReplyAnswer, options?: ReplyOptions): () => void;
+  /**
+   * Answer socketchart's default auth message (`{"type":"auth","token":...}`) with `auth_ok` when `accept` says
+   * so, else `auth_error`. Returns the function that removes the rule.
+   */
+  scriptAuth(accept?: boolean | ((token: string) => boolean), options?: ReplyOptions): () => void;
+  /** Answer ping frames with pongs (true) or ignore them (false); see the `autoPong` option. */
+  setAutoPong(on: boolean): void;
   /** Stop listening and drop every connection; the port stays reserved for `restart`. */
   stop(): Promise<void>;
   /** Listen again on the same port. */
@@ -45,34 +108,132 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+interface HeldHandshake {
+  request: IncomingMessage;
+  raw: Socket;
+  head: Buffer;
+}
+
+interface ReplyRule {
+  matches(text: string): boolean;
+  answer: ReplyAnswer;
+  left: number;
+}
+
+/** FIN + opcode 0xB (a reserved control opcode), no payload: invalid under RFC 6455 section 5.2. */
+const MALFORMED_FRAME = Buffer.from([0x8b, 0x00]);
+
+type Emit = (event: string | symbol, ...args: unknown[]) => boolean;
+type Write = (...args: unknown[]) => boolean;
+
 export async function createTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const wss = new WebSocketServer({
     noServer: true,
+    // Pings are answered below, so the test can switch pongs off per server at run time.
+    autoPong: false,
     handleProtocols: (protocols) => (options.handleProtocols ? options.handleProtocols(protocols) : ([...protocols][0] ?? false)),
   });
   const sockets = new Set<WebSocket>();
   const rawSockets = new Set<Socket>();
+  const rawOf = new WeakMap<WebSocket, Socket>();
+  const originalWrite = new WeakMap<Socket, Write>();
   const received: Array<string | Buffer> = [];
   const waiters: Array<(socket: WebSocket) => void> = [];
+  const heldWaiters: Array<{ count: number; resolve: () => void }> = [];
+  const timers = new Set<ReturnType<typeof setTimeout>>();
+  let rules: ReplyRule[] = [];
   let refusals: Array<number> = [];
+  let delays: Array<number> = [];
+  let held: HeldHandshake[] = [];
+  let holding = options.holdHandshakes ?? false;
+  let swallowing = false;
+  let autoPong = options.autoPong ?? true;
   let accepted = 0;
   let port = 0;
 
   const onMessage =
     options.onMessage ?? ((socket: WebSocket, data: RawData, isBinary: boolean) => socket.send(data, { binary: isBinary }));
 
+  function answered(socket: WebSocket, text: string): boolean {
+    for (const rule of rules) {
+      if (!rule.matches(text)) continue;
+      const answer = typeof rule.answer === 'function' ? rule.answer(text, socket) : rule.answer;
+      if (answer === undefined) continue;
+      if (--rule.left <= 0) rules = rules.filter((r) => r !== rule);
+      for (const message of typeof answer === 'string' ? [answer] : answer) socket.send(message);
+      return true;
+    }
+    return false;
+  }
+
   wss.on('connection', (socket, request) => {
     accepted++;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});
+    socket.on('ping', (data) => {
+      if (autoPong) socket.pong(data);
+    });
     socket.on('message', (data, isBinary) => {
-      received.push(isBinary ? Buffer.from(data as Buffer) : data.toString());
+      const text = isBinary ? null : data.toString();
+      received.push(text ?? Buffer.from(data as Buffer));
+      if (text !== null && answered(socket, text)) return;
       onMessage(socket, data, isBinary);
     });
     options.onConnection?.(socket, request);
     waiters.shift()?.(socket);
   });
+
+  /** Lets `blackhole` swallow this socket's bytes: reads are dropped before ws sees them, writes never leave. */
+  function interceptable(raw: Socket): void {
+    if (originalWrite.has(raw)) return;
+    const emit = raw.emit as Emit;
+    const write = raw.write as unknown as Write;
+    originalWrite.set(raw, write);
+    raw.emit = function (this: Socket, event: string | symbol, ...args: unknown[]) {
+      if (event === 'data' && swallowing) return true;
+      return emit.call(this, event, ...args);
+    } as Socket['emit'];
+    raw.write = function (this: Socket, ...args: unknown[]) {
+      if (!swallowing) return write.apply(this, args);
+      const callback = args[args.length - 1];
+      if (typeof callback === 'function') process.nextTick(callback as () => void);
+      return true;
+    } as Socket['write'];
+  }
+
+  function upgrade(request: IncomingMessage, raw: Socket, head: Buffer): void {
+    if (raw.destroyed) return;
+    const status = refusals.shift();
+    if (status !== undefined) {
+      refuse(raw, status);
+      return;
+    }
+    interceptable(raw);
+    wss.handleUpgrade(request, raw, head, (socket) => {
+      rawOf.set(socket, raw);
+      wss.emit('connection', socket, request);
+    });
+  }
+
+  function refuse(raw: Socket, status: number): void {
+    raw.end(`HTTP/1.1 ${status} Refused by test\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  }
+
+  /** Parked handshakes whose client is still there. */
+  function liveHeld(): HeldHandshake[] {
+    held = held.filter((h) => !h.raw.destroyed && !h.raw.readableEnded);
+    return held;
+  }
+
+  function notifyHeld(): void {
+    for (const waiter of [...heldWaiters]) {
+      if (liveHeld().length >= waiter.count) {
+        heldWaiters.splice(heldWaiters.indexOf(waiter), 1);
+        waiter.resolve();
+      }
+    }
+  }
 
   let http: Server = makeHttp();
 
@@ -80,15 +241,29 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
     const server = createServer((_req, res) => res.writeHead(426).end('WebSocket only'));
     server.on('connection', (raw) => {
       rawSockets.add(raw);
-      raw.on('close', () => rawSockets.delete(raw));
+      raw.on('close', () => {
+        rawSockets.delete(raw);
+        held = held.filter((h) => h.raw !== raw);
+      });
     });
-    server.on('upgrade', (request, raw: Socket, head) => {
-      const status = refusals.shift();
-      if (status !== undefined) {
-        raw.end(`HTTP/1.1 ${status} Refused by test\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    server.on('upgrade', (request, raw: Socket, head: Buffer) => {
+      // The client may give up on a parked or delayed handshake: a reset then is no failure of the server.
+      raw.on('error', () => {});
+      const delay = delays.shift();
+      if (delay !== undefined) {
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          upgrade(request, raw, head);
+        }, delay);
+        timers.add(timer);
         return;
       }
-      wss.handleUpgrade(request, raw, head, (socket) => wss.emit('connection', socket, request));
+      if (holding) {
+        held.push({ request, raw, head });
+        notifyHeld();
+        return;
+      }
+      upgrade(request, raw, head);
     });
     return server;
   }
@@ -109,8 +284,27 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
 
   async function stop(): Promise<void> {
     dropAll();
+    for (const timer of timers) clearTimeout(timer);
+    timers.clear();
+    held = [];
     for (const raw of rawSockets) raw.destroy();
     await new Promise<void>((resolve) => http.close(() => resolve()));
+  }
+
+  function takeHeld(count: number): HeldHandshake[] {
+    const taken = liveHeld().slice(0, count);
+    held = held.slice(count);
+    return taken;
+  }
+
+  function reply(match: ReplyMatch, answer: ReplyAnswer, replyOptions: ReplyOptions = {}): () => void {
+    const matches =
+      typeof match === 'string' ? (text: string) => text === match : match instanceof RegExp ? (text: string) => match.test(text) : match;
+    const rule: ReplyRule = { matches, answer, left: replyOptions.times ?? Infinity };
+    rules = [...rules, rule];
+    return () => {
+      rules = rules.filter((r) => r !== rule);
+    };
   }
 
   await listen();
@@ -133,6 +327,50 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
     refuseNext(status, count = 1) {
       refusals = refusals.concat(Array.from({ length: count }, () => status));
     },
+    delayNext(ms, count = 1) {
+      delays = delays.concat(Array.from({ length: count }, () => ms));
+    },
+    holdHandshakes(on = true) {
+      holding = on;
+    },
+    get held() {
+      return liveHeld().length;
+    },
+    waitForHeld(count = 1) {
+      if (liveHeld().length >= count) return Promise.resolve();
+      return new Promise<void>((resolve) => heldWaiters.push({ count, resolve }));
+    },
+    acceptHeld(count = 1) {
+      for (const h of takeHeld(count)) upgrade(h.request, h.raw, h.head);
+    },
+    refuseHeld(status, count = 1) {
+      for (const h of takeHeld(count)) refuse(h.raw, status);
+    },
+    blackhole(on = true) {
+      swallowing = on;
+    },
+    sendMalformedFrame(socket) {
+      for (const target of socket ? [socket] : sockets) {
+        const raw = rawOf.get(target);
+        const write = raw && originalWrite.get(raw);
+        if (raw && write && !raw.destroyed) write.call(raw, MALFORMED_FRAME);
+      }
+    },
+    reply,
+    scriptAuth(accept = true, replyOptions = {}) {
+      return reply(
+        (text) => authToken(text) !== null,
+        (text) => {
+          const token = authToken(text) as string;
+          const ok = typeof accept === 'function' ? accept(token) : accept;
+          return JSON.stringify({ type: ok ? 'auth_ok' : 'auth_error' });
+        },
+        replyOptions,
+      );
+    },
+    setAutoPong(on) {
+      autoPong = on;
+    },
     stop,
     async restart() {
       http = makeHttp();
@@ -143,4 +381,15 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
       wss.close();
     },
   };
+}
+
+/** The token of socketchart's default auth message, or null for any other message. */
+function authToken(text: string): string | null {
+  if (!text.includes('"auth"')) return null;
+  try {
+    const message = JSON.parse(text) as { type?: unknown; token?: unknown };
+    return message?.type === 'auth' ? String(message.token ?? '') : null;
+  } catch {
+    return null;
+  }
 }
