@@ -169,10 +169,12 @@ interface Registration {
  * mutated) on change, so a listener that adds or removes listeners does not disturb the dispatch in progress.
  */
 export class ListenerRegistry {
-  #lists: Partial<Record<string, Registration[]>> = {};
+  /** Made on the first listener; many connections only ever use the `on*` properties. */
+  #lists: Partial<Record<string, Registration[]>> | null = null;
 
   add(type: string, listener: Listener<never>, options?: ListenerOptions | boolean): void {
     if (listener == null) return;
+    this.#lists ??= {};
     const list = this.#lists[type] ?? [];
     if (list.some((entry) => entry.listener === listener)) return;
     const opts = typeof options === 'object' ? options : {};
@@ -182,20 +184,20 @@ export class ListenerRegistry {
   }
 
   remove(type: string, listener: Listener<never>): void {
-    const list = this.#lists[type];
-    if (!list) return;
+    const list = this.#lists?.[type];
+    if (!list || !this.#lists) return;
     const next = list.filter((entry) => entry.listener !== listener);
     if (next.length === 0) delete this.#lists[type];
     else this.#lists[type] = next;
   }
 
   has(type: string): boolean {
-    return this.#lists[type] !== undefined;
+    return this.#lists?.[type] !== undefined;
   }
 
   dispatch(event: SocketchartEvent, handler: ((event: never) => void) | null | undefined): void {
     if (handler) invoke(handler as Listener<never>, event);
-    const list = this.#lists[event.type];
+    const list = this.#lists?.[event.type];
     if (!list) return;
     for (const entry of list) {
       if (entry.once) this.remove(event.type, entry.listener);
@@ -204,7 +206,7 @@ export class ListenerRegistry {
   }
 
   clear(): void {
-    this.#lists = {};
+    this.#lists = null;
   }
 }
 

@@ -481,6 +481,8 @@ function optionalFunction(name: string, value: unknown): void {
 
 export function resolveBackoff(options: BackoffOptions | undefined): ResolvedBackoff {
   const d = DEFAULTS.backoff;
+  // Connections with default backoff share the frozen defaults instead of each holding a copy.
+  if (options === undefined) return d;
   if (options !== undefined && (typeof options !== 'object' || options === null)) {
     throw invalidOption('backoff', 'an object', options);
   }
@@ -501,6 +503,7 @@ export function resolveBackoff(options: BackoffOptions | undefined): ResolvedBac
 
 export function resolveQueue(options: QueueOptions | undefined): ResolvedQueue {
   const d = DEFAULTS.queue;
+  if (options === undefined) return d;
   if (options !== undefined && (typeof options !== 'object' || options === null)) {
     throw invalidOption('queue', 'an object', options);
   }

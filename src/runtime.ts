@@ -32,7 +32,7 @@ import type {
 } from './options.js';
 import type { EnvironmentSource } from './policies/environment.js';
 import { type DeliveryFactory, type DeliveryLayer, NO_MESSAGE } from './delivery/types.js';
-import { OutboundQueue } from './policies/queue.js';
+import { type Dropped, OutboundQueue } from './policies/queue.js';
 import { TokenBucket } from './policies/rateLimit.js';
 import { Reassembler, splitMessage } from './messages/chunking.js';
 import { type Codec, rawCodec } from './messages/codec.js';
@@ -45,6 +45,9 @@ import type { BinaryType, CloseInfo, OpenRequest, Transport, TransportSocket } f
 import { parseProtocols, parseSocketUrl } from './url.js';
 
 type Handler = ((event: never) => void) | null;
+
+/** The shared empty list: per-connection lists are allocated only when something goes in them. */
+const NONE = Object.freeze([]) as never[];
 
 /** The facade's `on*` properties, read at dispatch time. */
 export interface HandlerSlots {
@@ -75,7 +78,7 @@ export class ConnectionRuntime implements ConnectionHost {
 
   /** Where the facade's events point (`event.target`) and its `on*` handlers. */
   readonly #facade: HandlerSlots;
-  readonly #options: ResolvedOptions;
+  readonly #startClosed: boolean;
   readonly #clock: ConnectionClock | undefined;
   readonly #environment: EnvironmentSource;
   readonly #retryWait: ConnectionOptions['retryWait'];
@@ -96,10 +99,10 @@ export class ConnectionRuntime implements ConnectionHost {
   #path: string;
   #readyState: 0 | 1 | 2 | 3;
   /** Events caused by the transition in progress, fired once its snapshot is committed. */
-  #pending: SocketchartEvent[] = [];
+  #pending: SocketchartEvent[] = NONE;
   /** True between a machine action calling this host and the commit of that transition's snapshot. */
   #inTransition = false;
-  #openWaiters: OpenWaiter[] = [];
+  #openWaiters: OpenWaiter[] = NONE;
   #retryToken = 0;
   #stopEnvironment: (() => void) | null = null;
   #closedBy: ClosedReason | null = null;
@@ -108,7 +111,7 @@ export class ConnectionRuntime implements ConnectionHost {
   /** The token for this attempt's auth message; dropped as soon as it is sent, and never put in the chart. */
   #token: string | null = null;
   /** Messages that arrived during `authenticating` after the ack was matched: delivered right after `open`. */
-  #heldDuringAuth: unknown[] = [];
+  #heldDuringAuth: unknown[] = NONE;
   #inbound = 0;
   #pingSentAt = -1;
   #rtt: number | null = null;
@@ -116,12 +119,14 @@ export class ConnectionRuntime implements ConnectionHost {
   readonly #schema: StandardSchemaV1 | undefined;
   /** Keeps async schema validations in arrival order. */
   #validating: Promise<void> | null = null;
-  readonly router: MessageRouter<unknown>;
-  readonly requests: RequestTracker;
+  #router: MessageRouter<unknown> | null = null;
+  #requests: RequestTracker | null = null;
+  readonly #typeField: string;
+  readonly #requestOptions: ResolvedOptions['requests'];
   readonly #requestsOnReconnect: 'resend' | 'fail';
   readonly #maxMessageSize: number;
   /** `onEveryOpen` hooks (joins, subscriptions), run on every open before the queue is flushed. */
-  #everyOpen: Array<() => void> = [];
+  #everyOpen: Array<() => void> = NONE;
   /** True while the open sequence writes restore messages: they go to the socket ahead of the queue. */
   #restoring = false;
   readonly counters = new MetricsCounters();
@@ -145,7 +150,7 @@ export class ConnectionRuntime implements ConnectionHost {
     environment: EnvironmentSource,
   ) {
     this.#facade = facade;
-    this.#options = resolved;
+    this.#startClosed = resolved.startClosed;
     this.transport = resolved.transport;
     this.#clock = options.clock;
     this.#environment = environment;
@@ -173,8 +178,8 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#heartbeat = resolved.heartbeat;
     this.#codec = (options.codec ?? rawCodec) as Codec<unknown, unknown>;
     this.#schema = options.schema;
-    this.router = new MessageRouter(resolved.typeField);
-    this.requests = new RequestTracker(resolved.requests.idField, this.#timers(), resolved.requests.timeout);
+    this.#typeField = resolved.typeField;
+    this.#requestOptions = resolved.requests;
     this.#requestsOnReconnect = resolved.requests.onReconnect;
     this.#maxMessageSize = resolved.maxMessageSize;
     this.#highWaterMark = resolved.flow.highWaterMark;
@@ -183,9 +188,7 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#delivery = options.delivery ? this.#createDelivery(options.delivery) : null;
     this.#chunkSize = resolved.chunking?.chunkSize ?? Infinity;
     this.#reassembler = resolved.chunking ? new Reassembler(resolved.chunking.maxMessageBytes) : null;
-    this.queue = new OutboundQueue(resolved.queue, ({ data, reason }) =>
-      this.#emit(new DropEvent(data, reason, this.now())),
-    );
+    this.queue = new OutboundQueue(resolved.queue, this);
     const userInspect = options.inspect;
     this.actor = createActor(connectionMachine, {
       input: { host: this },
@@ -200,9 +203,21 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#readyState = readyStateOf(this.actor.getSnapshot());
   }
 
+  /** The message router, made on first use: most connections never route. */
+  get router(): MessageRouter<unknown> {
+    this.#router ??= new MessageRouter(this.#typeField);
+    return this.#router;
+  }
+
+  /** The request tracker, made on first `request()`. */
+  get requests(): RequestTracker {
+    this.#requests ??= new RequestTracker(this.#requestOptions.idField, this.#timers(), this.#requestOptions.timeout);
+    return this.#requests;
+  }
+
   start(): void {
     this.actor.start();
-    if (!this.#options.startClosed) this.connect();
+    if (!this.#startClosed) this.connect();
   }
 
   // ---- state, as the facade shows it --------------------------------------------------------------------------
@@ -252,6 +267,11 @@ export class ConnectionRuntime implements ConnectionHost {
 
   now(): number {
     return this.#clock?.now ? this.#clock.now() : Date.now();
+  }
+
+  /** The queue reports what it drops here. */
+  dropped({ data, reason }: Dropped): void {
+    this.#emit(new DropEvent(data, reason, this.now()));
   }
 
   // ---- user commands ------------------------------------------------------------------------------------------
@@ -498,7 +518,7 @@ export class ConnectionRuntime implements ConnectionHost {
           timeout,
         );
       }
-      this.#openWaiters.push(waiter);
+      this.#openWaiters = [...this.#openWaiters, waiter];
     });
   }
 
@@ -557,7 +577,7 @@ export class ConnectionRuntime implements ConnectionHost {
 
   attach(socket: TransportSocket): void {
     this.#socket = socket;
-    this.#heldDuringAuth = [];
+    this.#heldDuringAuth = NONE;
   }
 
   handshakeDone(socket: TransportSocket, info: { protocol: string; extensions: string }): void {
@@ -647,8 +667,8 @@ export class ConnectionRuntime implements ConnectionHost {
   }
 
   #route(message: unknown): void {
-    if (this.requests.size > 0 && this.requests.settle(message)) return;
-    if (this.router.size > 0) this.router.route(message);
+    if (this.#requests !== null && this.#requests.size > 0 && this.#requests.settle(message)) return;
+    if (this.#router !== null && this.#router.size > 0) this.#router.route(message);
     this.#deliverMessage(message);
   }
 
@@ -671,7 +691,7 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#inbound++;
     if (auth.isAck(data)) this.actor.send({ type: 'AUTH.OK' });
     else if (auth.isNack(data)) this.actor.send({ type: 'AUTH.FAIL', reason: 'Authentication refused' });
-    else this.#heldDuringAuth.push(data);
+    else this.#heldDuringAuth = [...this.#heldDuringAuth, data];
   }
 
   #ponged(): void {
@@ -726,14 +746,14 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#delivery?.opened();
     this.#restoring = true;
     for (const hook of this.#everyOpen) this.#runHook(hook);
-    for (const entry of this.requests.unsentOn(socket)) this.#writeRequest(socket, entry);
+    if (this.#requests !== null) for (const entry of this.#requests.unsentOn(socket)) this.#writeRequest(socket, entry);
     this.#restoring = false;
     this.#pump();
-    this.#pending.push(new OpenEvent(this.now()));
+    this.#queueEvent(new OpenEvent(this.now()));
     // Messages the server sent right after its auth ack come after `open`, in order.
     const held = this.#heldDuringAuth;
     if (held.length > 0) {
-      this.#heldDuringAuth = [];
+      this.#heldDuringAuth = NONE;
       queueMicrotask(() => {
         for (const data of held) if (this.#announced === socket) this.#dispatchMessage(data);
       });
@@ -753,7 +773,7 @@ export class ConnectionRuntime implements ConnectionHost {
     this.counters.closed(this.now());
     this.counters.lastClose = close;
     if (this.#requestsOnReconnect === 'fail') {
-      this.requests.failAll(new SocketchartError('ERR_CONNECTION_LOST', `The connection was lost (${close.code}${close.reason ? ` ${close.reason}` : ''}) before the reply came.`));
+      this.#requests?.failAll(new SocketchartError('ERR_CONNECTION_LOST', `The connection was lost (${close.code}${close.reason ? ` ${close.reason}` : ''}) before the reply came.`));
     }
     if (this.#announced !== null) {
       this.#announced = null;
@@ -785,7 +805,7 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#closedBy = reason;
     this.counters.closed(this.now());
     this.counters.lastClose = { code: reason.code, reason: reason.reason, wasClean: reason.wasClean };
-    this.requests.failAll(this.#closedError());
+    this.#requests?.failAll(this.#closedError());
     this.#delivery?.ended();
     this.#stopEnvironment?.();
     this.#stopEnvironment = null;
@@ -801,9 +821,14 @@ export class ConnectionRuntime implements ConnectionHost {
 
   // ---- internals ----------------------------------------------------------------------------------------------
 
+  #queueEvent(event: SocketchartEvent): void {
+    if (this.#pending === NONE) this.#pending = [];
+    this.#pending.push(event);
+  }
+
   /** Fire `event` now, or, while the machine is mid-transition, once its snapshot is committed. */
   #emit(event: SocketchartEvent): void {
-    this.#pending.push(event);
+    this.#queueEvent(event);
     if (!this.#inTransition) this.#flush();
   }
 
@@ -815,7 +840,10 @@ export class ConnectionRuntime implements ConnectionHost {
     const to = statePathOf(snapshot);
     this.#path = to;
     this.#readyState = readyStateOf(snapshot);
-    if (from !== to) this.#pending.unshift(new StateChangeEvent(from, to, cause, this.now()));
+    if (from !== to) {
+      if (this.#pending === NONE) this.#pending = [];
+      this.#pending.unshift(new StateChangeEvent(from, to, cause, this.now()));
+    }
     this.#flush();
   }
 
@@ -832,7 +860,7 @@ export class ConnectionRuntime implements ConnectionHost {
 
   #settleWaiters(error: Error | null): void {
     const waiters = this.#openWaiters;
-    this.#openWaiters = [];
+    this.#openWaiters = NONE;
     for (const waiter of waiters) {
       if (error) waiter.reject(error);
       else waiter.resolve();

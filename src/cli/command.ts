@@ -13,7 +13,8 @@ export interface Command {
   readonly help: string;
   /**
    * Lets a command be selected by its first argument rather than by name, for a default command such as the
-   * interactive client `socketchart <url>`: called with the first argument when no command has that name.
+   * interactive client `socketchart <url>`: called with the first argument when no command has that name, or with
+   * '' when there are no arguments at all.
    */
   accepts?(firstArg: string): boolean;
   /**

@@ -15,7 +15,7 @@ ${list}
 
 Options:
   -h, --help  show this help (\`${PROGRAM} <command> --help\` for a command's own)
-`;
+${commands.filter((c) => c.accepts).map((c) => `\nThe default command, ${c.name}:\n\n${c.help}`).join('')}`;
 }
 
 /**
@@ -28,14 +28,13 @@ export async function run(argv: readonly string[], io: CliIO, commands: readonly
     io.stdout(mainHelp(commands));
     return EXIT_OK;
   }
-  if (first === undefined) {
-    io.stderr(`${PROGRAM}: missing command\n\n${mainHelp(commands)}`);
-    return EXIT_USAGE;
-  }
-
-  const named = commands.find((c) => c.name === first);
-  const command = named ?? commands.find((c) => c.accepts?.(first) === true);
+  const named = first === undefined ? undefined : commands.find((c) => c.name === first);
+  const command = named ?? commands.find((c) => c.accepts?.(first ?? '') === true);
   if (command === undefined) {
+    if (first === undefined) {
+      io.stderr(`${PROGRAM}: missing command\n\n${mainHelp(commands)}`);
+      return EXIT_USAGE;
+    }
     const what = first.startsWith('-') ? `unknown option '${first}'` : `unknown command '${first}'`;
     io.stderr(`${PROGRAM}: ${what}\nRun '${PROGRAM} --help' for usage.\n`);
     return EXIT_USAGE;

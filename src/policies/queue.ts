@@ -55,16 +55,24 @@ interface Entry {
 
 export type EnqueueResult = 'queued' | 'rejected';
 
+/** Where the queue reports what it drops. */
+export interface DropSink {
+  dropped(dropped: Dropped): void;
+}
+
+const EMPTY: readonly Entry[] = Object.freeze([]);
+
 export class OutboundQueue {
-  #entries: Entry[] = [];
+  /** Allocated on the first enqueue: most connections never queue. */
+  #entries: Entry[] = EMPTY as Entry[];
   #head = 0;
   #bytes = 0;
   readonly #options: ResolvedQueue;
-  readonly #onDrop: (dropped: Dropped) => void;
+  readonly #sink: DropSink;
 
-  constructor(options: ResolvedQueue, onDrop: (dropped: Dropped) => void) {
+  constructor(options: ResolvedQueue, sink: DropSink | ((dropped: Dropped) => void)) {
     this.#options = options;
-    this.#onDrop = onDrop;
+    this.#sink = typeof sink === 'function' ? { dropped: sink } : sink;
   }
 
   get length(): number {
@@ -85,18 +93,19 @@ export class OutboundQueue {
     const { maxMessages, maxBytes, overflow } = this.#options;
     if (bytes > maxBytes || maxMessages === 0) {
       if (overflow === 'reject') return 'rejected';
-      this.#onDrop({ data, reason: 'too-large' });
+      this.#sink.dropped({ data, reason: 'too-large' });
       return 'queued';
     }
     const fits = () => this.length < maxMessages && this.#bytes + bytes <= maxBytes;
     if (!fits()) {
       if (overflow === 'reject') return 'rejected';
       if (overflow === 'drop-newest') {
-        this.#onDrop({ data, reason: 'queue-full' });
+        this.#sink.dropped({ data, reason: 'queue-full' });
         return 'queued';
       }
       while (!fits()) this.#drop(this.#shift(), 'queue-full');
     }
+    if (this.#entries === EMPTY) this.#entries = [];
     this.#entries.push({ data, bytes, queuedAt: now });
     this.#bytes += bytes;
     return 'queued';
@@ -123,6 +132,7 @@ export class OutboundQueue {
   requeueFront(data: SendData, now: number): void {
     const entry = { data, bytes: byteLengthOf(data), queuedAt: now };
     if (this.#head > 0) this.#entries[--this.#head] = entry;
+    else if (this.#entries === EMPTY) this.#entries = [entry];
     else this.#entries.unshift(entry);
     this.#bytes += entry.bytes;
   }
@@ -147,7 +157,7 @@ export class OutboundQueue {
     this.#bytes -= entry.bytes;
     // Compact now and then so a long-lived queue does not keep a growing hole at its front.
     if (this.#head === this.#entries.length) {
-      this.#entries.length = 0;
+      this.#entries = EMPTY as Entry[];
       this.#head = 0;
     } else if (this.#head > 1024 && this.#head * 2 > this.#entries.length) {
       this.#entries = this.#entries.slice(this.#head);
@@ -157,6 +167,6 @@ export class OutboundQueue {
   }
 
   #drop(entry: Entry, reason: DropReason): void {
-    this.#onDrop({ data: entry.data, reason });
+    this.#sink.dropped({ data: entry.data, reason });
   }
 }

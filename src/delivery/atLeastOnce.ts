@@ -1,0 +1,316 @@
+import { type SendData, byteLengthOf } from '../data.js';
+import { SocketchartError, invalidOption } from '../errors.js';
+import {
+  ACK_PROTOCOL,
+  MAX_SEQ,
+  ackFrame,
+  encodeBinary,
+  encodeText,
+  helloFrame,
+  newSessionId,
+  parseControl,
+  parseTextSeq,
+  readSeq,
+  BINARY_HEADER_BYTES,
+} from './protocol.js';
+import { type DeliveryFactory, type DeliveryHost, type DeliveryLayer, NO_MESSAGE } from './types.js';
+
+export interface AtLeastOnceOptions {
+  /**
+   * Most messages held (sent but not acknowledged, or waiting for a socket).
+   * @default 10000
+   */
+  maxMessages?: number;
+  /**
+   * Most payload bytes held (UTF-8 for strings).
+   * @default 8388608 (8 MiB)
+   */
+  maxBytes?: number;
+  /**
+   * What `send()` does when a message does not fit: report it with a `drop` event (`queue-full`, or `too-large`
+   * when it is bigger than `maxBytes` on its own) and never send it, or throw `ERR_QUEUE_FULL` so the caller
+   * decides. Messages already written are never pushed out: whether they arrived is not known yet.
+   * @default 'drop-newest'
+   */
+  overflow?: 'drop-newest' | 'reject';
+  /**
+   * Acknowledge after this many inbound messages...
+   * @default 32
+   */
+  ackEvery?: number;
+  /**
+   * ...or this many ms after the first unacknowledged one, whichever comes first.
+   * @default 20
+   */
+  ackDelay?: number;
+}
+
+export const AT_LEAST_ONCE_DEFAULTS = Object.freeze({
+  maxMessages: 10_000,
+  maxBytes: 8_388_608,
+  overflow: 'drop-newest' as 'drop-newest' | 'reject',
+  ackEvery: 32,
+  ackDelay: 20,
+});
+
+type Resolved = Required<AtLeastOnceOptions>;
+
+interface Entry {
+  seq: number;
+  /** What the app sent (reported as is when dropped). */
+  data: SendData;
+  /** What goes on the wire. */
+  frame: string | Uint8Array;
+  bytes: number;
+}
+
+/**
+ * Acknowledged delivery (PROTOCOL.md, `socketchart.ack.v1`): every message gets a sequence number and is kept
+ * until the server acknowledges it; after a reconnect the layer resumes the session and replays, in order,
+ * everything not acknowledged. Inbound messages are deduplicated by sequence and acknowledged in batches. With
+ * the `socketchart/server` helper on the other end, each message is processed once in each direction.
+ *
+ * ```ts
+ * createConnection(url, { delivery: atLeastOnce() })
+ * ```
+ */
+export function atLeastOnce(options: AtLeastOnceOptions = {}): DeliveryFactory {
+  const resolved = resolveAtLeastOnce(options);
+  return (host) => new AtLeastOnceLayer(host, resolved);
+}
+
+function resolveAtLeastOnce(options: AtLeastOnceOptions): Resolved {
+  if (typeof options !== 'object' || options === null) throw invalidOption('delivery', 'an options object for atLeastOnce()', options);
+  const d = AT_LEAST_ONCE_DEFAULTS;
+  const whole = (name: keyof AtLeastOnceOptions, min: number, fallback: number, allowInfinity: boolean): number => {
+    const value = options[name];
+    if (value === undefined) return fallback;
+    const ok = typeof value === 'number' && value >= min && (Number.isInteger(value) || (allowInfinity && value === Infinity));
+    if (!ok) throw invalidOption(`delivery.${name}`, `a whole number >= ${min}${allowInfinity ? ' (or Infinity)' : ''}`, value);
+    return value;
+  };
+  const overflow = options.overflow ?? d.overflow;
+  if (overflow !== 'drop-newest' && overflow !== 'reject') throw invalidOption('delivery.overflow', "'drop-newest' or 'reject'", overflow);
+  const ackDelay = options.ackDelay ?? d.ackDelay;
+  if (typeof ackDelay !== 'number' || !(ackDelay >= 0) || !Number.isFinite(ackDelay)) {
+    throw invalidOption('delivery.ackDelay', 'a number of ms >= 0', ackDelay);
+  }
+  return {
+    maxMessages: whole('maxMessages', 1, d.maxMessages, true),
+    maxBytes: whole('maxBytes', 1, d.maxBytes, true),
+    overflow,
+    ackEvery: whole('ackEvery', 1, d.ackEvery, false),
+    ackDelay,
+  };
+}
+
+const hasBlob = typeof Blob !== 'undefined';
+
+function bytesOf(data: Exclude<SendData, string | Blob>): Uint8Array {
+  if (data instanceof Uint8Array) return data;
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return new Uint8Array(data as ArrayBufferLike);
+}
+
+class AtLeastOnceLayer implements DeliveryLayer {
+  readonly protocols = [ACK_PROTOCOL] as const;
+  readonly #host: DeliveryHost;
+  readonly #options: Resolved;
+
+  #sid = newSessionId();
+  /** The next outbound sequence number. */
+  #nextSeq = 1;
+  /** Outbound messages not yet acknowledged, oldest first (`#head` is the first live slot). */
+  #entries: Entry[] = [];
+  #head = 0;
+  #bytes = 0;
+  /** A socket is open and has taken every write so far. */
+  #writable = false;
+  /** The server answered this socket's `hello`: frames from here on are protocol frames. */
+  #welcomed = false;
+  /** The highest inbound seq delivered (in order, so everything up to it was delivered). */
+  #lastIn = 0;
+  /** The highest inbound seq the server was told about. */
+  #ackedIn = 0;
+  #ackForced = false;
+  #ackTimer: unknown = null;
+
+  constructor(host: DeliveryHost, options: Resolved) {
+    this.#host = host;
+    this.#options = options;
+  }
+
+  get pending(): { count: number; bytes: number } {
+    return { count: this.#entries.length - this.#head, bytes: this.#bytes };
+  }
+
+  send(data: SendData): void {
+    if (hasBlob && data instanceof Blob) {
+      throw new SocketchartError(
+        'ERR_INVALID_DATA',
+        'Acknowledged delivery frames messages synchronously and cannot read a Blob; send `await blob.arrayBuffer()` instead.',
+      );
+    }
+    const bytes = byteLengthOf(data);
+    const { maxMessages, maxBytes, overflow } = this.#options;
+    const count = this.#entries.length - this.#head;
+    if (bytes > maxBytes || count >= maxMessages || this.#bytes + bytes > maxBytes) {
+      if (overflow === 'reject') {
+        throw new SocketchartError(
+          'ERR_QUEUE_FULL',
+          `Acknowledged delivery holds ${count} unacknowledged messages (${this.#bytes} bytes); this one (${bytes} bytes) does not fit delivery.maxMessages / delivery.maxBytes. Wait for acknowledgements or raise the limits.`,
+        );
+      }
+      this.#host.drop(data, bytes > maxBytes ? 'too-large' : 'queue-full');
+      return;
+    }
+    if (this.#nextSeq > MAX_SEQ) {
+      // 2^53 messages in one session; never in practice, but never wrap around either.
+      this.#host.drop(data, 'closed');
+      return;
+    }
+    const seq = this.#nextSeq++;
+    const frame = typeof data === 'string' ? encodeText(seq, data) : encodeBinary(seq, bytesOf(data as Exclude<SendData, string | Blob>));
+    this.#entries.push({ seq, data, frame, bytes });
+    this.#bytes += bytes;
+    if (this.#writable) this.#write(frame);
+  }
+
+  opened(): void {
+    this.#writable = true;
+    this.#welcomed = false;
+    this.#clearAckTimer();
+    this.#ackForced = false;
+    const oldest = this.#entries.length > this.#head ? (this.#entries[this.#head] as Entry).seq : this.#nextSeq;
+    if (!this.#write(helloFrame(this.#sid, this.#lastIn, oldest))) return;
+    this.#ackedIn = this.#lastIn;
+    // Everything not acknowledged, in order; the server drops what it already processed.
+    for (let i = this.#head; i < this.#entries.length && this.#writable; i++) this.#write((this.#entries[i] as Entry).frame);
+  }
+
+  inbound(frame: unknown): unknown {
+    if (typeof frame === 'string') {
+      const data = parseTextSeq(frame);
+      if (data !== null && this.#welcomed) return this.#sequenced(data.seq) ? frame.slice(data.start) : NO_MESSAGE;
+      const control = parseControl(frame);
+      if (control === null) return frame; // an unsequenced app frame (pong, auth reply, a server that is not ours)
+      if (control === 'invalid') return NO_MESSAGE;
+      if (control.type === 'welcome') this.#welcome(control.sid, control.resumed, control.ack, control.next);
+      else if (control.type === 'ack') this.#acked(control.ack);
+      return NO_MESSAGE;
+    }
+    if (!this.#welcomed) return frame;
+    if (ArrayBuffer.isView(frame)) {
+      const view = frame instanceof Uint8Array ? frame : new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength);
+      const seq = readSeq(view);
+      if (seq < 0 || !this.#sequenced(seq)) return NO_MESSAGE;
+      return view.subarray(BINARY_HEADER_BYTES); // a Buffer stays a Buffer
+    }
+    if (frame instanceof ArrayBuffer) {
+      const seq = readSeq(new Uint8Array(frame));
+      if (seq < 0 || !this.#sequenced(seq)) return NO_MESSAGE;
+      return frame.slice(BINARY_HEADER_BYTES);
+    }
+    // A Blob cannot be read synchronously; binaryType must be 'arraybuffer' or 'nodebuffer' with this layer.
+    return NO_MESSAGE;
+  }
+
+  lost(): void {
+    this.#writable = false;
+    this.#welcomed = false;
+    this.#clearAckTimer();
+  }
+
+  ended(): void {
+    this.lost();
+    const entries = this.#entries;
+    const head = this.#head;
+    this.#entries = [];
+    this.#head = 0;
+    this.#bytes = 0;
+    // A new session next time: the server forgets this one when its TTL runs out.
+    this.#sid = newSessionId();
+    this.#nextSeq = 1;
+    this.#lastIn = 0;
+    this.#ackedIn = 0;
+    for (let i = head; i < entries.length; i++) this.#host.drop((entries[i] as Entry).data, 'closed');
+  }
+
+  /** Whether the inbound data frame `seq` is the next one (deliver it); duplicates and gaps are not delivered. */
+  #sequenced(seq: number): boolean {
+    if (seq === this.#lastIn + 1) {
+      this.#lastIn = seq;
+      this.#scheduleAck();
+      return true;
+    }
+    if (seq <= this.#lastIn) {
+      // A replay of something delivered: the server missed our ack, so tell it again.
+      this.#ackForced = true;
+      this.#scheduleAck();
+    }
+    // A gap: a conforming server never sends one (it replays from our `hello.ack`); nothing is delivered out of order.
+    return false;
+  }
+
+  #welcome(sid: string, resumed: boolean, ack: number, next: number): void {
+    if (sid !== this.#sid || !this.#writable) return;
+    this.#welcomed = true;
+    // A new server session numbers its messages from `next` on; a resumed one replays from our `hello.ack`.
+    this.#lastIn = resumed ? Math.max(this.#lastIn, next - 1) : next - 1;
+    this.#ackedIn = this.#lastIn;
+    this.#acked(ack);
+  }
+
+  /** The server processed everything up to `ack`. */
+  #acked(ack: number): void {
+    const entries = this.#entries;
+    while (this.#head < entries.length && (entries[this.#head] as Entry).seq <= ack) {
+      this.#bytes -= (entries[this.#head] as Entry).bytes;
+      entries[this.#head] = undefined as unknown as Entry;
+      this.#head++;
+    }
+    if (this.#head === entries.length) {
+      entries.length = 0;
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > entries.length) {
+      this.#entries = entries.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  #scheduleAck(): void {
+    if (!this.#welcomed) return;
+    if (this.#lastIn - this.#ackedIn >= this.#options.ackEvery) {
+      this.#sendAck();
+      return;
+    }
+    if (this.#ackTimer === null) this.#ackTimer = this.#host.setTimeout(() => {
+      this.#ackTimer = null;
+      this.#sendAck();
+    }, this.#options.ackDelay);
+  }
+
+  #sendAck(): void {
+    this.#clearAckTimer();
+    if (!this.#welcomed || (this.#lastIn === this.#ackedIn && !this.#ackForced)) return;
+    if (this.#write(ackFrame(this.#lastIn))) {
+      this.#ackedIn = this.#lastIn;
+      this.#ackForced = false;
+    }
+  }
+
+  #clearAckTimer(): void {
+    if (this.#ackTimer !== null) this.#host.clearTimeout(this.#ackTimer);
+    this.#ackTimer = null;
+  }
+
+  #write(frame: string | Uint8Array): boolean {
+    if (!this.#writable) return false;
+    if (this.#host.write(frame)) return true;
+    // The socket is past OPEN before the connection knows: keep everything for the next one.
+    this.#writable = false;
+    this.#welcomed = false;
+    this.#clearAckTimer();
+    return false;
+  }
+}

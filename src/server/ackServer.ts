@@ -1,0 +1,659 @@
+import type { IncomingMessage } from 'node:http';
+import { type RawData, WebSocket, type WebSocketServer } from 'ws';
+import { SocketchartError, invalidOption } from '../errors.js';
+import {
+  ACK_CLOSE_CODES,
+  ACK_PROTOCOL,
+  BINARY_HEADER_BYTES,
+  MAX_SEQ,
+  ackFrame,
+  parseControl,
+  parseTextSeq,
+  readSeq,
+  welcomeFrame,
+  writeSeq,
+} from '../delivery/protocol.js';
+import { type SessionRecord, type SessionStore, createMemorySessionStore } from './store.js';
+
+/** What a session receives: text as a string, binary as a Buffer (without the protocol header). */
+export type AckPayload = string | Buffer;
+
+/** What `session.send` takes. */
+export type AckSendData = string | Buffer | ArrayBuffer | ArrayBufferView;
+
+/** One client session: it outlives sockets, until its TTL runs out with no socket attached. */
+export interface AckSession {
+  /** The session key (the client's session id unless `sessionKey` maps it). */
+  readonly id: string;
+  /** Whether a socket is attached now. */
+  readonly connected: boolean;
+  /** Server->client messages not yet acknowledged. */
+  readonly pending: { count: number; bytes: number };
+  /** The attached socket, if any (for `close`, `ping`, headers): never write on it directly. */
+  readonly socket: WebSocket | null;
+  /**
+   * Send `payload` to the client, exactly once and in order, across reconnects. Written now if a socket is
+   * attached, else on resume. False when it does not fit `maxUnacked` / `maxUnackedBytes`, or the session is over:
+   * then nothing was sent, and the caller decides.
+   */
+  send(payload: AckSendData): boolean;
+  /**
+   * End the session now: close its socket (code 1000 unless given), forget its state, and return the messages
+   * that were never acknowledged.
+   */
+  end(code?: number, reason?: string): AckPayload[];
+}
+
+export interface AckServerOptions {
+  /** Each client message, once (a replayed duplicate is acknowledged and skipped), in order. */
+  onMessage(session: AckSession, payload: AckPayload): void;
+  /** A socket attached to a session: new (`resumed: false`) or resumed. Messages sent here follow the replay. */
+  onSession?(session: AckSession, info: { resumed: boolean; request: IncomingMessage }): void;
+  /** A session expired (no socket for `sessionTtl` ms) with these messages never acknowledged: report them. */
+  onExpire?(session: AckSession, undelivered: AckPayload[]): void;
+  /** A frame outside the protocol (auth messages, app-level pings): not sequenced, not acknowledged. */
+  onUnsequenced?(socket: WebSocket, payload: AckPayload, session: AckSession | null): void;
+  /** A socket that did not negotiate `socketchart.ack.v1`. @default it is closed with 1002 */
+  onPlainConnection?(socket: WebSocket, request: IncomingMessage): void;
+  /** `onMessage` (or another hook) threw. @default rethrown from a microtask, as an EventEmitter listener would */
+  onError?(error: unknown, session: AckSession | null): void;
+  /**
+   * Maps the client's session id to the store key, e.g. prefixing the authenticated user so one user can never
+   * resume another's session. Throwing refuses the socket (1008).
+   * @default the session id as is
+   */
+  sessionKey?(sessionId: string, request: IncomingMessage): string;
+  /** @default createMemorySessionStore() */
+  store?: SessionStore;
+  /**
+   * Ms a session is kept with no socket attached; then it expires (`onExpire`). `Infinity` keeps it forever.
+   * @default 120000
+   */
+  sessionTtl?: number;
+  /** @default 10000 */
+  maxUnacked?: number;
+  /** @default 8388608 (8 MiB) */
+  maxUnackedBytes?: number;
+  /** New sessions beyond this are refused with 1013 (try again later). @default 100000 */
+  maxSessions?: number;
+  /** Acknowledge after this many client messages... @default 32 */
+  ackEvery?: number;
+  /** ...or this many ms after the first unacknowledged one. @default 20 */
+  ackDelay?: number;
+  /** Answer `{"type":"ping"}` text frames with `{"type":"pong"}` (socketchart's `heartbeat: { mode: 'message' }`). @default true */
+  answerPings?: boolean;
+  /** Timers and time (tests pass xstate's `SimulatedClock`). @default the real clock, timers unref'd */
+  clock?: { now(): number; setTimeout(fn: () => void, ms: number): unknown; clearTimeout(id: unknown): void };
+}
+
+/** Counters since `attachAckServer`, for metrics and tests. */
+export interface AckServerStats {
+  /** Sessions created (a hello with an unknown session id). */
+  created: number;
+  /** Sockets that resumed an existing session. */
+  resumed: number;
+  /** Sessions that expired with no socket attached. */
+  expired: number;
+  /** Client messages processed (each once). */
+  processed: number;
+  /** Client messages received again after they were processed, and skipped. */
+  duplicates: number;
+  /** Server messages written again on resume. */
+  replayed: number;
+  /** Sockets closed for a protocol error, a sequence gap or a takeover. */
+  refused: number;
+}
+
+export interface AckServer {
+  /** Sessions this process holds (attached, or detached and not yet expired). */
+  readonly sessions: ReadonlyMap<string, AckSession>;
+  readonly stats: Readonly<AckServerStats>;
+  /** Stop speaking the protocol on `wss`: listeners removed, timers cleared. Does not close `wss` or its sockets. */
+  close(): void;
+}
+
+export const ACK_SERVER_DEFAULTS = Object.freeze({
+  sessionTtl: 120_000,
+  maxUnacked: 10_000,
+  maxUnackedBytes: 8_388_608,
+  maxSessions: 100_000,
+  ackEvery: 32,
+  ackDelay: 20,
+});
+
+type Clock = NonNullable<AckServerOptions['clock']>;
+
+const realClock: Clock = {
+  now: () => Date.now(),
+  setTimeout(fn, ms) {
+    const timer = setTimeout(fn, ms);
+    timer.unref();
+    return timer;
+  },
+  clearTimeout: (id) => clearTimeout(id as ReturnType<typeof setTimeout>),
+};
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+function bytesOfPayload(payload: string | Uint8Array): number {
+  return typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength;
+}
+
+function thenOrNow<T>(value: T | Promise<T>, next: (value: T) => void, fail: (error: unknown) => void): void {
+  if (isThenable(value)) {
+    (value as Promise<T>).then(next, fail);
+    return;
+  }
+  try {
+    next(value as T);
+  } catch (error) {
+    fail(error);
+  }
+}
+
+/**
+ * Speaks `socketchart.ack.v1` (PROTOCOL.md) on a `ws` `WebSocketServer`: sessions that survive reconnects, in-order
+ * exactly-once processing of client messages (dedupe by sequence), replay of unacknowledged server messages on
+ * resume, batched acknowledgements, and session expiry.
+ *
+ * ```ts
+ * const wss = new WebSocketServer({ port: 8080 });
+ * attachAckServer(wss, { onMessage: (session, payload) => session.send(`echo:${payload}`) });
+ * ```
+ */
+export function attachAckServer(wss: WebSocketServer, options: AckServerOptions): AckServer {
+  if (typeof wss !== 'object' || wss === null || typeof (wss as { on?: unknown }).on !== 'function' || typeof wss.options !== 'object') {
+    throw invalidOption('wss', 'a ws WebSocketServer', wss);
+  }
+  const o = resolveServerOptions(options);
+  const store = o.store;
+  const clock = o.clock;
+  const sessions = new Map<string, Session>();
+  const loading = new Map<string, Promise<Session | undefined>>();
+  let closed = false;
+  const stats: AckServerStats = { created: 0, resumed: 0, expired: 0, processed: 0, duplicates: 0, replayed: 0, refused: 0 };
+
+  interface Link {
+    readonly ws: WebSocket;
+    readonly request: IncomingMessage;
+    session: Session | null;
+    /** Frames that came while the session was loading from an async store. */
+    backlog: Array<[RawData, boolean]> | null;
+    closed: boolean;
+  }
+
+  const report = (error: unknown, session: AckSession | null) => {
+    if (options.onError) options.onError(error, session);
+    else
+      queueMicrotask(() => {
+        throw error;
+      });
+  };
+
+  class Session implements AckSession {
+    readonly record: SessionRecord;
+    link: Link | null = null;
+    #bytes = 0;
+    /** The highest client seq the current socket was told about. */
+    #ackedIn = 0;
+    #ackForced = false;
+    #ackTimer: unknown = null;
+    #expiryTimer: unknown = null;
+    /** An acknowledgement waits for an async `store.set`. */
+    #persisting = false;
+    ended = false;
+
+    constructor(record: SessionRecord) {
+      this.record = record;
+      for (const m of record.unacked) this.#bytes += bytesOfPayload(m.payload);
+    }
+
+    get id(): string {
+      return this.record.id;
+    }
+
+    get connected(): boolean {
+      return this.link !== null;
+    }
+
+    get socket(): WebSocket | null {
+      return this.link?.ws ?? null;
+    }
+
+    get pending(): { count: number; bytes: number } {
+      return { count: this.record.unacked.length, bytes: this.#bytes };
+    }
+
+    send(payload: AckSendData): boolean {
+      let stored: string | Uint8Array;
+      if (typeof payload === 'string') stored = payload;
+      else if (payload instanceof ArrayBuffer) stored = new Uint8Array(payload.slice(0));
+      else if (ArrayBuffer.isView(payload)) stored = new Uint8Array(payload.buffer.slice(payload.byteOffset, payload.byteOffset + payload.byteLength));
+      else {
+        throw new SocketchartError('ERR_INVALID_DATA', 'session.send() takes a string, Buffer, ArrayBuffer or ArrayBufferView.');
+      }
+      const bytes = bytesOfPayload(stored);
+      const r = this.record;
+      if (this.ended || r.unacked.length >= o.maxUnacked || this.#bytes + bytes > o.maxUnackedBytes || r.nextOut > MAX_SEQ) {
+        return false;
+      }
+      const seq = r.nextOut++;
+      r.unacked.push({ seq, payload: stored });
+      this.#bytes += bytes;
+      this.#write(seq, stored);
+      return true;
+    }
+
+    end(code = 1000, reason = ''): AckPayload[] {
+      const undelivered = this.#forget();
+      const ws = this.link?.ws;
+      if (this.link) this.link.session = null;
+      this.link = null;
+      if (ws && ws.readyState === WebSocket.OPEN) ws.close(code, reason);
+      return undelivered;
+    }
+
+    attach(link: Link, hello: { sid: string; ack: number; next: number }, resumed: boolean): void {
+      const previous = this.link;
+      if (previous && previous !== link) {
+        previous.session = null;
+        stats.refused++;
+        if (previous.ws.readyState === WebSocket.OPEN || previous.ws.readyState === WebSocket.CONNECTING) {
+          previous.ws.close(ACK_CLOSE_CODES.sessionTakenOver, 'session resumed on another socket');
+        }
+      }
+      this.#clearExpiry();
+      this.#clearAck();
+      const r = this.record;
+      r.epoch++;
+      r.expiresAt = null;
+      this.link = link;
+      link.session = this;
+      // Everything below the client's oldest held message was acknowledged by an earlier socket (or session).
+      r.lastIn = resumed ? Math.max(r.lastIn, hello.next - 1) : hello.next - 1;
+      this.#trim(hello.ack);
+      this.#ackedIn = r.lastIn;
+      this.#ackForced = false;
+      const oldest = r.unacked[0]?.seq ?? r.nextOut;
+      link.ws.send(welcomeFrame(hello.sid, resumed, r.lastIn, oldest));
+      if (resumed) stats.resumed++;
+      else stats.created++;
+      stats.replayed += r.unacked.length;
+      for (const m of r.unacked) this.#write(m.seq, m.payload);
+      this.#persist(() => undefined);
+      if (options.onSession) {
+        try {
+          options.onSession(this, { resumed, request: link.request });
+        } catch (error) {
+          report(error, this);
+        }
+      }
+    }
+
+    detach(link: Link): void {
+      if (this.link !== link) return;
+      this.link = null;
+      this.#clearAck();
+      if (this.ended) return;
+      const ttl = o.sessionTtl;
+      this.record.expiresAt = ttl === Infinity ? Infinity : clock.now() + ttl;
+      this.#persist(() => undefined);
+      if (ttl !== Infinity) this.#expiryTimer = clock.setTimeout(() => this.#expire(), ttl);
+    }
+
+    data(seq: number, payload: AckPayload): void {
+      const r = this.record;
+      if (seq <= r.lastIn) {
+        // A replay of something processed: the client missed our ack.
+        stats.duplicates++;
+        this.#ackForced = true;
+        this.#scheduleAck();
+        return;
+      }
+      if (seq !== r.lastIn + 1) {
+        stats.refused++;
+        this.link?.ws.close(ACK_CLOSE_CODES.sequenceGap, `expected seq ${r.lastIn + 1}, got ${seq}`);
+        return;
+      }
+      r.lastIn = seq;
+      stats.processed++;
+      try {
+        options.onMessage(this, payload);
+      } catch (error) {
+        report(error, this);
+      }
+      this.#scheduleAck();
+    }
+
+    acked(ack: number): void {
+      this.#trim(ack);
+    }
+
+    dispose(): void {
+      this.#clearAck();
+      this.#clearExpiry();
+    }
+
+    #trim(ack: number): void {
+      const unacked = this.record.unacked;
+      let n = 0;
+      while (n < unacked.length && (unacked[n] as { seq: number }).seq <= ack) {
+        this.#bytes -= bytesOfPayload((unacked[n] as { payload: string | Uint8Array }).payload);
+        n++;
+      }
+      if (n > 0) unacked.splice(0, n);
+    }
+
+    #write(seq: number, payload: string | Uint8Array): void {
+      const ws = this.link?.ws;
+      if (!ws || ws.readyState !== WebSocket.OPEN) return;
+      if (typeof payload === 'string') ws.send(`${seq}:${payload}`);
+      else {
+        const frame = Buffer.allocUnsafe(BINARY_HEADER_BYTES + payload.byteLength);
+        writeSeq(frame, seq);
+        frame.set(payload, BINARY_HEADER_BYTES);
+        ws.send(frame);
+      }
+    }
+
+    #scheduleAck(): void {
+      if (this.record.lastIn - this.#ackedIn >= o.ackEvery) this.#sendAck();
+      else if (this.#ackTimer === null) this.#ackTimer = clock.setTimeout(() => this.#sendAck(), o.ackDelay);
+    }
+
+    #sendAck(): void {
+      this.#clearAck();
+      const link = this.link;
+      if (link === null) return;
+      if (this.#persisting) {
+        // An async store is still writing: try again shortly.
+        this.#ackTimer = clock.setTimeout(() => this.#sendAck(), o.ackDelay);
+        return;
+      }
+      const lastIn = this.record.lastIn;
+      if (lastIn === this.#ackedIn && !this.#ackForced) return;
+      // Acknowledge only what the store recorded as processed.
+      this.#persist(() => {
+        if (this.link !== link || link.ws.readyState !== WebSocket.OPEN) return;
+        link.ws.send(ackFrame(lastIn));
+        this.#ackedIn = lastIn;
+        this.#ackForced = false;
+        if (this.record.lastIn > lastIn) this.#scheduleAck();
+      });
+    }
+
+    #persist(then: () => void): void {
+      this.#persisting = true;
+      thenOrNow(
+        store.set(this.record),
+        (ok) => {
+          this.#persisting = false;
+          if (ok === false) {
+            // A newer socket resumed this session on another node: this copy is stale.
+            const link = this.link;
+            this.link = null;
+            this.dispose();
+            if (sessions.get(this.id) === this) sessions.delete(this.id);
+            if (link) {
+              link.session = null;
+              stats.refused++;
+              link.ws.close(ACK_CLOSE_CODES.sessionTakenOver, 'session resumed on another node');
+            }
+            return;
+          }
+          then();
+        },
+        (error) => {
+          this.#persisting = false;
+          report(error, this);
+          this.link?.ws.close(ACK_CLOSE_CODES.serverError, 'session store failed');
+        },
+      );
+    }
+
+    #expire(): void {
+      this.#expiryTimer = null;
+      if (this.link !== null || this.ended) return;
+      const undelivered = this.#forget();
+      stats.expired++;
+      if (options.onExpire) {
+        try {
+          options.onExpire(this, undelivered);
+        } catch (error) {
+          report(error, this);
+        }
+      }
+    }
+
+    /** Ends the session's state: removed here and from the store; gives back what was never acknowledged. */
+    #forget(): AckPayload[] {
+      this.ended = true;
+      this.dispose();
+      if (sessions.get(this.id) === this) sessions.delete(this.id);
+      thenOrNow(store.delete(this.id), () => undefined, (error) => report(error, this));
+      const undelivered = this.record.unacked.map((m) => (typeof m.payload === 'string' ? m.payload : Buffer.from(m.payload)));
+      this.record.unacked = [];
+      this.#bytes = 0;
+      return undelivered;
+    }
+
+    #clearAck(): void {
+      if (this.#ackTimer !== null) clock.clearTimeout(this.#ackTimer);
+      this.#ackTimer = null;
+    }
+
+    #clearExpiry(): void {
+      if (this.#expiryTimer !== null) clock.clearTimeout(this.#expiryTimer);
+      this.#expiryTimer = null;
+    }
+  }
+
+  const fail = (link: Link, code: number, reason: string) => {
+    link.backlog = null;
+    stats.refused++;
+    if (link.ws.readyState === WebSocket.OPEN) link.ws.close(code, reason);
+  };
+
+  function hello(link: Link, frame: { sid: string; ack: number; next: number }): void {
+    let key: string;
+    try {
+      key = options.sessionKey ? options.sessionKey(frame.sid, link.request) : frame.sid;
+      if (typeof key !== 'string' || key === '') throw new TypeError('sessionKey() must return a non-empty string');
+    } catch (error) {
+      report(error, null);
+      fail(link, 1008, 'session refused');
+      return;
+    }
+    const proceed = (found: Session | undefined) => {
+      if (link.closed || closed) return;
+      // The session this process holds wins over a copy loaded meanwhile; an ended one is gone.
+      let session: Session | undefined = sessions.get(key) ?? found;
+      if (session?.ended) session = undefined;
+      const resumed = session !== undefined;
+      if (session === undefined) {
+        if (sessions.size >= o.maxSessions) {
+          fail(link, 1013, 'too many sessions');
+          return;
+        }
+        session = new Session({ id: key, epoch: 0, lastIn: 0, nextOut: 1, unacked: [], expiresAt: null });
+      }
+      sessions.set(key, session);
+      session.attach(link, frame, resumed);
+      const backlog = link.backlog;
+      link.backlog = null;
+      if (backlog === null) return;
+      for (const [data, isBinary] of backlog) {
+        if (link.closed || link.session === null) break;
+        onFrame(link, data, isBinary);
+      }
+    };
+    const storeFailed = (error: unknown) => {
+      report(error, null);
+      fail(link, ACK_CLOSE_CODES.serverError, 'session store failed');
+    };
+    if (sessions.has(key)) {
+      proceed(undefined);
+      return;
+    }
+    let load = loading.get(key);
+    if (load === undefined) {
+      let result: ReturnType<SessionStore['get']>;
+      try {
+        result = store.get(key);
+      } catch (error) {
+        storeFailed(error);
+        return;
+      }
+      if (!isThenable(result)) {
+        // A synchronous store (the default) answers at once: no backlog, nothing in between.
+        proceed(result ? new Session(result) : undefined);
+        return;
+      }
+      load = Promise.resolve(result).then((record) => (record ? new Session(record) : undefined));
+      loading.set(key, load);
+      const done = () => {
+        if (loading.get(key) === load) loading.delete(key);
+      };
+      load.then(done, done);
+    }
+    link.backlog = [];
+    load.then(proceed, storeFailed);
+  }
+
+  function onFrame(link: Link, data: RawData, isBinary: boolean): void {
+    if (link.backlog !== null) {
+      link.backlog.push([data, isBinary]);
+      return;
+    }
+    const session = link.session;
+    if (!isBinary) {
+      const text = Buffer.isBuffer(data) ? data.toString() : toBuffer(data).toString();
+      const seq = parseTextSeq(text);
+      if (seq !== null) {
+        if (session === null) fail(link, ACK_CLOSE_CODES.protocolError, 'data before hello');
+        else session.data(seq.seq, text.slice(seq.start));
+        return;
+      }
+      const control = parseControl(text);
+      if (control === 'invalid') {
+        fail(link, ACK_CLOSE_CODES.protocolError, 'malformed control frame');
+        return;
+      }
+      if (control === null) {
+        if (o.answerPings && text === '{"type":"ping"}') link.ws.send('{"type":"pong"}');
+        if (options.onUnsequenced) {
+          try {
+            options.onUnsequenced(link.ws, text, session);
+          } catch (error) {
+            report(error, session);
+          }
+        }
+        return;
+      }
+      if (control.type === 'hello') {
+        if (session !== null) fail(link, ACK_CLOSE_CODES.protocolError, 'second hello');
+        else hello(link, control);
+      } else if (control.type === 'ack') {
+        if (session === null) fail(link, ACK_CLOSE_CODES.protocolError, 'ack before hello');
+        else session.acked(control.ack);
+      } else fail(link, ACK_CLOSE_CODES.protocolError, 'welcome from a client');
+      return;
+    }
+    const bytes = toBuffer(data);
+    if (session === null) {
+      fail(link, ACK_CLOSE_CODES.protocolError, 'data before hello');
+      return;
+    }
+    const seq = readSeq(bytes);
+    if (seq < 0) {
+      fail(link, ACK_CLOSE_CODES.protocolError, 'malformed binary frame');
+      return;
+    }
+    session.data(seq, bytes.subarray(BINARY_HEADER_BYTES));
+  }
+
+  const originalHandleProtocols = wss.options.handleProtocols;
+  const handleProtocols = (protocols: Set<string>, request: IncomingMessage): string | false => {
+    if (protocols.has(ACK_PROTOCOL)) return ACK_PROTOCOL;
+    if (originalHandleProtocols) return originalHandleProtocols(protocols, request);
+    return protocols.values().next().value ?? false;
+  };
+  wss.options.handleProtocols = handleProtocols;
+
+  const onConnection = (ws: WebSocket, request: IncomingMessage) => {
+    if (ws.protocol !== ACK_PROTOCOL) {
+      if (options.onPlainConnection) options.onPlainConnection(ws, request);
+      else ws.close(ACK_CLOSE_CODES.protocolError, `${ACK_PROTOCOL} required`);
+      return;
+    }
+    const link: Link = { ws, request, session: null, backlog: null, closed: false };
+    ws.on('error', () => {}); // 'close' follows; the session lives on
+    ws.on('message', (data, isBinary) => {
+      if (!closed && !link.closed) onFrame(link, data, isBinary);
+    });
+    ws.on('close', () => {
+      link.closed = true;
+      link.backlog = null;
+      link.session?.detach(link);
+      link.session = null;
+    });
+  };
+  const dispose = () => {
+    if (closed) return;
+    closed = true;
+    wss.off('connection', onConnection);
+    wss.off('close', dispose);
+    if (wss.options.handleProtocols === handleProtocols) wss.options.handleProtocols = originalHandleProtocols;
+    for (const session of sessions.values()) session.dispose();
+  };
+  wss.on('connection', onConnection);
+  wss.on('close', dispose);
+  return { sessions, stats, close: dispose };
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+function resolveServerOptions(options: AckServerOptions) {
+  if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object with onMessage', options);
+  if (typeof options.onMessage !== 'function') throw invalidOption('onMessage', 'a function (session, payload) => void', options.onMessage);
+  for (const name of ['onSession', 'onExpire', 'onUnsequenced', 'onPlainConnection', 'onError', 'sessionKey'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') throw invalidOption(name, 'a function', options[name]);
+  }
+  const store = options.store ?? createMemorySessionStore();
+  if (typeof store !== 'object' || store === null || (['get', 'set', 'delete'] as const).some((m) => typeof store[m] !== 'function')) {
+    throw invalidOption('store', 'a SessionStore { get, set, delete }', store);
+  }
+  const clock = options.clock ?? realClock;
+  if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function') {
+    throw invalidOption('clock', 'an object with now(), setTimeout() and clearTimeout()', clock);
+  }
+  const d = ACK_SERVER_DEFAULTS;
+  const number = (name: keyof typeof d, min: number, integer: boolean, allowInfinity: boolean): number => {
+    const value = options[name];
+    if (value === undefined) return d[name];
+    const ok =
+      typeof value === 'number' &&
+      value >= min &&
+      ((integer ? Number.isInteger(value) : Number.isFinite(value)) || (allowInfinity && value === Infinity));
+    if (!ok) throw invalidOption(name, `a ${integer ? 'whole ' : ''}number >= ${min}${allowInfinity ? ' (or Infinity)' : ''}`, value);
+    return value;
+  };
+  if (options.answerPings !== undefined && typeof options.answerPings !== 'boolean') throw invalidOption('answerPings', 'a boolean', options.answerPings);
+  return {
+    store,
+    clock,
+    sessionTtl: number('sessionTtl', 0, false, true),
+    maxUnacked: number('maxUnacked', 1, true, true),
+    maxUnackedBytes: number('maxUnackedBytes', 1, true, true),
+    maxSessions: number('maxSessions', 1, true, true),
+    ackEvery: number('ackEvery', 1, true, false),
+    ackDelay: number('ackDelay', 0, false, false),
+    answerPings: options.answerPings ?? true,
+  };
+}

@@ -1,0 +1,15 @@
+/**
+ * socketchart/server: the server side of acknowledged delivery (PROTOCOL.md) for `ws` servers. Node only.
+ */
+export {
+  ACK_SERVER_DEFAULTS,
+  attachAckServer,
+  type AckPayload,
+  type AckSendData,
+  type AckServer,
+  type AckServerOptions,
+  type AckServerStats,
+  type AckSession,
+} from './ackServer.js';
+export { createMemorySessionStore, type SessionRecord, type SessionStore, type UnackedMessage } from './store.js';
+export { ACK_CLOSE_CODES, ACK_PROTOCOL } from '../delivery/protocol.js';
