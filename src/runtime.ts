@@ -269,6 +269,14 @@ export class ConnectionRuntime implements ConnectionHost {
     return this.#clock?.now ? this.#clock.now() : Date.now();
   }
 
+  /**
+   * What inspectors and loggers see of the host in the chart's context: a summary, never sockets, listeners or
+   * tokens (JSON.stringify calls this).
+   */
+  toJSON(): { url: string; transport: string } {
+    return { url: this.#url, transport: this.transport.name };
+  }
+
   /** The queue reports what it drops here. */
   dropped({ data, reason }: Dropped): void {
     this.#emit(new DropEvent(data, reason, this.now()));
