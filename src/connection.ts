@@ -226,6 +226,20 @@ export class Connection<In = unknown, Out = SendData> implements HandlerSlots {
     return this.#runtime.whenOpen(timeout, signal);
   }
 
+  /** Resolves with why the session ended once it is `closed` (at once if it is). Pairs with `opened()`. */
+  closed(): Promise<ClosedReason> {
+    const now = this.#runtime.closedBy;
+    if (this.readyState === 3 && now) return Promise.resolve(now);
+    return new Promise((resolve) => {
+      const onClose = (event: ConnectionEventMap<In>['close']) => {
+        if (!event.closedBy) return;
+        this.removeEventListener('close', onClose);
+        resolve(event.closedBy);
+      };
+      this.addEventListener('close', onClose);
+    });
+  }
+
   addEventListener<K extends keyof ConnectionEventMap<In>>(
     type: K,
     listener: Listener<ConnectionEventMap<In>[K]> | null,

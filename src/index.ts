@@ -21,7 +21,7 @@ export { Connection, type MessageOf, type MessageType, type OpenedOptions, type 
 export { jsonCodec, rawCodec, type Codec } from './messages/codec.js';
 export { Reassembler, splitMessage, type ChunkingOptions } from './messages/chunking.js';
 export type { RequestOptions } from './messages/requests.js';
-export type { StandardSchemaV1 } from './messages/schema.js';
+export type { StandardResult, StandardSchemaV1 } from './messages/schema.js';
 export type { ConnectionMetrics } from './metrics.js';
 export {
   connectionMachine,

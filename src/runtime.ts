@@ -46,6 +46,9 @@ import { parseProtocols, parseSocketUrl } from './url.js';
 
 type Handler = ((event: never) => void) | null;
 
+/** A request's `sentOn` while it waits in the outbound queue: the queue, not a resend, takes it to a socket. */
+const QUEUED = Symbol('queued');
+
 /** The shared empty list: per-connection lists are allocated only when something goes in them. */
 const NONE = Object.freeze([]) as never[];
 
@@ -139,6 +142,8 @@ export class ConnectionRuntime implements ConnectionHost {
   readonly #chunkSize: number;
   readonly #reassembler: Reassembler | null;
   #chunkId = 0;
+  /** Whether the last `#sendFrame` wrote to the socket or left the frame to the queue (or the delivery layer). */
+  #lastWrite: 'written' | 'queued' = 'queued';
   /** The acknowledged-delivery layer, when `delivery` is configured: it owns the outbound path. */
   readonly #delivery: DeliveryLayer | null;
 
@@ -319,6 +324,7 @@ export class ConnectionRuntime implements ConnectionHost {
   }
 
   #sendFrame(data: SendData): void {
+    this.#lastWrite = 'queued';
     if (this.#delivery !== null) {
       if (this.#readyState >= 2) this.#emit(new DropEvent(data, 'closed', this.now()));
       else this.#delivery.send(data);
@@ -327,6 +333,7 @@ export class ConnectionRuntime implements ConnectionHost {
     const live = this.#live;
     if (live !== null && (this.#restoring || (this.queue.length === 0 && this.#mayWrite(live))) && live.send(data)) {
       this.counters.countOut(sizeOf(data), this.now());
+      this.#lastWrite = 'written';
       return;
     }
     if (this.#readyState >= 2) {
@@ -440,7 +447,17 @@ export class ConnectionRuntime implements ConnectionHost {
     if (this.#readyState === 3) return Promise.reject(this.#closedError());
     const { entry, promise } = this.requests.create<R>(body, options);
     const live = this.#live;
-    if (live !== null) this.#writeRequest(live, entry);
+    if (live !== null) {
+      // While open a request takes the same road as send(): size checks, chunking, flow limits, the queue.
+      try {
+        this.send(entry.message);
+      } catch (error) {
+        entry.reject(error as Error);
+        return promise;
+      }
+      // Written now, or waiting in the queue (which carries it to the next socket if this one is lost).
+      entry.sentOn = this.#lastWrite === 'written' ? live : QUEUED;
+    }
     return promise;
   }
 
@@ -748,6 +765,7 @@ export class ConnectionRuntime implements ConnectionHost {
     const socket = this.#socket as TransportSocket;
     this.#announced = socket;
     this.#live = socket;
+    this.#rtt = null; // a new socket, a new path: no round trip measured on it yet
     this.counters.opened(this.now());
     // The open sequence, in order: session restore (joins, subscriptions), pending requests, the queue; all before
     // anything an `open` listener sends.

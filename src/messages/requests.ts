@@ -104,9 +104,9 @@ export class RequestTracker {
     return true;
   }
 
-  /** Requests not yet written to `socket`, oldest first. */
+  /** Requests to write on `socket`: never written, or written to an earlier socket; oldest first. */
   unsentOn(socket: unknown): Pending[] {
-    return [...this.#pending.values()].filter((entry) => entry.sentOn !== socket);
+    return [...this.#pending.values()].filter((entry) => entry.sentOn !== socket && typeof entry.sentOn !== 'symbol');
   }
 
   failAll(error: Error): void {

@@ -133,6 +133,27 @@ describe('request/response', () => {
     await expect(reply).rejects.toMatchObject({ code: 'ERR_CONNECTION_LOST' });
   });
 
+  it('takes the same road as send(): behind queued messages and within the rate limit', async () => {
+    const { memory, clock, conn } = setup({ flow: { rateLimit: { perSecond: 10, burst: 1 } } });
+    memory.last!.accept();
+    conn.send({ type: 'chat', text: '1' });
+    conn.send({ type: 'chat', text: '2' });
+    void conn.request({ type: 'get', key: 'a' });
+    expect(memory.last!.sent).toEqual(['{"type":"chat","text":"1"}']);
+    clock.increment(100);
+    clock.increment(100);
+    expect(memory.last!.sent).toEqual(['{"type":"chat","text":"1"}', '{"type":"chat","text":"2"}', '{"type":"get","key":"a","id":"1"}']);
+  });
+
+  it('closed() resolves with why the session ended', async () => {
+    const { memory, conn } = setup();
+    memory.last!.accept();
+    const closed = conn.closed();
+    memory.last!.close(1008, 'policy');
+    await expect(closed).resolves.toMatchObject({ kind: 'fatal', code: 1008 });
+    await expect(conn.closed()).resolves.toMatchObject({ kind: 'fatal' });
+  });
+
   it('needs an object codec', async () => {
     const memory = createMemoryTransport();
     const raw = createConnection('ws://example.test/', { transport: memory.transport });
