@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { Command } from '../../src/cli/command.js';
 import { UsageError } from '../../src/cli/io.js';
+import { diagramCommand } from '../../src/cli/diagram.js';
 import { run } from '../../src/cli/run.js';
 import { toDot, toMermaid } from '../../src/visualize/index.js';
 
@@ -74,8 +75,14 @@ describe('socketchart (in-process)', () => {
     expect(help.stdout).toMatch(/^Usage: socketchart diagram \[--format mermaid\|dot\]/);
   });
 
+  it('with no command and no command taking over an empty argument list, is a usage error: exit 2', async () => {
+    // The real table has the echo client take `socketchart` with no arguments (tested in test/cli).
+    const { code, stderr } = await runInProcess([], [diagramCommand]);
+    expect(code).toBe(2);
+    expect(stderr).toContain('missing command');
+  });
+
   it.each([
-    [[], 'missing command'],
     [['frobnicate'], "unknown command 'frobnicate'"],
     [['--verbose'], "unknown option '--verbose'"],
     [['diagram', 'extra'], "Unexpected argument 'extra'"],
