@@ -1,10 +1,13 @@
 /**
  * The connection statechart: every lifecycle decision of a socketchart connection is a transition here.
  *
- *   idle ──CONNECT──▶ attempt ─────────────────────────────────────────────────────────▶ closed
- *                     │ connecting.opening ──SOCKET.OPEN──▶ open ──CLOSE──▶ closing      ▲
- *                     └──(socket closed, retryable)──▶ reconnecting.backoff ──after──▶ attempt
+ *   idle ──CONNECT──▶ attempt ──────────────(fatal close, giveup, auth refused, user close)──────────▶ closed
+ *                     │ connecting.opening ──SOCKET.OPEN──▶ [connecting.authenticating ──AUTH.OK──▶] open
+ *                     │ open ∥ heartbeat (resting ⇄ probing) ──CLOSE──▶ closing ──SOCKET.CLOSE──▶ closed
+ *                     └──(attempt lost, retryable)──▶ reconnecting.backoff ──after retryDelay──▶ attempt
+ *                                                      reconnecting.waitingForNetwork ──ONLINE──▶ attempt
  *
+ * The generated diagram (README, `socketchart diagram`) shows every transition with its guard.
  * `attempt` invokes the socket actor, so one socket lives exactly as long as one attempt: leaving `attempt` for
  * any reason stops the actor and terminates its socket, and a stopped actor can send nothing back.
  * Timers are `after` delays, so a SimulatedClock drives every one of them in tests.
