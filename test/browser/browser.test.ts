@@ -10,7 +10,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { launchChromium } from '../support/chromium.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type * as Socketchart from '../../src/index.js';
 import { type TestServer, createTestServer } from '../../src/testing/index.js';
@@ -18,17 +19,6 @@ import { type TestServer, createTestServer } from '../../src/testing/index.js';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ENTRY = fileURLToPath(new URL('../../src/index.ts', import.meta.url));
 const SHOTS = fileURLToPath(new URL('../../test-output/browser/', import.meta.url));
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-  '--no-first-run',
-];
 /** Short waits: everything here is loopback, and reconnects use a 50 ms backoff. */
 const WAIT = { timeout: 4_000, polling: 10 } as const;
 
@@ -86,7 +76,7 @@ beforeAll(async () => {
       onConnection: (socket) =>
         socket.on('close', (code, reason) => serverCloses.push({ code, reason: reason.toString() })),
     }),
-    chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 8_000 }),
+    launchChromium(),
   ]);
   ws = server;
   browser = launched;

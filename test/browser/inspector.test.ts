@@ -9,7 +9,8 @@ import { request as httpRequest, createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { launchChromium } from '../support/chromium.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connectionMachine } from '../../machines/connection.js';
 import { activePaths, describeChart, leafPaths, serveInspector } from '../../src/inspector/index.js';
@@ -19,17 +20,6 @@ import { describeMachine } from '../../src/visualize/index.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SHOTS = fileURLToPath(new URL('../../test-output/inspector/', import.meta.url));
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-  '--no-first-run',
-];
 const WAIT = { timeout: 5_000, polling: 10 } as const;
 
 /** What the inspector page exposes as `window.__inspector`. */
@@ -59,7 +49,7 @@ beforeAll(async () => {
     createTestServer({
       onConnection: (socket) => socket.on('close', (code, reason) => serverCloses.push({ code, reason: reason.toString() })),
     }),
-    chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 8_000 }),
+    launchChromium(),
   ]);
   context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
 });
