@@ -59,6 +59,8 @@ export async function run(log: (line: string) => void = console.log) {
   await until(() => p1.latency() !== null && p2.latency() !== null);
   const rtt = { p1: p1.latency() as number, p2: p2.latency() as number };
   log(`  latency (server lag 25 ms): p1 ${rtt.p1} ms, p2 ${rtt.p2} ms`);
+  // Metrics describe the current socket: read them before the freeze replaces it (a new socket starts with no RTT).
+  const p1Metrics = p1.conn.metrics;
 
   log("the server hangs on p1's socket (still open, answers nothing)");
   const detected = new Promise<string>((resolve) => p1.conn.addEventListener('close', (e) => resolve(e.reason), { once: true }));
@@ -74,7 +76,7 @@ export async function run(log: (line: string) => void = console.log) {
   p1.conn.close();
   p2.conn.close();
   await server.close();
-  return { rtt, reason, reconnects: p1.conn.metrics.reconnects, p1SeenByP2: p2.positions.get('p1'), p1Metrics: p1.conn.metrics };
+  return { rtt, reason, reconnects: p1.conn.metrics.reconnects, p1SeenByP2: p2.positions.get('p1'), p1Metrics };
 }
 
 /** Polls `condition` every frame (~16 ms), as a game loop reads state. */
