@@ -6,6 +6,8 @@ export default defineConfig({
     node: 'src/node.ts',
     testing: 'src/testing/index.ts',
     cli: 'src/cli/main.ts',
+    delivery: 'src/delivery/index.ts',
+    server: 'src/server/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

@@ -92,8 +92,8 @@ function resolveAtLeastOnce(options: AtLeastOnceOptions): Resolved {
   const overflow = options.overflow ?? d.overflow;
   if (overflow !== 'drop-newest' && overflow !== 'reject') throw invalidOption('delivery.overflow', "'drop-newest' or 'reject'", overflow);
   const ackDelay = options.ackDelay ?? d.ackDelay;
-  if (typeof ackDelay !== 'number' || !(ackDelay >= 0) || !Number.isFinite(ackDelay)) {
-    throw invalidOption('delivery.ackDelay', 'a number of ms >= 0', ackDelay);
+  if (typeof ackDelay !== 'number' || !(ackDelay >= 0) || !(ackDelay <= 2_147_483_647)) {
+    throw invalidOption('delivery.ackDelay', 'a number of ms >= 0 and <= 2147483647', ackDelay);
   }
   return {
     maxMessages: whole('maxMessages', 1, d.maxMessages, true),

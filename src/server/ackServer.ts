@@ -123,6 +123,9 @@ export const ACK_SERVER_DEFAULTS = Object.freeze({
 
 type Clock = NonNullable<AckServerOptions['clock']>;
 
+/** The longest delay setTimeout honours (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2_147_483_647;
+
 const realClock: Clock = {
   now: () => Date.now(),
   setTimeout(fn, ms) {
@@ -454,8 +457,9 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
 
   const fail = (link: Link, code: number, reason: string) => {
     link.backlog = null;
+    if (link.ws.readyState !== WebSocket.OPEN) return;
     stats.refused++;
-    if (link.ws.readyState === WebSocket.OPEN) link.ws.close(code, reason);
+    link.ws.close(code, reason);
   };
 
   function hello(link: Link, frame: { sid: string; ack: number; next: number }): void {
@@ -593,7 +597,8 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
     const link: Link = { ws, request, session: null, backlog: null, closed: false };
     ws.on('error', () => {}); // 'close' follows; the session lives on
     ws.on('message', (data, isBinary) => {
-      if (!closed && !link.closed) onFrame(link, data, isBinary);
+      // Frames still arriving after this end began closing the socket (a protocol error, a takeover) are stale.
+      if (!closed && !link.closed && ws.readyState === WebSocket.OPEN) onFrame(link, data, isBinary);
     });
     ws.on('close', () => {
       link.closed = true;
@@ -634,26 +639,31 @@ function resolveServerOptions(options: AckServerOptions) {
     throw invalidOption('clock', 'an object with now(), setTimeout() and clearTimeout()', clock);
   }
   const d = ACK_SERVER_DEFAULTS;
-  const number = (name: keyof typeof d, min: number, integer: boolean, allowInfinity: boolean): number => {
+  const number = (name: keyof typeof d, min: number, integer: boolean, allowInfinity: boolean, timer = false): number => {
     const value = options[name];
     if (value === undefined) return d[name];
     const ok =
       typeof value === 'number' &&
       value >= min &&
-      ((integer ? Number.isInteger(value) : Number.isFinite(value)) || (allowInfinity && value === Infinity));
-    if (!ok) throw invalidOption(name, `a ${integer ? 'whole ' : ''}number >= ${min}${allowInfinity ? ' (or Infinity)' : ''}`, value);
+      ((integer ? Number.isInteger(value) : Number.isFinite(value)) || (allowInfinity && value === Infinity)) &&
+      // Timers cannot wait longer (a longer setTimeout fires at once).
+      (!timer || value === Infinity || value <= MAX_TIMER_MS);
+    if (!ok) {
+      const range = `${min}${timer ? ` and <= ${MAX_TIMER_MS}` : ''}`;
+      throw invalidOption(name, `a ${integer ? 'whole ' : ''}number >= ${range}${allowInfinity ? ' (or Infinity)' : ''}`, value);
+    }
     return value;
   };
   if (options.answerPings !== undefined && typeof options.answerPings !== 'boolean') throw invalidOption('answerPings', 'a boolean', options.answerPings);
   return {
     store,
     clock,
-    sessionTtl: number('sessionTtl', 0, false, true),
+    sessionTtl: number('sessionTtl', 0, false, true, true),
     maxUnacked: number('maxUnacked', 1, true, true),
     maxUnackedBytes: number('maxUnackedBytes', 1, true, true),
     maxSessions: number('maxSessions', 1, true, true),
     ackEvery: number('ackEvery', 1, true, false),
-    ackDelay: number('ackDelay', 0, false, false),
+    ackDelay: number('ackDelay', 0, false, false, true),
     answerPings: options.answerPings ?? true,
   };
 }
