@@ -1,9 +1,9 @@
 import type { Actor } from 'xstate';
 import type { ClosedReason, ConnectionMachine } from '../machines/connection.js';
 import type { SendData } from './data.js';
-import { SocketchartError, describe } from './errors.js';
+import { SocketchartError, describe, invalidOption } from './errors.js';
 import type { ConnectionEventMap, Listener, ListenerOptions } from './events.js';
-import { type ConnectionOptions, type PerAttempt, resolveOptions } from './options.js';
+import { type ConnectionOptions, MAX_DELAY, type PerAttempt, checkTransport, isDelay, resolveOptions } from './options.js';
 import { MAX_CLOSE_REASON_BYTES, isValidUserCloseCode } from './policies/closeCodes.js';
 import { defaultEnvironment } from './policies/environment.js';
 import type { RequestOptions } from './messages/requests.js';
@@ -140,11 +140,13 @@ export class Connection<In = unknown, Out = SendData> implements HandlerSlots {
 
   /** Handle messages whose `type` (the `typeField`) is `type`. Handlers run before `message` listeners. */
   on<T extends MessageType<In>>(type: T, handler: (message: MessageOf<In, T>) => void): this {
+    checkHandler(`on('${String(type)}', handler)`, handler);
     this.#runtime.router.on(type, handler as (m: never) => void);
     return this;
   }
 
   once<T extends MessageType<In>>(type: T, handler: (message: MessageOf<In, T>) => void): this {
+    checkHandler(`once('${String(type)}', handler)`, handler);
     this.#runtime.router.on(type, handler as (m: never) => void, true);
     return this;
   }
@@ -159,6 +161,7 @@ export class Connection<In = unknown, Out = SendData> implements HandlerSlots {
    * out ahead of the queue. Returns the function that removes the hook.
    */
   onEveryOpen(hook: () => void): () => void {
+    checkHandler('onEveryOpen(hook)', hook);
     return this.#runtime.onEveryOpen(hook);
   }
 
@@ -167,6 +170,10 @@ export class Connection<In = unknown, Out = SendData> implements HandlerSlots {
    * `options.unsubscribe` if given and open.
    */
   subscribe(message: Out, options: { unsubscribe?: Out } = {}): Subscription {
+    if (typeof options !== 'object' || options === null) throw invalidOption('subscribe(message, options)', 'an object { unsubscribe? }', options);
+    // Encoded once now, so a message the codec cannot carry fails here instead of on every open.
+    this.#runtime.encode(message);
+    if (options.unsubscribe !== undefined) this.#runtime.encode(options.unsubscribe);
     const stop = this.#runtime.onEveryOpen(() => this.#runtime.send(message));
     return {
       unsubscribe: () => {
@@ -219,9 +226,13 @@ export class Connection<In = unknown, Out = SendData> implements HandlerSlots {
    * `closed` first, `ERR_OPEN_TIMEOUT` after `timeout` ms, or the signal's reason when `signal` aborts.
    */
   opened(options: OpenedOptions = {}): Promise<void> {
+    if (typeof options !== 'object' || options === null) return Promise.reject(invalidOption('opened(options)', 'an object { timeout?, signal? }', options));
     const { timeout, signal } = options;
-    if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0 && Number.isFinite(timeout))) {
-      return Promise.reject(new SocketchartError('ERR_INVALID_OPTION', `opened({ timeout }) takes ms >= 0; got ${describe(timeout)}.`));
+    if (timeout !== undefined && !isDelay(timeout)) {
+      return Promise.reject(new SocketchartError('ERR_INVALID_OPTION', `opened({ timeout }) takes ms from 0 to ${MAX_DELAY}; got ${describe(timeout)}.`));
+    }
+    if (signal !== undefined && !isAbortSignal(signal)) {
+      return Promise.reject(invalidOption('opened({ signal })', 'an AbortSignal', signal));
     }
     return this.#runtime.whenOpen(timeout, signal);
   }
@@ -245,6 +256,13 @@ export class Connection<In = unknown, Out = SendData> implements HandlerSlots {
     listener: Listener<ConnectionEventMap<In>[K]> | null,
     options?: ListenerOptions | boolean,
   ): void {
+    // As the DOM: a null listener is a no-op. Anything else that cannot be called is refused now, not on dispatch.
+    if (listener == null) return;
+    if (typeof listener !== 'function' && typeof (listener as { handleEvent?: unknown }).handleEvent !== 'function') {
+      throw invalidOption(`addEventListener('${String(type)}', listener)`, 'a function or an object with handleEvent()', listener);
+    }
+    const signal = typeof options === 'object' && options !== null ? options.signal : undefined;
+    if (signal !== undefined && !isAbortSignal(signal)) throw invalidOption('addEventListener options.signal', 'an AbortSignal', signal);
     this.#runtime.listeners.add(type, listener as Listener<never>, options);
   }
 
@@ -254,6 +272,14 @@ export class Connection<In = unknown, Out = SendData> implements HandlerSlots {
   ): void {
     if (listener) this.#runtime.listeners.remove(type, listener as Listener<never>);
   }
+}
+
+function checkHandler(where: string, handler: unknown): void {
+  if (typeof handler !== 'function') throw invalidOption(where, 'a function', handler);
+}
+
+function isAbortSignal(value: unknown): value is AbortSignal {
+  return typeof value === 'object' && value !== null && typeof (value as AbortSignal).aborted === 'boolean' && typeof (value as AbortSignal).addEventListener === 'function';
 }
 
 // WebSocket has the constants on instances too; on the prototype they cost no memory per connection.
@@ -267,7 +293,9 @@ export function connectionFactory(defaultTransport: () => Transport) {
     url: PerAttempt<string | URL>,
     options: ConnectionOptions<In, Out> = {},
   ): Connection<In, Out> {
-    const transport = options?.transport ?? defaultTransport();
+    if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
+    const transport = options.transport ?? defaultTransport();
+    checkTransport(transport);
     return new Connection<In, Out>(url, options, transport);
   };
 }

@@ -1,4 +1,5 @@
 import type { Connection } from './connection.js';
+import { SocketchartError, describe } from './errors.js';
 
 export interface TransitionLogOptions {
   /**
@@ -36,6 +37,12 @@ function clockTime(date: Date): string {
  * Returns a function that stops the log.
  */
 export function logTransitions(conn: Connection, options: TransitionLogOptions = {}): () => void {
+  if (typeof conn !== 'object' || conn === null || typeof (conn as { addEventListener?: unknown }).addEventListener !== 'function') {
+    throw new SocketchartError('ERR_INVALID_OPTION', `logTransitions(conn) takes a connection from createConnection(); got ${describe(conn)}.`);
+  }
+  if (typeof options !== 'object' || options === null) {
+    throw new SocketchartError('ERR_INVALID_OPTION', `logTransitions(conn, options) takes an object; got ${describe(options)}.`);
+  }
   const write = options.write ?? ((line: string) => console.log(line));
   const color = options.color ?? isTty();
   const time = options.time ?? clockTime;

@@ -453,11 +453,19 @@ export interface ResolvedOptions {
   queue: ResolvedQueue;
 }
 
+/** setTimeout's ceiling: a longer delay fires after about 1 ms in Node and in browsers. */
+export const MAX_DELAY = 2_147_483_647;
+
+/** True for a delay setTimeout honours: ms in [0, MAX_DELAY] (Infinity where `allowInfinity` means "never"). */
+export function isDelay(value: unknown, allowInfinity = false): value is number {
+  return typeof value === 'number' && value >= 0 && (value <= MAX_DELAY || (allowInfinity && value === Infinity));
+}
+
 function duration(name: string, value: unknown, fallback: number, allowInfinity = false): number {
   if (value === undefined) return fallback;
-  const ok =
-    typeof value === 'number' && value >= 0 && (Number.isFinite(value) || (allowInfinity && value === Infinity));
-  if (!ok) throw invalidOption(name, `a number of ms >= 0${allowInfinity ? ' (or Infinity)' : ''}`, value);
+  if (!isDelay(value, allowInfinity)) {
+    throw invalidOption(name, `a number of ms from 0 to ${MAX_DELAY}${allowInfinity ? ' (or Infinity)' : ''}`, value);
+  }
   return value;
 }
 
@@ -520,15 +528,52 @@ export function resolveQueue(options: QueueOptions | undefined): ResolvedQueue {
   };
 }
 
+const VERDICTS = ['retry', 'retry-later', 'fatal'];
+
+function checkCloseCodes(closeCodes: unknown): void {
+  if (closeCodes === undefined || typeof closeCodes === 'function') return;
+  if (typeof closeCodes !== 'object' || closeCodes === null || Array.isArray(closeCodes)) {
+    throw invalidOption('closeCodes', 'a table of close code verdicts or a classifier function', closeCodes);
+  }
+  for (const [code, verdict] of Object.entries(closeCodes)) {
+    const n = Number(code);
+    if (!Number.isInteger(n) || n < 1000 || n > 4999) throw invalidOption('closeCodes', 'keys that are close codes 1000-4999', code);
+    if (!VERDICTS.includes(verdict as string)) throw invalidOption(`closeCodes[${code}]`, "'retry', 'retry-later' or 'fatal'", verdict);
+  }
+}
+
+const isFunction = (value: unknown): boolean => typeof value === 'function';
+
+/** The injected services must have the shape they are used with, or they fail later, deep inside a transition. */
+function checkServices(options: ConnectionOptions<unknown, unknown>): void {
+  const { environment, clock, inspect } = options;
+  if (environment !== undefined && !(typeof environment === 'object' && environment !== null && isFunction(environment.isOnline) && isFunction(environment.subscribe))) {
+    throw invalidOption('environment', 'an EnvironmentSource { isOnline(), subscribe(listener) }', environment);
+  }
+  if (clock !== undefined && !(typeof clock === 'object' && clock !== null && isFunction(clock.setTimeout) && isFunction(clock.clearTimeout) && (clock.now === undefined || isFunction(clock.now)))) {
+    throw invalidOption('clock', 'a clock { setTimeout, clearTimeout, now? } such as new SimulatedClock()', clock);
+  }
+  if (inspect !== undefined && !isFunction(inspect) && !(typeof inspect === 'object' && inspect !== null && isFunction((inspect as { next?: unknown }).next))) {
+    throw invalidOption('inspect', 'an inspection observer: a function or { next(event) } (e.g. inspector.inspect)', inspect);
+  }
+}
+
+/** A transport must have the shape the connection drives; checked before any of its fields is read. */
+export function checkTransport(transport: unknown): void {
+  const t = transport as Transport | null;
+  if (typeof t !== 'object' || t === null || !isFunction(t.open) || !Array.isArray(t.binaryTypes)) {
+    throw invalidOption('transport', 'a Transport { name, open(request, sink), binaryTypes, defaultBinaryType } such as createNodeTransport()', transport);
+  }
+}
+
 /** Checks everything that can be checked before the first attempt, so mistakes fail at construction. */
 export function resolveOptions(options: ConnectionOptions<unknown, unknown>, transport: Transport): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
   optionalFunction('retryWait', options.retryWait);
   optionalFunction('shouldReconnect', options.shouldReconnect);
   optionalFunction('random', options.random);
-  if (options.closeCodes !== undefined && typeof options.closeCodes !== 'function' && typeof options.closeCodes !== 'object') {
-    throw invalidOption('closeCodes', 'a table of close code verdicts or a classifier function', options.closeCodes);
-  }
+  checkCloseCodes(options.closeCodes);
+  checkServices(options);
   if (options.startClosed !== undefined && typeof options.startClosed !== 'boolean') {
     throw invalidOption('startClosed', 'a boolean', options.startClosed);
   }

@@ -76,6 +76,11 @@ export class ConnectionPool<In = unknown, Out = SendData> {
 
   /** Resolves when at least `count` connections are open. */
   opened(count = 1): Promise<void> {
+    if (!Number.isInteger(count) || count < 1 || count > this.connections.length) {
+      return Promise.reject(
+        new SocketchartError('ERR_INVALID_OPTION', `pool.opened(count) takes a whole number from 1 to the pool size (${this.connections.length}); got ${describe(count)}.`),
+      );
+    }
     if (this.openCount >= count) return Promise.resolve();
     return new Promise((resolve) => {
       const listener = () => {
@@ -89,6 +94,10 @@ export class ConnectionPool<In = unknown, Out = SendData> {
   }
 
   addEventListener(_type: 'statechange', listener: (event: PoolStateEvent) => void): void {
+    if (listener == null) return;
+    if (typeof listener !== 'function') {
+      throw new SocketchartError('ERR_INVALID_OPTION', `pool.addEventListener takes a function; got ${describe(listener)}.`);
+    }
     this.#listeners.add(listener);
   }
 
@@ -116,6 +125,9 @@ export class ConnectionPool<In = unknown, Out = SendData> {
   }
 }
 
+/** Far above any sane pool; below it a typo like 1e9 would try to open a billion sockets. */
+const MAX_POOL_SIZE = 10_000;
+
 /** Builds `createPool` for an entry point from its `createConnection`. */
 export function poolFactory(
   create: <In, Out>(url: PerAttempt<string | URL>, options: ConnectionOptions<In, Out>) => Connection<In, Out>,
@@ -124,9 +136,10 @@ export function poolFactory(
     url: PerAttempt<string | URL>,
     options: PoolOptions<In, Out> = {},
   ): ConnectionPool<In, Out> {
+    if (typeof options !== 'object' || options === null) throw new SocketchartError('ERR_INVALID_OPTION', `createPool options must be an object; got ${describe(options)}.`);
     const { size = 3, ...connectionOptions } = options;
-    if (!Number.isInteger(size) || size < 1) {
-      throw new SocketchartError('ERR_INVALID_OPTION', `Option \`size\` must be a whole number >= 1; got ${describe(size)}.`);
+    if (!Number.isInteger(size) || size < 1 || size > MAX_POOL_SIZE) {
+      throw new SocketchartError('ERR_INVALID_OPTION', `Option \`size\` must be a whole number from 1 to ${MAX_POOL_SIZE}; got ${describe(size)}.`);
     }
     const connections = Array.from({ length: size }, () => create<In, Out>(url, connectionOptions));
     return new ConnectionPool<In, Out>(connections);

@@ -7,7 +7,7 @@ import {
   connectionMachine,
 } from '../machines/connection.js';
 import { type SendData, assertSendData, byteLengthOf } from './data.js';
-import { SocketchartError } from './errors.js';
+import { SocketchartError, describe, invalidOption } from './errors.js';
 import {
   DrainEvent,
   DropEvent,
@@ -22,8 +22,10 @@ import {
   type SocketchartEvent,
   StateChangeEvent,
 } from './events.js';
-import type {
-  ConnectionClock,
+import {
+  MAX_DELAY,
+  isDelay,
+  type ConnectionClock,
   ConnectionOptions,
   PerAttempt,
   ResolvedAuth,
@@ -190,7 +192,7 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#highWaterMark = resolved.flow.highWaterMark;
     this.#lowWaterMark = resolved.flow.lowWaterMark;
     this.#bucket = resolved.flow.rateLimit ? new TokenBucket(resolved.flow.rateLimit, this.now()) : null;
-    this.#delivery = options.delivery ? this.#createDelivery(options.delivery) : null;
+    this.#delivery = options.delivery !== undefined ? this.#createDelivery(options.delivery) : null;
     this.#chunkSize = resolved.chunking?.chunkSize ?? Infinity;
     this.#reassembler = resolved.chunking ? new Reassembler(resolved.chunking.maxMessageBytes) : null;
     this.queue = new OutboundQueue(resolved.queue, this);
@@ -263,7 +265,7 @@ export class ConnectionRuntime implements ConnectionHost {
       );
     }
     this.#binaryType = type;
-    if (this.#socket) this.#socket.binaryType = type;
+    if (this.#socket) this.#socket.binaryType = this.#wireBinaryType();
   }
 
   get bufferedAmount(): number {
@@ -305,7 +307,7 @@ export class ConnectionRuntime implements ConnectionHost {
   }
 
   send(message: unknown): void {
-    const data = this.#codec === rawCodec ? (message as SendData) : (this.#codec.encode(message) as SendData);
+    const data = this.#codec === rawCodec ? (message as SendData) : this.encode(message);
     if (typeof data !== 'string') assertSendData(data);
     if (this.#maxMessageSize !== Infinity) this.#checkSize(data);
     if (this.#chunkSize !== Infinity && byteLengthOf(data) > this.#chunkSize) {
@@ -313,6 +315,22 @@ export class ConnectionRuntime implements ConnectionHost {
       return;
     }
     this.#sendFrame(data);
+  }
+
+  /** The frame for an app message; a codec that fails becomes ERR_INVALID_DATA (it is the message that is bad). */
+  encode(message: unknown): SendData {
+    if (this.#codec === rawCodec) {
+      assertSendData(message);
+      return message;
+    }
+    let data: SendData;
+    try {
+      data = this.#codec.encode(message) as SendData;
+    } catch (error) {
+      throw new SocketchartError('ERR_INVALID_DATA', `The ${this.#codec.name} codec could not encode the message: ${(error as Error).message}`, { cause: error });
+    }
+    assertSendData(data);
+    return data;
   }
 
   #sendChunked(data: SendData): void {
@@ -400,7 +418,29 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#pumpTimer = this.#timers().setTimeout(() => this.#pump(), delay);
   }
 
+  /**
+   * The binaryType sockets are opened with: the user's, except that a delivery layer must read binary frames
+   * synchronously (their sequence header), so it gets ArrayBuffers and hands the user Blobs after unwrapping.
+   */
+  #wireBinaryType(): BinaryType {
+    return this.#delivery !== null && this.#binaryType === 'blob' ? 'arraybuffer' : this.#binaryType;
+  }
+
   #createDelivery(factory: DeliveryFactory): DeliveryLayer {
+    if (typeof factory !== 'function') {
+      throw new SocketchartError('ERR_INVALID_OPTION', `Option \`delivery\` must be a factory such as atLeastOnce(); got ${describe(factory)}.`);
+    }
+    const layer = this.#buildDelivery(factory);
+    const complete =
+      typeof layer === 'object' && layer !== null &&
+      (['send', 'inbound', 'opened', 'lost', 'ended'] as const).every((name) => typeof layer[name] === 'function');
+    if (!complete) {
+      throw new SocketchartError('ERR_INVALID_OPTION', `Option \`delivery\` must return a delivery layer (send, inbound, opened, lost, ended), e.g. atLeastOnce(); got ${describe(layer)}.`);
+    }
+    return layer;
+  }
+
+  #buildDelivery(factory: DeliveryFactory): DeliveryLayer {
     const timers = this.#timers();
     return factory({
       write: (frame) => {
@@ -445,10 +485,27 @@ export class ConnectionRuntime implements ConnectionHost {
       return Promise.reject(new SocketchartError('ERR_INVALID_DATA', 'request() takes an object message (its reply is matched by the id field).'));
     }
     if (this.#readyState === 3) return Promise.reject(this.#closedError());
-    const { entry, promise } = this.requests.create<R>(body, options);
+    if (typeof options !== 'object' || options === null) return Promise.reject(invalidOption('request(message, options)', 'an object { timeout?, signal? }', options));
+    if (options.timeout !== undefined && !isDelay(options.timeout, true)) {
+      return Promise.reject(invalidOption('request({ timeout })', `ms from 0 to ${MAX_DELAY} (or Infinity)`, options.timeout));
+    }
+    const signal = options.signal as unknown;
+    if (signal !== undefined && !(typeof signal === 'object' && signal !== null && typeof (signal as AbortSignal).aborted === 'boolean')) {
+      return Promise.reject(invalidOption('request({ signal })', 'an AbortSignal', signal));
+    }
+    let created: ReturnType<RequestTracker['create']>;
+    try {
+      this.encode(body);
+      created = this.requests.create<R>(body, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const { entry } = created;
+    const promise = created.promise as Promise<R>;
     const live = this.#live;
-    if (live !== null) {
-      // While open a request takes the same road as send(): size checks, chunking, flow limits, the queue.
+    if (live !== null || this.#delivery !== null) {
+      // While open (and always under a delivery layer) a request takes the same road as send(): size checks,
+      // chunking, flow limits, the queue or the delivery layer.
       try {
         this.send(entry.message);
       } catch (error) {
@@ -456,7 +513,7 @@ export class ConnectionRuntime implements ConnectionHost {
         return promise;
       }
       // Written now, or waiting in the queue (which carries it to the next socket if this one is lost).
-      entry.sentOn = this.#lastWrite === 'written' ? live : QUEUED;
+      entry.sentOn = this.#delivery === null && this.#lastWrite === 'written' ? live : QUEUED;
     }
     return promise;
   }
@@ -594,7 +651,7 @@ export class ConnectionRuntime implements ConnectionHost {
     const request: OpenRequest = {
       url,
       protocols: extra.length > 0 ? [...offered, ...extra.filter((p) => !offered.includes(p))] : offered,
-      binaryType: this.#binaryType,
+      binaryType: this.#wireBinaryType(),
     };
     if (headers) request.headers = headers;
     return request;
@@ -622,8 +679,9 @@ export class ConnectionRuntime implements ConnectionHost {
       return;
     }
     this.#inbound++;
-    const data = this.#delivery === null ? frame : this.#delivery.inbound(frame);
+    let data = this.#delivery === null ? frame : this.#delivery.inbound(frame);
     if (data === NO_MESSAGE) return;
+    if (this.#delivery !== null && this.#binaryType === 'blob' && data instanceof ArrayBuffer) data = new Blob([data]);
     const isPong = this.#heartbeat?.isPong;
     if (isPong && isPong(data)) {
       this.#ponged();

@@ -1,4 +1,4 @@
-import { SocketchartError } from '../errors.js';
+import { SocketchartError, describe } from '../errors.js';
 import { utf8Length } from '../data.js';
 
 /**
@@ -23,6 +23,13 @@ const MAGIC = 0x5343;
 const HEADER = 12;
 
 export function splitMessage(data: string | Uint8Array, id: number, chunkSize: number): Array<string | Uint8Array> {
+  if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
+    throw new SocketchartError('ERR_INVALID_DATA', `splitMessage takes a string or a Uint8Array; got ${describe(data)}.`);
+  }
+  if (!Number.isInteger(chunkSize) || chunkSize < 128) {
+    throw new SocketchartError('ERR_INVALID_OPTION', `chunkSize must be a whole number >= 128; got ${describe(chunkSize)}.`);
+  }
+  if (!Number.isInteger(id) || id < 0) throw new SocketchartError('ERR_INVALID_OPTION', `The chunk id must be a whole number >= 0; got ${describe(id)}.`);
   if (typeof data === 'string') {
     if (utf8Length(data) <= chunkSize) return [data];
     // Pieces of at most this many UTF-16 units encode to at most 3 bytes each, plus the envelope.
@@ -73,6 +80,9 @@ export class Reassembler {
   #partial = new Map<string, Partial>();
 
   constructor(maxMessageBytes = 16_777_216) {
+    if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1) {
+      throw new SocketchartError('ERR_INVALID_OPTION', `maxMessageBytes must be a whole number >= 1; got ${describe(maxMessageBytes)}.`);
+    }
     this.#maxBytes = maxMessageBytes;
   }
 

@@ -1,3 +1,5 @@
+import { SocketchartError, describe } from '../errors.js';
+
 /**
  * Reconnect delays: exponential growth with full jitter, then a cap.
  *
@@ -54,6 +56,12 @@ export function backoffDelay(
   pace: RetryPace = 'normal',
   random: () => number = Math.random,
 ): number {
+  if (!Number.isInteger(attempt) || attempt < 1) {
+    throw new SocketchartError('ERR_INVALID_OPTION', `backoffDelay(attempt) takes a whole number >= 1; got ${describe(attempt)}.`);
+  }
+  if (typeof options !== 'object' || options === null || typeof options.initialDelay !== 'number' || typeof options.factor !== 'number' || typeof options.maxDelay !== 'number') {
+    throw new SocketchartError('ERR_INVALID_OPTION', `backoffDelay(attempt, options) takes resolved backoff options (e.g. DEFAULTS.backoff); got ${describe(options)}.`);
+  }
   const growth = options.initialDelay * options.factor ** Math.max(0, attempt - 1);
   const window = Math.min(options.maxDelay, growth);
   if (pace === 'later') {

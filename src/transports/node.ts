@@ -1,6 +1,7 @@
 import type { ClientOptions } from 'ws';
 import WebSocket from 'ws';
 import type { SendData } from '../data.js';
+import { invalidOption } from '../errors.js';
 import type { BinaryType, OpenRequest, SocketSink, Transport, TransportSocket } from './types.js';
 
 /** Options of the `ws`-backed transport; everything `ws` itself needs for the handshake. */
@@ -126,8 +127,24 @@ class NodeSocket implements TransportSocket {
 
 function ignore(): void {}
 
+function checkNodeTransportOptions(options: NodeTransportOptions): void {
+  if (typeof options !== 'object' || options === null) throw invalidOption('createNodeTransport(options)', 'an object', options);
+  for (const name of ['handshakeTimeout', 'maxPayload'] as const) {
+    const value = options[name];
+    if (value !== undefined && !(typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 2_147_483_647)) {
+      throw invalidOption(name, 'a whole number >= 0', value);
+    }
+  }
+  const headers = options.headers;
+  if (headers !== undefined && (typeof headers !== 'object' || headers === null || Object.values(headers).some((v) => typeof v !== 'string'))) {
+    throw invalidOption('headers', 'an object of header names to string values', headers);
+  }
+  if (options.origin !== undefined && typeof options.origin !== 'string') throw invalidOption('origin', 'a string', options.origin);
+}
+
 /** The transport for Node: the `ws` package, with headers, TLS and RFC 6455 ping/pong frames. */
 export function createNodeTransport(options: NodeTransportOptions = {}): Transport {
+  checkNodeTransportOptions(options);
   const base: ClientOptions = {
     ...options.wsOptions,
     ...options.tls,

@@ -12,7 +12,7 @@ describe('chunking', () => {
     fc.assert(
       fc.property(
         fc.oneof(fc.string({ unit: 'grapheme', maxLength: 3000 }), fc.uint8Array({ maxLength: 5000 })),
-        fc.integer({ min: 100, max: 2000 }),
+        fc.integer({ min: 128, max: 2000 }),
         fc.boolean(),
         (message, chunkSize, shuffle) => {
           const frames = splitMessage(message, 7, chunkSize);
