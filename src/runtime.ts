@@ -170,12 +170,12 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#binaryType = options.binaryType ?? resolved.transport.defaultBinaryType;
     this.policy = {
       backoff: resolved.backoff,
-      closeCodes: options.closeCodes,
-      shouldReconnect: options.shouldReconnect,
+      closeCodes: this.#guarded('closeCodes', options.closeCodes, undefined),
+      shouldReconnect: this.#guarded('shouldReconnect', options.shouldReconnect, true),
       connectTimeout: resolved.connectTimeout,
       closeTimeout: resolved.closeTimeout,
       waitsForRetryHook: options.retryWait !== undefined,
-      random: options.random ?? Math.random,
+      random: options.random ? this.#jitter(options.random) : Math.random,
       auth: resolved.auth
         ? { byMessage: resolved.auth.mode === 'message', timeout: resolved.auth.timeout, refreshCodes: resolved.auth.refreshCodes }
         : null,
@@ -208,6 +208,72 @@ export class ConnectionRuntime implements ConnectionHost {
     });
     this.#path = statePathOf(this.actor.getSnapshot());
     this.#readyState = readyStateOf(this.actor.getSnapshot());
+    // The backstop: if the chart itself fails (a bug, or a user callback we could not guard), the connection
+    // ends visibly: an error, a final close, every queued message reported. It never hangs in a dead state.
+    this.actor.subscribe({ error: (error) => this.#crashed(error) });
+  }
+
+  #assertAlive(): void {
+    if (this.actor.getSnapshot().status === 'error') {
+      throw new SocketchartError('ERR_CONNECTION_CLOSED', `This connection failed internally (${this.#closedBy?.reason ?? 'unknown'}); create a new one.`);
+    }
+  }
+
+  #crashed(error: unknown): void {
+    const cause = error instanceof Error ? error : new Error(String(error));
+    this.#inTransition = false;
+    this.#live = null;
+    this.#announced = null;
+    this.#stopPump();
+    this.#stopEnvironment?.();
+    this.#stopEnvironment = null;
+    const reason: ClosedReason = { kind: 'error', code: 1006, reason: `Internal error: ${cause.message}`, wasClean: false, error: cause };
+    this.#closedBy = reason;
+    this.#path = 'closed';
+    this.#readyState = 3;
+    this.queue.clear('closed');
+    this.#requests?.failAll(this.#closedError());
+    this.#delivery?.ended();
+    this.#queueEvent(new SocketErrorEvent(cause, this.now()));
+    this.#queueEvent(new SocketCloseEvent(reason, reason, this.now()));
+    this.#flush();
+  }
+
+  /**
+   * A user callback the chart's guards call, made safe: if it throws, the connection reports the error (as an
+   * `error` event, after the transition) and goes on with `fallback` instead of dying mid-transition.
+   */
+  #guarded<A extends unknown[], R>(name: string, fn: ((...args: A) => R) | undefined | object, fallback: R): ((...args: A) => R) | undefined | never {
+    if (typeof fn !== 'function') return fn as undefined;
+    const call = fn as (...args: A) => R;
+    return (...args: A) => {
+      try {
+        return call(...args);
+      } catch (error) {
+        this.#reportCallbackError(name, error);
+        return fallback;
+      }
+    };
+  }
+
+  #jitter(random: () => number): () => number {
+    return () => {
+      try {
+        const r = random();
+        if (typeof r === 'number' && r >= 0 && r < 1) return r;
+        throw new TypeError(`random() must return a number in [0, 1); got ${describe(r)}`);
+      } catch (error) {
+        this.#reportCallbackError('random', error);
+        return 0.5;
+      }
+    };
+  }
+
+  #reportCallbackError(name: string, error: unknown): void {
+    const cause = error instanceof Error ? error : new Error(String(error));
+    const reported = new SocketchartError('ERR_INVALID_OPTION', `Your \`${name}\` callback threw: ${cause.message}`, { cause });
+    // Called from a guard or an action: the event goes out once the transition commits.
+    this.#queueEvent(new SocketErrorEvent(reported, this.now()));
   }
 
   /** The message router, made on first use: most connections never route. */
@@ -292,11 +358,13 @@ export class ConnectionRuntime implements ConnectionHost {
   // ---- user commands ------------------------------------------------------------------------------------------
 
   connect(): void {
+    this.#assertAlive();
     this.#watchEnvironment();
     this.actor.send({ type: 'CONNECT' });
   }
 
   reconnect(): void {
+    this.#assertAlive();
     this.#watchEnvironment();
     this.actor.send({ type: 'RECONNECT' });
   }
@@ -797,7 +865,15 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#token = null;
     const auth = this.#auth;
     if (!auth || token === null || !this.#socket) return;
-    this.#socket.send(auth.message(token));
+    let message: SendData;
+    try {
+      message = auth.message(token);
+    } catch (error) {
+      this.#reportCallbackError('auth.message', error);
+      this.actor.send({ type: 'AUTH.FAIL', reason: 'auth.message threw' });
+      return;
+    }
+    this.#socket.send(message);
   }
 
   sendPing(): void {
@@ -806,7 +882,14 @@ export class ConnectionRuntime implements ConnectionHost {
     if (!heartbeat || !socket) return;
     this.#pingSentAt = this.now();
     if (heartbeat.mode === 'protocol') socket.ping?.();
-    else if (heartbeat.mode === 'message') socket.send(heartbeat.ping());
+    else if (heartbeat.mode === 'message') {
+      try {
+        socket.send(heartbeat.ping());
+      } catch (error) {
+        // No ping goes out, so the probe times out and the socket is replaced: loud, not stuck.
+        this.#reportCallbackError('heartbeat.ping', error);
+      }
+    }
   }
 
   inboundCount(): number {
@@ -871,14 +954,20 @@ export class ConnectionRuntime implements ConnectionHost {
     const hook = this.#retryWait;
     if (!hook) return;
     const token = ++this.#retryToken;
-    hook(retry, delay).then(
-      () => {
-        if (token === this.#retryToken && this.actor.getSnapshot().matches({ reconnecting: 'backoff' })) {
-          this.actor.send({ type: 'RETRY' });
-        }
-      },
-      (error: unknown) => this.#emit(new SocketErrorEvent(error instanceof Error ? error : new Error(String(error)), this.now())),
-    );
+    const retryNow = () => {
+      if (token === this.#retryToken && this.actor.getSnapshot().matches({ reconnecting: 'backoff' })) {
+        this.actor.send({ type: 'RETRY' });
+      }
+    };
+    // Whatever the hook does (throw, reject, return a non-promise), the backoff ends: the chart never waits forever.
+    Promise.resolve()
+      .then(() => hook(retry, delay))
+      .then(retryNow, (error: unknown) => {
+        if (token !== this.#retryToken) return;
+        const cause = error instanceof Error ? error : new Error(String(error));
+        this.#emit(new SocketErrorEvent(new SocketchartError('ERR_INVALID_OPTION', `Your \`retryWait\` hook failed: ${cause.message}; retrying now.`, { cause }), this.now()));
+        retryNow();
+      });
   }
 
   closed(reason: ClosedReason): void {
