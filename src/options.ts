@@ -412,6 +412,8 @@ export function resolveFlow(flow: FlowOptions | undefined): ResolvedFlow {
   if (flow !== undefined && (typeof flow !== 'object' || flow === null)) throw invalidOption('flow', 'an object', flow);
   const f = flow ?? {};
   const highWaterMark = count('flow.highWaterMark', f.highWaterMark, DEFAULTS.flow.highWaterMark, true);
+  // 0 would hold every message forever (a socket's buffer is never below 0).
+  if (highWaterMark < 1) throw invalidOption('flow.highWaterMark', 'at least 1 byte (or Infinity for no backpressure)', highWaterMark);
   const lowWaterMark = count('flow.lowWaterMark', f.lowWaterMark, highWaterMark === Infinity ? Infinity : Math.floor(highWaterMark / 2), true);
   if (lowWaterMark > highWaterMark) throw invalidOption('flow.lowWaterMark', `at most flow.highWaterMark (${highWaterMark})`, lowWaterMark);
   let rateLimit: Required<RateLimitOptions> | null = null;
@@ -573,6 +575,9 @@ export function resolveOptions(options: ConnectionOptions<unknown, unknown>, tra
   optionalFunction('shouldReconnect', options.shouldReconnect);
   optionalFunction('random', options.random);
   checkCloseCodes(options.closeCodes);
+  if (options.chunking !== undefined && options.delivery !== undefined) {
+    throw invalidOption('chunking', 'unset when `delivery` is set (the delivery layer frames whole messages; split them before sending)', options.chunking);
+  }
   checkServices(options);
   if (options.startClosed !== undefined && typeof options.startClosed !== 'boolean') {
     throw invalidOption('startClosed', 'a boolean', options.startClosed);

@@ -64,9 +64,18 @@ export class ConnectionPool<In = unknown, Out = SendData> {
         return;
       }
     }
+    // None is open: queue on the next one that is still trying (a closed one would only report a drop).
+    for (let i = 0; i < n; i++) {
+      const conn = this.connections[(this.#next + i) % n] as Connection<In, Out>;
+      if (conn.readyState === 0) {
+        this.#next = (this.#next + i + 1) % n;
+        conn.send(message);
+        return;
+      }
+    }
     const conn = this.connections[this.#next] as Connection<In, Out>;
     this.#next = (this.#next + 1) % n;
-    conn.send(message);
+    conn.send(message); // every connection is closing or closed: this reports the drop
   }
 
   /** Sends on every connection (queued on those not open). */
@@ -82,11 +91,18 @@ export class ConnectionPool<In = unknown, Out = SendData> {
       );
     }
     if (this.openCount >= count) return Promise.resolve();
-    return new Promise((resolve) => {
+    const unreachable = () => this.connections.filter((c) => c.readyState !== 3).length < count;
+    const closedError = () =>
+      new SocketchartError('ERR_CONNECTION_CLOSED', `Only ${this.connections.filter((c) => c.readyState !== 3).length} of the pool's connections are not closed; ${count} can no longer open.`);
+    if (unreachable()) return Promise.reject(closedError());
+    return new Promise((resolve, reject) => {
       const listener = () => {
         if (this.openCount >= count) {
           this.#listeners.delete(listener);
           resolve();
+        } else if (unreachable()) {
+          this.#listeners.delete(listener);
+          reject(closedError());
         }
       };
       this.#listeners.add(listener);

@@ -34,13 +34,13 @@ import {
 } from './options.js';
 import type { EnvironmentSource } from './policies/environment.js';
 import { type DeliveryFactory, type DeliveryLayer, NO_MESSAGE } from './delivery/types.js';
-import { type Dropped, OutboundQueue } from './policies/queue.js';
+import { type Dropped, OutboundQueue, type QueueTag } from './policies/queue.js';
 import { TokenBucket } from './policies/rateLimit.js';
 import { Reassembler, splitMessage } from './messages/chunking.js';
 import { type Codec, rawCodec } from './messages/codec.js';
 import { RequestTracker, type RequestOptions } from './messages/requests.js';
 import { MessageRouter } from './messages/router.js';
-import type { StandardSchemaV1 } from './messages/schema.js';
+import type { StandardResult, StandardSchemaV1 } from './messages/schema.js';
 import { type ConnectionMetrics, MetricsCounters, sizeOf } from './metrics.js';
 import { readyStateOf, statePathOf } from './statePath.js';
 import type { BinaryType, CloseInfo, OpenRequest, Transport, TransportSocket } from './transports/types.js';
@@ -378,11 +378,7 @@ export class ConnectionRuntime implements ConnectionHost {
     const data = this.#codec === rawCodec ? (message as SendData) : this.encode(message);
     if (typeof data !== 'string') assertSendData(data);
     if (this.#maxMessageSize !== Infinity) this.#checkSize(data);
-    if (this.#chunkSize !== Infinity && byteLengthOf(data) > this.#chunkSize) {
-      this.#sendChunked(data);
-      return;
-    }
-    this.#sendFrame(data);
+    this.#sendFrame(data, undefined);
   }
 
   /** The frame for an app message; a codec that fails becomes ERR_INVALID_DATA (it is the message that is bad). */
@@ -401,15 +397,25 @@ export class ConnectionRuntime implements ConnectionHost {
     return data;
   }
 
-  #sendChunked(data: SendData): void {
-    if (typeof Blob !== 'undefined' && data instanceof Blob) {
-      throw new SocketchartError('ERR_INVALID_DATA', 'Chunking cannot split a Blob; send its bytes (await blob.arrayBuffer()).');
+  /**
+   * Writes one message on `socket`: as one frame, or, with chunking, as its chunks. A message is split only here,
+   * at the moment it is written, so the queue and its drop reports always deal in whole messages.
+   */
+  #write(socket: TransportSocket, data: SendData): boolean {
+    if (this.#chunkSize === Infinity || byteLengthOf(data) <= this.#chunkSize) {
+      if (!socket.send(data)) return false;
+      this.counters.countOut(sizeOf(data), this.now());
+      return true;
     }
     const bytes = typeof data === 'string' ? data : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data as ArrayBuffer);
-    for (const frame of splitMessage(bytes, ++this.#chunkId, this.#chunkSize)) this.#sendFrame(frame);
+    for (const frame of splitMessage(bytes, ++this.#chunkId, this.#chunkSize)) {
+      if (!socket.send(frame)) return false;
+    }
+    this.counters.countOut(sizeOf(data), this.now());
+    return true;
   }
 
-  #sendFrame(data: SendData): void {
+  #sendFrame(data: SendData, request: QueueTag | undefined): void {
     this.#lastWrite = 'queued';
     if (this.#delivery !== null) {
       if (this.#readyState >= 2) this.#emit(new DropEvent(data, 'closed', this.now()));
@@ -417,8 +423,7 @@ export class ConnectionRuntime implements ConnectionHost {
       return;
     }
     const live = this.#live;
-    if (live !== null && (this.#restoring || (this.queue.length === 0 && this.#mayWrite(live))) && live.send(data)) {
-      this.counters.countOut(sizeOf(data), this.now());
+    if (live !== null && (this.#restoring || (this.queue.length === 0 && this.#mayWrite(live))) && this.#write(live, data)) {
       this.#lastWrite = 'written';
       return;
     }
@@ -428,7 +433,7 @@ export class ConnectionRuntime implements ConnectionHost {
       return;
     }
     // Not open yet, or the socket is already past OPEN without the chart knowing: keep it for the next socket.
-    if (this.queue.enqueue(data, this.now()) === 'rejected') {
+    if (this.queue.enqueue(data, this.now(), request) === 'rejected') {
       throw new SocketchartError(
         'ERR_QUEUE_FULL',
         `The outbound queue is full (${this.queue.length} messages, ${this.queue.bytes} bytes) and queue.overflow is 'reject'; wait for 'open' or raise queue.maxMessages / queue.maxBytes.`,
@@ -455,12 +460,15 @@ export class ConnectionRuntime implements ConnectionHost {
     let stalled = false;
     const empty = this.queue.drainWhile(
       () => !stalled && this.#mayWrite(socket),
-      (data) => {
-        if (socket.send(data)) this.counters.countOut(sizeOf(data), this.now());
-        else {
+      (data, request) => {
+        // A request settled while it waited (timed out, aborted, failed on a lost socket) must not go out now.
+        if (request?.settled) return;
+        if (this.#write(socket, data)) {
+          if (request) request.sentOn = socket;
+        } else {
           // The socket is past OPEN before the chart knows: keep the message for the next socket.
           stalled = true;
-          this.queue.requeueFront(data, this.now());
+          this.queue.requeueFront(data, this.now(), request);
         }
       },
       this.now(),
@@ -562,36 +570,35 @@ export class ConnectionRuntime implements ConnectionHost {
       return Promise.reject(invalidOption('request({ signal })', 'an AbortSignal', signal));
     }
     let created: ReturnType<RequestTracker['create']>;
+    let data: SendData;
     try {
-      this.encode(body);
       created = this.requests.create<R>(body, options);
     } catch (error) {
       return Promise.reject(error);
     }
     const { entry } = created;
     const promise = created.promise as Promise<R>;
+    try {
+      // Checked in every state, so a request written later, on open, obeys the same limits as send().
+      data = this.encode(entry.message);
+      if (this.#maxMessageSize !== Infinity) this.#checkSize(data);
+    } catch (error) {
+      entry.reject(error as Error);
+      return promise;
+    }
     const live = this.#live;
     if (live !== null || this.#delivery !== null) {
-      // While open (and always under a delivery layer) a request takes the same road as send(): size checks,
-      // chunking, flow limits, the queue or the delivery layer.
-      try {
-        this.send(entry.message);
-      } catch (error) {
-        entry.reject(error as Error);
-        return promise;
-      }
-      // Written now, or waiting in the queue (which carries it to the next socket if this one is lost).
-      entry.sentOn = this.#delivery === null && this.#lastWrite === 'written' ? live : QUEUED;
+      // While open (and always under a delivery layer) a request takes the same road as send(): chunking, flow
+      // limits, the queue (tagged, so the pump marks it sent or skips it once settled) or the delivery layer.
+      this.#sendFrame(data, entry);
+      if (this.#lastWrite === 'written' && this.#delivery === null) entry.sentOn = live;
+      else entry.sentOn = QUEUED;
     }
     return promise;
   }
 
   #writeRequest(socket: TransportSocket, entry: { message: object; sentOn: unknown }): void {
-    const data = this.#codec.encode(entry.message) as SendData;
-    if (socket.send(data)) {
-      entry.sentOn = socket;
-      this.counters.countOut(sizeOf(data), this.now());
-    }
+    if (this.#write(socket, this.encode(entry.message))) entry.sentOn = socket;
   }
 
   /** Runs `hook` on every open from now on (and now, if open). Returns the function that stops it. */
@@ -750,8 +757,13 @@ export class ConnectionRuntime implements ConnectionHost {
     let data = this.#delivery === null ? frame : this.#delivery.inbound(frame);
     if (data === NO_MESSAGE) return;
     if (this.#delivery !== null && this.#binaryType === 'blob' && data instanceof ArrayBuffer) data = new Blob([data]);
+    // Messages held during auth go first: anything newer waits behind them, so arrival order holds.
+    if (this.#heldDuringAuth.length > 0) {
+      this.#heldDuringAuth = [...this.#heldDuringAuth, data];
+      return;
+    }
     const isPong = this.#heartbeat?.isPong;
-    if (isPong && isPong(data)) {
+    if (isPong && this.#matchesPong(isPong, data)) {
       this.#ponged();
       return;
     }
@@ -784,13 +796,19 @@ export class ConnectionRuntime implements ConnectionHost {
     const schema = this.#schema;
     if (schema) {
       if (this.#validating) {
-        const pending = message;
-        this.#validating = this.#validating.then(() => this.#validate(schema, data, pending));
+        this.#validateLater(schema, data, message);
         return;
       }
-      const result = schema['~standard'].validate(message);
+      let result: ReturnType<StandardSchemaV1['~standard']['validate']>;
+      try {
+        result = schema['~standard'].validate(message);
+      } catch (error) {
+        this.#invalid(data, error);
+        return;
+      }
       if (result instanceof Promise) {
-        this.#validating = result.then((r) => this.#validated(r, data));
+        this.#validating = Promise.resolve();
+        this.#validateLater(schema, data, message, result);
         return;
       }
       if (result.issues) {
@@ -802,13 +820,28 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#route(message);
   }
 
-  async #validate(schema: StandardSchemaV1, data: unknown, message: unknown): Promise<void> {
-    this.#validated(await schema['~standard'].validate(message), data);
-  }
-
-  #validated(result: Awaited<ReturnType<StandardSchemaV1['~standard']['validate']>>, data: unknown): void {
-    if (result.issues) this.#invalid(data, result.issues);
-    else this.#route(result.value);
+  /**
+   * Async validation, chained so messages keep their arrival order. A validator that rejects makes that message
+   * invalid, not the chain; messages of a socket that is gone by the time they validate are not delivered.
+   */
+  #validateLater(schema: StandardSchemaV1, data: unknown, message: unknown, started?: Promise<StandardResult<unknown>>): void {
+    const socket = this.#announced;
+    const tail = (this.#validating ?? Promise.resolve())
+      .then(() => started ?? schema['~standard'].validate(message))
+      .then(
+        (result) => {
+          if (this.#announced !== socket) return;
+          if (result.issues) this.#invalid(data, result.issues);
+          else this.#route(result.value);
+        },
+        (error: unknown) => {
+          if (this.#announced === socket) this.#invalid(data, error);
+        },
+      );
+    this.#validating = tail;
+    void tail.then(() => {
+      if (this.#validating === tail) this.#validating = null;
+    });
   }
 
   #invalid(data: unknown, problem: unknown): void {
@@ -840,9 +873,37 @@ export class ConnectionRuntime implements ConnectionHost {
     const auth = this.#auth;
     if (!auth || auth.mode !== 'message' || !this.actor.getSnapshot().matches({ attempt: { connecting: 'authenticating' } })) return;
     this.#inbound++;
-    if (auth.isAck(data)) this.actor.send({ type: 'AUTH.OK' });
-    else if (auth.isNack(data)) this.actor.send({ type: 'AUTH.FAIL', reason: 'Authentication refused' });
+    let verdict: 'ack' | 'nack' | 'other';
+    try {
+      verdict = auth.isAck(data) ? 'ack' : auth.isNack(data) ? 'nack' : 'other';
+    } catch (error) {
+      this.#reportCallbackError('auth.isAck/isNack', error);
+      this.#flush();
+      verdict = 'other';
+    }
+    if (verdict === 'ack') this.actor.send({ type: 'AUTH.OK' });
+    else if (verdict === 'nack') this.actor.send({ type: 'AUTH.FAIL', reason: 'Authentication refused' });
     else this.#heldDuringAuth = [...this.#heldDuringAuth, data];
+  }
+
+  #matchesPong(isPong: (data: unknown) => boolean, data: unknown): boolean {
+    try {
+      return isPong(data);
+    } catch (error) {
+      this.#reportCallbackError('heartbeat.isPong', error);
+      this.#flush();
+      return false;
+    }
+  }
+
+  /** Delivers what arrived during auth after the ack: right after `open`, in arrival order. */
+  #releaseHeld(): void {
+    const socket = this.#announced;
+    while (this.#heldDuringAuth.length > 0 && this.#announced === socket) {
+      const [data, ...rest] = this.#heldDuringAuth;
+      this.#heldDuringAuth = rest.length > 0 ? rest : NONE;
+      this.#dispatchMessage(data);
+    }
   }
 
   #ponged(): void {
@@ -917,14 +978,7 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#restoring = false;
     this.#pump();
     this.#queueEvent(new OpenEvent(this.now()));
-    // Messages the server sent right after its auth ack come after `open`, in order.
-    const held = this.#heldDuringAuth;
-    if (held.length > 0) {
-      this.#heldDuringAuth = NONE;
-      queueMicrotask(() => {
-        for (const data of held) if (this.#announced === socket) this.#dispatchMessage(data);
-      });
-    }
+    // Messages the server sent around its auth ack are released right after the `open` event (see #flush).
   }
 
   leftOpen(): void {
@@ -1028,6 +1082,7 @@ export class ConnectionRuntime implements ConnectionHost {
       if (event.type === 'open') this.#settleWaiters(null);
       else if (event.type === 'close' && (event as SocketCloseEvent).closedBy) this.#settleWaiters(this.#closedError());
       this.listeners.dispatch(event, facade[`on${event.type}`]);
+      if (event.type === 'open') this.#releaseHeld();
     }
   }
 

@@ -32,8 +32,9 @@ export function splitMessage(data: string | Uint8Array, id: number, chunkSize: n
   if (!Number.isInteger(id) || id < 0) throw new SocketchartError('ERR_INVALID_OPTION', `The chunk id must be a whole number >= 0; got ${describe(id)}.`);
   if (typeof data === 'string') {
     if (utf8Length(data) <= chunkSize) return [data];
-    // Pieces of at most this many UTF-16 units encode to at most 3 bytes each, plus the envelope.
-    return splitText(data, id, Math.max(1, Math.floor((chunkSize - 64) / 3)));
+    // A UTF-16 unit takes at most 6 bytes inside the JSON envelope (a control character escapes to \u00XX), and
+    // the envelope itself under 64: pieces of this many units always fit.
+    return splitText(data, id, Math.max(1, Math.floor((chunkSize - 64) / 6)));
   }
   if (data.byteLength <= chunkSize) return [data];
   const body = chunkSize - HEADER;

@@ -17,6 +17,8 @@ interface TimerClock {
 
 interface Pending {
   id: string;
+  /** Resolved, rejected, timed out or aborted: a queued copy of it must not be written any more. */
+  settled: boolean;
   message: object;
   /** The socket it was last written to; null while it waits for one. */
   sentOn: unknown;
@@ -62,6 +64,7 @@ export class RequestTracker {
       const onAbort = () => entry.reject(signal?.reason instanceof Error ? signal.reason : new Error('Aborted'));
       entry = {
         id,
+        settled: false,
         message,
         sentOn: null,
         resolve: (reply) => {
@@ -73,6 +76,7 @@ export class RequestTracker {
           reject(error);
         },
         dispose: () => {
+          entry.settled = true;
           this.#pending.delete(id);
           if (timer !== undefined) this.#clock.clearTimeout(timer);
           signal?.removeEventListener('abort', onAbort);

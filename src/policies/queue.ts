@@ -47,10 +47,19 @@ export interface Dropped {
   reason: DropReason;
 }
 
+/** What a queued message may carry besides its data: the request it belongs to, if any. */
+export interface QueueTag {
+  /** The request was settled while it waited: the message must not be written any more. */
+  readonly settled: boolean;
+  /** Where the message was written; set by whoever writes it. */
+  sentOn: unknown;
+}
+
 interface Entry {
   data: SendData;
   bytes: number;
   queuedAt: number;
+  tag: QueueTag | undefined;
 }
 
 export type EnqueueResult = 'queued' | 'rejected';
@@ -87,7 +96,7 @@ export class OutboundQueue {
    * Queue `data`. Under `reject`, a message that does not fit is refused (`'rejected'`) and the caller must
    * report it; under the drop policies the queue reports what it drops itself.
    */
-  enqueue(data: SendData, now: number): EnqueueResult {
+  enqueue(data: SendData, now: number, tag?: QueueTag): EnqueueResult {
     this.expire(now);
     const bytes = byteLengthOf(data);
     const { maxMessages, maxBytes, overflow } = this.#options;
@@ -106,7 +115,7 @@ export class OutboundQueue {
       while (!fits()) this.#drop(this.#shift(), 'queue-full');
     }
     if (this.#entries === EMPTY) this.#entries = [];
-    this.#entries.push({ data, bytes, queuedAt: now });
+    this.#entries.push({ data, bytes, queuedAt: now, tag });
     this.#bytes += bytes;
     return 'queued';
   }
@@ -122,15 +131,18 @@ export class OutboundQueue {
    * Hand queued messages, oldest first, to `write` while `canWrite()` allows; expired ones are dropped instead.
    * Returns whether the queue is now empty.
    */
-  drainWhile(canWrite: () => boolean, write: (data: SendData) => void, now: number): boolean {
+  drainWhile(canWrite: () => boolean, write: (data: SendData, tag: QueueTag | undefined) => void, now: number): boolean {
     this.expire(now);
-    while (this.length > 0 && canWrite()) write(this.#shift().data);
+    while (this.length > 0 && canWrite()) {
+      const entry = this.#shift();
+      write(entry.data, entry.tag);
+    }
     return this.length === 0;
   }
 
   /** Put a message back at the front (a write that the socket refused after it was taken from the queue). */
-  requeueFront(data: SendData, now: number): void {
-    const entry = { data, bytes: byteLengthOf(data), queuedAt: now };
+  requeueFront(data: SendData, now: number, tag?: QueueTag): void {
+    const entry = { data, bytes: byteLengthOf(data), queuedAt: now, tag };
     if (this.#head > 0) this.#entries[--this.#head] = entry;
     else if (this.#entries === EMPTY) this.#entries = [entry];
     else this.#entries.unshift(entry);

@@ -231,10 +231,10 @@ describe('connection chart over the memory transport', () => {
     const { memory, clock, conn } = setup({ retryWait: () => new Promise<void>((r) => (release = r)) });
     memory.last!.refuse();
     clock.increment(1_000_000);
+    await settle(); // the hook is called on a microtask
     expect(conn.state).toBe('reconnecting.backoff');
     release();
-    await Promise.resolve();
-    await Promise.resolve();
+    await settle();
     expect(conn.state).toBe('connecting.opening');
   });
 
