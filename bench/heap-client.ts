@@ -3,8 +3,10 @@
  *
  *   node --expose-gc bench/.build/heap-client.bundle.js <kind> <url> <connections>   (bundled by run.ts)
  *
- * Kinds `ws` and `socketchart` talk to the echo server. `socketchart-nosocket` and `actor` never touch the network:
- * they split socketchart's own cost from the `ws` socket's (see `HeapKind`).
+ * Kinds `ws`, `reconnecting-websocket`, `partysocket` and `socketchart` talk to the `ws` echo server, `socket.io` to
+ * the socket.io one (a connection counts as open once upgraded from polling to WebSocket, socket.io's default path).
+ * `socketchart-nosocket` and `actor` never touch the network: they split socketchart's own cost from the `ws`
+ * socket's (see `HeapKind`).
  *
  * The harness itself allocates nothing per connection beyond the client object in one array: every handler is a
  * shared module-level function and progress is counted, not awaited per connection, so the figure is the client's.
@@ -13,12 +15,14 @@
  * (open them in Chrome DevTools, Memory tab, "Comparison" view, to see which objects each connection adds).
  */
 import { writeHeapSnapshot } from 'node:v8';
+import { type Socket as IoSocket, io } from 'socket.io-client';
 import WebSocket from 'ws';
 import { type Actor, createActor } from 'xstate';
 import { type ConnectionHost, connectionMachine } from '../machines/connection.js';
 import type { Connection } from '../src/connection.js';
 import { createConnection } from '../src/node.js';
 import type { OpenRequest, SocketSink, Transport, TransportSocket } from '../src/transports/types.js';
+import { PartyWebSocket, ReconnectingWebSocket } from './clients.js';
 import { type HeapKind, PAYLOAD, errorMessage, send, sleep } from './common.js';
 
 const [kindArg, url = '', countArg] = process.argv.slice(2);
@@ -120,6 +124,8 @@ function noop(): void {}
 
 interface Driver<T> {
   open(): T;
+  /** Counted as open only once this holds too (socket.io: upgraded to WebSocket). */
+  ready?(client: T): boolean;
   /** Send one payload; `echoed` counts the answer. */
   echo(client: T): void;
   /** Start closing; `closed` counts the end. */
@@ -172,6 +178,40 @@ function connectionDriver(transport: Transport | undefined): Driver<Connection<s
   };
 }
 
+// reconnecting-websocket and partysocket: one shared options object (the libraries keep a reference to it).
+const RWS_OPTIONS = { WebSocket };
+
+function onRwsMessage(event: { data: unknown }): void {
+  onEcho(event.data);
+}
+
+function rwsDriver(Class: typeof ReconnectingWebSocket | typeof PartyWebSocket): Driver<InstanceType<typeof ReconnectingWebSocket>> {
+  return {
+    open() {
+      const rws = new Class(url, undefined, RWS_OPTIONS) as InstanceType<typeof ReconnectingWebSocket>;
+      rws.addEventListener('open', onOpen);
+      rws.addEventListener('message', onRwsMessage);
+      rws.addEventListener('close', onWsClose);
+      return rws;
+    },
+    echo: (rws) => rws.send(PAYLOAD),
+    close: (rws) => rws.close(1000),
+  };
+}
+
+const socketIoDriver: Driver<IoSocket> = {
+  open() {
+    const socket = io(url);
+    socket.on('connect', onOpen);
+    socket.on('echo', onEcho);
+    socket.on('disconnect', onWsClose);
+    return socket;
+  },
+  ready: (socket) => socket.io.engine?.transport?.name === 'websocket',
+  echo: (socket) => void socket.emit('echo', PAYLOAD),
+  close: (socket) => void socket.disconnect(),
+};
+
 let stubHost: ConnectionHost | undefined;
 
 const actorDriver: Driver<Actor<typeof connectionMachine>> = {
@@ -191,6 +231,12 @@ function driverFor(kind: HeapKind): Driver<unknown> {
   switch (kind) {
     case 'ws':
       return wsDriver as Driver<unknown>;
+    case 'reconnecting-websocket':
+      return rwsDriver(ReconnectingWebSocket) as Driver<unknown>;
+    case 'partysocket':
+      return rwsDriver(PartyWebSocket) as Driver<unknown>;
+    case 'socket.io':
+      return socketIoDriver as Driver<unknown>;
     case 'socketchart':
       return connectionDriver(undefined) as Driver<unknown>;
     case 'socketchart-nosocket':
@@ -222,6 +268,8 @@ async function openAll(driver: Driver<unknown>, into: unknown[]): Promise<void> 
     for (let j = i; j < Math.min(n, i + BATCH); j++) into[j] = driver.open();
     await until(() => opened >= target, `${target} opens`);
   }
+  const ready = driver.ready;
+  if (ready) await until(() => into.every((client) => ready(client)), 'all connections ready');
   const target = echoed + into.length;
   for (const client of into) driver.echo(client);
   await until(() => echoed >= target, 'the echoes');

@@ -1,34 +1,54 @@
 /**
- * `npm run bench`: what socketchart costs over a bare `ws` client, in client CPU per echoed message and in heap per
- * open connection. Results go to stdout as a table and to bench/results.json.
+ * `npm run bench`: socketchart against a bare `ws` client (the floor) and its peers (reconnecting-websocket,
+ * partysocket, socket.io-client), all in one run against the same loopback servers, each library with its defaults.
+ * Results go to stdout as tables, to bench/results.json, and (full runs) to bench/README-section.md.
  *
- *   npm run bench              full run (about a minute or two on 2 cores)
- *   npm run bench -- --quick   smoke run with small counts
- *   npm run bench -- --tsx     run the clients' TypeScript under tsx instead of a bundle (see below)
+ *   npm run bench              full run (about 4 to 5 minutes on 2 cores)
+ *   npm run bench -- --quick   smoke run with small counts (under a minute)
+ *   npm run bench -- --tsx     run the children's TypeScript under tsx instead of a bundle (see below)
+ *   npm run bench -- --no-pin  no taskset pinning
+ *   npm run bench -- --only=kill,reconnect   only these phases (cpu, heap, reconnect, blackhole, kill, bundle);
+ *                              prints the tables but writes no results
  *
- * The clients run as esbuild bundles (bench/.build/*.bundle.js, packages left external, removed after the run; the
+ * Figures, per client where it makes sense:
+ *   1. client CPU per echoed 64-byte message (user + system), pipelined (64 in flight) and ping-pong (1 in flight)
+ *   2. median sequential round trip (ping-pong), µs
+ *   3. heap per open connection (1,000 connections)
+ *   4. reconnect time after a server-side drop: the server destroys all TCP sockets of 50 connections at once; ms
+ *      from that to each client's next open, median and p10/p90 (are they back in one burst or spread out?)
+ *   5. blackhole detection: connections through a relay that starts swallowing every byte both ways without
+ *      closing anything; time until the client notices, bounded (clients without a heartbeat never do)
+ *   6. messages lost while the server kills every TCP connection every second (client -> server, 5,000 messages
+ *      at about 1 per ms); socketchart plain and with `delivery: atLeastOnce()` against `attachAckServer`
+ *   7. browser bundle size, min + gzip (esbuild, platform browser)
+ *
+ * The children run as esbuild bundles (bench/.build/*.bundle.js, packages left external, removed after the run; the
  * `.bundle.js` suffix is one the repo's ESLint config ignores), built like the published dist
  * (tsup: esbuild, es2022, no keepNames). Under tsx every named function is wrapped in `__name()` (keepNames), which
  * gives each such closure its own property store: a few hundred bytes per closure the library allocates per
  * connection, which users of the built package never pay.
  *
  * Layout (every part in its own process, so nothing is measured against anything else):
- *   - echo-server.mjs: a `ws` echo server on 127.0.0.1, port 0. Its CPU is never counted.
- *   - cpu-client.ts, one child per client kind, each with one connection kept open for the whole benchmark. The
- *     parent asks them for runs in turn (ws, socketchart, ws, socketchart, ...), so slow drifts of the machine hit
- *     both alike; only one client works at a time. A run reads process.cpuUsage() (user + system) around a sliding
- *     window of echoes in that child. Two workloads:
+ *   - server.ts: every server (ws echo, socket.io echo, counting servers, the ack server) on 127.0.0.1, one port
+ *     each, pinned to the last core. Its CPU is never counted.
+ *   - cpu-client.ts, one child per client kind, each with one connection kept open for the whole CPU phase. The
+ *     parent asks them for runs in turn (the order rotating every round), so slow drifts of the machine hit all
+ *     alike; only one client works at a time. A run reads process.cpuUsage() around a sliding window of echoes.
  *       pipelined: 64 messages in flight (every echo sends the next); throughput-bound, the least syscall
  *                  overhead per message, so library overhead shows most. The primary figure.
- *       ping-pong: 1 message in flight; latency-bound, each message pays a full event-loop turn and syscalls.
+ *       ping-pong: 1 message in flight; latency-bound; every round trip is timed too (figure 2).
  *   - heap-client.ts, a fresh child per measurement with --expose-gc: gc, heapUsed, open N connections, wait for all
  *     to open, one echo on each, gc (several times), heapUsed; (after - before) / N.
+ *   - scenario-client.ts, children for figures 4 to 6 (see there). The blackhole children run in the background
+ *     from the heap phase on (they only wait on timers); everything else runs one phase at a time.
+ * Clients are pinned to the first core, the server to the last (taskset), so they never share a core.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { type BundleSize, measureBundles } from './bundle-size.js';
 import {
   CLIENT_KINDS,
   type ClientKind,
@@ -36,12 +56,28 @@ import {
   type CpuReply,
   type HeapKind,
   type HeapReply,
+  KILL_KINDS,
+  type KillKind,
+  RECONNECTING_KINDS,
+  type ScenarioCommand,
+  type ScenarioReply,
+  median,
+  protocolOf,
+  quantile,
+  urlFor,
 } from './common.js';
+import type { ServerRequestBody, ServerResponse, ServerRole } from './server.js';
 
 // ---- configuration ------------------------------------------------------------------------------------------------
 
 const quick = process.argv.includes('--quick');
 const underTsx = process.argv.includes('--tsx');
+const PHASES = ['cpu', 'heap', 'reconnect', 'blackhole', 'kill', 'bundle'] as const;
+type Phase = (typeof PHASES)[number];
+const onlyArg = process.argv.find((arg) => arg.startsWith('--only='));
+const only = onlyArg ? new Set(onlyArg.slice('--only='.length).split(',')) : null;
+if (only) for (const phase of only) if (!PHASES.includes(phase as Phase)) throw new Error(`--only: unknown phase ${phase} (${PHASES.join(', ')})`);
+const phaseEnabled = (phase: Phase) => only === null || only.has(phase);
 
 interface Workload {
   name: 'pipelined' | 'ping-pong';
@@ -60,6 +96,9 @@ const config = quick
       ] as Workload[],
       heapConnections: 100,
       heapRepeats: 1,
+      reconnect: { connections: 20, rounds: 1, healthyMs: 5_500, timeoutMs: 12_000 },
+      blackhole: { connections: 5, capMs: 20_000, settleMs: 1_000 },
+      kill: { messages: 2_000, rate: 1, every: 1_000, drainMs: 12_000, runs: 1 },
     }
   : {
       mode: 'full',
@@ -71,24 +110,36 @@ const config = quick
       ] as Workload[],
       heapConnections: 1_000,
       heapRepeats: 3,
+      reconnect: { connections: 50, rounds: 3, healthyMs: 5_500, timeoutMs: 15_000 },
+      blackhole: { connections: 10, capMs: 50_000, settleMs: 1_000 },
+      kill: { messages: 5_000, rate: 1, every: 1_000, drainMs: 15_000, runs: 3 },
     };
 
-const HEAP_KINDS: readonly HeapKind[] = ['ws', 'socketchart', 'socketchart-nosocket', 'actor'];
-const TARGET_CPU_RATIO = 1.1;
-const TARGET_HEAP_PER_CONNECTION = 8 * 1024;
+const HEAP_KINDS: readonly HeapKind[] = [...CLIENT_KINDS, 'socketchart-nosocket', 'actor'];
+const TARGETS = {
+  cpuRatio: 1.1,
+  heapBytesPerConnection: 8 * 1024,
+  reconnectMedianMs: 250,
+  blackholeDetectMs: 20_000,
+  bundleGzipBytes: 18 * 1024,
+  ackedLost: 0,
+};
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
-/** Where the client bundles go for the run (git-ignored by bench/.gitignore, deleted afterwards). */
+/** Where the bundles go for the run (git-ignored by bench/.gitignore, deleted afterwards). */
 const outdir = here('./.build');
 
-/** Bundles the client entries (unless --tsx) and returns the node arguments that run one. */
-async function prepareClients(): Promise<(entry: 'cpu-client' | 'heap-client') => string[]> {
+type Entry = 'server' | 'cpu-client' | 'heap-client' | 'scenario-client';
+const ENTRIES: readonly Entry[] = ['server', 'cpu-client', 'heap-client', 'scenario-client'];
+
+/** Bundles the child entries (unless --tsx) and returns the node arguments that run one. */
+async function prepareChildren(): Promise<(entry: Entry) => string[]> {
   if (underTsx) {
     const tsxLoader = import.meta.resolve('tsx');
     return (entry) => ['--import', tsxLoader, here(`./${entry}.ts`)];
   }
   await build({
-    entryPoints: { 'cpu-client': here('./cpu-client.ts'), 'heap-client': here('./heap-client.ts') },
+    entryPoints: Object.fromEntries(ENTRIES.map((entry) => [entry, here(`./${entry}.ts`)])),
     outdir,
     outExtension: { '.js': '.bundle.js' },
     bundle: true,
@@ -101,10 +152,10 @@ async function prepareClients(): Promise<(entry: 'cpu-client' | 'heap-client') =
   return (entry) => [`${outdir}/${entry}.bundle.js`];
 }
 
-let clientArgs: (entry: 'cpu-client' | 'heap-client') => string[];
+let childArgs: (entry: Entry) => string[];
 
 /**
- * On Linux with 2+ cores, the echo server is pinned to the last core and the clients to the first (taskset), so a
+ * On Linux with 2+ cores, the server is pinned to the last core and the clients to the first (taskset), so a
  * client never shares its core with the server and ping-pong does not flip between "same core" and "other core".
  */
 const pinning = process.platform === 'linux' && os.cpus().length >= 2 && !process.argv.includes('--no-pin') &&
@@ -116,11 +167,13 @@ const CLIENT_CPU = '0';
 
 const children = new Set<ChildProcess>();
 
-/** A child with an IPC channel whose messages can be awaited one at a time. */
+/** A child with an IPC channel whose messages can be awaited one at a time, or answered by `rid` (requests). */
 class Child<In> {
   readonly process: ChildProcess;
   readonly #inbox: In[] = [];
   readonly #waiters: Array<{ resolve(message: In): void; reject(error: Error): void }> = [];
+  readonly #pending = new Map<number, { resolve(message: unknown): void; reject(error: Error): void }>();
+  #rid = 0;
   readonly exited: Promise<number | null>;
 
   constructor(
@@ -136,6 +189,15 @@ class Child<In> {
     this.process = child;
     children.add(child);
     child.on('message', (message: In) => {
+      const rid = (message as { rid?: unknown }).rid;
+      const pending = typeof rid === 'number' ? this.#pending.get(rid) : undefined;
+      if (pending) {
+        this.#pending.delete(rid as number);
+        const m = message as { type: string; message?: string };
+        if (m.type === 'error') pending.reject(new Error(`${name}: ${m.message ?? ''}`));
+        else pending.resolve(message);
+        return;
+      }
       const waiter = this.#waiters.shift();
       if (waiter) waiter.resolve(message);
       else this.#inbox.push(message);
@@ -143,7 +205,10 @@ class Child<In> {
     this.exited = new Promise((resolve) => {
       child.on('exit', (code) => {
         children.delete(child);
-        for (const waiter of this.#waiters.splice(0)) waiter.reject(new Error(`${name} exited (code ${code})`));
+        const error = new Error(`${name} exited (code ${code})`);
+        for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
+        for (const pending of this.#pending.values()) pending.reject(error);
+        this.#pending.clear();
         resolve(code);
       });
     });
@@ -163,8 +228,25 @@ class Child<In> {
     });
   }
 
+  /** Sends `message` with a fresh `rid` and resolves with the reply carrying the same `rid`. */
+  request<R>(message: object, timeoutMs = 60_000): Promise<R> {
+    const rid = ++this.#rid;
+    return new Promise<R>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(rid);
+        reject(new Error(`${this.name}: no answer to ${JSON.stringify(message)} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#pending.set(rid, {
+        resolve: (reply) => (clearTimeout(timer), resolve(reply as R)),
+        reject: (error) => (clearTimeout(timer), reject(error)),
+      });
+      this.send({ ...message, rid });
+    });
+  }
+
+  /** Sends if the channel is still open; a child that is already exiting just misses it. */
   send(message: unknown): void {
-    this.process.send(message as never);
+    if (this.process.connected) this.process.send(message as never, (error: Error | null) => void error);
   }
 
   async stop(): Promise<void> {
@@ -181,32 +263,73 @@ function expectOk<T extends { type: string }>(message: T, name: string): T {
   return message;
 }
 
-async function startEchoServer(): Promise<{ server: Child<{ type: 'listening'; port: number }>; url: string }> {
-  const server = new Child<{ type: 'listening'; port: number }>('echo server', [here('./echo-server.mjs')], SERVER_CPU);
-  const { port } = await server.next(30_000);
-  return { server, url: `ws://127.0.0.1:${port}/` };
+/** Narrow a child's reply to one type, or throw. */
+function expectType<T extends { type: string }, K extends T['type']>(message: T, type: K, name: string): Extract<T, { type: K }> {
+  expectOk(message, name);
+  if (message.type !== type) throw new Error(`${name}: expected ${type}, got ${JSON.stringify(message)}`);
+  return message as Extract<T, { type: K }>;
+}
+
+class BenchServer {
+  constructor(readonly child: Child<{ type: string }>) {}
+
+  static async start(): Promise<BenchServer> {
+    const child = new Child<{ type: string }>('server', childArgs('server'), SERVER_CPU);
+    expectType(await child.next(30_000), 'started', 'server');
+    return new BenchServer(child);
+  }
+
+  request<T extends ServerResponse['type']>(request: ServerRequestBody, expect: T): Promise<Extract<ServerResponse, { type: T }>> {
+    return this.child.request<ServerResponse>(request).then((reply) => expectType(reply, expect, 'server'));
+  }
+
+  async listen(id: string, role: ServerRole, protocol: 'ws' | 'io'): Promise<number> {
+    return (await this.request({ type: 'listen', id, role, protocol }, 'listening')).port;
+  }
+
+  async stop(): Promise<void> {
+    this.child.send({ type: 'stop' });
+    await this.child.stop();
+  }
 }
 
 // ---- statistics ---------------------------------------------------------------------------------------------------
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-}
 
 /** (max - min) / median, as a percentage: how far apart the runs were. */
 function spread(values: number[]): number {
   return ((Math.max(...values) - Math.min(...values)) / median(values)) * 100;
 }
 
-// ---- CPU ----------------------------------------------------------------------------------------------------------
+function rotate<T>(list: readonly T[], by: number): T[] {
+  const k = ((by % list.length) + list.length) % list.length;
+  return [...list.slice(k), ...list.slice(0, k)];
+}
+
+// ---- 1 + 2: CPU and RTT -------------------------------------------------------------------------------------------
 
 interface CpuRun {
   nsPerMessage: number;
   userNsPerMessage: number;
   systemNsPerMessage: number;
   messagesPerSecond: number;
+  rttMedianUs?: number;
+  rttP99Us?: number;
+}
+
+interface CpuKindResult {
+  medianNsPerMessage: number;
+  medianUserNsPerMessage: number;
+  spreadPercent: number;
+  /** median(kind) / median(ws), user + system */
+  ratio: number;
+  /** the same for user time only: where library code runs (system time is the kernel's socket work) */
+  userRatio: number;
+  /** median of the per-round ratios kind / ws (each round runs every kind once) */
+  medianPairRatio: number;
+  /** ping-pong: median over the runs of each run's median round trip, and of its p99 */
+  rttMedianUs?: number;
+  rttP99Us?: number;
+  runs: CpuRun[];
 }
 
 interface CpuResult {
@@ -214,24 +337,17 @@ interface CpuResult {
   window: number;
   messages: number;
   runs: number;
-  perKind: Record<ClientKind, { medianNsPerMessage: number; medianUserNsPerMessage: number; spreadPercent: number; runs: CpuRun[] }>;
-  /** median(socketchart) / median(ws), user + system */
-  ratio: number;
-  /** The same for user time only: where library code runs (system time is the kernel's socket work). */
-  userRatio: number;
-  /** The ratio of each ws/socketchart pair of consecutive runs, and their median. */
-  pairRatios: number[];
-  medianPairRatio: number;
+  perKind: Record<ClientKind, CpuKindResult>;
 }
 
-async function measureCpu(url: string): Promise<CpuResult[]> {
+async function measureCpu(urls: Record<'ws' | 'io', string>): Promise<CpuResult[]> {
   const clients = {} as Record<ClientKind, Child<CpuReply>>;
   try {
     for (const kind of CLIENT_KINDS) {
       const child = new Child<CpuReply>(`cpu client ${kind}`, [
-        ...clientArgs('cpu-client'),
+        ...childArgs('cpu-client'),
         kind,
-        url,
+        urls[protocolOf(kind) === 'io' ? 'io' : 'ws'],
         String(config.warmupMessages),
       ], CLIENT_CPU);
       clients[kind] = child;
@@ -241,47 +357,45 @@ async function measureCpu(url: string): Promise<CpuResult[]> {
 
     const results: CpuResult[] = [];
     for (const workload of config.workloads) {
-      const runs: Record<ClientKind, CpuRun[]> = { ws: [], socketchart: [] };
+      const runs = Object.fromEntries(CLIENT_KINDS.map((kind) => [kind, [] as CpuRun[]])) as Record<ClientKind, CpuRun[]>;
       for (let r = 0; r < config.runs; r++) {
-        for (const kind of CLIENT_KINDS) {
+        for (const kind of rotate(CLIENT_KINDS, r)) {
           const child = clients[kind];
           const command: CpuCommand = { type: 'run', messages: workload.messages, window: workload.window };
           child.send(command);
-          const reply = expectOk(await child.next(), child.name);
-          if (reply.type !== 'result') throw new Error(`${child.name}: unexpected ${reply.type}`);
+          const reply = expectType(await child.next(), 'result', child.name);
           const total = (reply.userUs + reply.systemUs) * 1000;
           runs[kind].push({
             nsPerMessage: total / reply.messages,
             userNsPerMessage: (reply.userUs * 1000) / reply.messages,
             systemNsPerMessage: (reply.systemUs * 1000) / reply.messages,
             messagesPerSecond: reply.messages / (reply.wallMs / 1000),
+            ...(reply.rttMedianUs !== undefined ? { rttMedianUs: reply.rttMedianUs, rttP99Us: reply.rttP99Us as number } : {}),
           });
         }
-        const last = (kind: ClientKind) => (runs[kind].at(-1) as CpuRun).nsPerMessage;
-        log(`  ${workload.name} run ${r + 1}/${config.runs}: ws ${last('ws').toFixed(0)} ns/msg, socketchart ${last('socketchart').toFixed(0)} ns/msg`);
+        const last = (kind: ClientKind) => (runs[kind].at(-1) as CpuRun).nsPerMessage.toFixed(0);
+        log(`  ${workload.name} run ${r + 1}/${config.runs}: ${CLIENT_KINDS.map((kind) => `${kind} ${last(kind)}`).join(', ')} ns/msg`);
       }
+      const wsMedian = median(runs.ws.map((run) => run.nsPerMessage));
+      const wsUserMedian = median(runs.ws.map((run) => run.userNsPerMessage));
       const perKind = {} as CpuResult['perKind'];
       for (const kind of CLIENT_KINDS) {
         const ns = runs[kind].map((run) => run.nsPerMessage);
+        const user = median(runs[kind].map((run) => run.userNsPerMessage));
+        const rtts = runs[kind].flatMap((run) => (run.rttMedianUs === undefined ? [] : [run.rttMedianUs]));
+        const p99s = runs[kind].flatMap((run) => (run.rttP99Us === undefined ? [] : [run.rttP99Us]));
         perKind[kind] = {
           medianNsPerMessage: median(ns),
-          medianUserNsPerMessage: median(runs[kind].map((run) => run.userNsPerMessage)),
+          medianUserNsPerMessage: user,
           spreadPercent: spread(ns),
+          ratio: median(ns) / wsMedian,
+          userRatio: user / wsUserMedian,
+          medianPairRatio: median(runs[kind].map((run, i) => run.nsPerMessage / (runs.ws[i] as CpuRun).nsPerMessage)),
+          ...(rtts.length > 0 ? { rttMedianUs: median(rtts), rttP99Us: median(p99s) } : {}),
           runs: runs[kind],
         };
       }
-      const pairRatios = runs.ws.map((ws, i) => (runs.socketchart[i] as CpuRun).nsPerMessage / ws.nsPerMessage);
-      results.push({
-        workload: workload.name,
-        window: workload.window,
-        messages: workload.messages,
-        runs: config.runs,
-        perKind,
-        ratio: perKind.socketchart.medianNsPerMessage / perKind.ws.medianNsPerMessage,
-        userRatio: perKind.socketchart.medianUserNsPerMessage / perKind.ws.medianUserNsPerMessage,
-        pairRatios,
-        medianPairRatio: median(pairRatios),
-      });
+      results.push({ workload: workload.name, window: workload.window, messages: workload.messages, runs: config.runs, perKind });
     }
 
     for (const kind of CLIENT_KINDS) {
@@ -295,7 +409,7 @@ async function measureCpu(url: string): Promise<CpuResult[]> {
   }
 }
 
-// ---- heap ---------------------------------------------------------------------------------------------------------
+// ---- 3: heap ------------------------------------------------------------------------------------------------------
 
 interface HeapResult {
   kind: HeapKind;
@@ -308,20 +422,19 @@ interface HeapResult {
   medianOpenMs: number;
 }
 
-async function measureHeap(url: string): Promise<HeapResult[]> {
+async function measureHeap(urls: Record<'ws' | 'io', string>): Promise<HeapResult[]> {
   const samples = new Map<HeapKind, Array<Extract<HeapReply, { type: 'result' }>>>();
   for (let r = 0; r < config.heapRepeats; r++) {
-    for (const kind of HEAP_KINDS) {
+    for (const kind of rotate(HEAP_KINDS, r)) {
       const child = new Child<HeapReply>(`heap client ${kind}`, [
         '--expose-gc',
-        ...clientArgs('heap-client'),
+        ...childArgs('heap-client'),
         kind,
-        url,
+        kind === 'socket.io' ? urls.io : urls.ws,
         String(config.heapConnections),
       ], CLIENT_CPU);
       try {
-        const reply = expectOk(await child.next(120_000), child.name);
-        if (reply.type !== 'result') throw new Error(`${child.name}: unexpected ${reply.type}`);
+        const reply = expectType(await child.next(120_000), 'result', child.name);
         samples.set(kind, [...(samples.get(kind) ?? []), reply]);
         const per = (reply.heapAfter - reply.heapBefore) / reply.connections;
         log(`  heap ${kind} (${r + 1}/${config.heapRepeats}): ${(per / 1024).toFixed(2)} KB per connection`);
@@ -346,6 +459,262 @@ async function measureHeap(url: string): Promise<HeapResult[]> {
   });
 }
 
+// ---- 4: reconnect after a server-side drop ------------------------------------------------------------------------
+
+interface ReconnectResult {
+  kind: ClientKind;
+  connections: number;
+  rounds: number;
+  /** over every reconnect of every round */
+  medianMs: number;
+  p10Ms: number;
+  p90Ms: number;
+  maxMs: number;
+  /** per round (one drop of all connections at once): median, p10, p90 */
+  perRound: Array<{ medianMs: number; p10Ms: number; p90Ms: number; notReopened: number }>;
+  /** median over rounds of (p90 - p10) within a round: how spread out one drop's reconnects are */
+  withinRoundSpreadMs: number;
+  /** median over rounds of the round's p10 and p90 */
+  withinRoundP10Ms: number;
+  withinRoundP90Ms: number;
+  /** connections not open again within the timeout, all rounds */
+  notReopened: number;
+  /** median ms from the server's drop to the client's close event (the shared clock's sanity check) */
+  medianNoticeMs: number;
+}
+
+async function measureReconnect(server: BenchServer): Promise<ReconnectResult[]> {
+  const { connections, rounds, healthyMs, timeoutMs } = config.reconnect;
+  const samples = new Map<ClientKind, { all: number[]; notice: number[]; perRound: ReconnectResult['perRound'] }>(
+    RECONNECTING_KINDS.map((kind) => [kind, { all: [], notice: [], perRound: [] }]),
+  );
+  for (let round = 0; round < rounds; round++) {
+    // Fresh processes every round: reconnecting-websocket draws its default delay once per process.
+    const setups = await Promise.all(
+      RECONNECTING_KINDS.map(async (kind) => {
+        const id = `drop-${kind}-${round}`;
+        const port = await server.listen(id, 'echo', protocolOf(kind) === 'io' ? 'io' : 'ws');
+        const child = new Child<ScenarioReply>(`reconnect client ${kind}`, [
+          ...childArgs('scenario-client'),
+          'reconnect',
+          kind,
+          urlFor(kind, port),
+          String(connections),
+        ], CLIENT_CPU);
+        return { kind, id, child };
+      }),
+    );
+    try {
+      for (const { child } of setups) expectType(await child.next(60_000), 'ready', child.name);
+      // Let every connection count as healthy (socketchart's backoff.resetAfter and the others' minUptime: 5 s).
+      await new Promise((resolve) => setTimeout(resolve, healthyMs));
+      for (const { kind, id, child } of rotate(setups, round)) {
+        const { at, sockets } = await server.request({ type: 'drop', ids: [id] }, 'dropped');
+        child.send({ type: 'measure', at, timeoutMs } satisfies ScenarioCommand);
+        const reply = expectType(await child.next(timeoutMs + 30_000), 'reconnected', child.name);
+        const reopened = reply.reopenMs.filter((ms): ms is number => ms !== null);
+        const entry = samples.get(kind) as NonNullable<ReturnType<typeof samples.get>>;
+        entry.all.push(...reopened);
+        entry.notice.push(...reply.noticeMs.filter((ms): ms is number => ms !== null));
+        entry.perRound.push({
+          medianMs: median(reopened),
+          p10Ms: quantile(reopened, 0.1),
+          p90Ms: quantile(reopened, 0.9),
+          notReopened: reply.reopenMs.length - reopened.length,
+        });
+        log(`  reconnect ${kind} (round ${round + 1}/${rounds}, ${sockets} sockets dropped): median ${median(reopened).toFixed(0)} ms, p10 ${quantile(reopened, 0.1).toFixed(0)}, p90 ${quantile(reopened, 0.9).toFixed(0)}${reopened.length < connections ? `, ${connections - reopened.length} not back within ${timeoutMs} ms` : ''}`);
+      }
+    } finally {
+      for (const { child } of setups) child.send({ type: 'stop' } satisfies ScenarioCommand);
+      await Promise.all(setups.map(({ child }) => child.stop()));
+      await server.request({ type: 'close', ids: setups.map(({ id }) => id) }, 'ok');
+    }
+  }
+  return RECONNECTING_KINDS.map((kind) => {
+    const { all, notice, perRound } = samples.get(kind) as NonNullable<ReturnType<typeof samples.get>>;
+    return {
+      kind,
+      connections,
+      rounds,
+      medianMs: median(all),
+      p10Ms: quantile(all, 0.1),
+      p90Ms: quantile(all, 0.9),
+      maxMs: Math.max(...all),
+      perRound,
+      withinRoundSpreadMs: median(perRound.map((r) => r.p90Ms - r.p10Ms)),
+      withinRoundP10Ms: median(perRound.map((r) => r.p10Ms)),
+      withinRoundP90Ms: median(perRound.map((r) => r.p90Ms)),
+      notReopened: perRound.reduce((sum, r) => sum + r.notReopened, 0),
+      medianNoticeMs: median(notice),
+    };
+  });
+}
+
+// ---- 5: blackhole detection ---------------------------------------------------------------------------------------
+
+interface BlackholeResult {
+  kind: ClientKind;
+  connections: number;
+  capMs: number;
+  detected: number;
+  /** of the connections that noticed */
+  medianMs: number | null;
+  maxMs: number | null;
+}
+
+/** Starts every kind's blackhole child at once; resolves when all have reported (they run in the background). */
+function startBlackhole(ports: Record<'ws' | 'io', number>): Promise<BlackholeResult[]> {
+  const { connections, capMs, settleMs } = config.blackhole;
+  return Promise.all(
+    CLIENT_KINDS.map(async (kind): Promise<BlackholeResult> => {
+      const child = new Child<ScenarioReply>(`blackhole client ${kind}`, [
+        ...childArgs('scenario-client'),
+        'blackhole',
+        kind,
+        String(ports[protocolOf(kind) === 'io' ? 'io' : 'ws']),
+        String(connections),
+        String(capMs),
+        String(settleMs),
+      ], CLIENT_CPU);
+      try {
+        expectType(await child.next(60_000), 'ready', child.name);
+        const reply = expectType(await child.next(settleMs + capMs + 30_000), 'blackhole', child.name);
+        const detected = reply.detectMs.filter((ms): ms is number => ms !== null);
+        log(`  blackhole ${kind}: ${detected.length}/${connections} noticed${detected.length ? `, median ${(median(detected) / 1000).toFixed(1)} s` : ''} (waited up to ${capMs / 1000} s)`);
+        return {
+          kind,
+          connections,
+          capMs,
+          detected: detected.length,
+          medianMs: detected.length > 0 ? median(detected) : null,
+          maxMs: detected.length > 0 ? Math.max(...detected) : null,
+        };
+      } finally {
+        await child.stop();
+      }
+    }),
+  );
+}
+
+// ---- 6: messages lost under kill-every-second ---------------------------------------------------------------------
+
+interface KillRun {
+  sent: number;
+  delivered: number;
+  duplicates: number;
+  /** messages the client reported as not delivered (socketchart `drop` events) */
+  reported: number;
+  /** sent - delivered - reported: gone without any signal */
+  silentlyLost: number;
+  /** the reported ones by `drop` reason */
+  dropReasons: Record<string, number>;
+  opens: number;
+}
+
+interface KillResult {
+  kind: KillKind;
+  messages: number;
+  runs: KillRun[];
+  kills: number[];
+  medianSilentlyLost: number;
+  maxSilentlyLost: number;
+  medianReported: number;
+  medianDuplicates: number;
+  medianUndelivered: number;
+}
+
+async function measureKill(server: BenchServer): Promise<KillResult[]> {
+  const { messages, rate, every, drainMs, runs } = config.kill;
+  const perKind = new Map<KillKind, KillRun[]>(KILL_KINDS.map((kind) => [kind, []]));
+  const kills: number[] = [];
+  for (let run = 0; run < runs; run++) {
+    const setups = await Promise.all(
+      KILL_KINDS.map(async (kind) => {
+        const id = `kill-${kind}-${run}`;
+        const protocol = protocolOf(kind);
+        const port = await server.listen(id, protocol === 'ack' ? 'ack-count' : 'count', protocol === 'io' ? 'io' : 'ws');
+        const child = new Child<ScenarioReply>(`kill client ${kind}`, [
+          ...childArgs('scenario-client'),
+          'kill',
+          kind,
+          urlFor(kind, port),
+          String(messages),
+          String(rate),
+        ], CLIENT_CPU);
+        return { kind, id, child };
+      }),
+    );
+    const ids = setups.map(({ id }) => id);
+    try {
+      for (const { child } of setups) expectType(await child.next(60_000), 'ready', child.name);
+      await server.request({ type: 'killer', ids, every }, 'ok');
+      for (const { child } of setups) child.send({ type: 'go' } satisfies ScenarioCommand);
+      for (const { child } of setups) expectType(await child.next(messages / rate + 60_000), 'sent', child.name);
+      const { kills: killCount = 0 } = await server.request({ type: 'killer-off' }, 'ok');
+      kills.push(killCount);
+      // Drain: until every message arrived or was reported, or drainMs.
+      const deadline = Date.now() + drainMs;
+      while (Date.now() < deadline) {
+        const { tallies } = await server.request({ type: 'tally', ids }, 'tally');
+        let done = true;
+        for (const { id, child } of setups) {
+          child.send({ type: 'drops' } satisfies ScenarioCommand);
+          const { drops } = expectType(await child.next(10_000), 'drops', child.name);
+          if ((tallies[id]?.distinct ?? 0) + drops < messages) done = false;
+        }
+        if (done) break;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      const opens = new Map<string, number>();
+      const states = new Map<string, string>();
+      for (const { id, child } of setups) {
+        child.send({ type: 'drops' } satisfies ScenarioCommand);
+        const reply = expectType(await child.next(10_000), 'drops', child.name);
+        opens.set(id, reply.opens);
+        states.set(id, reply.state);
+      }
+      const { tallies } = await server.request({ type: 'tally', ids }, 'tally');
+      for (const { kind, id, child } of setups) {
+        // Closing reports what is still queued (socketchart plain); the others drop their queue silently.
+        child.send({ type: 'stop' } satisfies ScenarioCommand);
+        const { drops, dropReasons } = expectType(await child.next(15_000), 'stopped', child.name);
+        const tally = tallies[id] ?? { distinct: 0, duplicates: 0 };
+        const result: KillRun = {
+          sent: messages,
+          delivered: tally.distinct,
+          duplicates: tally.duplicates,
+          reported: drops,
+          silentlyLost: Math.max(0, messages - tally.distinct - drops),
+          dropReasons,
+          opens: opens.get(id) ?? 0,
+        };
+        perKind.get(kind)?.push(result);
+        log(`  kill ${kind} (run ${run + 1}/${runs}, ${killCount} kills): delivered ${result.delivered}/${messages}, reported ${result.reported}${result.reported ? ` ${JSON.stringify(dropReasons)}` : ''}, silently lost ${result.silentlyLost}, duplicates ${result.duplicates}, opens ${result.opens}` +
+          (result.delivered + result.reported < messages ? ` [at the end: ${states.get(id)}]` : ''));
+      }
+    } finally {
+      await server.request({ type: 'killer-off' }, 'ok').catch(() => undefined);
+      for (const { child } of setups) child.send({ type: 'stop' } satisfies ScenarioCommand);
+      await Promise.all(setups.map(({ child }) => child.stop()));
+      await server.request({ type: 'close', ids }, 'ok');
+    }
+  }
+  return KILL_KINDS.map((kind) => {
+    const list = perKind.get(kind) ?? [];
+    return {
+      kind,
+      messages,
+      runs: list,
+      kills,
+      medianSilentlyLost: median(list.map((r) => r.silentlyLost)),
+      maxSilentlyLost: Math.max(...list.map((r) => r.silentlyLost)),
+      medianReported: median(list.map((r) => r.reported)),
+      medianDuplicates: median(list.map((r) => r.duplicates)),
+      medianUndelivered: median(list.map((r) => r.sent - r.delivered)),
+    };
+  });
+}
+
 // ---- output -------------------------------------------------------------------------------------------------------
 
 function log(line: string): void {
@@ -358,56 +727,248 @@ function table(rows: string[][]): string {
   return [line(rows[0] as string[]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
 }
 
-const kb = (bytes: number) => `${(bytes / 1024).toFixed(2)} KB`;
-const verdict = (ok: boolean) => (ok ? 'ok' : 'OVER TARGET');
+function markdownTable(rows: string[][]): string {
+  const line = (row: string[]) => `| ${row.join(' | ')} |`;
+  const header = rows[0] as string[];
+  return [line(header), line(header.map((_, i) => (i === 0 ? '---' : '---:'))), ...rows.slice(1).map(line)].join('\n');
+}
 
-function report(environment: Record<string, unknown>, cpu: CpuResult[], heap: HeapResult[]): string {
-  const out: string[] = [];
-  out.push(`socketchart benchmark (${config.mode})`);
-  for (const [key, value] of Object.entries(environment)) out.push(`  ${key.padEnd(10)} ${String(value)}`);
-  out.push('');
-  out.push(`Client CPU per echoed 64-byte text message (user+system, median of ${config.runs} alternating runs per client)`);
-  const cpuRows = [['workload', 'in flight', 'msgs/run', 'ws ns/msg', 'spread', 'socketchart ns/msg', 'spread', 'ratio', 'pair ratio', 'user-only ratio', 'target']];
-  for (const r of cpu) {
-    cpuRows.push([
-      r.workload,
-      String(r.window),
-      String(r.messages),
-      r.perKind.ws.medianNsPerMessage.toFixed(0),
-      `±${(r.perKind.ws.spreadPercent / 2).toFixed(1)}%`,
-      r.perKind.socketchart.medianNsPerMessage.toFixed(0),
-      `±${(r.perKind.socketchart.spreadPercent / 2).toFixed(1)}%`,
-      `${r.ratio.toFixed(3)}x`,
-      `${r.medianPairRatio.toFixed(3)}x`,
-      `${r.userRatio.toFixed(3)}x (${r.perKind.ws.medianUserNsPerMessage.toFixed(0)} vs ${r.perKind.socketchart.medianUserNsPerMessage.toFixed(0)} ns)`,
-      `<= ${TARGET_CPU_RATIO.toFixed(2)}x ${verdict(r.ratio <= TARGET_CPU_RATIO)}`,
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(2)} KB`;
+const kb1 = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
+const verdict = (ok: boolean) => (ok ? 'ok' : 'MISSED');
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+interface Results {
+  environment: Record<string, string>;
+  cpu: CpuResult[];
+  heap: HeapResult[];
+  reconnect: ReconnectResult[];
+  blackhole: BlackholeResult[];
+  kill: KillResult[];
+  bundles: BundleSize[];
+}
+
+type SummaryRow = 'ws' | 'reconnecting-websocket' | 'partysocket' | 'socket.io' | 'socketchart' | 'socketchart + atLeastOnce';
+const SUMMARY_ROWS: readonly SummaryRow[] = [...CLIENT_KINDS, 'socketchart + atLeastOnce'];
+
+/** The one-table view: a row per client, a column per figure. */
+function summaryRows(r: Results): string[][] {
+  const pipelined = r.cpu.find((c) => c.workload === 'pipelined');
+  const pingPong = r.cpu.find((c) => c.workload === 'ping-pong');
+  const rows: string[][] = [[
+    'client',
+    'CPU/msg (vs ws)',
+    'RTT median',
+    'heap/conn',
+    'reconnect median',
+    'one drop: p10-p90',
+    'blackhole detected',
+    `silently lost of ${config.kill.messages.toLocaleString('en-US')}: median (max)`,
+    'reported drops',
+    'bundle min+gz',
+  ]];
+  for (const row of SUMMARY_ROWS) {
+    const kind = row === 'socketchart + atLeastOnce' ? null : row;
+    const cpu = kind && pipelined ? pipelined.perKind[kind] : undefined;
+    const rtt = kind && pingPong ? pingPong.perKind[kind].rttMedianUs : undefined;
+    const heap = kind ? r.heap.find((h) => h.kind === kind) : undefined;
+    const reconnect = kind ? r.reconnect.find((x) => x.kind === kind) : undefined;
+    const blackhole = kind ? r.blackhole.find((x) => x.kind === kind) : undefined;
+    const killKind: KillKind | null = row === 'socketchart + atLeastOnce' ? 'socketchart-acked' : row === 'ws' ? null : row;
+    const kill = killKind ? r.kill.find((x) => x.kind === killKind) : undefined;
+    const bundle = r.bundles.find((b) => b.client === row);
+    rows.push([
+      row,
+      cpu ? `${(cpu.medianNsPerMessage / 1000).toFixed(2)} µs (${cpu.ratio.toFixed(2)}x)` : '–',
+      rtt !== undefined ? `${rtt.toFixed(0)} µs` : '–',
+      heap ? kb1(heap.medianBytesPerConnection) : '–',
+      reconnect
+        ? `${reconnect.medianMs.toFixed(0)} ms${reconnect.notReopened ? ` (${reconnect.notReopened} never)` : ''}`
+        : kind === 'ws'
+          ? 'no reconnect'
+          : '–',
+      reconnect
+        ? `${reconnect.withinRoundP10Ms.toFixed(0)}-${reconnect.withinRoundP90Ms.toFixed(0)} ms${reconnect.withinRoundSpreadMs < 50 ? ' (one burst)' : ''}`
+        : '–',
+      blackhole
+        ? blackhole.detected === blackhole.connections && blackhole.medianMs !== null
+          ? seconds(blackhole.medianMs)
+          : blackhole.detected === 0
+            ? `never (> ${blackhole.capMs / 1000} s)`
+            : `${blackhole.detected}/${blackhole.connections}, ${seconds(blackhole.medianMs as number)}`
+        : '–',
+      kill ? `${kill.medianSilentlyLost} (${kill.maxSilentlyLost})` : kind === 'ws' ? 'no reconnect' : '–',
+      kill ? (row.startsWith('socketchart') ? `${kill.medianReported} (${Math.max(...kill.runs.map((x) => x.reported))})` : 'none (no API)') : '–',
+      bundle ? (bundle.gzipBytes === 0 ? '0 (native)' : kb1(bundle.gzipBytes)) : '–',
     ]);
   }
-  out.push(table(cpuRows));
-  out.push('  spread: half of (max - min) / median over the runs; pair ratio: median of per-pair socketchart/ws ratios;');
-  out.push('  user-only: user CPU alone (library code runs there; system time is the kernel doing the socket I/O)');
+  return rows;
+}
+
+function targetRows(r: Results): string[][] {
+  const pipelined = r.cpu.find((c) => c.workload === 'pipelined')?.perKind.socketchart;
+  const heap = r.heap.find((h) => h.kind === 'socketchart');
+  const reconnect = r.reconnect.find((x) => x.kind === 'socketchart');
+  const blackhole = r.blackhole.find((x) => x.kind === 'socketchart');
+  const acked = r.kill.find((x) => x.kind === 'socketchart-acked');
+  const bundle = r.bundles.find((b) => b.client === 'socketchart');
+  const blackholeOk = blackhole !== undefined && blackhole.detected === blackhole.connections && (blackhole.maxMs ?? Infinity) <= TARGETS.blackholeDetectMs;
+  return [
+    ['socketchart target', 'measured', 'verdict'],
+    [
+      'CPU per message <= 1.10x bare ws',
+      // The verdict is on the ratio of the medians; the paired figure (median of per-round ratios) cancels slow drifts.
+      pipelined ? `${pipelined.ratio.toFixed(3)}x pipelined (paired per round: ${pipelined.medianPairRatio.toFixed(3)}x)` : '–',
+      verdict(!!pipelined && pipelined.ratio <= TARGETS.cpuRatio),
+    ],
+    ['heap per connection <= 8 KB', heap ? kb(heap.medianBytesPerConnection) : '–', verdict(!!heap && heap.medianBytesPerConnection <= TARGETS.heapBytesPerConnection)],
+    ['median reconnect <= 250 ms', reconnect ? `${reconnect.medianMs.toFixed(0)} ms` : '–', verdict(!!reconnect && reconnect.medianMs <= TARGETS.reconnectMedianMs)],
+    [
+      'blackhole detected <= 20 s (defaults)',
+      blackhole?.medianMs != null ? `${seconds(blackhole.medianMs)} median, ${seconds(blackhole.maxMs as number)} max` : 'never',
+      verdict(blackholeOk),
+    ],
+    ['bundle <= 18 KB min+gzip', bundle ? kb(bundle.gzipBytes) : '–', verdict(!!bundle && bundle.gzipBytes <= TARGETS.bundleGzipBytes)],
+    [
+      '0 lost in acked mode',
+      acked ? `${acked.runs.map((x) => x.sent - x.delivered).join(' / ')} undelivered, ${acked.runs.map((x) => x.duplicates).join(' / ')} duplicates` : '–',
+      verdict(!!acked && acked.runs.every((x) => x.delivered === x.sent)),
+    ],
+  ];
+}
+
+function report(r: Results): string {
+  const out: string[] = [];
+  out.push(`socketchart benchmark (${config.mode})`);
+  for (const [key, value] of Object.entries(r.environment)) out.push(`  ${key.padEnd(10)} ${value}`);
   out.push('');
-  out.push(`Heap per open connection (${config.heapConnections} connections, after one echo each and gc; median of ${config.heapRepeats})`);
-  const heapRows = [['client', 'heapUsed/conn', 'runs', 'external/conn', 'open all (ms)', 'target']];
-  for (const h of heap) {
-    heapRows.push([
-      h.kind,
-      kb(h.medianBytesPerConnection),
-      h.bytesPerConnection.map((b) => (b / 1024).toFixed(2)).join(' / '),
-      kb(h.medianExternalPerConnection),
-      h.medianOpenMs.toFixed(0),
-      h.kind === 'socketchart' ? `<= ${kb(TARGET_HEAP_PER_CONNECTION)} ${verdict(h.medianBytesPerConnection <= TARGET_HEAP_PER_CONNECTION)}` : '',
-    ]);
+  out.push('Summary (each library with its defaults; details below)');
+  out.push(table(summaryRows(r)));
+  out.push('');
+  out.push(table(targetRows(r)));
+  out.push('');
+
+  out.push(`1+2. Client CPU per echoed 64-byte message (user+system, median of ${config.runs} runs per client, clients taking turns)`);
+  const cpuRows = [['workload', 'client', 'ns/msg', 'spread', 'ratio vs ws', 'round ratio', 'user ns/msg', 'user ratio', 'msgs/s', 'RTT median', 'RTT p99']];
+  for (const c of r.cpu) {
+    for (const kind of CLIENT_KINDS) {
+      const k = c.perKind[kind];
+      cpuRows.push([
+        `${c.workload} (${c.window} in flight)`,
+        kind,
+        k.medianNsPerMessage.toFixed(0),
+        `±${(k.spreadPercent / 2).toFixed(1)}%`,
+        `${k.ratio.toFixed(3)}x`,
+        `${k.medianPairRatio.toFixed(3)}x`,
+        k.medianUserNsPerMessage.toFixed(0),
+        `${k.userRatio.toFixed(3)}x`,
+        median(k.runs.map((run) => run.messagesPerSecond)).toFixed(0),
+        k.rttMedianUs !== undefined ? `${k.rttMedianUs.toFixed(1)} µs` : '',
+        k.rttP99Us !== undefined ? `${k.rttP99Us.toFixed(1)} µs` : '',
+      ]);
+    }
+  }
+  out.push(table(cpuRows));
+  out.push('  spread: half of (max - min) / median over the runs; round ratio: median of the per-round ratios to ws;');
+  out.push('  user: user CPU alone (library code runs there; system time is the kernel doing the socket I/O).');
+  out.push('  socket.io sends socket.io packets (42["echo","..."]) over its upgraded WebSocket.');
+  out.push('');
+
+  out.push(`3. Heap per open connection (${config.heapConnections} connections, after one echo each and gc; median of ${config.heapRepeats})`);
+  const heapRows = [['client', 'heapUsed/conn', 'runs (KB)', 'external/conn', 'open all (ms)']];
+  for (const h of r.heap) {
+    heapRows.push([h.kind, kb(h.medianBytesPerConnection), h.bytesPerConnection.map((b) => (b / 1024).toFixed(2)).join(' / '), kb(h.medianExternalPerConnection), h.medianOpenMs.toFixed(0)]);
   }
   out.push(table(heapRows));
   out.push('  socketchart-nosocket: a whole Connection over an in-memory transport (no ws socket);');
   out.push('  actor: createActor(connectionMachine) alone, started and driven to open with a stub host.');
+  out.push('');
+
+  out.push(`4. Reconnect after the server destroys all ${config.reconnect.connections} connections' TCP sockets at once (defaults; ${config.reconnect.rounds} drop(s) per client, fresh processes each)`);
+  const reconnectRows = [['client', 'median', 'p10', 'p90', 'max', 'p90-p10 within one drop', 'per-drop medians', 'not back', 'drop -> close noticed']];
+  for (const x of r.reconnect) {
+    reconnectRows.push([
+      x.kind,
+      `${x.medianMs.toFixed(0)} ms`,
+      `${x.p10Ms.toFixed(0)} ms`,
+      `${x.p90Ms.toFixed(0)} ms`,
+      `${x.maxMs.toFixed(0)} ms`,
+      `${x.withinRoundSpreadMs.toFixed(0)} ms`,
+      x.perRound.map((p) => p.medianMs.toFixed(0)).join(' / '),
+      String(x.notReopened),
+      `${x.medianNoticeMs.toFixed(1)} ms`,
+    ]);
+  }
+  out.push(table(reconnectRows));
+  out.push('  ms from the drop (server side) to each client\'s next open event (socket.io: connect). A small p90-p10 within');
+  out.push('  one drop means every client comes back in the same burst.');
+  out.push('');
+
+  out.push(`5. Blackhole detection (${config.blackhole.connections} connections per client through a relay that swallows all bytes both ways, from ${config.blackhole.settleMs / 1000} s after open; waited up to ${config.blackhole.capMs / 1000} s)`);
+  const blackholeRows = [['client', 'noticed', 'median', 'max']];
+  for (const x of r.blackhole) {
+    blackholeRows.push([x.kind, `${x.detected}/${x.connections}`, x.medianMs !== null ? seconds(x.medianMs) : `never (> ${x.capMs / 1000} s)`, x.maxMs !== null ? seconds(x.maxMs) : '']);
+  }
+  out.push(table(blackholeRows));
+  out.push('  noticed: the socket closed (socket.io: disconnect). socketchart on Node pings by default (10 s, 5 s timeout; off in browsers);');
+  out.push('  socket.io relies on the server\'s pings (25 s interval + 20 s timeout).');
+  out.push('');
+
+  out.push(`6. Kill every ${config.kill.every / 1000} s: ${config.kill.messages} messages client -> server at ~${config.kill.rate}/ms while the server destroys every TCP connection each second (${config.kill.runs} run(s), median)`);
+  const killRows = [['client', 'silently lost', 'reported (drop events)', 'duplicates', 'per run: delivered / reported', 'opens', 'kills']];
+  for (const x of r.kill) {
+    killRows.push([
+      x.kind,
+      String(x.medianSilentlyLost),
+      String(x.medianReported),
+      String(x.medianDuplicates),
+      x.runs.map((run) => `${run.delivered}/${run.reported}`).join(', '),
+      x.runs.map((run) => run.opens).join(', '),
+      x.kills.join(', '),
+    ]);
+  }
+  out.push(table(killRows));
+  out.push(`  silently lost: sent - delivered - reported. After the sends the kills stop and the clients get up to ${config.kill.drainMs / 1000} s to deliver`);
+  out.push('  what they queued. socketchart-acked: `delivery: atLeastOnce()` against `attachAckServer` (server dedupes).');
+  out.push('');
+
+  out.push('7. Browser bundle (esbuild, platform browser, ESM, minified, then gzip -9)');
+  const bundleRows = [['client', 'entry', 'min', 'min+gzip', 'of which xstate (min)']];
+  for (const b of r.bundles) bundleRows.push([b.client, b.entry, kb(b.minBytes), kb(b.gzipBytes), b.xstateMinBytes ? kb(b.xstateMinBytes) : '']);
+  out.push(table(bundleRows));
   return out.join('\n');
+}
+
+/** The README section: date, machine, the summary table and the targets (written by full runs only). */
+function readmeSection(r: Results): string {
+  const e = r.environment;
+  return [
+    '## Benchmark against the peers',
+    '',
+    `\`npm run bench\` on ${e.date?.slice(0, 10)}: ${e.cpu}, ${e.platform}, Node ${e.node}; clients pinned to one core and the`,
+    'servers to another. Every library with its defaults (reconnecting-websocket and partysocket given `WebSocket: ws`),',
+    'all against the same loopback servers in one run, clients taking turns; medians of several runs. Full details in',
+    '`bench/results.json`.',
+    '',
+    markdownTable(summaryRows(r)),
+    '',
+    `- **CPU/msg**: client CPU (user + system) per echoed 64-byte message, ${config.workloads[0]?.window} in flight, median of ${config.runs} runs; in parentheses the ratio to a bare \`ws\` client.`,
+    `- **RTT**: median sequential round trip (one message in flight) over loopback.`,
+    `- **heap/conn**: heapUsed growth per open connection, ${config.heapConnections.toLocaleString('en-US')} connections, after one echo each and gc.`,
+    `- **reconnect**: the server destroys the TCP sockets of ${config.reconnect.connections} connections at once (${config.reconnect.rounds} times, fresh processes each); median time to each client's next open over all drops. **one drop**: p10-p90 within a single drop (median over the drops); close together means all clients come back in one burst (reconnecting-websocket draws its random delay once per process, partysocket's is a fixed 3 s).`,
+    `- **blackhole**: a relay starts swallowing every byte both ways without closing; time until the client notices (socketchart on Node: protocol pings every 10 s, 5 s timeout; off by default in browsers). Waited up to ${config.blackhole.capMs / 1000} s.`,
+    `- **silently lost**: ${config.kill.messages.toLocaleString('en-US')} messages client -> server at ~1/ms while the server kills every TCP connection each second (${config.kill.runs} runs): messages that never arrived and were not reported. **reported drops**: messages socketchart reported as undelivered through \`drop\` events (the others have no such signal). socketchart + atLeastOnce runs against \`attachAckServer\`.`,
+    '- **bundle**: esbuild, platform browser, minified, gzip -9, including dependencies (xstate for socketchart).',
+    '',
+    markdownTable(targetRows(r)),
+    '',
+  ].join('\n');
 }
 
 // ---- main ---------------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
+  const started = performance.now();
   const cpus = os.cpus();
   const environment = {
     date: new Date().toISOString(),
@@ -417,22 +978,41 @@ async function main(): Promise<void> {
     pinning: pinning ? `server on cpu ${SERVER_CPU}, clients on cpu ${CLIENT_CPU} (taskset)` : 'none',
     clients: underTsx ? 'TypeScript under tsx (keepNames)' : 'esbuild bundle (es2022, no keepNames)',
   };
-  clientArgs = await prepareClients();
-  log(`socketchart bench (${config.mode}, clients ${underTsx ? 'under tsx' : 'bundled'}): starting echo server`);
-  const { server, url } = await startEchoServer();
+  childArgs = await prepareChildren();
+  log(`socketchart bench (${config.mode}, clients ${underTsx ? 'under tsx' : 'bundled'}): starting the server`);
+  const server = await BenchServer.start();
+  let blackhole: Promise<BlackholeResult[]> | undefined;
   try {
-    log(`echo server at ${url}; CPU runs`);
-    const cpu = await measureCpu(url);
-    log('heap runs');
-    const heap = await measureHeap(url);
-    const text = report(environment, cpu, heap);
+    log('browser bundles');
+    const bundles = phaseEnabled('bundle') ? await measureBundles() : [];
+    const echoPorts = { ws: await server.listen('echo-ws', 'echo', 'ws'), io: await server.listen('echo-io', 'echo', 'io') };
+    const echoUrls = { ws: `ws://127.0.0.1:${echoPorts.ws}/`, io: `http://127.0.0.1:${echoPorts.io}/` };
+    log(`echo servers at ${echoUrls.ws} (ws) and ${echoUrls.io} (socket.io); CPU runs`);
+    const cpu = phaseEnabled('cpu') ? await measureCpu(echoUrls) : [];
+    log('blackhole runs started in the background; heap runs');
+    blackhole = phaseEnabled('blackhole') ? startBlackhole(echoPorts) : Promise.resolve([]);
+    // An unhandled rejection before it is awaited would end the process: it is awaited below.
+    blackhole.catch(() => undefined);
+    const heap = phaseEnabled('heap') ? await measureHeap(echoUrls) : [];
+    log('reconnect runs');
+    const reconnect = phaseEnabled('reconnect') ? await measureReconnect(server) : [];
+    log('kill-every-second runs');
+    const kill = phaseEnabled('kill') ? await measureKill(server) : [];
+    log('waiting for the blackhole runs');
+    const results: Results = { environment, cpu, heap, reconnect, blackhole: await blackhole, kill, bundles };
+    const text = report(results);
     process.stdout.write(`\n${text}\n`);
-    const results = { ...environment, mode: config.mode, config, cpu, heap, targets: { cpuRatio: TARGET_CPU_RATIO, heapBytesPerConnection: TARGET_HEAP_PER_CONNECTION } };
+    if (only) return; // partial run: nothing written
     const file = here('./results.json');
-    writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+    writeFileSync(file, `${JSON.stringify({ ...environment, mode: config.mode, config, targets: TARGETS, ...results, environment: undefined }, null, 2)}\n`);
     log(`\nwrote ${file}`);
+    if (!quick) {
+      const section = here('./README-section.md');
+      writeFileSync(section, readmeSection(results));
+      log(`wrote ${section}`);
+    }
+    log(`total ${((performance.now() - started) / 1000).toFixed(0)} s`);
   } finally {
-    server.send({ type: 'stop' });
     await server.stop();
     rmSync(outdir, { recursive: true, force: true });
   }

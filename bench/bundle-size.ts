@@ -1,0 +1,62 @@
+/**
+ * Browser bundle size of each client: what a browser app adds by importing it. esbuild, platform browser, ESM,
+ * minified, tree-shaken from a one-line entry that re-exports what an app would import; then gzip -9 (zlib).
+ * Dependencies are bundled (xstate for socketchart). The bare WebSocket is the browser's own: 0 bytes.
+ */
+import { gzipSync } from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import type { ClientKind } from './common.js';
+
+export interface BundleSize {
+  client: ClientKind | 'socketchart + atLeastOnce';
+  /** what the entry imports */
+  entry: string;
+  minBytes: number;
+  gzipBytes: number;
+  /** bytes of the minified output that come from xstate (from esbuild's metafile) */
+  xstateMinBytes: number;
+}
+
+const repo = fileURLToPath(new URL('..', import.meta.url));
+
+const ENTRIES: Array<{ client: BundleSize['client']; entry: string; code: string }> = [
+  { client: 'reconnecting-websocket', entry: "import ReconnectingWebSocket from 'reconnecting-websocket'", code: "export { default } from 'reconnecting-websocket';" },
+  { client: 'partysocket', entry: "import { WebSocket } from 'partysocket'", code: "export { WebSocket } from 'partysocket';" },
+  { client: 'socket.io', entry: "import { io } from 'socket.io-client'", code: "export { io } from 'socket.io-client';" },
+  { client: 'socketchart', entry: "import { createConnection } from 'socketchart' (src/index.ts)", code: "export { createConnection } from './src/index.ts';" },
+  {
+    client: 'socketchart + atLeastOnce',
+    entry: "... plus import { atLeastOnce } from 'socketchart/delivery'",
+    code: "export { createConnection } from './src/index.ts'; export { atLeastOnce } from './src/delivery/index.ts';",
+  },
+];
+
+export async function measureBundles(): Promise<BundleSize[]> {
+  const sizes: BundleSize[] = [{ client: 'ws', entry: 'the browser WebSocket', minBytes: 0, gzipBytes: 0, xstateMinBytes: 0 }];
+  for (const { client, entry, code } of ENTRIES) {
+    const result = await build({
+      stdin: { contents: code, resolveDir: repo, sourcefile: 'entry.ts', loader: 'ts' },
+      bundle: true,
+      write: false,
+      platform: 'browser',
+      format: 'esm',
+      target: 'es2020',
+      minify: true, // with platform browser, also defines process.env.NODE_ENV as "production"
+      treeShaking: true,
+      legalComments: 'none',
+      logLevel: 'error',
+      metafile: true,
+    });
+    const output = result.outputFiles[0];
+    if (!output) throw new Error(`no output for ${client}`);
+    let xstateMinBytes = 0;
+    for (const out of Object.values(result.metafile.outputs)) {
+      for (const [input, { bytesInOutput }] of Object.entries(out.inputs)) {
+        if (input.includes('node_modules/xstate/')) xstateMinBytes += bytesInOutput;
+      }
+    }
+    sizes.push({ client, entry, minBytes: output.contents.byteLength, gzipBytes: gzipSync(output.contents, { level: 9 }).byteLength, xstateMinBytes });
+  }
+  return sizes;
+}
