@@ -120,13 +120,6 @@ export class OutboundQueue {
     return 'queued';
   }
 
-  /** Hand every queued message, oldest first, to `write`; expired ones are dropped instead. */
-  flush(write: (data: SendData) => void, now: number): void {
-    this.expire(now);
-    // Messages queued by `write` callbacks (re-entrant sends) land behind the ones being flushed, keeping order.
-    while (this.length > 0) write(this.#shift().data);
-  }
-
   /**
    * Hand queued messages, oldest first, to `write` while `canWrite()` allows; expired ones are dropped instead.
    * Returns whether the queue is now empty.

@@ -81,7 +81,7 @@ describe('outbound queue', () => {
     queue.enqueue(new Uint8Array(5), 0);
     expect(queue.bytes).toBe(1 + 2 + 5);
     const out: unknown[] = [];
-    queue.flush((d) => out.push(d), 0);
+    queue.drainWhile(() => true, (d) => out.push(d), 0);
     expect(out).toEqual(['a', 'é', new Uint8Array(5)]);
     expect(queue.length).toBe(0);
     expect(queue.bytes).toBe(0);
@@ -92,7 +92,7 @@ describe('outbound queue', () => {
     for (const m of ['1', '2', '3']) queue.enqueue(m, 0);
     expect(dropped).toEqual([{ data: '1', reason: 'queue-full' }]);
     const out: unknown[] = [];
-    queue.flush((d) => out.push(d), 0);
+    queue.drainWhile(() => true, (d) => out.push(d), 0);
     expect(out).toEqual(['2', '3']);
   });
 
@@ -121,7 +121,7 @@ describe('outbound queue', () => {
     queue.enqueue('old', 0);
     queue.enqueue('new', 50);
     const out: unknown[] = [];
-    queue.flush((d) => out.push(d), 120);
+    queue.drainWhile(() => true, (d) => out.push(d), 120);
     expect(dropped).toEqual([{ data: 'old', reason: 'expired' }]);
     expect(out).toEqual(['new']);
   });
@@ -131,10 +131,14 @@ describe('outbound queue', () => {
     queue.enqueue('a', 0);
     queue.enqueue('b', 0);
     const out: unknown[] = [];
-    queue.flush((d) => {
-      out.push(d);
-      if (d === 'a') queue.enqueue('c', 0);
-    }, 0);
+    queue.drainWhile(
+      () => true,
+      (d) => {
+        out.push(d);
+        if (d === 'a') queue.enqueue('c', 0);
+      },
+      0,
+    );
     expect(out).toEqual(['a', 'b', 'c']);
   });
 
