@@ -7,6 +7,7 @@ import type { QueueOptions, ResolvedQueue } from './policies/queue.js';
 import type { RateLimitOptions } from './policies/rateLimit.js';
 import type { SendData } from './data.js';
 import type { DeliveryFactory } from './delivery/types.js';
+import type { BatchingOptions, ResolvedBatching } from './messages/batching.js';
 import type { ChunkingOptions } from './messages/chunking.js';
 import type { Codec } from './messages/codec.js';
 import { type StandardSchemaV1, isStandardSchema } from './messages/schema.js';
@@ -47,6 +48,12 @@ export interface ConnectionOptions<In = unknown, Out = SendData> {
    * @default undefined (plain WebSocket delivery)
    */
   delivery?: DeliveryFactory;
+  /**
+   * Coalesce small outbound messages sent within `window` ms into one frame built by `envelope` (and split
+   * inbound batches with `split`).
+   * @default undefined (off: every send is its own frame)
+   */
+  batching?: BatchingOptions;
   /**
    * Split outbound messages bigger than `chunkSize` into several frames and reassemble inbound chunks (both
    * ends must speak the format of `splitMessage`/`Reassembler`). `true` uses the defaults.
@@ -270,6 +277,10 @@ export const DEFAULTS = Object.freeze({
   flow: Object.freeze({
     highWaterMark: Infinity,
   }),
+  batching: Object.freeze({
+    window: 10,
+    maxMessages: 100,
+  }),
   chunking: Object.freeze({
     chunkSize: 65_536,
     maxMessageBytes: 16_777_216,
@@ -439,8 +450,24 @@ export function resolveChunking(chunking: ChunkingOptions | true | undefined): R
   return { chunkSize, maxMessageBytes: count('chunking.maxMessageBytes', c.maxMessageBytes, DEFAULTS.chunking.maxMessageBytes) };
 }
 
+export function resolveBatching(batching: BatchingOptions | undefined): ResolvedBatching | null {
+  if (batching === undefined) return null;
+  if (typeof batching !== 'object' || batching === null) throw invalidOption('batching', 'an object { envelope, window?, maxMessages?, split? }', batching);
+  if (typeof batching.envelope !== 'function') throw invalidOption('batching.envelope', 'a function building one frame from the batched frames', batching.envelope);
+  optionalFunction('batching.split', batching.split);
+  const maxMessages = count('batching.maxMessages', batching.maxMessages, DEFAULTS.batching.maxMessages);
+  if (maxMessages < 1) throw invalidOption('batching.maxMessages', 'at least 1', maxMessages);
+  return {
+    window: duration('batching.window', batching.window, DEFAULTS.batching.window),
+    maxMessages,
+    envelope: batching.envelope,
+    split: batching.split,
+  };
+}
+
 export interface ResolvedOptions {
   transport: Transport;
+  batching: ResolvedBatching | null;
   chunking: Required<ChunkingOptions> | null;
   flow: ResolvedFlow;
   typeField: string;
@@ -604,6 +631,7 @@ export function resolveOptions(options: ConnectionOptions<unknown, unknown>, tra
   }
   return {
     transport,
+    batching: resolveBatching(options.batching),
     chunking: resolveChunking(options.chunking),
     flow: resolveFlow(options.flow),
     typeField: stringOption('typeField', options.typeField, DEFAULTS.typeField),

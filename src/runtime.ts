@@ -36,6 +36,7 @@ import type { EnvironmentSource } from './policies/environment.js';
 import { type DeliveryFactory, type DeliveryLayer, NO_MESSAGE } from './delivery/types.js';
 import { type Dropped, OutboundQueue, type QueueTag } from './policies/queue.js';
 import { TokenBucket } from './policies/rateLimit.js';
+import type { ResolvedBatching } from './messages/batching.js';
 import { Reassembler, splitMessage } from './messages/chunking.js';
 import { type Codec, rawCodec } from './messages/codec.js';
 import { RequestTracker, type RequestOptions } from './messages/requests.js';
@@ -141,6 +142,10 @@ export class ConnectionRuntime implements ConnectionHost {
   /** Set when a send waited for the socket's buffer; cleared (with a `drain` event) once it drained. */
   #backpressured = false;
   #pumpTimer: unknown = null;
+  readonly #batching: ResolvedBatching | null;
+  /** Frames collected for the next batch, and the timer that sends it. */
+  #batch: SendData[] = NONE;
+  #batchTimer: unknown = null;
   readonly #chunkSize: number;
   readonly #reassembler: Reassembler | null;
   #chunkId = 0;
@@ -193,6 +198,7 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#lowWaterMark = resolved.flow.lowWaterMark;
     this.#bucket = resolved.flow.rateLimit ? new TokenBucket(resolved.flow.rateLimit, this.now()) : null;
     this.#delivery = options.delivery !== undefined ? this.#createDelivery(options.delivery) : null;
+    this.#batching = resolved.batching;
     this.#chunkSize = resolved.chunking?.chunkSize ?? Infinity;
     this.#reassembler = resolved.chunking ? new Reassembler(resolved.chunking.maxMessageBytes) : null;
     this.queue = new OutboundQueue(resolved.queue, this);
@@ -234,6 +240,7 @@ export class ConnectionRuntime implements ConnectionHost {
     this.queue.clear('closed');
     this.#requests?.failAll(this.#closedError());
     this.#delivery?.ended();
+    this.#dropBatch();
     this.#queueEvent(new SocketErrorEvent(cause, this.now()));
     this.#queueEvent(new SocketCloseEvent(reason, reason, this.now()));
     this.#flush();
@@ -371,6 +378,8 @@ export class ConnectionRuntime implements ConnectionHost {
 
   close(code: number, reason: string): void {
     if (this.#readyState === 2 || this.#readyState === 3) return;
+    // What was sent before close() goes out before the close frame.
+    this.flushBatch();
     this.actor.send({ type: 'CLOSE', code, reason });
   }
 
@@ -378,7 +387,57 @@ export class ConnectionRuntime implements ConnectionHost {
     const data = this.#codec === rawCodec ? (message as SendData) : this.encode(message);
     if (typeof data !== 'string') assertSendData(data);
     if (this.#maxMessageSize !== Infinity) this.#checkSize(data);
+    if (this.#batching !== null && this.#readyState < 2 && !this.#restoring) {
+      this.#addToBatch(data);
+      return;
+    }
     this.#sendFrame(data, undefined);
+  }
+
+  #addToBatch(data: SendData): void {
+    const batching = this.#batching as ResolvedBatching;
+    if (this.#batch === NONE) this.#batch = [];
+    this.#batch.push(data);
+    if (this.#batch.length >= batching.maxMessages) this.flushBatch();
+    else if (this.#batchTimer === null) this.#batchTimer = this.#timers().setTimeout(() => this.flushBatch(), batching.window);
+  }
+
+  /** Sends what the batch holds now, as one frame (a batch of one goes as itself). */
+  flushBatch(): void {
+    if (this.#batchTimer !== null) this.#timers().clearTimeout(this.#batchTimer);
+    this.#batchTimer = null;
+    const frames = this.#batch;
+    if (frames.length === 0) return;
+    this.#batch = NONE;
+    let frame: SendData;
+    try {
+      frame = frames.length === 1 ? (frames[0] as SendData) : (this.#batching as ResolvedBatching).envelope(frames);
+      assertSendData(frame);
+    } catch (error) {
+      // The envelope failed: nothing of the batch can be sent; each message is reported.
+      this.#reportCallbackError('batching.envelope', error);
+      for (const data of frames) this.#queueEvent(new DropEvent(data, 'closed', this.now()));
+      if (!this.#inTransition) this.#flush();
+      return;
+    }
+    this.#sendFrame(frame, undefined);
+  }
+
+  #batchIntoQueue(): void {
+    if (this.#batch.length === 0) return;
+    if (this.#batchTimer !== null) this.#timers().clearTimeout(this.#batchTimer);
+    this.#batchTimer = null;
+    const frames = this.#batch;
+    this.#batch = NONE;
+    for (const data of frames) this.queue.enqueue(data, this.now());
+  }
+
+  /** The session ended with a batch still collecting: each of its messages is reported, not the envelope. */
+  #dropBatch(): void {
+    if (this.#batchTimer !== null) this.#timers().clearTimeout(this.#batchTimer);
+    this.#batchTimer = null;
+    for (const data of this.#batch) this.#queueEvent(new DropEvent(data, 'closed', this.now()));
+    this.#batch = NONE;
   }
 
   /** The frame for an app message; a codec that fails becomes ERR_INVALID_DATA (it is the message that is bad). */
@@ -784,6 +843,24 @@ export class ConnectionRuntime implements ConnectionHost {
       // A reassembled binary message arrives as the binaryType asks.
       if (data instanceof Uint8Array && data !== frame && this.#binaryType === 'arraybuffer') data = data.buffer;
     }
+    const split = this.#batching?.split;
+    if (split) {
+      let parts: unknown[] | undefined;
+      try {
+        parts = split(data);
+      } catch (error) {
+        this.#invalid(data, error);
+        return;
+      }
+      if (parts !== undefined) {
+        for (const part of parts) this.#decodeAndRoute(part);
+        return;
+      }
+    }
+    this.#decodeAndRoute(data);
+  }
+
+  #decodeAndRoute(data: unknown): void {
     let message = data;
     if (this.#codec !== rawCodec) {
       try {
@@ -972,6 +1049,8 @@ export class ConnectionRuntime implements ConnectionHost {
     // The open sequence, in order: session restore (joins, subscriptions), pending requests, the queue; all before
     // anything an `open` listener sends.
     this.#delivery?.opened();
+    // A batch still collecting from before the open is part of the queue: it must not overtake the restore.
+    this.#batchIntoQueue();
     this.#restoring = true;
     for (const hook of this.#everyOpen) this.#runHook(hook);
     if (this.#requests !== null) for (const entry of this.#requests.unsentOn(socket)) this.#writeRequest(socket, entry);
@@ -1034,6 +1113,7 @@ export class ConnectionRuntime implements ConnectionHost {
     this.counters.lastClose = { code: reason.code, reason: reason.reason, wasClean: reason.wasClean };
     this.#requests?.failAll(this.#closedError());
     this.#delivery?.ended();
+    this.#dropBatch();
     this.#stopEnvironment?.();
     this.#stopEnvironment = null;
     this.queue.clear('closed');
