@@ -20,6 +20,7 @@ export { ConnectionPool, PoolStateEvent, type PoolOptions, type PoolState } from
 export { Connection, type MessageOf, type MessageType, type OpenedOptions, type Subscription } from './connection.js';
 export { jsonCodec, rawCodec, type Codec } from './messages/codec.js';
 export { Reassembler, splitMessage, type ChunkingOptions } from './messages/chunking.js';
+export type { BatchingOptions } from './messages/batching.js';
 export type { RequestOptions } from './messages/requests.js';
 export type { StandardResult, StandardSchemaV1 } from './messages/schema.js';
 export type { ConnectionMetrics } from './metrics.js';
