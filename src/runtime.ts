@@ -149,8 +149,6 @@ export class ConnectionRuntime implements ConnectionHost {
   readonly #chunkSize: number;
   readonly #reassembler: Reassembler | null;
   #chunkId = 0;
-  /** Whether the last `#sendFrame` wrote to the socket or left the frame to the queue (or the delivery layer). */
-  #lastWrite: 'written' | 'queued' = 'queued';
   /** The acknowledged-delivery layer, when `delivery` is configured: it owns the outbound path. */
   readonly #delivery: DeliveryLayer | null;
 
@@ -474,22 +472,24 @@ export class ConnectionRuntime implements ConnectionHost {
     return true;
   }
 
-  #sendFrame(data: SendData, request: QueueTag | undefined): void {
-    this.#lastWrite = 'queued';
+  /**
+   * Writes `data` now if it can, else hands it to the delivery layer or the queue (or reports it dropped).
+   * Returns true only when it was written to the live socket now.
+   */
+  #sendFrame(data: SendData, request: QueueTag | undefined): boolean {
     if (this.#delivery !== null) {
       if (this.#readyState >= 2) this.#emit(new DropEvent(data, 'closed', this.now()));
       else this.#delivery.send(data);
-      return;
+      return false;
     }
     const live = this.#live;
     if (live !== null && (this.#restoring || (this.queue.length === 0 && this.#mayWrite(live))) && this.#write(live, data)) {
-      this.#lastWrite = 'written';
-      return;
+      return true;
     }
     if (this.#readyState >= 2) {
       // After close() the data has nowhere to go; say so instead of swallowing it as the DOM does.
       this.#emit(new DropEvent(data, 'closed', this.now()));
-      return;
+      return false;
     }
     // Not open yet, or the socket is already past OPEN without the chart knowing: keep it for the next socket.
     if (this.queue.enqueue(data, this.now(), request) === 'rejected') {
@@ -500,6 +500,7 @@ export class ConnectionRuntime implements ConnectionHost {
     }
     // Open but held back (backpressure, rate limit, or older messages still waiting): the pump sends it in turn.
     if (live !== null) this.#schedulePump();
+    return false;
   }
 
   /** Whether the flow limits let one more message onto `socket` now (takes a rate token if so). */
@@ -649,9 +650,7 @@ export class ConnectionRuntime implements ConnectionHost {
     if (live !== null || this.#delivery !== null) {
       // While open (and always under a delivery layer) a request takes the same road as send(): chunking, flow
       // limits, the queue (tagged, so the pump marks it sent or skips it once settled) or the delivery layer.
-      this.#sendFrame(data, entry);
-      if (this.#lastWrite === 'written' && this.#delivery === null) entry.sentOn = live;
-      else entry.sentOn = QUEUED;
+      entry.sentOn = this.#sendFrame(data, entry) ? live : QUEUED;
     }
     return promise;
   }
@@ -830,7 +829,9 @@ export class ConnectionRuntime implements ConnectionHost {
   }
 
   #dispatchMessage(frame: unknown): void {
-    this.counters.countIn(sizeOf(frame), this.now());
+    // One clock read per inbound message: the metrics and the event's timeStamp share it.
+    const at = this.now();
+    this.counters.countIn(sizeOf(frame), at);
     let data = frame;
     if (this.#reassembler !== null) {
       try {
@@ -853,14 +854,14 @@ export class ConnectionRuntime implements ConnectionHost {
         return;
       }
       if (parts !== undefined) {
-        for (const part of parts) this.#decodeAndRoute(part);
+        for (const part of parts) this.#decodeAndRoute(part, at);
         return;
       }
     }
-    this.#decodeAndRoute(data);
+    this.#decodeAndRoute(data, at);
   }
 
-  #decodeAndRoute(data: unknown): void {
+  #decodeAndRoute(data: unknown, at: number): void {
     let message = data;
     if (this.#codec !== rawCodec) {
       try {
@@ -873,7 +874,7 @@ export class ConnectionRuntime implements ConnectionHost {
     const schema = this.#schema;
     if (schema) {
       if (this.#validating) {
-        this.#validateLater(schema, data, message);
+        this.#validateLater(schema, data, message, at);
         return;
       }
       let result: ReturnType<StandardSchemaV1['~standard']['validate']>;
@@ -885,7 +886,7 @@ export class ConnectionRuntime implements ConnectionHost {
       }
       if (result instanceof Promise) {
         this.#validating = Promise.resolve();
-        this.#validateLater(schema, data, message, result);
+        this.#validateLater(schema, data, message, at, result);
         return;
       }
       if (result.issues) {
@@ -894,14 +895,14 @@ export class ConnectionRuntime implements ConnectionHost {
       }
       message = result.value;
     }
-    this.#route(message);
+    this.#route(message, at);
   }
 
   /**
    * Async validation, chained so messages keep their arrival order. A validator that rejects makes that message
    * invalid, not the chain; messages of a socket that is gone by the time they validate are not delivered.
    */
-  #validateLater(schema: StandardSchemaV1, data: unknown, message: unknown, started?: Promise<StandardResult<unknown>>): void {
+  #validateLater(schema: StandardSchemaV1, data: unknown, message: unknown, at: number, started?: Promise<StandardResult<unknown>>): void {
     const socket = this.#announced;
     const tail = (this.#validating ?? Promise.resolve())
       .then(() => started ?? schema['~standard'].validate(message))
@@ -909,7 +910,7 @@ export class ConnectionRuntime implements ConnectionHost {
         (result) => {
           if (this.#announced !== socket) return;
           if (result.issues) this.#invalid(data, result.issues);
-          else this.#route(result.value);
+          else this.#route(result.value, at);
         },
         (error: unknown) => {
           if (this.#announced === socket) this.#invalid(data, error);
@@ -927,16 +928,16 @@ export class ConnectionRuntime implements ConnectionHost {
     this.listeners.dispatch(event, null);
   }
 
-  #route(message: unknown): void {
+  #route(message: unknown, at: number): void {
     if (this.#requests !== null && this.#requests.size > 0 && this.#requests.settle(message)) return;
     if (this.#router !== null && this.#router.size > 0) this.#router.route(message);
-    this.#deliverMessage(message);
+    this.#deliverMessage(message, at);
   }
 
-  #deliverMessage(data: unknown): void {
+  #deliverMessage(data: unknown, at: number): void {
     const facade = this.#facade;
     if (facade.onmessage === null && !this.listeners.has('message')) return;
-    const event = new SocketMessageEvent(data, this.#url, this.now());
+    const event = new SocketMessageEvent(data, this.#url, at);
     event.target = facade;
     this.listeners.dispatch(event, facade.onmessage);
   }
