@@ -59,6 +59,19 @@ const CLOSE_CODES = {
   fatal: [1002, 1003, 1007, 1008, 1009, 1010, 3000, 3003],
 } as const;
 
+type FaultKind =
+  | 'drop'
+  | 'close'
+  | 'refuse-503'
+  | 'slow-handshake'
+  | 'malformed-frame'
+  | 'blackhole'
+  | 'server-restart'
+  | 'client-send'
+  | 'client-reconnect'
+  | 'client-close-open'
+  | 'revive-closed';
+
 interface Tracker {
   opens: number;
   socketCloses: number;
@@ -144,56 +157,79 @@ async function main(): Promise<void> {
   const until = performance.now() + CHAOS_MS;
   let restarting: Promise<void> | null = null;
   let blackholeUntil = 0;
+  // Weighted kinds of fault. Every kind runs once early on (in a seeded order), so a short run still covers each one
+  // whatever the seed; after that each round rolls the weights.
+  const weights: Array<[FaultKind, number]> = [
+    ['drop', 0.15],
+    ['close', 0.2],
+    ['refuse-503', 0.1],
+    ['slow-handshake', 0.07],
+    ['malformed-frame', 0.08],
+    ['blackhole', 0.03],
+    ['server-restart', 0.02],
+    ['client-send', 0.15],
+    ['client-reconnect', 0.05],
+    ['client-close-open', 0.05],
+    ['revive-closed', 0.1],
+  ];
+  const closeClasses = Object.keys(CLOSE_CODES) as Array<keyof typeof CLOSE_CODES>;
+  const firstPass: Array<FaultKind | `close-${keyof typeof CLOSE_CODES}`> = [
+    ...weights.map(([kind]) => kind).filter((kind) => kind !== 'close'),
+    ...closeClasses.map((cls) => `close-${cls}` as const),
+  ].sort(() => random() - 0.5);
+  const allowed = (kind: string) =>
+    kind === 'blackhole' ? !blackholeUntil : kind === 'server-restart' ? !restarting && !blackholeUntil : true;
+  const roll = (): string => {
+    const forced = firstPass.findIndex(allowed);
+    if (forced >= 0) return firstPass.splice(forced, 1)[0] as string;
+    let r = random();
+    for (const [kind, weight] of weights) {
+      if (r < weight) return allowed(kind) ? kind : 'client-send';
+      r -= weight;
+    }
+    return 'client-send';
+  };
   while (performance.now() < until) {
-    const roll = random();
     if (blackholeUntil && performance.now() > blackholeUntil) {
       server.blackhole(false);
       blackholeUntil = 0;
     }
-    if (roll < 0.15) {
-      count('drop');
+    let kind = roll();
+    if (kind === 'close') kind = `close-${pick(closeClasses)}`;
+    count(kind);
+    if (kind === 'drop') {
       for (const ws of some(live(), 0.1)) ws.terminate();
-    } else if (roll < 0.35) {
-      const cls = pick(Object.keys(CLOSE_CODES) as Array<keyof typeof CLOSE_CODES>);
+    } else if (kind.startsWith('close-')) {
+      const cls = kind.slice('close-'.length) as keyof typeof CLOSE_CODES;
       const code = pick(CLOSE_CODES[cls]);
-      count(`close-${cls}`);
       for (const ws of some(live(), cls === 'fatal' ? 0.02 : 0.08)) ws.close(code, `chaos ${code}`);
-    } else if (roll < 0.45) {
-      count('refuse-503');
+    } else if (kind === 'refuse-503') {
       server.refuseNext(503, 1 + Math.floor(random() * 30));
-    } else if (roll < 0.52) {
-      count('slow-handshake');
+    } else if (kind === 'slow-handshake') {
       // Some under connectTimeout (1000 ms), some over it.
       server.delayNext(pick([200, 600, 1500]), 1 + Math.floor(random() * 20));
-    } else if (roll < 0.6) {
-      count('malformed-frame');
+    } else if (kind === 'malformed-frame') {
       for (const ws of some(live(), 0.03)) server.sendMalformedFrame(ws as WebSocket);
-    } else if (roll < 0.63 && !blackholeUntil) {
-      count('blackhole');
+    } else if (kind === 'blackhole') {
       server.blackhole(true);
       blackholeUntil = performance.now() + 1200; // longer than heartbeat interval + timeout
-    } else if (roll < 0.65 && !restarting && !blackholeUntil) {
-      count('server-restart');
+    } else if (kind === 'server-restart') {
       restarting = server
         .stop()
         .then(() => sleep(200))
         .then(() => server.restart())
         .finally(() => (restarting = null));
-    } else if (roll < 0.8) {
-      count('client-send');
+    } else if (kind === 'client-send') {
       for (const c of some(conns, 0.2)) if (c.readyState < 2) c.send(`m${Math.floor(random() * 1e6)}`);
-    } else if (roll < 0.85) {
-      count('client-reconnect');
+    } else if (kind === 'client-reconnect') {
       for (const c of some(conns, 0.02)) c.reconnect();
-    } else if (roll < 0.9) {
-      count('client-close-open');
+    } else if (kind === 'client-close-open') {
       for (const c of some(conns, 0.01)) {
         c.close(4000, 'chaos');
         setTimeout(() => c.open(), Math.floor(random() * 300)).unref();
       }
     } else {
       // Sessions that a fatal code closed come back.
-      count('revive-closed');
       for (const c of conns) if (c.state === 'closed' && random() < 0.5) c.reconnect();
     }
     await sleep(20 + Math.floor(random() * 40));
