@@ -2,14 +2,21 @@
  * Browser bundle size of each client: what a browser app adds by importing it. esbuild, platform browser, ESM,
  * minified, tree-shaken from a one-line entry that re-exports what an app would import; then gzip -9 (zlib).
  * Dependencies are bundled (xstate for socketchart). The bare WebSocket is the browser's own: 0 bytes.
+ *
+ * Two more rows, measured the same way, are floors rather than clients: `xstate floor` is the least any XState-based
+ * client ships (`setup`, `createActor`, `fromCallback`), `connection machine` is socketchart's connection chart alone
+ * (with the xstate it pulls in), without the runtime, options, queue and the rest around it.
  */
 import { gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import type { ClientKind } from './common.js';
 
+/** The floor rows (see above): not clients, so the summary table leaves them out. */
+export type BundleFloor = 'xstate floor' | 'connection machine';
+
 export interface BundleSize {
-  client: ClientKind | 'socketchart + atLeastOnce';
+  client: ClientKind | 'socketchart + atLeastOnce' | BundleFloor;
   /** what the entry imports */
   entry: string;
   minBytes: number;
@@ -30,6 +37,12 @@ const ENTRIES: Array<{ client: BundleSize['client']; entry: string; code: string
     entry: "... plus import { atLeastOnce } from 'socketchart/delivery'",
     code: "export { createConnection } from './src/index.ts'; export { atLeastOnce } from './src/delivery/index.ts';",
   },
+  {
+    client: 'xstate floor',
+    entry: "import { setup, createActor, fromCallback } from 'xstate'",
+    code: "export { setup, createActor, fromCallback } from 'xstate';",
+  },
+  { client: 'connection machine', entry: "import { connectionMachine } (machines/connection.ts)", code: "export { connectionMachine } from './machines/connection.ts';" },
 ];
 
 export async function measureBundles(): Promise<BundleSize[]> {

@@ -27,7 +27,8 @@ export interface ClientHooks {
   onDown?(): void;
   onMessage?(data: unknown): void;
   /** socketchart only: a message reported as not delivered (`drop` event), with its reason. */
-  onDrop?(reason: string): void;
+  /** `data` is the message as sent (the kill scenario's `m<i>`), to match reports against arrivals. */
+  onDrop?(reason: string, data: unknown): void;
 }
 
 export interface BenchClient {
@@ -123,7 +124,7 @@ export function openClient(kind: ClientKind | KillKind, url: string, hooks: Clie
       connection.onmessage = (event) => hooks.onMessage?.(event.data);
       connection.onopen = () => hooks.onOpen?.();
       connection.addEventListener('close', () => hooks.onDown?.());
-      connection.addEventListener('drop', (event) => hooks.onDrop?.(event.reason));
+      connection.addEventListener('drop', (event) => hooks.onDrop?.(event.reason, event.data));
       connection.onerror = () => {};
       return {
         kind,

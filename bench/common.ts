@@ -37,8 +37,15 @@ export function urlFor(kind: ClientKind | KillKind, port: number): string {
  * Heap-only kinds, used to split socketchart's per-connection heap into its parts:
  * `socketchart-nosocket` is a whole `Connection` over a transport whose sockets are plain objects (no `ws`),
  * `actor` is a bare `createActor(connectionMachine)` started and driven to `open` with a stub host.
+ * And the floors XState itself sets, whatever the machine (none of them opens a socket):
+ * `xstate-trivial` is `createActor(createMachine({ initial: 'a', states: { a: {} } })).start()`: the least a started
+ * actor costs (each with its own actor system), `xstate-trivial-child` the same with state `a` invoking a
+ * `fromCallback` actor (the cost of one invoked child; socketchart's socket is one), and `xstate-shared-system` the
+ * trivial actor created with `{ parent: root }` under one shared root actor (what a shared actor system would save).
  */
-export type HeapKind = ClientKind | 'socketchart-nosocket' | 'actor';
+export type XStateFloorKind = 'xstate-trivial' | 'xstate-trivial-child' | 'xstate-shared-system';
+export const XSTATE_FLOOR_KINDS: readonly XStateFloorKind[] = ['xstate-trivial', 'xstate-trivial-child', 'xstate-shared-system'];
+export type HeapKind = ClientKind | 'socketchart-nosocket' | 'actor' | XStateFloorKind;
 
 /** 64 bytes of ASCII: one text frame with a 64-byte payload. */
 export const PAYLOAD = 'socketchart-bench-payload-0123456789abcdefghijklmnopqrstuvwxyz!?'.slice(0, 64);
@@ -100,7 +107,7 @@ export type ScenarioReply =
       noticeMs: Array<number | null>;
     }
   | { type: 'sent'; sent: number; ms: number }
-  | { type: 'drops'; drops: number; opens: number; state: string }
+  | { type: 'drops'; drops: number; droppedIds: number[]; opens: number; state: string }
   | {
       type: 'blackhole';
       connections: number;
@@ -108,7 +115,7 @@ export type ScenarioReply =
       detectMs: Array<number | null>;
       capMs: number;
     }
-  | { type: 'stopped'; drops: number; dropReasons: Record<string, number>; state: string }
+  | { type: 'stopped'; drops: number; dropReasons: Record<string, number>; droppedIds: number[]; state: string }
   | { type: 'error'; message: string };
 
 export function send(message: CpuReply | HeapReply | ScenarioReply): void {

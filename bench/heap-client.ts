@@ -6,7 +6,8 @@
  * Kinds `ws`, `reconnecting-websocket`, `partysocket` and `socketchart` talk to the `ws` echo server, `socket.io` to
  * the socket.io one (a connection counts as open once upgraded from polling to WebSocket, socket.io's default path).
  * `socketchart-nosocket` and `actor` never touch the network: they split socketchart's own cost from the `ws`
- * socket's (see `HeapKind`).
+ * socket's (see `HeapKind`). Nor do `xstate-trivial`, `xstate-trivial-child` and `xstate-shared-system`: the floors
+ * XState sets for any per-connection actor, whatever its machine.
  *
  * The harness itself allocates nothing per connection beyond the client object in one array: every handler is a
  * shared module-level function and progress is counted, not awaited per connection, so the figure is the client's.
@@ -17,7 +18,7 @@
 import { writeHeapSnapshot } from 'node:v8';
 import { type Socket as IoSocket, io } from 'socket.io-client';
 import WebSocket from 'ws';
-import { type Actor, createActor } from 'xstate';
+import { type Actor, type AnyActorRef, createActor, createMachine, fromCallback } from 'xstate';
 import { type ConnectionHost, connectionMachine } from '../machines/connection.js';
 import type { Connection } from '../src/connection.js';
 import { createConnection } from '../src/node.js';
@@ -227,6 +228,80 @@ const actorDriver: Driver<Actor<typeof connectionMachine>> = {
   close: (actor) => actor.send({ type: 'CLOSE', code: 1000, reason: '' }),
 };
 
+// ---- XState's floors: trivial machines, one actor per "connection" --------------------------------------------------
+
+/** The least machine there is: one state, no context, no transitions. */
+const trivialMachine = createMachine({ initial: 'a', states: { a: {} } });
+
+/**
+ * The invoked child's logic: `fromCallback(() => () => {})` with the harness's counting in it. It counts the open
+ * when XState starts the child and the close when XState runs its cleanup (on the parent's stop), so this kind only
+ * completes if the child really ran. Module-level functions: the counting allocates nothing per connection.
+ */
+function childCleanup(): void {
+  closed++;
+}
+
+function childCallback(): () => void {
+  opened++;
+  return childCleanup;
+}
+
+/** The trivial machine whose state `a` invokes one callback actor: the cost of one invoked child. */
+const trivialChildMachine = createMachine({ initial: 'a', states: { a: { invoke: { src: fromCallback(childCallback) } } } });
+
+type TrivialActor = Actor<typeof trivialMachine>;
+
+/** `createActor(trivialMachine).start()`: counted open once started, closed once stopped (it never does anything). */
+const trivialDriver: Driver<TrivialActor> = {
+  open() {
+    const actor = createActor(trivialMachine).start();
+    opened++;
+    return actor;
+  },
+  echo: () => void echoed++,
+  close(actor) {
+    actor.stop();
+    closed++;
+  },
+};
+
+/** The same with an invoked child; the child counts the open and the close (see `childCallback`). */
+const trivialChildDriver: Driver<Actor<typeof trivialChildMachine>> = {
+  open: () => createActor(trivialChildMachine).start(),
+  echo: () => void echoed++,
+  close: (actor) => void actor.stop(),
+};
+
+/** One root actor for every `xstate-shared-system` actor, created on the first open (so, during the warm-up). */
+let sharedRoot: AnyActorRef | undefined;
+
+/** Trivial actors created with `{ parent: root }`: they join the root's actor system instead of creating their own. */
+const sharedSystemDriver: Driver<TrivialActor> = {
+  open() {
+    sharedRoot ??= createActor(trivialMachine).start();
+    const actor = createActor(trivialMachine, { parent: sharedRoot }).start();
+    opened++;
+    return actor;
+  },
+  echo: () => void echoed++,
+  close(actor) {
+    stopChild(actor);
+    closed++;
+  },
+};
+
+/**
+ * XState refuses `stop()` on an actor with a parent ("A non-root actor cannot be stopped directly"); a parent stops
+ * its children with the internal `_stop()`, which also unregisters them from the system. The bench does the same,
+ * only to close (after the measurement).
+ */
+function stopChild(actor: AnyActorRef): void {
+  const internal = actor as unknown as { _stop?: () => void };
+  if (typeof internal._stop !== 'function') throw new Error('xstate-shared-system: this xstate has no Actor._stop()');
+  internal._stop();
+}
+
 function driverFor(kind: HeapKind): Driver<unknown> {
   switch (kind) {
     case 'ws':
@@ -243,6 +318,12 @@ function driverFor(kind: HeapKind): Driver<unknown> {
       return connectionDriver(fakeTransport) as Driver<unknown>;
     case 'actor':
       return actorDriver as Driver<unknown>;
+    case 'xstate-trivial':
+      return trivialDriver as Driver<unknown>;
+    case 'xstate-trivial-child':
+      return trivialChildDriver as Driver<unknown>;
+    case 'xstate-shared-system':
+      return sharedSystemDriver as Driver<unknown>;
     default:
       throw new Error(`unknown kind ${String(kind)}`);
   }

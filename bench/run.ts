@@ -21,6 +21,8 @@
  *   6. messages lost while the server kills every TCP connection every second (client -> server, 5,000 messages
  *      at about 1 per ms); socketchart plain and with `delivery: atLeastOnce()` against `attachAckServer`
  *   7. browser bundle size, min + gzip (esbuild, platform browser)
+ * and the floors XState sets under figures 3 and 7 (a trivial started actor's heap, an invoked child's, xstate's
+ * least bundle), measured in the same run, so the README can say how much of a target XState alone takes.
  *
  * The children run as esbuild bundles (bench/.build/*.bundle.js, packages left external, removed after the run; the
  * `.bundle.js` suffix is one the repo's ESLint config ignores), built like the published dist
@@ -65,6 +67,7 @@ import {
   protocolOf,
   quantile,
   urlFor,
+  XSTATE_FLOOR_KINDS,
 } from './common.js';
 import type { ServerRequestBody, ServerResponse, ServerRole } from './server.js';
 
@@ -115,7 +118,7 @@ const config = quick
       kill: { messages: 5_000, rate: 1, every: 1_000, drainMs: 15_000, runs: 3 },
     };
 
-const HEAP_KINDS: readonly HeapKind[] = [...CLIENT_KINDS, 'socketchart-nosocket', 'actor'];
+const HEAP_KINDS: readonly HeapKind[] = [...CLIENT_KINDS, 'socketchart-nosocket', 'actor', ...XSTATE_FLOOR_KINDS];
 const TARGETS = {
   cpuRatio: 1.1,
   heapBytesPerConnection: 8 * 1024,
@@ -604,7 +607,9 @@ interface KillRun {
   duplicates: number;
   /** messages the client reported as not delivered (socketchart `drop` events) */
   reported: number;
-  /** sent - delivered - reported: gone without any signal */
+  /** of those, the ones that arrived after all (plain mode's `unconfirmed`: "may not have arrived") */
+  reportedButDelivered: number;
+  /** neither delivered nor reported: gone without any signal (matched message by message) */
   silentlyLost: number;
   /** the reported ones by `drop` reason */
   dropReasons: Record<string, number>;
@@ -655,12 +660,13 @@ async function measureKill(server: BenchServer): Promise<KillResult[]> {
       // Drain: until every message arrived or was reported, or drainMs.
       const deadline = Date.now() + drainMs;
       while (Date.now() < deadline) {
-        const { tallies } = await server.request({ type: 'tally', ids }, 'tally');
+        const { tallies } = await server.request({ type: 'tally', ids, withSeen: true }, 'tally');
         let done = true;
         for (const { id, child } of setups) {
           child.send({ type: 'drops' } satisfies ScenarioCommand);
-          const { drops } = expectType(await child.next(10_000), 'drops', child.name);
-          if ((tallies[id]?.distinct ?? 0) + drops < messages) done = false;
+          const { droppedIds } = expectType(await child.next(10_000), 'drops', child.name);
+          // Accounted for: arrived or reported (a message can be both: plain mode reports what it could not confirm).
+          if (new Set([...(tallies[id]?.seen ?? []), ...droppedIds]).size < messages) done = false;
         }
         if (done) break;
         await new Promise((resolve) => setTimeout(resolve, 200));
@@ -673,24 +679,29 @@ async function measureKill(server: BenchServer): Promise<KillResult[]> {
         opens.set(id, reply.opens);
         states.set(id, reply.state);
       }
-      const { tallies } = await server.request({ type: 'tally', ids }, 'tally');
+      const { tallies } = await server.request({ type: 'tally', ids, withSeen: true }, 'tally');
       for (const { kind, id, child } of setups) {
         // Closing reports what is still queued (socketchart plain); the others drop their queue silently.
         child.send({ type: 'stop' } satisfies ScenarioCommand);
-        const { drops, dropReasons } = expectType(await child.next(15_000), 'stopped', child.name);
-        const tally = tallies[id] ?? { distinct: 0, duplicates: 0 };
+        const { drops, dropReasons, droppedIds } = expectType(await child.next(15_000), 'stopped', child.name);
+        const tally = tallies[id] ?? { distinct: 0, duplicates: 0, seen: [] };
+        const arrived = new Set(tally.seen);
+        const reportedIds = new Set(droppedIds);
+        let silentlyLost = 0;
+        for (let i = 0; i < messages; i++) if (!arrived.has(i) && !reportedIds.has(i)) silentlyLost++;
         const result: KillRun = {
           sent: messages,
           delivered: tally.distinct,
           duplicates: tally.duplicates,
           reported: drops,
-          silentlyLost: Math.max(0, messages - tally.distinct - drops),
+          reportedButDelivered: [...reportedIds].filter((i) => arrived.has(i)).length,
+          silentlyLost,
           dropReasons,
           opens: opens.get(id) ?? 0,
         };
         perKind.get(kind)?.push(result);
-        log(`  kill ${kind} (run ${run + 1}/${runs}, ${killCount} kills): delivered ${result.delivered}/${messages}, reported ${result.reported}${result.reported ? ` ${JSON.stringify(dropReasons)}` : ''}, silently lost ${result.silentlyLost}, duplicates ${result.duplicates}, opens ${result.opens}` +
-          (result.delivered + result.reported < messages ? ` [at the end: ${states.get(id)}]` : ''));
+        log(`  kill ${kind} (run ${run + 1}/${runs}, ${killCount} kills): delivered ${result.delivered}/${messages}, reported ${result.reported}${result.reported ? ` ${JSON.stringify(dropReasons)}, ${result.reportedButDelivered} of them arrived` : ''}, silently lost ${result.silentlyLost}, duplicates ${result.duplicates}, opens ${result.opens}` +
+          (result.silentlyLost > 0 ? ` [at the end: ${states.get(id)}]` : ''));
       }
     } finally {
       await server.request({ type: 'killer-off' }, 'ok').catch(() => undefined);
@@ -750,6 +761,107 @@ interface Results {
 
 type SummaryRow = 'ws' | 'reconnecting-websocket' | 'partysocket' | 'socket.io' | 'socketchart' | 'socketchart + atLeastOnce';
 const SUMMARY_ROWS: readonly SummaryRow[] = [...CLIENT_KINDS, 'socketchart + atLeastOnce'];
+
+/**
+ * What XState costs before any connection logic, from this run's figures (a part is missing if its phase did not
+ * run). Heap: the trivial actor kinds against the bare `ws` client; bundle: the `xstate floor` row against the target.
+ */
+interface Floors {
+  heap?: {
+    /** a bare `ws` client */
+    wsBytes: number;
+    /** `createActor(trivial machine).start()`, with its own actor system */
+    trivialActorBytes: number;
+    /** what invoking one `fromCallback` child adds to it */
+    invokedChildBytes: number;
+    /** the trivial actor when it joins one shared actor system (`{ parent: root }`) */
+    sharedSystemActorBytes: number;
+    /** ws + trivial actor + invoked child: the least a socket-per-actor-with-child design can cost */
+    connectionFloorBytes: number;
+    /** the same with a shared system (ws + shared-system actor + child; a sum of measured parts, not measured whole) */
+    sharedConnectionFloorBytes: number;
+    targetBytes: number;
+    /** socketchart's measured heap per connection, if it ran */
+    socketchartBytes?: number;
+  };
+  bundle?: {
+    /** `setup` + `createActor` + `fromCallback`, min+gzip */
+    xstateGzipBytes: number;
+    /** the connection machine alone, min+gzip (with the xstate it uses) */
+    connectionMachineGzipBytes?: number;
+    targetGzipBytes: number;
+    socketchartGzipBytes?: number;
+  };
+}
+
+function floorsOf(r: Results): Floors {
+  const floors: Floors = {};
+  const heapOf = (kind: HeapKind) => {
+    const bytes = r.heap.find((h) => h.kind === kind)?.medianBytesPerConnection;
+    return bytes !== undefined && Number.isFinite(bytes) ? bytes : undefined;
+  };
+  const ws = heapOf('ws');
+  const trivial = heapOf('xstate-trivial');
+  const withChild = heapOf('xstate-trivial-child');
+  const shared = heapOf('xstate-shared-system');
+  if (ws !== undefined && trivial !== undefined && withChild !== undefined && shared !== undefined) {
+    const child = withChild - trivial;
+    const socketchart = heapOf('socketchart');
+    floors.heap = {
+      wsBytes: ws,
+      trivialActorBytes: trivial,
+      invokedChildBytes: child,
+      sharedSystemActorBytes: shared,
+      connectionFloorBytes: ws + withChild,
+      sharedConnectionFloorBytes: ws + shared + child,
+      targetBytes: TARGETS.heapBytesPerConnection,
+      ...(socketchart !== undefined ? { socketchartBytes: socketchart } : {}),
+    };
+  }
+  const gzipOf = (client: BundleSize['client']) => r.bundles.find((b) => b.client === client)?.gzipBytes;
+  const xstate = gzipOf('xstate floor');
+  if (xstate !== undefined) {
+    const machine = gzipOf('connection machine');
+    const socketchart = gzipOf('socketchart');
+    floors.bundle = {
+      xstateGzipBytes: xstate,
+      ...(machine !== undefined ? { connectionMachineGzipBytes: machine } : {}),
+      targetGzipBytes: TARGETS.bundleGzipBytes,
+      ...(socketchart !== undefined ? { socketchartGzipBytes: socketchart } : {}),
+    };
+  }
+  return floors;
+}
+
+/** The floors as sentences, one per line (plain text; the README section makes a list of them). */
+function floorLines(floors: Floors): string[] {
+  const lines: string[] = [];
+  const h = floors.heap;
+  if (h) {
+    const rest = h.targetBytes - h.connectionFloorBytes;
+    lines.push(
+      `XState floor (heap/conn): a started trivial actor ${kb(h.trivialActorBytes)} (+${kb(h.invokedChildBytes)} for an invoked child; ` +
+        `${kb(h.sharedSystemActorBytes)} under a shared system, ${kb(h.trivialActorBytes - h.sharedSystemActorBytes)} less); ` +
+        `bare ws socket ${kb(h.wsBytes)} -> floor for a connection = ws + trivial actor + child = ${kb(h.connectionFloorBytes)} ` +
+        `before any connection logic: ${((h.connectionFloorBytes / h.targetBytes) * 100).toFixed(0)}% of the ${kb(h.targetBytes)} target, ` +
+        (rest >= 0 ? `leaving ${kb(rest)} for everything else` : `${kb(-rest)} over it already`) +
+        ` (with a shared system: ${kb(h.sharedConnectionFloorBytes)})` +
+        (h.socketchartBytes !== undefined ? `; socketchart measures ${kb(h.socketchartBytes)}, ${kb(h.socketchartBytes - h.connectionFloorBytes)} above the floor.` : '.'),
+    );
+  }
+  const b = floors.bundle;
+  if (b) {
+    const rest = b.targetGzipBytes - b.xstateGzipBytes;
+    lines.push(
+      `XState floor (bundle): xstate (setup + createActor + fromCallback) ${kb(b.xstateGzipBytes)} min+gzip, ` +
+        `${((b.xstateGzipBytes / b.targetGzipBytes) * 100).toFixed(0)}% of the ${kb(b.targetGzipBytes)} target, ` +
+        (rest >= 0 ? `leaving ${kb(rest)} for the client itself` : `${kb(-rest)} over it already`) +
+        (b.connectionMachineGzipBytes !== undefined ? `; the connection machine alone (with its xstate) ${kb(b.connectionMachineGzipBytes)}` : '') +
+        (b.socketchartGzipBytes !== undefined ? `; socketchart ${kb(b.socketchartGzipBytes)}.` : '.'),
+    );
+  }
+  return lines;
+}
 
 /** The one-table view: a row per client, a column per figure. */
 function summaryRows(r: Results): string[][] {
@@ -847,6 +959,12 @@ function report(r: Results): string {
   out.push('');
   out.push(table(targetRows(r)));
   out.push('');
+  const floors = floorLines(floorsOf(r));
+  if (floors.length > 0) {
+    out.push('Floors (what XState alone costs, measured in this run)');
+    for (const line of floors) out.push(`  ${line}`);
+    out.push('');
+  }
 
   out.push(`1+2. Client CPU per echoed 64-byte message (user+system, median of ${config.runs} runs per client, clients taking turns)`);
   const cpuRows = [['workload', 'client', 'ns/msg', 'spread', 'ratio vs ws', 'round ratio', 'user ns/msg', 'user ratio', 'msgs/s', 'RTT median', 'RTT p99']];
@@ -882,6 +1000,9 @@ function report(r: Results): string {
   out.push(table(heapRows));
   out.push('  socketchart-nosocket: a whole Connection over an in-memory transport (no ws socket);');
   out.push('  actor: createActor(connectionMachine) alone, started and driven to open with a stub host.');
+  out.push("  xstate-trivial: createActor(createMachine({ initial: 'a', states: { a: {} } })).start(), no socket;");
+  out.push('  xstate-trivial-child: the same, state a invoking fromCallback(() => () => {}); xstate-shared-system: the');
+  out.push('  trivial actor created with { parent: root } under one shared root actor (no actor system of its own).');
   out.push('');
 
   out.push(`4. Reconnect after the server destroys all ${config.reconnect.connections} connections' TCP sockets at once (defaults; ${config.reconnect.rounds} drop(s) per client, fresh processes each)`);
@@ -936,7 +1057,20 @@ function report(r: Results): string {
   const bundleRows = [['client', 'entry', 'min', 'min+gzip', 'of which xstate (min)']];
   for (const b of r.bundles) bundleRows.push([b.client, b.entry, kb(b.minBytes), kb(b.gzipBytes), b.xstateMinBytes ? kb(b.xstateMinBytes) : '']);
   out.push(table(bundleRows));
+  out.push('  xstate floor: the least any XState-based client ships; connection machine: socketchart\'s chart alone, with its xstate.');
   return out.join('\n');
+}
+
+/** The floors as a Markdown list (nothing if neither the heap nor the bundle phase ran). */
+function floorsSection(floors: Floors): string[] {
+  const lines = floorLines(floors);
+  if (lines.length === 0) return [];
+  return [
+    'What XState alone costs, measured in the same run (trivial machines, no socket; bundles as above):',
+    '',
+    ...lines.map((line) => `- ${line}`),
+    '',
+  ];
 }
 
 /** The README section: date, machine, the summary table and the targets (written by full runs only). */
@@ -957,11 +1091,12 @@ function readmeSection(r: Results): string {
     `- **heap/conn**: heapUsed growth per open connection, ${config.heapConnections.toLocaleString('en-US')} connections, after one echo each and gc.`,
     `- **reconnect**: the server destroys the TCP sockets of ${config.reconnect.connections} connections at once (${config.reconnect.rounds} times, fresh processes each); median time to each client's next open over all drops. **one drop**: p10-p90 within a single drop (median over the drops); close together means all clients come back in one burst (reconnecting-websocket draws its random delay once per process, partysocket's is a fixed 3 s).`,
     `- **blackhole**: a relay starts swallowing every byte both ways without closing; time until the client notices (socketchart on Node: protocol pings every 10 s, 5 s timeout; off by default in browsers). Waited up to ${config.blackhole.capMs / 1000} s.`,
-    `- **silently lost**: ${config.kill.messages.toLocaleString('en-US')} messages client -> server at ~1/ms while the server kills every TCP connection each second (${config.kill.runs} runs): messages that never arrived and were not reported. **reported drops**: messages socketchart reported as undelivered through \`drop\` events (the others have no such signal). socketchart + atLeastOnce runs against \`attachAckServer\`.`,
+    `- **silently lost**: ${config.kill.messages.toLocaleString('en-US')} messages client -> server at ~1/ms while the server kills every TCP connection each second (${config.kill.runs} runs): messages that never arrived and were not reported. **reported drops**: messages socketchart reported through \`drop\` events, median (max): in plain mode mostly \`unconfirmed\` (written to a socket that died before a pong confirmed them; most of those arrived, see bench/results.json \`reportedButDelivered\`); the others have no such signal. socketchart + atLeastOnce runs against \`attachAckServer\`.`,
     '- **bundle**: esbuild, platform browser, minified, gzip -9, including dependencies (xstate for socketchart).',
     '',
     markdownTable(targetRows(r)),
     '',
+    ...floorsSection(floorsOf(r)),
   ].join('\n');
 }
 
@@ -1004,7 +1139,7 @@ async function main(): Promise<void> {
     process.stdout.write(`\n${text}\n`);
     if (only) return; // partial run: nothing written
     const file = here('./results.json');
-    writeFileSync(file, `${JSON.stringify({ ...environment, mode: config.mode, config, targets: TARGETS, ...results, environment: undefined }, null, 2)}\n`);
+    writeFileSync(file, `${JSON.stringify({ ...environment, mode: config.mode, config, targets: TARGETS, ...results, floors: floorsOf(results), environment: undefined }, null, 2)}\n`);
     log(`\nwrote ${file}`);
     if (!quick) {
       const section = here('./README-section.md');

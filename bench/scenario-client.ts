@@ -37,6 +37,8 @@ function openMany(url: string, count: number) {
   const downs: number[][] = [];
   let drops = 0;
   const dropReasons: Record<string, number> = {};
+  /** Indices `i` of the kill scenario's `m<i>` messages reported dropped (compared with the server's arrivals). */
+  const droppedIds: number[] = [];
   const clients: BenchClient[] = [];
   for (let i = 0; i < count; i++) {
     const myOpens: number[] = [];
@@ -47,8 +49,10 @@ function openMany(url: string, count: number) {
       openClient(kind, url, {
         onOpen: () => void myOpens.push(wallNow()),
         onDown: () => void myDowns.push(wallNow()),
-        onDrop: (reason) => {
+        onDrop: (reason, data) => {
           drops++;
+          const text = String(data);
+          if (text[0] === 'm') droppedIds.push(Number(text.slice(1)));
           dropReasons[reason] = (dropReasons[reason] ?? 0) + 1;
         },
       }),
@@ -60,6 +64,7 @@ function openMany(url: string, count: number) {
     downs,
     drops: () => drops,
     dropReasons,
+    droppedIds,
     allOpen: () => clients.every((client, i) => (opens[i] as number[]).length > 0 && client.upgraded()),
   };
 }
@@ -69,10 +74,10 @@ function firstAfter(times: number[], at: number): number | null {
   return t === undefined ? null : t - at;
 }
 
-async function finish(set: { clients: BenchClient[]; drops: () => number; dropReasons: Record<string, number> }): Promise<void> {
+async function finish(set: { clients: BenchClient[]; drops: () => number; dropReasons: Record<string, number>; droppedIds: number[] }): Promise<void> {
   const state = set.clients[0]?.describe() ?? '';
   await Promise.all(set.clients.map((client) => client.close(1_000)));
-  reply({ type: 'stopped', drops: set.drops(), dropReasons: set.dropReasons, state });
+  reply({ type: 'stopped', drops: set.drops(), dropReasons: set.dropReasons, droppedIds: set.droppedIds, state });
   process.disconnect?.();
   // Whatever a library keeps running after close (timers, half-closed sockets through a blackhole) ends here.
   setTimeout(() => process.exit(0), 100);
@@ -143,7 +148,7 @@ async function killMode(url: string, messages: number, rate: number): Promise<vo
         reply({ type: 'sent', sent: messages, ms: performance.now() - start }),
       );
     } else if (command.type === 'drops') {
-      reply({ type: 'drops', drops: set.drops(), opens: (set.opens[0] as number[]).length, state: client.describe() });
+      reply({ type: 'drops', drops: set.drops(), droppedIds: set.droppedIds, opens: (set.opens[0] as number[]).length, state: client.describe() });
     } else if (command.type === 'stop') {
       void finish(set);
     }

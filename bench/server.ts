@@ -27,7 +27,7 @@ export type ServerRequest =
   | { rid: number; type: 'drop'; ids: string[] }
   | { rid: number; type: 'killer'; ids: string[]; every: number }
   | { rid: number; type: 'killer-off' }
-  | { rid: number; type: 'tally'; ids: string[] }
+  | { rid: number; type: 'tally'; ids: string[]; withSeen?: boolean }
   | { rid: number; type: 'reset'; ids: string[] }
   | { rid: number; type: 'close'; ids: string[] };
 
@@ -38,7 +38,7 @@ export type ServerResponse =
   | { rid: number; type: 'listening'; port: number }
   | { rid: number; type: 'dropped'; at: number; sockets: number }
   | { rid: number; type: 'ok'; kills?: number }
-  | { rid: number; type: 'tally'; tallies: Record<string, { distinct: number; duplicates: number; received: number }> }
+  | { rid: number; type: 'tally'; tallies: Record<string, { distinct: number; duplicates: number; received: number; seen?: number[] }> }
   | { rid: number; type: 'error'; message: string };
 
 class Tally {
@@ -163,10 +163,10 @@ async function handle(request: ServerRequest): Promise<ServerResponse> {
       killer = undefined;
       return { rid, type: 'ok', kills };
     case 'tally': {
-      const tallies: Record<string, { distinct: number; duplicates: number; received: number }> = {};
+      const tallies: Record<string, { distinct: number; duplicates: number; received: number; seen?: number[] }> = {};
       for (const id of request.ids) {
         const { tally } = get(id);
-        tallies[id] = { distinct: tally.seen.size, duplicates: tally.duplicates, received: tally.received };
+        tallies[id] = { distinct: tally.seen.size, duplicates: tally.duplicates, received: tally.received, ...(request.withSeen ? { seen: [...tally.seen] } : {}) };
       }
       return { rid, type: 'tally', tallies };
     }

@@ -8,14 +8,15 @@ import { createBrowserTransport, hasGlobalWebSocket } from './transports/browser
 
 let browserTransport: ReturnType<typeof createBrowserTransport> | undefined;
 
+// Both factory calls only build a closure: /* @__PURE__ */ lets bundlers drop whichever one an app does not import.
 /** Opens a connection over `globalThis.WebSocket` (browsers, Deno, Bun, Node >= 22) unless `options.transport` says otherwise. */
-export const createConnection = connectionFactory(() => {
+export const createConnection = /* @__PURE__ */ connectionFactory(() => {
   if (!hasGlobalWebSocket()) missingTransport();
   browserTransport ??= createBrowserTransport();
   return browserTransport;
 });
 
-export const createPool = poolFactory(createConnection);
+export const createPool = /* @__PURE__ */ poolFactory(createConnection);
 export { ConnectionPool, PoolStateEvent, type PoolOptions, type PoolState } from './pool.js';
 export { Connection, type MessageOf, type MessageType, type OpenedOptions, type Subscription } from './connection.js';
 export { jsonCodec, rawCodec, type Codec } from './messages/codec.js';

@@ -22,6 +22,13 @@ export interface ConnectionMetrics {
   rtt: number | null;
   queueLength: number;
   queueBytes: number;
+  /**
+   * Plain mode: messages written on the current socket that the server has not yet confirmed (by a pong); they are
+   * reported as `drop` ('unconfirmed') if the socket closes uncleanly. 0 under `delivery` or `unconfirmed: false`.
+   */
+  unconfirmedMessages: number;
+  /** Messages no longer tracked because `unconfirmed.maxMessages`/`maxBytes` was reached, ever: not reportable. */
+  unconfirmedUntracked: number;
   /** Messages received during the last full second. */
   messagesInLastSecond: number;
   /** Messages sent during the last full second. */

@@ -6,8 +6,9 @@ import { connectionFactory } from './connection.js';
 import { poolFactory } from './pool.js';
 import { nodeTransport } from './transports/node.js';
 
-export const createConnection = connectionFactory(() => nodeTransport);
-export const createPool = poolFactory(createConnection);
+// Both factory calls only build a closure: /* @__PURE__ */ lets bundlers drop whichever one an app does not import.
+export const createConnection = /* @__PURE__ */ connectionFactory(() => nodeTransport);
+export const createPool = /* @__PURE__ */ poolFactory(createConnection);
 
 export { createNodeTransport, nodeTransport, type NodeTransportOptions } from './transports/node.js';
 export { serveInspector, type InspectorOptions, type InspectorServer } from './inspector/index.js';

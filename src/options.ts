@@ -5,6 +5,7 @@ import type { CloseCodesOption } from './policies/closeCodes.js';
 import type { EnvironmentSource } from './policies/environment.js';
 import type { QueueOptions, ResolvedQueue } from './policies/queue.js';
 import type { RateLimitOptions } from './policies/rateLimit.js';
+import type { ResolvedUnconfirmed, UnconfirmedOptions } from './policies/unconfirmed.js';
 import type { SendData } from './data.js';
 import type { DeliveryFactory } from './delivery/types.js';
 import type { BatchingOptions, ResolvedBatching } from './messages/batching.js';
@@ -125,6 +126,12 @@ export interface ConnectionOptions<In = unknown, Out = SendData> {
   closeCodes?: CloseCodesOption;
   /** The outbound queue used while the connection is not open. */
   queue?: QueueOptions;
+  /**
+   * Plain mode (no `delivery`): messages written to a socket that closes uncleanly before the server confirmed
+   * them (by a pong, or a clean closing handshake) are reported as `drop` events with reason `'unconfirmed'`,
+   * instead of vanishing with the TCP connection. `false` turns the tracking off (nothing is reported then).
+   */
+  unconfirmed?: UnconfirmedOptions | false;
   /**
    * Online/offline and page-visibility signals.
    * @default `navigator.onLine` and window/document events in browsers; nothing in Node
@@ -310,6 +317,11 @@ export const DEFAULTS = Object.freeze({
     ttl: Infinity,
     overflow: 'drop-oldest',
   }) satisfies ResolvedQueue,
+  unconfirmed: Object.freeze({
+    maxMessages: 1000,
+    maxBytes: 1_048_576,
+    confirmEvery: 100,
+  }) satisfies ResolvedUnconfirmed,
   auth: Object.freeze({
     mode: 'message',
     timeout: 5_000,
@@ -465,8 +477,26 @@ export function resolveBatching(batching: BatchingOptions | undefined): Resolved
   };
 }
 
+export function resolveUnconfirmed(unconfirmed: UnconfirmedOptions | false | undefined): ResolvedUnconfirmed | null {
+  if (unconfirmed === false) return null;
+  if (unconfirmed !== undefined && (typeof unconfirmed !== 'object' || unconfirmed === null)) {
+    throw invalidOption('unconfirmed', 'an object { maxMessages?, maxBytes?, confirmEvery? } or false', unconfirmed);
+  }
+  const u = unconfirmed ?? {};
+  const d = DEFAULTS.unconfirmed;
+  const maxMessages = count('unconfirmed.maxMessages', u.maxMessages, d.maxMessages, true);
+  if (maxMessages < 1) throw invalidOption('unconfirmed.maxMessages', 'at least 1 (use unconfirmed: false to turn tracking off)', maxMessages);
+  return {
+    maxMessages,
+    maxBytes: count('unconfirmed.maxBytes', u.maxBytes, d.maxBytes, true),
+    confirmEvery: count('unconfirmed.confirmEvery', u.confirmEvery, d.confirmEvery, true),
+  };
+}
+
 export interface ResolvedOptions {
   transport: Transport;
+  /** Null when off, and always under a delivery layer (it has acknowledgements). */
+  unconfirmed: ResolvedUnconfirmed | null;
   batching: ResolvedBatching | null;
   chunking: Required<ChunkingOptions> | null;
   flow: ResolvedFlow;
@@ -629,8 +659,10 @@ export function resolveOptions(options: ConnectionOptions<unknown, unknown>, tra
   if (options.schema !== undefined && !isStandardSchema(options.schema)) {
     throw invalidOption('schema', 'a Standard Schema validator (zod, valibot, arktype, ...)', options.schema);
   }
+  const unconfirmed = resolveUnconfirmed(options.unconfirmed);
   return {
     transport,
+    unconfirmed: options.delivery === undefined ? unconfirmed : null,
     batching: resolveBatching(options.batching),
     chunking: resolveChunking(options.chunking),
     flow: resolveFlow(options.flow),

@@ -36,6 +36,7 @@ import type { EnvironmentSource } from './policies/environment.js';
 import { type DeliveryFactory, type DeliveryLayer, NO_MESSAGE } from './delivery/types.js';
 import { type Dropped, OutboundQueue, type QueueTag } from './policies/queue.js';
 import { TokenBucket } from './policies/rateLimit.js';
+import { UnconfirmedLog, decodeMark, encodeMark } from './policies/unconfirmed.js';
 import type { ResolvedBatching } from './messages/batching.js';
 import { Reassembler, splitMessage } from './messages/chunking.js';
 import { type Codec, rawCodec } from './messages/codec.js';
@@ -151,6 +152,16 @@ export class ConnectionRuntime implements ConnectionHost {
   #chunkId = 0;
   /** The acknowledged-delivery layer, when `delivery` is configured: it owns the outbound path. */
   readonly #delivery: DeliveryLayer | null;
+  /** Plain mode: what was written on the live socket since the server last proved receipt (see policies/unconfirmed). */
+  readonly #unconfirmed: UnconfirmedLog | null;
+  /** Writes between confirmation pings; Infinity where the transport cannot ping. */
+  readonly #confirmEvery: number;
+  /** The write count at which the next confirmation ping goes out. */
+  #confirmAt = Infinity;
+  /** One confirmation ping at a time: its pong re-arms the next. */
+  #confirmInFlight = false;
+  /** The write count when the outstanding heartbeat ping went out: its pong confirms that much. */
+  #pingMark = -1;
 
   constructor(
     facade: HandlerSlots,
@@ -200,6 +211,9 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#chunkSize = resolved.chunking?.chunkSize ?? Infinity;
     this.#reassembler = resolved.chunking ? new Reassembler(resolved.chunking.maxMessageBytes) : null;
     this.queue = new OutboundQueue(resolved.queue, this);
+    this.#unconfirmed = resolved.unconfirmed ? new UnconfirmedLog(resolved.unconfirmed) : null;
+    const confirmEvery = resolved.unconfirmed?.confirmEvery ?? 0;
+    this.#confirmEvery = resolved.transport.canPing && confirmEvery > 0 ? confirmEvery : Infinity;
     const userInspect = options.inspect;
     this.actor = createActor(connectionMachine, {
       input: { host: this },
@@ -235,6 +249,7 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#closedBy = reason;
     this.#path = 'closed';
     this.#readyState = 3;
+    this.#settleUnconfirmed(false);
     this.queue.clear('closed');
     this.#requests?.failAll(this.#closedError());
     this.#delivery?.ended();
@@ -418,7 +433,7 @@ export class ConnectionRuntime implements ConnectionHost {
       if (!this.#inTransition) this.#flush();
       return;
     }
-    this.#sendFrame(frame, undefined);
+    this.#sendFrame(frame, undefined, frames);
   }
 
   #batchIntoQueue(): void {
@@ -458,32 +473,69 @@ export class ConnectionRuntime implements ConnectionHost {
    * Writes one message on `socket`: as one frame, or, with chunking, as its chunks. A message is split only here,
    * at the moment it is written, so the queue and its drop reports always deal in whole messages.
    */
-  #write(socket: TransportSocket, data: SendData): boolean {
+  #write(socket: TransportSocket, data: SendData, tracked: boolean, parts?: readonly SendData[]): boolean {
     if (this.#chunkSize === Infinity || byteLengthOf(data) <= this.#chunkSize) {
       if (!socket.send(data)) return false;
-      this.counters.countOut(sizeOf(data), this.now());
-      return true;
+    } else {
+      const bytes = typeof data === 'string' ? data : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data as ArrayBuffer);
+      for (const frame of splitMessage(bytes, ++this.#chunkId, this.#chunkSize)) {
+        if (!socket.send(frame)) return false;
+      }
     }
-    const bytes = typeof data === 'string' ? data : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data as ArrayBuffer);
-    for (const frame of splitMessage(bytes, ++this.#chunkId, this.#chunkSize)) {
-      if (!socket.send(frame)) return false;
-    }
-    this.counters.countOut(sizeOf(data), this.now());
+    const size = sizeOf(data);
+    this.counters.countOut(size, this.now());
+    if (tracked && this.#unconfirmed !== null) this.#track(socket, parts ?? data, size);
     return true;
+  }
+
+  /**
+   * Keeps a written user message until the server proves receipt. Requests are not kept: an unanswered request
+   * already ends loudly (resent, or rejected with ERR_CONNECTION_LOST / ERR_REQUEST_TIMEOUT).
+   */
+  #track(socket: TransportSocket, entry: SendData | readonly SendData[], size: number): void {
+    const log = this.#unconfirmed as UnconfirmedLog;
+    log.add(entry, size);
+    if (!this.#confirmInFlight && log.mark >= this.#confirmAt) {
+      this.#confirmInFlight = true;
+      socket.ping?.(encodeMark(log.mark));
+    }
+  }
+
+  /** Everything written before write number `mark` reached the server (a pong proved it). */
+  #confirmed(mark: number): void {
+    const log = this.#unconfirmed;
+    if (log === null) return;
+    log.confirm(mark);
+    this.#confirmAt = mark + this.#confirmEvery;
+  }
+
+  /**
+   * The socket that carried the log's messages is gone. A clean closing handshake proved receipt of all of them;
+   * anything else may have lost them, so each one is reported.
+   */
+  #settleUnconfirmed(clean: boolean): void {
+    const log = this.#unconfirmed;
+    this.#pingMark = -1;
+    this.#confirmInFlight = false;
+    this.#confirmAt = Infinity;
+    if (log === null || log.length === 0) return;
+    const unconfirmed = log.takeAll();
+    if (clean) return;
+    for (const data of unconfirmed) this.#emit(new DropEvent(data, 'unconfirmed', this.now()));
   }
 
   /**
    * Writes `data` now if it can, else hands it to the delivery layer or the queue (or reports it dropped).
    * Returns true only when it was written to the live socket now.
    */
-  #sendFrame(data: SendData, request: QueueTag | undefined): boolean {
+  #sendFrame(data: SendData, request: QueueTag | undefined, parts?: readonly SendData[]): boolean {
     if (this.#delivery !== null) {
       if (this.#readyState >= 2) this.#emit(new DropEvent(data, 'closed', this.now()));
       else this.#delivery.send(data);
       return false;
     }
     const live = this.#live;
-    if (live !== null && (this.#restoring || (this.queue.length === 0 && this.#mayWrite(live))) && this.#write(live, data)) {
+    if (live !== null && (this.#restoring || (this.queue.length === 0 && this.#mayWrite(live))) && this.#write(live, data, request === undefined, parts)) {
       return true;
     }
     if (this.#readyState >= 2) {
@@ -523,7 +575,7 @@ export class ConnectionRuntime implements ConnectionHost {
       (data, request) => {
         // A request settled while it waited (timed out, aborted, failed on a lost socket) must not go out now.
         if (request?.settled) return;
-        if (this.#write(socket, data)) {
+        if (this.#write(socket, data, request === undefined)) {
           if (request) request.sentOn = socket;
         } else {
           // The socket is past OPEN before the chart knows: keep the message for the next socket.
@@ -656,7 +708,7 @@ export class ConnectionRuntime implements ConnectionHost {
   }
 
   #writeRequest(socket: TransportSocket, entry: { message: object; sentOn: unknown }): void {
-    if (this.#write(socket, this.encode(entry.message))) entry.sentOn = socket;
+    if (this.#write(socket, this.encode(entry.message), false)) entry.sentOn = socket;
   }
 
   /** Runs `hook` on every open from now on (and now, if open). Returns the function that stops it. */
@@ -696,6 +748,8 @@ export class ConnectionRuntime implements ConnectionHost {
       rtt: this.#rtt,
       queueLength: this.queue.length,
       queueBytes: this.queue.bytes,
+      unconfirmedMessages: this.#unconfirmed?.length ?? 0,
+      unconfirmedUntracked: this.#unconfirmed?.untracked ?? 0,
       messagesInLastSecond: lastSecond.messagesIn,
       messagesOutLastSecond: lastSecond.messagesOut,
     };
@@ -942,8 +996,14 @@ export class ConnectionRuntime implements ConnectionHost {
     this.listeners.dispatch(event, facade.onmessage);
   }
 
-  pong(socket: TransportSocket): void {
-    if (socket === this.#announced) this.#ponged();
+  pong(socket: TransportSocket, data?: Uint8Array): void {
+    if (socket !== this.#announced) return;
+    const mark = data === undefined ? -1 : decodeMark(data);
+    // A confirmation pong answers the data plane's ping, not the heartbeat's.
+    if (mark >= 0) {
+      this.#confirmInFlight = false;
+      this.#confirmed(mark);
+    } else this.#ponged();
   }
 
   /** A message on a socket that is not open yet: only the auth exchange happens there. */
@@ -989,6 +1049,10 @@ export class ConnectionRuntime implements ConnectionHost {
       this.#rtt = this.now() - this.#pingSentAt;
       this.#pingSentAt = -1;
     }
+    if (this.#pingMark >= 0) {
+      this.#confirmed(this.#pingMark);
+      this.#pingMark = -1;
+    }
     this.actor.send({ type: 'PONG' });
   }
 
@@ -1020,6 +1084,8 @@ export class ConnectionRuntime implements ConnectionHost {
     const socket = this.#announced;
     if (!heartbeat || !socket) return;
     this.#pingSentAt = this.now();
+    // The server answers this ping after reading everything written before it.
+    if (heartbeat.mode !== 'passive') this.#pingMark = this.#unconfirmed?.mark ?? -1;
     if (heartbeat.mode === 'protocol') socket.ping?.();
     else if (heartbeat.mode === 'message') {
       try {
@@ -1046,6 +1112,9 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#announced = socket;
     this.#live = socket;
     this.#rtt = null; // a new socket, a new path: no round trip measured on it yet
+    // Normally settled when the last socket ended; if some path missed that, report rather than forget.
+    this.#settleUnconfirmed(false);
+    this.#confirmAt = (this.#unconfirmed?.mark ?? 0) + this.#confirmEvery;
     this.counters.opened(this.now());
     // The open sequence, in order: session restore (joins, subscriptions), pending requests, the queue; all before
     // anything an `open` listener sends.
@@ -1070,6 +1139,7 @@ export class ConnectionRuntime implements ConnectionHost {
   disconnected(close: CloseInfo): void {
     this.#inTransition = true;
     this.#live = null;
+    this.#settleUnconfirmed(close.wasClean);
     this.#delivery?.lost();
     this.counters.closed(this.now());
     this.counters.lastClose = close;
@@ -1110,6 +1180,7 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#announced = null;
     this.#retryToken++;
     this.#closedBy = reason;
+    this.#settleUnconfirmed(reason.wasClean);
     this.counters.closed(this.now());
     this.counters.lastClose = { code: reason.code, reason: reason.reason, wasClean: reason.wasClean };
     this.#requests?.failAll(this.#closedError());

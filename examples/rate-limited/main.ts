@@ -4,7 +4,9 @@
  * The hand-rolled class refuses (drops) every message over its limit: a burst of 30 keystrokes loses 20 of them.
  * `flow.rateLimit` is a token bucket in front of the socket: up to `burst` messages go at once, then `perSecond`
  * on average; the excess waits in the outbound queue (bounded by `queue`) and goes out in order as tokens come.
- * The queue outlives the socket, so a drop in the middle loses nothing that was still waiting.
+ * The queue outlives the socket, so a drop in the middle loses nothing that was still waiting. What was already
+ * written when the server dropped the connection is reported as 'unconfirmed' (the server never confirmed it; here
+ * it did arrive).
  *
  * Run: npx tsx examples/rate-limited/main.ts
  */
@@ -31,7 +33,8 @@ export async function run(log: (line: string) => void = console.log) {
   });
   const conn = createConnection(server.url(), { flow: { rateLimit: LIMIT }, backoff: { initialDelay: 50 } });
   const drops: string[] = [];
-  conn.addEventListener('drop', (e) => drops.push(String(e.data)));
+  const unconfirmed: string[] = [];
+  conn.addEventListener('drop', (e) => (e.reason === 'unconfirmed' ? unconfirmed : drops).push(String(e.data)));
   await conn.opened();
 
   log(`sending 30 messages at once through a limit of ${LIMIT.perSecond}/s (burst ${LIMIT.burst})`);
@@ -45,10 +48,11 @@ export async function run(log: (line: string) => void = console.log) {
   for (const { at } of arrivals) perTenth.set(Math.floor(at / 100), (perTenth.get(Math.floor(at / 100)) ?? 0) + 1);
   log(`  arrivals per 100 ms: ${[...perTenth].map(([t, n]) => `${t * 100}ms:${n}`).join(' ')}`);
   log(`  all 30 arrived in order after ${elapsed} ms (${conn.metrics.reconnects} reconnect, ${drops.length} dropped)`);
+  log(`  ${unconfirmed.length} written before the drop were reported unconfirmed (no pong had confirmed them; they arrived)`);
 
   conn.close();
   await server.close();
-  return { received: arrivals.map((a) => a.text), elapsed, drops, reconnects: conn.metrics.reconnects };
+  return { received: arrivals.map((a) => a.text), elapsed, drops, unconfirmed, reconnects: conn.metrics.reconnects };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) await run();

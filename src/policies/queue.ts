@@ -40,7 +40,12 @@ export type DropReason =
   /** Waited longer than `queue.ttl`. */
   | 'expired'
   /** The session ended (user `close()`, fatal close, gave up) while it was queued, or it was sent after that. */
-  | 'closed';
+  | 'closed'
+  /**
+   * Plain mode: written to a socket that then closed uncleanly before the server confirmed it (by a pong or a
+   * closing handshake). It may or may not have arrived; `delivery: atLeastOnce()` knows.
+   */
+  | 'unconfirmed';
 
 export interface Dropped {
   data: SendData;

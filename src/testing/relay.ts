@@ -1,15 +1,16 @@
 import { type AddressInfo, type Socket, connect, createServer } from 'node:net';
 
 /**
- * A TCP relay on 127.0.0.1 in front of a server, that can turn into a blackhole: bytes are swallowed in both
- * directions while both TCP connections stay up, as with a dead NAT mapping or a pulled cable. Only a heartbeat
- * notices that.
+ * A TCP relay on 127.0.0.1 in front of a server, that can turn into a blackhole: no byte gets through in either
+ * direction while both TCP connections stay up, as with a dead NAT mapping or a pulled cable. Only a heartbeat
+ * notices that. When the blackhole ends, what it held is delivered, in order, to whichever ends are still connected:
+ * TCP retransmits, so a path that heals loses nothing, and bytes are never dropped from the middle of a stream.
  */
 export interface TcpRelay {
   readonly port: number;
   /** `ws://127.0.0.1:<relay port>` plus `path`. */
   url(path?: string): string;
-  /** Swallow every byte from now on (true), or forward again (false). */
+  /** Hold every byte from now on (true), or deliver what was held and forward again (false). */
   blackhole(on?: boolean): void;
   /** Connections currently relayed. */
   readonly connections: number;
@@ -18,6 +19,8 @@ export interface TcpRelay {
 
 export async function createTcpRelay(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpRelay> {
   let swallowing = false;
+  /** Chunks held by the blackhole, in arrival order, with where each was going. */
+  let held: Array<[Socket, Buffer]> = [];
   const pairs = new Set<[Socket, Socket]>();
   const server = createServer((client) => {
     const upstream = connect(targetPort, targetHost);
@@ -28,11 +31,13 @@ export async function createTcpRelay(targetPort: number, targetHost = '127.0.0.1
       client.destroy();
       upstream.destroy();
     };
-    client.on('data', (chunk) => {
-      if (!swallowing) upstream.write(chunk);
+    client.on('data', (chunk: Buffer) => {
+      if (swallowing) held.push([upstream, chunk]);
+      else upstream.write(chunk);
     });
-    upstream.on('data', (chunk) => {
-      if (!swallowing) client.write(chunk);
+    upstream.on('data', (chunk: Buffer) => {
+      if (swallowing) held.push([client, chunk]);
+      else client.write(chunk);
     });
     client.on('close', end);
     upstream.on('close', end);
@@ -46,6 +51,10 @@ export async function createTcpRelay(targetPort: number, targetHost = '127.0.0.1
     url: (path = '/') => `ws://127.0.0.1:${port}${path}`,
     blackhole(on = true) {
       swallowing = on;
+      if (on) return;
+      const release = held;
+      held = [];
+      for (const [target, chunk] of release) if (!target.destroyed) target.write(chunk);
     },
     get connections() {
       return pairs.size;

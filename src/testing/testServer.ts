@@ -57,7 +57,7 @@ export interface TestServer {
   readonly sockets: ReadonlySet<WebSocket>;
   /** Handshakes accepted since start. */
   readonly accepted: number;
-  /** Every message received, in order, as text (binary as a Buffer). Blackholed messages are not received. */
+  /** Every message received, in order, as text (binary as a Buffer). Held by a blackhole: received when it ends. */
   readonly received: Array<string | Buffer>;
   /** Resolves with the next accepted socket (or the newest if `count` were already accepted). */
   nextConnection(): Promise<WebSocket>;
@@ -80,8 +80,10 @@ export interface TestServer {
   /** Answer the oldest `count` parked handshakes with an HTTP status. */
   refuseHeld(status: number, count?: number): void;
   /**
-   * Swallow every byte in both directions (true) while every TCP connection stays up, or forward again (false):
-   * a dead NAT mapping or a pulled cable. Applies to current and new connections; only a heartbeat notices it.
+   * Let no byte through in either direction (true) while every TCP connection stays up: a dead NAT mapping or a
+   * pulled cable; only a heartbeat notices it. Off (false): what was held is delivered in order to the sockets
+   * still connected (as TCP retransmission does when a path heals), and bytes flow again. Applies to current and
+   * new connections.
    */
   blackhole(on?: boolean): void;
   /**
@@ -146,7 +148,9 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
   let delays: Array<number> = [];
   let held: HeldHandshake[] = [];
   let holding = options.holdHandshakes ?? false;
-  let swallowing = false;
+  let swallowing = false; // the blackhole is on
+  /** What the blackhole holds, both directions, in order. */
+  let inBlackhole: Array<() => void> = [];
   let autoPong = options.autoPong ?? true;
   let accepted = 0;
   let port = 0;
@@ -184,20 +188,27 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
     waiters.shift()?.(socket);
   });
 
-  /** Lets `blackhole` swallow this socket's bytes: reads are dropped before ws sees them, writes never leave. */
+  /**
+   * Lets `blackhole` hold this socket's bytes: reads are held before ws sees them, writes are held before they leave.
+   * When the blackhole ends they go on, in order, if the socket is still there (TCP retransmits: a path that heals
+   * delivers late, it never drops bytes from the middle of a stream).
+   */
   function interceptable(raw: Socket): void {
     if (originalWrite.has(raw)) return;
     const emit = raw.emit as Emit;
     const write = raw.write as unknown as Write;
     originalWrite.set(raw, write);
     raw.emit = function (this: Socket, event: string | symbol, ...args: unknown[]) {
-      if (event === 'data' && swallowing) return true;
+      // The peer's FIN ('end') is held too: a dead path carries no close either.
+      if ((event === 'data' || event === 'end') && swallowing) {
+        inBlackhole.push(() => !this.destroyed && emit.call(this, event, ...args));
+        return true;
+      }
       return emit.call(this, event, ...args);
     } as Socket['emit'];
     raw.write = function (this: Socket, ...args: unknown[]) {
       if (!swallowing) return write.apply(this, args);
-      const callback = args[args.length - 1];
-      if (typeof callback === 'function') process.nextTick(callback as () => void);
+      inBlackhole.push(() => !this.destroyed && write.apply(this, args));
       return true;
     } as Socket['write'];
   }
@@ -348,6 +359,10 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
     },
     blackhole(on = true) {
       swallowing = on;
+      if (on) return;
+      const release = inBlackhole;
+      inBlackhole = [];
+      for (const deliver of release) deliver();
     },
     sendMalformedFrame(socket) {
       for (const target of socket ? [socket] : sockets) {

@@ -16,6 +16,8 @@ export class MemoryPeer {
   terminated = false;
   /** Pings the client sent. */
   pings = 0;
+  /** The payload of the last ping the client sent (answer it with `pong(peer.lastPing)`). */
+  lastPing: Uint8Array = new Uint8Array();
   /** What the client's `bufferedAmount` reports: set it to simulate a slow reader. */
   buffered = 0;
   readonly #sink: SocketSink;
@@ -109,8 +111,9 @@ class MemorySocket implements TransportSocket {
     this.#peer.state = 'closed';
   }
 
-  ping(): void {
+  ping(data: Uint8Array = new Uint8Array()): void {
     this.#peer.pings++;
+    this.#peer.lastPing = data;
   }
 }
 

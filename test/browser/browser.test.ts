@@ -252,6 +252,8 @@ describe('socketchart in headless Chromium', () => {
     expect(rec.readyStates).toEqual([0, 1, 0, 0, 1]);
     expect(rec.events).toEqual([
       { type: 'open', state: 'open', readyState: 1 },
+      // Written on the lost socket and never confirmed (no pong, no clean close): reported, though it arrived.
+      { type: 'drop', reason: 'unconfirmed', data: 'before-drop' },
       // The lost socket's close: not the end of the session (no closedBy), and the chart is already reconnecting.
       { type: 'close', code: 1006, reason: '', wasClean: false, closedBy: null, state: 'reconnecting.backoff', readyState: 0 },
       { type: 'reconnecting', attempt: 1, state: 'reconnecting.backoff', readyState: 0 },

@@ -38,7 +38,9 @@ export interface DirectionFigures {
   outOfOrder: number;
   /** Reported as not delivered (client `drop` events; server: no socket, or a failed send callback). */
   reportedDrops: number;
-  /** sent - delivered - reportedDrops: gone without any signal. */
+  /** Of those, the ones that arrived after all (plain mode's 'unconfirmed' reports say "may not have arrived"). */
+  reportedButDelivered: number;
+  /** Neither delivered nor reported: gone without any signal. */
   silentlyLost: number;
 }
 
@@ -57,18 +59,47 @@ export interface KillScenarioResult {
 
 class Tally {
   readonly seen: Uint8Array;
+  /** Indices reported as not delivered (each at most once counted). */
+  readonly reported: Uint8Array;
+  reports = 0;
+  /** Distinct indices delivered or reported. */
+  accounted = 0;
   delivered = 0;
   duplicates = 0;
   outOfOrder = 0;
   #last = -1;
   constructor(n: number) {
     this.seen = new Uint8Array(n);
+    this.reported = new Uint8Array(n);
+  }
+  report(i: number): void {
+    this.reports++;
+    if (!this.reported[i] && !this.seen[i]) this.accounted++;
+    this.reported[i] = 1;
+  }
+  figures(): DirectionFigures {
+    let reportedButDelivered = 0;
+    let silentlyLost = 0;
+    for (let i = 0; i < this.seen.length; i++) {
+      if (this.reported[i] && this.seen[i]) reportedButDelivered++;
+      if (!this.reported[i] && !this.seen[i]) silentlyLost++;
+    }
+    return {
+      sent: this.seen.length,
+      delivered: this.delivered,
+      duplicates: this.duplicates,
+      outOfOrder: this.outOfOrder,
+      reportedDrops: this.reports,
+      reportedButDelivered,
+      silentlyLost,
+    };
   }
   add(text: string, prefix: string): void {
     const i = Number(text.slice(prefix.length));
     if (!text.startsWith(prefix) || !Number.isInteger(i) || i < 0 || i >= this.seen.length) throw new Error(`unexpected message ${text}`);
     if (this.seen[i]) this.duplicates++;
     else {
+      if (!this.reported[i]) this.accounted++;
       this.seen[i] = 1;
       this.delivered++;
     }
@@ -148,8 +179,6 @@ export async function runKillScenario(options: KillScenarioOptions): Promise<Kil
 
   const atServer = new Tally(n);
   const atClient = new Tally(n);
-  let serverReported = 0;
-  let clientReported = 0;
   let opens = 0;
   let kills = 0;
   const callbackCounter = { errors: 0 };
@@ -186,7 +215,7 @@ export async function runKillScenario(options: KillScenarioOptions): Promise<Kil
     ...(mode === 'plain' && options.sendCallbacks ? { transport: callbackTransport(callbackCounter) } : {}),
   });
   conn.addEventListener('message', (e) => atClient.add(String(e.data), 's'));
-  conn.addEventListener('drop', () => clientReported++);
+  conn.addEventListener('drop', (e) => atServer.report(Number(String(e.data).slice(1))));
   conn.addEventListener('open', () => opens++);
 
   const killer = setInterval(() => {
@@ -200,23 +229,23 @@ export async function runKillScenario(options: KillScenarioOptions): Promise<Kil
   const serverSend = (i: number) => {
     const text = `s${i}`;
     if (mode === 'acked') {
-      if (!(session as AckSession | null)?.send(text)) serverReported++;
+      if (!(session as AckSession | null)?.send(text)) atClient.report(i);
       return;
     }
     const [ws] = plainSockets;
     if (!ws || ws.readyState !== WebSocket.OPEN) {
-      serverReported++;
+      atClient.report(i);
       return;
     }
     ws.send(text, (error) => {
-      if (error) serverReported++;
+      if (error) atClient.report(i);
     });
   };
   await Promise.all([pace(n, rate, (i) => conn.send(`c${i}`)), pace(n, rate, serverSend)]);
 
   const deadline = performance.now() + drainTimeout;
   while (performance.now() < deadline) {
-    const arrived = atServer.delivered + clientReported >= n && atClient.delivered + serverReported >= n;
+    const arrived = atServer.accounted >= n && atClient.accounted >= n;
     // Acked mode: also wait for the last acknowledgements, so that close() has nothing left to report.
     const settled = mode === 'plain' || (conn.bufferedAmount === 0 && (session as AckSession | null)?.pending.count === 0);
     if (arrived && settled) break;
@@ -229,21 +258,13 @@ export async function runKillScenario(options: KillScenarioOptions): Promise<Kil
   for (const ws of wss.clients) ws.terminate();
   await new Promise<void>((resolve) => wss.close(() => resolve()));
 
-  const figures = (t: Tally, reported: number): DirectionFigures => ({
-    sent: n,
-    delivered: t.delivered,
-    duplicates: t.duplicates,
-    outOfOrder: t.outOfOrder,
-    reportedDrops: reported,
-    silentlyLost: n - t.delivered - reported,
-  });
   return {
     mode,
     ms,
     kills,
     opens,
-    clientToServer: figures(atServer, clientReported),
-    serverToClient: figures(atClient, serverReported),
+    clientToServer: atServer.figures(),
+    serverToClient: atClient.figures(),
     ...(ackServer ? { server: { ...ackServer.stats } } : {}),
     ...(options.sendCallbacks ? { clientSendCallbackErrors: callbackCounter.errors } : {}),
   };

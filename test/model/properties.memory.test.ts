@@ -157,8 +157,13 @@ async function run(cfg: Config, commands: Command[]): Promise<{ bugs: Set<string
   for (const p of memory.peers) expect(p.state === 'closed' || p.terminated, 'socket left open').toBe(true);
   const written = memory.peers.flatMap((p) => p.sent.filter((d): d is string => typeof d === 'string' && /^c\d+$/.test(d)));
   for (const id of sent) {
-    const times = written.filter((d) => d === id).length + (monitor.dropped.get(id) ?? 0);
-    expect(times, `message ${id}: written ${written.filter((d) => d === id).length}, dropped ${monitor.dropped.get(id) ?? 0}`).toBe(1);
+    const writes = written.filter((d) => d === id).length;
+    const dropped = monitor.dropped.get(id) ?? 0;
+    const unconfirmed = monitor.unconfirmed.get(id) ?? 0;
+    const account = `message ${id}: written ${writes}, dropped ${dropped}, unconfirmed ${unconfirmed}`;
+    expect(writes + dropped, account).toBe(1);
+    // Only a written message can be unconfirmed (and only once).
+    expect(unconfirmed, account).toBeLessThanOrEqual(writes);
   }
   // Order is kept across sockets: what reaches the servers is a subsequence of what was sent.
   const order = written.map((id) => Number(id.slice(1)));

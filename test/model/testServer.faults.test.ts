@@ -58,7 +58,7 @@ describe('createTestServer fault controls', () => {
     expect(s.accepted).toBe(1);
   });
 
-  it('blackhole swallows bytes both ways with TCP up; only the heartbeat notices, and traffic resumes after', async () => {
+  it('blackhole holds bytes both ways with TCP up; only the heartbeat notices; when it heals, what it held arrives, in order', async () => {
     const s = await server();
     const clock = new SimulatedClock();
     const conn = connect(s.url(), { clock, heartbeat: { interval: 1_000, timeout: 500 } });
@@ -78,7 +78,9 @@ describe('createTestServer fault controls', () => {
     await nextEvent(conn, 'open');
     conn.send('heard');
     await nextEvent(conn, 'message');
-    expect(s.received).toEqual(['heard']);
+    // 'lost' was in flight on the old connection: the healed path delivered it (then the client's FIN), as TCP
+    // retransmission would. The client had reported it 'unconfirmed' when the heartbeat gave up.
+    expect(s.received).toEqual(['lost', 'heard']);
   });
 
   it('setAutoPong(false) withholds pongs while messages still flow', async () => {

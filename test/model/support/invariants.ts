@@ -24,7 +24,10 @@ export class InvariantMonitor {
   /** Known chart bugs met (KNOWN_BUGS keys), tolerated while they are listed there. */
   readonly bugs = new Set<string>();
   readonly delivered = new Map<string, number>();
+  /** Definite drops: the message never left (queue limits, TTL, closed session). */
   readonly dropped = new Map<string, number>();
+  /** Plain mode's `'unconfirmed'` reports: written to a socket that died before the server confirmed it. */
+  readonly unconfirmed = new Map<string, number>();
   #openUnmatched = false;
   #closedEntries = 0;
   #sessionCloses = 0;
@@ -66,9 +69,10 @@ export class InvariantMonitor {
     });
     conn.addEventListener('drop', (e) => {
       const id = String(e.data);
-      const n = (this.dropped.get(id) ?? 0) + 1;
-      this.dropped.set(id, n);
-      if (n > 1) this.violations.push(`message ${id} dropped ${n} times`);
+      const tally = e.reason === 'unconfirmed' ? this.unconfirmed : this.dropped;
+      const n = (tally.get(id) ?? 0) + 1;
+      tally.set(id, n);
+      if (n > 1) this.violations.push(`message ${id} reported ${e.reason} ${n} times`);
     });
   }
 

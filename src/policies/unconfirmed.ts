@@ -1,0 +1,143 @@
+import type { SendData } from '../data.js';
+
+/**
+ * Plain mode (no `delivery`) cannot know what the server received: TCP reports a write done once the kernel has the
+ * bytes, and a connection that dies takes whatever was still in flight with it. Two things do prove receipt:
+ * - a pong: WebSocket frames are read in order, so the server's WebSocket layer had every message written before
+ *   the ping it answers;
+ * - a clean closing handshake: the server's close frame follows everything it read.
+ * So this log keeps the messages written on the live socket since the last such proof. If the socket then closes
+ * uncleanly, they are reported (`drop` with reason `'unconfirmed'`: they may or may not have arrived) instead of
+ * vanishing without a trace.
+ */
+export interface UnconfirmedOptions {
+  /**
+   * Messages kept awaiting confirmation. Past it, the oldest are no longer tracked (counted in
+   * `metrics.unconfirmedUntracked`): if that socket then dies, they cannot be reported.
+   * @default 1000
+   */
+  maxMessages?: number;
+  /**
+   * Bytes kept awaiting confirmation (counted as `metrics.bytesOut` counts them), with the same effect.
+   * @default 1048576 (1 MiB)
+   */
+  maxBytes?: number;
+  /**
+   * Where the transport can send ping frames (Node), one goes out after this many unconfirmed writes, so the log
+   * stays short even between heartbeats. 0 or Infinity: confirm only through heartbeat pongs.
+   * @default 100
+   */
+  confirmEvery?: number;
+}
+
+export type ResolvedUnconfirmed = Required<UnconfirmedOptions>;
+
+/** A confirmation ping carries its mark: one tag byte, then the write count as a float64 (exact to 2^53). */
+const MARK_TAG = 0x53;
+const MARK_BYTES = 9;
+
+export function encodeMark(mark: number): Uint8Array {
+  const bytes = new Uint8Array(MARK_BYTES);
+  bytes[0] = MARK_TAG;
+  new DataView(bytes.buffer).setFloat64(1, mark);
+  return bytes;
+}
+
+/** The mark a pong echoes back, or -1 if it is not one of our confirmation pongs (a heartbeat pong has no payload). */
+export function decodeMark(data: Uint8Array): number {
+  if (data.byteLength !== MARK_BYTES || data[0] !== MARK_TAG) return -1;
+  return new DataView(data.buffer, data.byteOffset, data.byteLength).getFloat64(1);
+}
+
+/** One write: a message, or the messages a batch frame carried (reported one by one). */
+export type LoggedWrite = SendData | readonly SendData[];
+
+/**
+ * The messages written since the last proof of receipt, oldest first. Positions are counted over every write
+ * (`mark`), so a proof that covers "everything written before write N" confirms by position.
+ */
+export class UnconfirmedLog {
+  readonly #limits: ResolvedUnconfirmed;
+  #data: LoggedWrite[] = [];
+  #sizes: number[] = [];
+  /** Index of the oldest live entry in the arrays (they are compacted lazily). */
+  #head = 0;
+  /** Write count of the oldest live entry. */
+  #first = 0;
+  #written = 0;
+  #bytes = 0;
+  /** Messages dropped from tracking by the limits, ever. */
+  untracked = 0;
+
+  constructor(limits: ResolvedUnconfirmed) {
+    this.#limits = limits;
+  }
+
+  /** Writes so far: a proof obtained after this many writes confirms all of them. */
+  get mark(): number {
+    return this.#written;
+  }
+
+  get length(): number {
+    return this.#data.length - this.#head;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  add(data: LoggedWrite, size: number): void {
+    this.#data.push(data);
+    this.#sizes.push(size);
+    this.#written++;
+    this.#bytes += size;
+    while (this.length > this.#limits.maxMessages || (this.#bytes > this.#limits.maxBytes && this.length > 1)) {
+      this.#shift();
+      this.untracked++;
+    }
+    this.#compact();
+  }
+
+  /** Everything written before write number `mark` reached the server. */
+  confirm(mark: number): void {
+    while (this.#first < mark && this.length > 0) this.#shift();
+    this.#compact();
+  }
+
+  /** Empties the log and returns the messages it held, oldest first (for reporting). */
+  takeAll(): SendData[] {
+    const taken: SendData[] = [];
+    for (let i = this.#head; i < this.#data.length; i++) {
+      const write = this.#data[i] as LoggedWrite;
+      if (Array.isArray(write)) taken.push(...(write as readonly SendData[]));
+      else taken.push(write as SendData);
+    }
+    this.#data = [];
+    this.#sizes = [];
+    this.#head = 0;
+    this.#first = this.#written;
+    this.#bytes = 0;
+    return taken;
+  }
+
+  #shift(): void {
+    this.#bytes -= this.#sizes[this.#head] as number;
+    (this.#data as unknown[])[this.#head] = undefined; // release the message now, not at the next compaction
+    this.#head++;
+    this.#first++;
+  }
+
+  /** Drops the consumed prefix once it is most of the arrays, so a long-lived log does not keep growing. */
+  #compact(): void {
+    if (this.#head === 0) return;
+    if (this.#head === this.#data.length) {
+      this.#data = [];
+      this.#sizes = [];
+      this.#head = 0;
+    } else if (this.#head >= 64 && this.#head * 2 >= this.#data.length) {
+      this.#data = this.#data.slice(this.#head);
+      this.#sizes = this.#sizes.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+}

@@ -1,0 +1,231 @@
+import { SimulatedClock } from 'xstate';
+import { describe, expect, it } from 'vitest';
+import { createConnection, isSocketchartError, jsonCodec } from '../../src/index.js';
+import { atLeastOnce } from '../../src/delivery/index.js';
+import { UnconfirmedLog, decodeMark, encodeMark } from '../../src/policies/unconfirmed.js';
+import { createMemoryTransport } from '../../src/transports/memory.js';
+import { recordEvents } from '../support/events.js';
+
+/**
+ * Plain mode's no-silent-loss rule: what was written to a socket that then died before the server confirmed it is
+ * reported (`drop`, reason 'unconfirmed'). Pongs and clean closing handshakes confirm.
+ */
+function setup(options: Parameters<typeof createConnection>[1] = {}, canPing = false) {
+  const memory = createMemoryTransport({ canPing });
+  const clock = new SimulatedClock();
+  const conn = createConnection('ws://example.test/', { transport: memory.transport, clock, random: () => 0.5, ...options });
+  return { memory, clock, conn };
+}
+
+describe('unconfirmed writes (plain mode)', () => {
+  it('reports every message written on a socket that dropped, in order, before the close event', () => {
+    const { memory, conn } = setup();
+    memory.last!.accept();
+    const log = recordEvents(conn, ['drop', 'close']);
+    conn.send('a');
+    conn.send('b');
+    expect(conn.metrics.unconfirmedMessages).toBe(2);
+    memory.last!.close(1006);
+    expect(log).toEqual(['drop:unconfirmed:a', 'drop:unconfirmed:b', 'close:1006']);
+    expect(conn.metrics.unconfirmedMessages).toBe(0);
+  });
+
+  it('reports nothing after a clean close: the server read everything before its close frame', () => {
+    const { memory, conn } = setup();
+    memory.last!.accept();
+    const log = recordEvents(conn, ['drop', 'close']);
+    conn.send('a');
+    memory.last!.close(1001, 'going away');
+    expect(log).toEqual(['close:1001']);
+  });
+
+  it("reports what a user close() could not confirm when the handshake times out, not when it completes", () => {
+    const clean = setup();
+    clean.memory.last!.accept();
+    const cleanLog = recordEvents(clean.conn, ['drop']);
+    clean.conn.send('a');
+    clean.conn.close();
+    clean.memory.last!.completeClose();
+    expect(clean.conn.state).toBe('closed');
+    expect(cleanLog).toEqual([]);
+
+    const hung = setup({ closeTimeout: 1000 });
+    hung.memory.last!.accept();
+    const hungLog = recordEvents(hung.conn, ['drop']);
+    hung.conn.send('a');
+    hung.conn.close();
+    hung.clock.increment(1000);
+    expect(hung.conn.state).toBe('closed');
+    expect(hungLog).toEqual(['drop:unconfirmed:a']);
+  });
+
+  it('a heartbeat pong confirms everything written before its ping', () => {
+    const { memory, clock, conn } = setup({ heartbeat: { interval: 1000, timeout: 500 } }, true);
+    memory.last!.accept();
+    const log = recordEvents(conn, ['drop']);
+    conn.send('a');
+    conn.send('b');
+    clock.increment(1000); // the probe's ping goes out after a and b
+    conn.send('c'); // written after the ping: the pong does not cover it
+    memory.last!.pong();
+    expect(conn.metrics.unconfirmedMessages).toBe(1);
+    memory.last!.close(1006);
+    expect(log).toEqual(['drop:unconfirmed:c']);
+  });
+
+  it('a message-mode heartbeat pong confirms too (the server answered after reading what came before)', () => {
+    const { memory, clock, conn } = setup({ heartbeat: { mode: 'message', interval: 1000, timeout: 500 } });
+    memory.last!.accept();
+    conn.send('a');
+    clock.increment(1000);
+    expect(memory.last!.sent.at(-1)).toBe('{"type":"ping"}');
+    memory.last!.message('{"type":"pong"}');
+    expect(conn.metrics.unconfirmedMessages).toBe(0);
+  });
+
+  it('where the transport can ping, asks for a confirmation every confirmEvery writes, one at a time', () => {
+    const { memory, conn } = setup({ heartbeat: false, unconfirmed: { confirmEvery: 3 } }, true);
+    memory.last!.accept();
+    const peer = memory.last!;
+    for (const m of ['a', 'b']) conn.send(m);
+    expect(peer.pings).toBe(0);
+    conn.send('c');
+    expect(peer.pings).toBe(1);
+    expect(decodeMark(peer.lastPing)).toBe(3);
+    const firstPing = peer.lastPing;
+    for (const m of ['d', 'e', 'f', 'g']) conn.send(m);
+    expect(peer.pings).toBe(1); // the first is still unanswered
+    peer.pong(firstPing);
+    expect(conn.metrics.unconfirmedMessages).toBe(4); // d..g
+    conn.send('h'); // 8 writes >= 3 + 3: the next ping goes out at once
+    expect(peer.pings).toBe(2);
+    expect(decodeMark(peer.lastPing)).toBe(8);
+    peer.pong(peer.lastPing);
+    expect(conn.metrics.unconfirmedMessages).toBe(0);
+    const log = recordEvents(conn, ['drop']);
+    peer.close(1006);
+    expect(log).toEqual([]);
+  });
+
+  it('a confirmation pong is not a heartbeat pong (the probe still waits for its own)', () => {
+    const { memory, clock, conn } = setup({ heartbeat: { interval: 1000, timeout: 500 }, unconfirmed: { confirmEvery: 1 } }, true);
+    memory.last!.accept();
+    clock.increment(1000); // probing: the heartbeat ping is out
+    conn.send('a'); // a confirmation ping too
+    memory.last!.pong(memory.last!.lastPing);
+    expect(conn.metrics.unconfirmedMessages).toBe(0);
+    clock.increment(500);
+    expect(conn.state).toBe('reconnecting.backoff');
+  });
+
+  it('reports each message of a batch frame, not the envelope', () => {
+    const { memory, clock, conn } = setup({ batching: { window: 10, envelope: (frames) => JSON.stringify(frames) } });
+    memory.last!.accept();
+    const log = recordEvents(conn, ['drop']);
+    conn.send('a');
+    conn.send('b');
+    clock.increment(10);
+    expect(memory.last!.sent).toEqual(['["a","b"]']);
+    memory.last!.close(1006);
+    expect(log).toEqual(['drop:unconfirmed:a', 'drop:unconfirmed:b']);
+  });
+
+  it('does not track requests: a lost request is resent (or fails) instead', async () => {
+    const { memory, clock, conn } = setup({ codec: jsonCodec() });
+    memory.last!.accept();
+    const log = recordEvents(conn, ['drop']);
+    const reply = conn.request({ type: 'get' }, { timeout: 10_000 });
+    conn.send({ type: 'note' });
+    memory.last!.close(1006);
+    expect(log).toEqual(['drop:unconfirmed:{"type":"note"}']); // drops carry the frame the codec made
+    clock.increment(conn.actor.getSnapshot().context.retryDelay);
+    expect(memory.peers).toHaveLength(2);
+    memory.last!.accept();
+    const sent = JSON.parse(memory.last!.sent[0] as string) as { id: number };
+    memory.last!.message(JSON.stringify({ id: sent.id, ok: true }));
+    await expect(reply).resolves.toMatchObject({ ok: true });
+  });
+
+  it('reconnect() reports what the replaced socket had not confirmed', () => {
+    const { memory, conn } = setup();
+    memory.last!.accept();
+    const log = recordEvents(conn, ['drop']);
+    conn.send('a');
+    conn.reconnect();
+    expect(log).toEqual(['drop:unconfirmed:a']);
+  });
+
+  it('past maxMessages the oldest are no longer tracked, and metrics say how many', () => {
+    const { memory, conn } = setup({ unconfirmed: { maxMessages: 2 } });
+    memory.last!.accept();
+    const log = recordEvents(conn, ['drop']);
+    for (const m of ['a', 'b', 'c']) conn.send(m);
+    expect(conn.metrics).toMatchObject({ unconfirmedMessages: 2, unconfirmedUntracked: 1 });
+    memory.last!.close(1006);
+    expect(log).toEqual(['drop:unconfirmed:b', 'drop:unconfirmed:c']);
+  });
+
+  it('is off with unconfirmed: false, and under a delivery layer (which has acknowledgements)', () => {
+    const off = setup({ unconfirmed: false });
+    off.memory.last!.accept();
+    const offLog = recordEvents(off.conn, ['drop']);
+    off.conn.send('a');
+    off.memory.last!.close(1006);
+    expect(offLog).toEqual([]);
+
+    const acked = setup({ delivery: atLeastOnce() });
+    const ackedLog = recordEvents(acked.conn, ['drop']);
+    acked.conn.send('a');
+    expect(acked.conn.metrics.unconfirmedMessages).toBe(0);
+    expect(ackedLog).toEqual([]);
+  });
+
+  it('rejects bad options with ERR_INVALID_OPTION', () => {
+    for (const unconfirmed of ['yes', null, { maxMessages: 0 }, { maxBytes: -1 }, { confirmEvery: 1.5 }, { maxMessages: Number.NaN }]) {
+      let caught: unknown;
+      try {
+        setup({ unconfirmed: unconfirmed as never });
+      } catch (error) {
+        caught = error;
+      }
+      expect(isSocketchartError(caught) && caught.code, JSON.stringify(unconfirmed)).toBe('ERR_INVALID_OPTION');
+    }
+  });
+});
+
+describe('UnconfirmedLog', () => {
+  const limits = { maxMessages: Infinity, maxBytes: Infinity, confirmEvery: 0 };
+
+  it('confirms by write position, across many confirmations, and returns the rest in order', () => {
+    const log = new UnconfirmedLog(limits);
+    for (let i = 0; i < 1000; i++) {
+      log.add(`m${i}`, 1);
+      if (i % 10 === 9) log.confirm(i - 2); // everything before write i-2
+    }
+    expect(log.length).toBe(3);
+    expect(log.bytes).toBe(3);
+    expect(log.takeAll()).toEqual(['m997', 'm998', 'm999']);
+    expect(log.length).toBe(0);
+    log.add('next', 4);
+    log.confirm(1000); // covers only the writes before 'next'
+    expect(log.takeAll()).toEqual(['next']);
+  });
+
+  it('flattens batched writes and bounds bytes (keeping at least the newest write)', () => {
+    const log = new UnconfirmedLog({ ...limits, maxBytes: 5 });
+    log.add(['a', 'b'], 2);
+    log.add('ccc', 3);
+    expect(log.takeAll()).toEqual(['a', 'b', 'ccc']);
+    log.add('dddddddd', 8);
+    expect(log.length).toBe(1);
+    log.add('e', 1);
+    expect(log.untracked).toBe(1);
+    expect(log.takeAll()).toEqual(['e']);
+  });
+
+  it('round-trips marks through a ping payload and ignores other pongs', () => {
+    expect(decodeMark(encodeMark(123_456_789_012))).toBe(123_456_789_012);
+    expect(decodeMark(new Uint8Array())).toBe(-1);
+    expect(decodeMark(new Uint8Array(9))).toBe(-1);
+  });
+});
