@@ -119,7 +119,9 @@ export type ScenarioReply =
   | { type: 'error'; message: string };
 
 export function send(message: CpuReply | HeapReply | ScenarioReply): void {
-  process.send?.(message);
+  // A parent that already stopped listening (it has what it needs) is not an error worth a crash report.
+  if (!process.connected) return;
+  process.send?.(message, undefined, undefined, () => undefined);
 }
 
 /** Resolves after `ms`, without keeping the process alive on its own. */

@@ -1043,13 +1043,15 @@ function report(r: Results): string {
       String(x.medianSilentlyLost),
       String(x.medianReported),
       String(x.medianDuplicates),
-      x.runs.map((run) => `${run.delivered}/${run.reported}`).join(', '),
+      x.runs.map((run) => `${run.delivered}/${run.reported}${run.reportedButDelivered ? ` (${run.reportedButDelivered} arrived)` : ''}`).join(', '),
       x.runs.map((run) => run.opens).join(', '),
       x.kills.join(', '),
     ]);
   }
   out.push(table(killRows));
-  out.push(`  silently lost: sent - delivered - reported. After the sends the kills stop and the clients get up to ${config.kill.drainMs / 1000} s to deliver`);
+  out.push('  silently lost: neither delivered nor reported, matched message by message. reported: drop events; socketchart plain reports');
+  out.push("  what it wrote but could not confirm ('unconfirmed'), so some reported messages arrived after all (in parentheses).");
+  out.push(`  After the sends the kills stop and the clients get up to ${config.kill.drainMs / 1000} s to deliver`);
   out.push('  what they queued. socketchart-acked: `delivery: atLeastOnce()` against `attachAckServer` (server dedupes).');
   out.push('');
 

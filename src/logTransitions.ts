@@ -8,8 +8,9 @@ export interface TransitionLogOptions {
    */
   write?: (line: string) => void;
   /**
-   * Colored indicators (ANSI green/yellow/red dots). Plain `[OPEN]`-style tags otherwise.
-   * @default true when stdout is a TTY
+   * `true`: an ANSI-colored dot (`●` in green, yellow or red) marks each line. `false`: the color's name in brackets
+   * instead (`[green]`, `[yellow]`, `[red]`), no escape codes. The label (`OPEN`, `CLOSED`...) is the same either way.
+   * @default true when `process.stdout.isTTY` and `NO_COLOR` is unset or empty (see no-color.org)
    */
   color?: boolean;
   /**
@@ -22,9 +23,9 @@ export interface TransitionLogOptions {
 type Tone = 'green' | 'yellow' | 'red';
 const ANSI: Record<Tone, string> = { green: '\x1b[32m', yellow: '\x1b[33m', red: '\x1b[31m' };
 
-function isTty(): boolean {
-  const proc = (globalThis as { process?: { stdout?: { isTTY?: boolean } } }).process;
-  return proc?.stdout?.isTTY === true;
+function colorByDefault(): boolean {
+  const proc = (globalThis as { process?: { stdout?: { isTTY?: boolean }; env?: Record<string, string | undefined> } }).process;
+  return proc?.stdout?.isTTY === true && !proc.env?.NO_COLOR;
 }
 
 function clockTime(date: Date): string {
@@ -32,9 +33,20 @@ function clockTime(date: Date): string {
 }
 
 /**
- * Prints the connection's lifecycle as it happens, one line per moment:
- * `[12:00:01] ● CONNECTING`, `[12:00:02] ● OPEN - Ready to communicate`, `[12:00:30] ● CLOSED - Code: 1000, Reason: bye`.
- * Returns a function that stops the log.
+ * Prints the connection's lifecycle as it happens, one line per moment, `[time] mark LABEL - detail`:
+ *
+ * - `CONNECTING - connecting.opening` (yellow): the chart entered a `connecting` state; the detail is its path
+ *   (`connecting.authenticating` gets its own line);
+ * - `OPEN - Ready to communicate` (green);
+ * - `DISCONNECTED - Code: 1006, Reason: none given` (yellow): a socket ended and the chart goes on reconnecting;
+ * - `RECONNECTING - retry 1 in 200 ms` (yellow): a backoff began;
+ * - `WAITING FOR NETWORK` (yellow): `reconnecting.waitingForNetwork`;
+ * - `CLOSING` (red): `close()` sent a close frame;
+ * - `CLOSED - Code: 1000, Reason: bye (user)` (red): the session ended, with `closedBy.kind` in parentheses;
+ * - `ERROR - <message>` (red).
+ *
+ * An empty close reason shows as `none given`. The mark is a colored `●`, or `[green]`/`[yellow]`/`[red]` without
+ * color (see `color`). Only transitions that happen after the call are printed. Returns a function that stops the log.
  */
 export function logTransitions(conn: Connection, options: TransitionLogOptions = {}): () => void {
   if (typeof conn !== 'object' || conn === null || typeof (conn as { addEventListener?: unknown }).addEventListener !== 'function') {
@@ -44,7 +56,7 @@ export function logTransitions(conn: Connection, options: TransitionLogOptions =
     throw new SocketchartError('ERR_INVALID_OPTION', `logTransitions(conn, options) takes an object; got ${describe(options)}.`);
   }
   const write = options.write ?? ((line: string) => console.log(line));
-  const color = options.color ?? isTty();
+  const color = options.color ?? colorByDefault();
   const time = options.time ?? clockTime;
 
   const line = (tone: Tone, label: string, detail?: string) => {

@@ -127,9 +127,10 @@ export interface ConnectionOptions<In = unknown, Out = SendData> {
   /** The outbound queue used while the connection is not open. */
   queue?: QueueOptions;
   /**
-   * Plain mode (no `delivery`): messages written to a socket that closes uncleanly before the server confirmed
-   * them (by a pong, or a clean closing handshake) are reported as `drop` events with reason `'unconfirmed'`,
+   * Plain mode (no `delivery`): messages written to a socket that ends before the server confirmed them (by a
+   * pong, or by answering a close the client started) are reported as `drop` events with reason `'unconfirmed'`,
    * instead of vanishing with the TCP connection. `false` turns the tracking off (nothing is reported then).
+   * @default { maxMessages: 1000, maxBytes: 1048576, confirmEvery: 100 } (off under `delivery`)
    */
   unconfirmed?: UnconfirmedOptions | false;
   /**

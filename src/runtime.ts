@@ -34,13 +34,13 @@ import {
 } from './options.js';
 import type { EnvironmentSource } from './policies/environment.js';
 import { type DeliveryFactory, type DeliveryLayer, NO_MESSAGE } from './delivery/types.js';
-import { type Dropped, OutboundQueue, type QueueTag } from './policies/queue.js';
+import { type DropReason, type Dropped, OutboundQueue, type QueueTag } from './policies/queue.js';
 import { TokenBucket } from './policies/rateLimit.js';
-import { UnconfirmedLog, decodeMark, encodeMark } from './policies/unconfirmed.js';
+import { CONFIRM_PING, HEARTBEAT_PING, UnconfirmedLog, decodeMark, encodeMark } from './policies/unconfirmed.js';
 import type { ResolvedBatching } from './messages/batching.js';
 import { Reassembler, splitMessage } from './messages/chunking.js';
 import { type Codec, rawCodec } from './messages/codec.js';
-import { RequestTracker, type RequestOptions } from './messages/requests.js';
+import { RequestTracker, type RequestOptions, abortReason } from './messages/requests.js';
 import { MessageRouter } from './messages/router.js';
 import type { StandardResult, StandardSchemaV1 } from './messages/schema.js';
 import { type ConnectionMetrics, MetricsCounters, sizeOf } from './metrics.js';
@@ -66,7 +66,7 @@ export interface HandlerSlots {
 
 interface OpenWaiter {
   resolve(): void;
-  reject(error: Error): void;
+  reject(error: unknown): void;
 }
 
 /**
@@ -160,8 +160,11 @@ export class ConnectionRuntime implements ConnectionHost {
   #confirmAt = Infinity;
   /** One confirmation ping at a time: its pong re-arms the next. */
   #confirmInFlight = false;
-  /** The write count when the outstanding heartbeat ping went out: its pong confirms that much. */
-  #pingMark = -1;
+  /**
+   * Message-mode heartbeat: the write count when each unanswered ping went out, oldest first. Its pongs carry no
+   * mark, so each takes the oldest: a pong that never comes makes later ones confirm less, never more.
+   */
+  #pongMarks: number[] | null = null;
 
   constructor(
     facade: HandlerSlots,
@@ -429,11 +432,22 @@ export class ConnectionRuntime implements ConnectionHost {
     } catch (error) {
       // The envelope failed: nothing of the batch can be sent; each message is reported.
       this.#reportCallbackError('batching.envelope', error);
-      for (const data of frames) this.#queueEvent(new DropEvent(data, 'closed', this.now()));
-      if (!this.#inTransition) this.#flush();
+      this.#reportSoon(frames, 'closed');
       return;
     }
-    this.#sendFrame(frame, undefined, frames);
+    try {
+      this.#sendFrame(frame, undefined, frames);
+    } catch (error) {
+      // Only a full queue under overflow 'reject' refuses a frame, and no send() is there to throw to: report.
+      if (!(error instanceof SocketchartError && error.code === 'ERR_QUEUE_FULL')) throw error;
+      this.#reportSoon(frames, 'queue-full');
+    }
+  }
+
+  /** Reports messages as dropped, after the transition in progress if there is one. */
+  #reportSoon(messages: readonly SendData[], reason: DropReason): void {
+    for (const data of messages) this.#queueEvent(new DropEvent(data, reason, this.now()));
+    if (!this.#inTransition) this.#flush();
   }
 
   #batchIntoQueue(): void {
@@ -497,7 +511,7 @@ export class ConnectionRuntime implements ConnectionHost {
     log.add(entry, size);
     if (!this.#confirmInFlight && log.mark >= this.#confirmAt) {
       this.#confirmInFlight = true;
-      socket.ping?.(encodeMark(log.mark));
+      socket.ping?.(encodeMark(log.mark, CONFIRM_PING));
     }
   }
 
@@ -510,17 +524,18 @@ export class ConnectionRuntime implements ConnectionHost {
   }
 
   /**
-   * The socket that carried the log's messages is gone. A clean closing handshake proved receipt of all of them;
-   * anything else may have lost them, so each one is reported.
+   * The socket that carried the log's messages is gone. A closing handshake the client started and the server
+   * answered proves receipt of all of them (its answer follows our close frame, which follows them); anything else,
+   * a close the server started included, may have lost them, so each one is reported.
    */
-  #settleUnconfirmed(clean: boolean): void {
+  #settleUnconfirmed(confirmedByHandshake: boolean): void {
     const log = this.#unconfirmed;
-    this.#pingMark = -1;
+    this.#pongMarks = null;
     this.#confirmInFlight = false;
     this.#confirmAt = Infinity;
     if (log === null || log.length === 0) return;
     const unconfirmed = log.takeAll();
-    if (clean) return;
+    if (confirmedByHandshake) return;
     for (const data of unconfirmed) this.#emit(new DropEvent(data, 'unconfirmed', this.now()));
   }
 
@@ -535,7 +550,9 @@ export class ConnectionRuntime implements ConnectionHost {
       return false;
     }
     const live = this.#live;
-    if (live !== null && (this.#restoring || (this.queue.length === 0 && this.#mayWrite(live))) && this.#write(live, data, request === undefined, parts)) {
+    // Restore messages (subscriptions, joins) are not tracked: they are sent again on every open anyway.
+    const tracked = request === undefined && !this.#restoring;
+    if (live !== null && (this.#restoring || (this.queue.length === 0 && this.#mayWrite(live))) && this.#write(live, data, tracked, parts)) {
       return true;
     }
     if (this.#readyState >= 2) {
@@ -544,7 +561,7 @@ export class ConnectionRuntime implements ConnectionHost {
       return false;
     }
     // Not open yet, or the socket is already past OPEN without the chart knowing: keep it for the next socket.
-    if (this.queue.enqueue(data, this.now(), request) === 'rejected') {
+    if (this.queue.enqueue(data, this.now(), request, parts) === 'rejected') {
       throw new SocketchartError(
         'ERR_QUEUE_FULL',
         `The outbound queue is full (${this.queue.length} messages, ${this.queue.bytes} bytes) and queue.overflow is 'reject'; wait for 'open' or raise queue.maxMessages / queue.maxBytes.`,
@@ -572,15 +589,15 @@ export class ConnectionRuntime implements ConnectionHost {
     let stalled = false;
     const empty = this.queue.drainWhile(
       () => !stalled && this.#mayWrite(socket),
-      (data, request) => {
+      (data, request, parts) => {
         // A request settled while it waited (timed out, aborted, failed on a lost socket) must not go out now.
         if (request?.settled) return;
-        if (this.#write(socket, data, request === undefined)) {
+        if (this.#write(socket, data, request === undefined, parts)) {
           if (request) request.sentOn = socket;
         } else {
           // The socket is past OPEN before the chart knows: keep the message for the next socket.
           stalled = true;
-          this.queue.requeueFront(data, this.now(), request);
+          this.queue.requeueFront(data, this.now(), request, parts);
         }
       },
       this.now(),
@@ -690,6 +707,7 @@ export class ConnectionRuntime implements ConnectionHost {
     }
     const { entry } = created;
     const promise = created.promise as Promise<R>;
+    if (entry.settled) return promise; // its signal was aborted already: nothing goes out
     try {
       // Checked in every state, so a request written later, on open, obeys the same limits as send().
       data = this.encode(entry.message);
@@ -775,7 +793,7 @@ export class ConnectionRuntime implements ConnectionHost {
         resolve: () => (settle(), resolve()),
         reject: (error) => (settle(), reject(error)),
       };
-      const onAbort = () => waiter.reject(signal?.reason instanceof Error ? signal.reason : new Error('Aborted'));
+      const onAbort = () => waiter.reject(abortReason(signal as AbortSignal));
       if (signal?.aborted) return onAbort();
       signal?.addEventListener('abort', onAbort, { once: true });
       if (timeout !== undefined) {
@@ -876,6 +894,8 @@ export class ConnectionRuntime implements ConnectionHost {
     }
     const isPong = this.#heartbeat?.isPong;
     if (isPong && this.#matchesPong(isPong, data)) {
+      const mark = this.#pongMarks?.shift();
+      if (mark !== undefined) this.#confirmed(mark);
       this.#ponged();
       return;
     }
@@ -998,12 +1018,11 @@ export class ConnectionRuntime implements ConnectionHost {
 
   pong(socket: TransportSocket, data?: Uint8Array): void {
     if (socket !== this.#announced) return;
-    const mark = data === undefined ? -1 : decodeMark(data);
+    const ours = data === undefined ? null : decodeMark(data);
+    if (ours !== null) this.#confirmed(ours.mark);
     // A confirmation pong answers the data plane's ping, not the heartbeat's.
-    if (mark >= 0) {
-      this.#confirmInFlight = false;
-      this.#confirmed(mark);
-    } else this.#ponged();
+    if (ours?.tag === CONFIRM_PING) this.#confirmInFlight = false;
+    else this.#ponged();
   }
 
   /** A message on a socket that is not open yet: only the auth exchange happens there. */
@@ -1049,10 +1068,6 @@ export class ConnectionRuntime implements ConnectionHost {
       this.#rtt = this.now() - this.#pingSentAt;
       this.#pingSentAt = -1;
     }
-    if (this.#pingMark >= 0) {
-      this.#confirmed(this.#pingMark);
-      this.#pingMark = -1;
-    }
     this.actor.send({ type: 'PONG' });
   }
 
@@ -1084,12 +1099,17 @@ export class ConnectionRuntime implements ConnectionHost {
     const socket = this.#announced;
     if (!heartbeat || !socket) return;
     this.#pingSentAt = this.now();
-    // The server answers this ping after reading everything written before it.
-    if (heartbeat.mode !== 'passive') this.#pingMark = this.#unconfirmed?.mark ?? -1;
-    if (heartbeat.mode === 'protocol') socket.ping?.();
+    // The server answers a ping after reading everything written before it: its pong confirms those writes.
+    const log = this.#unconfirmed;
+    if (heartbeat.mode === 'protocol') socket.ping?.(log ? encodeMark(log.mark, HEARTBEAT_PING) : undefined);
     else if (heartbeat.mode === 'message') {
       try {
-        socket.send(heartbeat.ping());
+        const mark = log?.mark ?? -1;
+        if (socket.send(heartbeat.ping()) && mark >= 0) {
+          const marks = (this.#pongMarks ??= []);
+          // Bounded: past it a ping's mark is not kept, so later pongs confirm less (safe), never more.
+          if (marks.length < 8) marks.push(mark);
+        }
       } catch (error) {
         // No ping goes out, so the probe times out and the socket is replaced: loud, not stuck.
         this.#reportCallbackError('heartbeat.ping', error);
@@ -1139,7 +1159,8 @@ export class ConnectionRuntime implements ConnectionHost {
   disconnected(close: CloseInfo): void {
     this.#inTransition = true;
     this.#live = null;
-    this.#settleUnconfirmed(close.wasClean);
+    // Not the end of a handshake the client started (that ends in `closed`): nothing proves receipt.
+    this.#settleUnconfirmed(false);
     this.#delivery?.lost();
     this.counters.closed(this.now());
     this.counters.lastClose = close;
@@ -1180,7 +1201,7 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#announced = null;
     this.#retryToken++;
     this.#closedBy = reason;
-    this.#settleUnconfirmed(reason.wasClean);
+    this.#settleUnconfirmed(reason.kind === 'user' && reason.wasClean);
     this.counters.closed(this.now());
     this.counters.lastClose = { code: reason.code, reason: reason.reason, wasClean: reason.wasClean };
     this.#requests?.failAll(this.#closedError());

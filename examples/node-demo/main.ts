@@ -1,5 +1,5 @@
 /**
- * The main demo (`npm start`): a local echo server, a socketchart connection to it, and the server dropping the
+ * The Node demo (`npm run demo:node`; `npm start` runs the `socketchart` command's chaos demo): a local echo server, a socketchart connection to it, and the server dropping the
  * connection so you can watch the statechart heal. Everything runs on 127.0.0.1; nothing else is needed.
  */
 import { createConnection, logTransitions } from '../../src/node.js';

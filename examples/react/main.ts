@@ -1,6 +1,6 @@
 /**
  * Entry of the React example: `?url=ws://...` picks the server (default ws://localhost:8080).
- * Run it with any bundler, e.g. `npx vite examples/react` (see README.md).
+ * Run it with any bundler; examples/react/README.md shows how with esbuild (what the test does).
  */
 import { StrictMode, createElement as h } from 'react';
 import { createRoot } from 'react-dom/client';

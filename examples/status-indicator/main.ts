@@ -21,8 +21,8 @@ export function launchChromium(): Promise<Browser> {
 /** What the page shows, read from its DOM. */
 export async function readPage(page: Page) {
   // No named functions inside: tsx would wrap them in a helper the page does not have.
-  const [color, label, state, sent, received, reconnects, log, timeline] = await page.evaluate(() => [
-    ...['indicator', 'status-label', 'status-detail', 'sent', 'received', 'reconnects'].map((id) =>
+  const [color, label, state, uptime, sent, received, reconnects, log, timeline] = await page.evaluate(() => [
+    ...['indicator', 'status-label', 'status-detail', 'uptime', 'sent', 'received', 'reconnects'].map((id) =>
       id === 'indicator' ? (document.getElementById(id)?.dataset.color ?? '') : (document.getElementById(id)?.textContent ?? ''),
     ),
     [...document.querySelectorAll('#log div')].map((line) => line.textContent).join('\n'),
@@ -32,6 +32,8 @@ export async function readPage(page: Page) {
     color,
     label,
     state,
+    /** `m:ss` of the current connection (`conn.metrics.uptime`); `0:00` whenever it is not open. */
+    uptime: uptime ?? '',
     sent: Number(sent),
     received: Number(received),
     reconnects: Number(reconnects),

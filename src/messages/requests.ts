@@ -23,7 +23,7 @@ interface Pending {
   /** The socket it was last written to; null while it waits for one. */
   sentOn: unknown;
   resolve(reply: unknown): void;
-  reject(error: Error): void;
+  reject(error: unknown): void;
   dispose(): void;
 }
 
@@ -61,7 +61,7 @@ export class RequestTracker {
     const promise = new Promise<R>((resolve, reject) => {
       let timer: unknown;
       const signal = options.signal;
-      const onAbort = () => entry.reject(signal?.reason instanceof Error ? signal.reason : new Error('Aborted'));
+      const onAbort = () => entry.reject(abortReason(signal as AbortSignal));
       entry = {
         id,
         settled: false,
@@ -82,10 +82,7 @@ export class RequestTracker {
           signal?.removeEventListener('abort', onAbort);
         },
       };
-      if (signal?.aborted) {
-        queueMicrotask(onAbort);
-        return;
-      }
+      if (signal?.aborted) return; // rejected below, once registered, before anything can write it
       signal?.addEventListener('abort', onAbort, { once: true });
       if (timeout !== Infinity) {
         timer = this.#clock.setTimeout(
@@ -95,6 +92,7 @@ export class RequestTracker {
       }
     });
     this.#pending.set(id, entry);
+    if (options.signal?.aborted) entry.reject(abortReason(options.signal));
     return { entry, promise };
   }
 
@@ -116,4 +114,9 @@ export class RequestTracker {
   failAll(error: Error): void {
     for (const entry of [...this.#pending.values()]) entry.reject(error);
   }
+}
+
+/** What an aborted wait rejects with: the signal's own reason (an AbortError DOMException unless one was given). */
+export function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new Error('Aborted');
 }

@@ -65,6 +65,8 @@ interface Entry {
   bytes: number;
   queuedAt: number;
   tag: QueueTag | undefined;
+  /** A batch frame's messages: what a drop reports (the user never sent the envelope itself). */
+  parts: readonly SendData[] | undefined;
 }
 
 export type EnqueueResult = 'queued' | 'rejected';
@@ -101,26 +103,26 @@ export class OutboundQueue {
    * Queue `data`. Under `reject`, a message that does not fit is refused (`'rejected'`) and the caller must
    * report it; under the drop policies the queue reports what it drops itself.
    */
-  enqueue(data: SendData, now: number, tag?: QueueTag): EnqueueResult {
+  enqueue(data: SendData, now: number, tag?: QueueTag, parts?: readonly SendData[]): EnqueueResult {
     this.expire(now);
     const bytes = byteLengthOf(data);
     const { maxMessages, maxBytes, overflow } = this.#options;
     if (bytes > maxBytes || maxMessages === 0) {
       if (overflow === 'reject') return 'rejected';
-      this.#sink.dropped({ data, reason: 'too-large' });
+      this.#report(data, parts, 'too-large');
       return 'queued';
     }
     const fits = () => this.length < maxMessages && this.#bytes + bytes <= maxBytes;
     if (!fits()) {
       if (overflow === 'reject') return 'rejected';
       if (overflow === 'drop-newest') {
-        this.#sink.dropped({ data, reason: 'queue-full' });
+        this.#report(data, parts, 'queue-full');
         return 'queued';
       }
       while (!fits()) this.#drop(this.#shift(), 'queue-full');
     }
     if (this.#entries === EMPTY) this.#entries = [];
-    this.#entries.push({ data, bytes, queuedAt: now, tag });
+    this.#entries.push({ data, bytes, queuedAt: now, tag, parts });
     this.#bytes += bytes;
     return 'queued';
   }
@@ -129,18 +131,22 @@ export class OutboundQueue {
    * Hand queued messages, oldest first, to `write` while `canWrite()` allows; expired ones are dropped instead.
    * Returns whether the queue is now empty.
    */
-  drainWhile(canWrite: () => boolean, write: (data: SendData, tag: QueueTag | undefined) => void, now: number): boolean {
+  drainWhile(
+    canWrite: () => boolean,
+    write: (data: SendData, tag: QueueTag | undefined, parts: readonly SendData[] | undefined) => void,
+    now: number,
+  ): boolean {
     this.expire(now);
     while (this.length > 0 && canWrite()) {
       const entry = this.#shift();
-      write(entry.data, entry.tag);
+      write(entry.data, entry.tag, entry.parts);
     }
     return this.length === 0;
   }
 
   /** Put a message back at the front (a write that the socket refused after it was taken from the queue). */
-  requeueFront(data: SendData, now: number, tag?: QueueTag): void {
-    const entry = { data, bytes: byteLengthOf(data), queuedAt: now, tag };
+  requeueFront(data: SendData, now: number, tag?: QueueTag, parts?: readonly SendData[]): void {
+    const entry = { data, bytes: byteLengthOf(data), queuedAt: now, tag, parts };
     if (this.#head > 0) this.#entries[--this.#head] = entry;
     else if (this.#entries === EMPTY) this.#entries = [entry];
     else this.#entries.unshift(entry);
@@ -177,6 +183,11 @@ export class OutboundQueue {
   }
 
   #drop(entry: Entry, reason: DropReason): void {
-    this.#sink.dropped({ data: entry.data, reason });
+    this.#report(entry.data, entry.parts, reason);
+  }
+
+  #report(data: SendData, parts: readonly SendData[] | undefined, reason: DropReason): void {
+    if (parts === undefined) this.#sink.dropped({ data, reason });
+    else for (const part of parts) this.#sink.dropped({ data: part, reason });
   }
 }

@@ -7,7 +7,7 @@ export interface RateLimitOptions {
   perSecond: number;
   /**
    * Messages that may go at once after a quiet period.
-   * @default perSecond
+   * @default perSecond rounded down, at least 1
    */
   burst?: number;
 }

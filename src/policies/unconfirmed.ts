@@ -32,21 +32,26 @@ export interface UnconfirmedOptions {
 
 export type ResolvedUnconfirmed = Required<UnconfirmedOptions>;
 
-/** A confirmation ping carries its mark: one tag byte, then the write count as a float64 (exact to 2^53). */
-const MARK_TAG = 0x53;
+/**
+ * A ping of ours carries its mark (the write count when it went out), so its pong confirms exactly that much even
+ * if pongs come late or not at all: one tag byte (which ping), then the mark as a float64 (exact to 2^53).
+ */
+export const CONFIRM_PING = 0x53;
+export const HEARTBEAT_PING = 0x48;
 const MARK_BYTES = 9;
 
-export function encodeMark(mark: number): Uint8Array {
+export function encodeMark(mark: number, tag: typeof CONFIRM_PING | typeof HEARTBEAT_PING): Uint8Array {
   const bytes = new Uint8Array(MARK_BYTES);
-  bytes[0] = MARK_TAG;
+  bytes[0] = tag;
   new DataView(bytes.buffer).setFloat64(1, mark);
   return bytes;
 }
 
-/** The mark a pong echoes back, or -1 if it is not one of our confirmation pongs (a heartbeat pong has no payload). */
-export function decodeMark(data: Uint8Array): number {
-  if (data.byteLength !== MARK_BYTES || data[0] !== MARK_TAG) return -1;
-  return new DataView(data.buffer, data.byteOffset, data.byteLength).getFloat64(1);
+/** The ping a pong answers and its mark, or null if the payload is not one of ours (e.g. a peer that echoes nothing). */
+export function decodeMark(data: Uint8Array): { tag: number; mark: number } | null {
+  const tag = data[0];
+  if (data.byteLength !== MARK_BYTES || (tag !== CONFIRM_PING && tag !== HEARTBEAT_PING)) return null;
+  return { tag, mark: new DataView(data.buffer, data.byteOffset, data.byteLength).getFloat64(1) };
 }
 
 /** One write: a message, or the messages a batch frame carried (reported one by one). */
@@ -54,7 +59,8 @@ export type LoggedWrite = SendData | readonly SendData[];
 
 /**
  * The messages written since the last proof of receipt, oldest first. Positions are counted over every write
- * (`mark`), so a proof that covers "everything written before write N" confirms by position.
+ * (`mark`), so a proof that covers "everything written before write N" confirms by position; the limits and
+ * `length` count messages (a batch frame is one write of several messages).
  */
 export class UnconfirmedLog {
   readonly #limits: ResolvedUnconfirmed;
@@ -66,6 +72,7 @@ export class UnconfirmedLog {
   #first = 0;
   #written = 0;
   #bytes = 0;
+  #messages = 0;
   /** Messages dropped from tracking by the limits, ever. */
   untracked = 0;
 
@@ -78,7 +85,12 @@ export class UnconfirmedLog {
     return this.#written;
   }
 
+  /** Messages held. */
   get length(): number {
+    return this.#messages;
+  }
+
+  get #writes(): number {
     return this.#data.length - this.#head;
   }
 
@@ -91,16 +103,17 @@ export class UnconfirmedLog {
     this.#sizes.push(size);
     this.#written++;
     this.#bytes += size;
-    while (this.length > this.#limits.maxMessages || (this.#bytes > this.#limits.maxBytes && this.length > 1)) {
-      this.#shift();
-      this.untracked++;
+    this.#messages += countOf(data);
+    // The newest write always stays: a limit smaller than one batch must not untrack what was just written.
+    while (this.#writes > 1 && (this.#messages > this.#limits.maxMessages || this.#bytes > this.#limits.maxBytes)) {
+      this.untracked += this.#shift();
     }
     this.#compact();
   }
 
   /** Everything written before write number `mark` reached the server. */
   confirm(mark: number): void {
-    while (this.#first < mark && this.length > 0) this.#shift();
+    while (this.#first < mark && this.#writes > 0) this.#shift();
     this.#compact();
   }
 
@@ -109,7 +122,7 @@ export class UnconfirmedLog {
     const taken: SendData[] = [];
     for (let i = this.#head; i < this.#data.length; i++) {
       const write = this.#data[i] as LoggedWrite;
-      if (Array.isArray(write)) taken.push(...(write as readonly SendData[]));
+      if (Array.isArray(write)) for (const data of write as readonly SendData[]) taken.push(data);
       else taken.push(write as SendData);
     }
     this.#data = [];
@@ -117,14 +130,19 @@ export class UnconfirmedLog {
     this.#head = 0;
     this.#first = this.#written;
     this.#bytes = 0;
+    this.#messages = 0;
     return taken;
   }
 
-  #shift(): void {
+  /** Forgets the oldest write; returns how many messages it held. */
+  #shift(): number {
+    const messages = countOf(this.#data[this.#head] as LoggedWrite);
     this.#bytes -= this.#sizes[this.#head] as number;
+    this.#messages -= messages;
     (this.#data as unknown[])[this.#head] = undefined; // release the message now, not at the next compaction
     this.#head++;
     this.#first++;
+    return messages;
   }
 
   /** Drops the consumed prefix once it is most of the arrays, so a long-lived log does not keep growing. */
@@ -140,4 +158,8 @@ export class UnconfirmedLog {
       this.#head = 0;
     }
   }
+}
+
+function countOf(write: LoggedWrite): number {
+  return Array.isArray(write) ? (write as readonly SendData[]).length : 1;
 }

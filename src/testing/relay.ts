@@ -19,26 +19,28 @@ export interface TcpRelay {
 
 export async function createTcpRelay(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpRelay> {
   let swallowing = false;
-  /** Chunks held by the blackhole, in arrival order, with where each was going. */
-  let held: Array<[Socket, Buffer]> = [];
+  /** What the blackhole holds, in arrival order: chunks on their way, and closes (a dead path carries no FIN). */
+  let held: Array<() => void> = [];
   const pairs = new Set<[Socket, Socket]>();
   const server = createServer((client) => {
     const upstream = connect(targetPort, targetHost);
     const pair: [Socket, Socket] = [client, upstream];
     pairs.add(pair);
-    const end = () => {
+    const closeBoth = () => {
       pairs.delete(pair);
       client.destroy();
       upstream.destroy();
     };
-    client.on('data', (chunk: Buffer) => {
-      if (swallowing) held.push([upstream, chunk]);
-      else upstream.write(chunk);
-    });
-    upstream.on('data', (chunk: Buffer) => {
-      if (swallowing) held.push([client, chunk]);
-      else client.write(chunk);
-    });
+    const end = () => {
+      if (swallowing) held.push(closeBoth);
+      else closeBoth();
+    };
+    const forward = (target: Socket) => (chunk: Buffer) => {
+      if (swallowing) held.push(() => !target.destroyed && target.write(chunk));
+      else if (!target.destroyed) target.write(chunk);
+    };
+    client.on('data', forward(upstream));
+    upstream.on('data', forward(client));
     client.on('close', end);
     upstream.on('close', end);
     client.on('error', end);
@@ -50,17 +52,21 @@ export async function createTcpRelay(targetPort: number, targetHost = '127.0.0.1
     port,
     url: (path = '/') => `ws://127.0.0.1:${port}${path}`,
     blackhole(on = true) {
-      swallowing = on;
-      if (on) return;
-      const release = held;
+      if (on) {
+        swallowing = true;
+        return;
+      }
+      // Still holding while it drains, so nothing that happens meanwhile overtakes what was held before it.
+      for (let i = 0; i < held.length; i++) (held[i] as () => void)();
       held = [];
-      for (const [target, chunk] of release) if (!target.destroyed) target.write(chunk);
+      swallowing = false;
     },
     get connections() {
       return pairs.size;
     },
     close: () =>
       new Promise<void>((resolve) => {
+        held = [];
         for (const [a, b] of pairs) {
           a.destroy();
           b.destroy();

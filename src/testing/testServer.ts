@@ -208,7 +208,13 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
     } as Socket['emit'];
     raw.write = function (this: Socket, ...args: unknown[]) {
       if (!swallowing) return write.apply(this, args);
-      inBlackhole.push(() => !this.destroyed && write.apply(this, args));
+      inBlackhole.push(() => {
+        if (!this.destroyed) return write.apply(this, args);
+        // Gone before the path healed: the write failed, as it would have.
+        const callback = args[args.length - 1];
+        if (typeof callback === 'function') (callback as (error: Error) => void)(new Error('socket destroyed in a blackhole'));
+        return false;
+      });
       return true;
     } as Socket['write'];
   }
@@ -299,6 +305,10 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
     timers.clear();
     held = [];
     for (const raw of rawSockets) raw.destroy();
+    // What a blackhole held dies with the sockets (their held write callbacks learn it).
+    const inFlight = inBlackhole;
+    inBlackhole = [];
+    for (const deliver of inFlight) deliver();
     await new Promise<void>((resolve) => http.close(() => resolve()));
   }
 
@@ -358,11 +368,15 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
       for (const h of takeHeld(count)) refuse(h.raw, status);
     },
     blackhole(on = true) {
-      swallowing = on;
-      if (on) return;
-      const release = inBlackhole;
+      if (on) {
+        swallowing = true;
+        return;
+      }
+      // Still holding while it drains: whatever ws answers to a released read (a pong, an echo, a close frame) is
+      // queued behind the writes that were held before it, never ahead of them.
+      for (let i = 0; i < inBlackhole.length; i++) (inBlackhole[i] as () => void)();
       inBlackhole = [];
-      for (const deliver of release) deliver();
+      swallowing = false;
     },
     sendMalformedFrame(socket) {
       for (const target of socket ? [socket] : sockets) {

@@ -12,6 +12,12 @@ import { startStatusIndicatorServer } from '../../examples/status-indicator/serv
 
 const SCREENSHOT = fileURLToPath(new URL('../../test-output/examples/status-indicator.png', import.meta.url));
 const LINE = /^\[\d\d:\d\d:\d\d\] (🟢|🟡|🔴) (.*)$/u;
+/** The uptime display: `m:ss` of the current connection, from `conn.metrics.uptime`. */
+const UPTIME = /^\d+:[0-5]\d$/;
+const seconds = (uptime: string) => {
+  const [m = '', s = ''] = uptime.split(':');
+  return Number(m) * 60 + Number(s);
+};
 
 let browser: Browser;
 let server: Awaited<ReturnType<typeof startStatusIndicatorServer>>;
@@ -47,6 +53,10 @@ it('status indicator: green when open, red after Disconnect, green after Reconne
     ['🟢', 'OPEN - Ready to communicate'],
   ]);
 
+  // Uptime (bonus 2) counts the current connection's open time, redrawn every 250 ms: it advances while open.
+  expect((await readPage(page)).uptime).toMatch(UPTIME);
+  await page.waitForFunction(() => document.getElementById('uptime')?.textContent === '0:02', undefined, { timeout: 5_000 });
+
   // Counts (bonus 3) come from conn.metrics and grow with each echo.
   for (const n of [1, 2]) {
     await page.fill('#message', `count ${n}`);
@@ -63,9 +73,15 @@ it('status indicator: green when open, red after Disconnect, green after Reconne
     ['🔴', 'CLOSING'],
     ['🔴', 'CLOSED - Code: 1000, Reason: User disconnect'],
   ]);
+  // Not open: no current connection, so the uptime reads zero.
+  await page.waitForFunction(() => document.getElementById('uptime')?.textContent === '0:00', undefined, { timeout: 2_000 });
 
   await page.click('#reconnect');
   await indicator(page, 'green');
+  // A new connection: its uptime starts again from zero instead of going on from the first one's 0:02.
+  const reopened = (await readPage(page)).uptime;
+  expect(reopened).toMatch(UPTIME);
+  expect(seconds(reopened)).toBeLessThan(2);
   expect((await logLines()).slice(-3)).toEqual([
     ['🔴', '(user clicks reconnect)'],
     ['🟡', 'CONNECTING'],
@@ -90,7 +106,7 @@ it('status indicator: green when open, red after Disconnect, green after Reconne
   // Sending still counts after the reconnects.
   await page.click('#send');
   await page.waitForFunction(() => document.getElementById('received')?.textContent === '3');
-  expect(await readPage(page)).toMatchObject({ color: 'green', sent: 3, received: 3, reconnects: 2 });
+  expect(await readPage(page)).toMatchObject({ color: 'green', sent: 3, received: 3, reconnects: 2, uptime: expect.stringMatching(UPTIME) });
   await page.screenshot({ path: SCREENSHOT });
   expect(pageErrors).toEqual([]);
 });
@@ -98,7 +114,7 @@ it('status indicator: green when open, red after Disconnect, green after Reconne
 it('status indicator: the scripted demo (main.ts) plays the exercise to the end', { timeout: 20_000 }, async () => {
   const lines: string[] = [];
   const shown = await run((line) => lines.push(line), { browser });
-  expect(shown).toMatchObject({ color: 'green', label: 'OPEN', sent: 2, received: 2, reconnects: 2 });
+  expect(shown).toMatchObject({ color: 'green', label: 'OPEN', sent: 2, received: 2, reconnects: 2, uptime: expect.stringMatching(UPTIME) });
   expect(lines.some((l) => l.endsWith('CLOSED - Code: 1000, Reason: User disconnect'))).toBe(true);
   expect(lines.at(-1)).toBe('timeline: yellow -> green -> red -> yellow -> green -> yellow -> green');
 });

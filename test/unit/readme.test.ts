@@ -40,7 +40,7 @@ describe('README', () => {
     const known = new Set([
       ...flatten(DEFAULTS).keys(),
       'transport', 'headers', 'binaryType', 'retryWait', 'shouldReconnect', 'closeCodes', 'environment', 'clock', 'random', 'inspect',
-      'codec', 'schema', 'batching.envelope', 'batching.split', 'chunking', 'flow.lowWaterMark', 'flow.rateLimit', 'auth.token', 'auth.message', 'auth.isAck', 'auth.isNack', 'heartbeat', 'heartbeat.mode', 'heartbeat.ping', 'heartbeat.isPong', 'unconfirmed',
+      'codec', 'schema', 'batching.envelope', 'batching.split', 'chunking', 'flow.lowWaterMark', 'flow.rateLimit', 'auth.token', 'auth.message', 'auth.isAck', 'auth.isNack', 'heartbeat', 'heartbeat.mode', 'heartbeat.ping', 'heartbeat.isPong', 'unconfirmed', 'delivery',
     ]);
     expect(documented.filter((name) => !known.has(name))).toEqual([]);
   });

@@ -2,7 +2,7 @@ import { SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { createConnection, isSocketchartError, jsonCodec } from '../../src/index.js';
 import { atLeastOnce } from '../../src/delivery/index.js';
-import { UnconfirmedLog, decodeMark, encodeMark } from '../../src/policies/unconfirmed.js';
+import { CONFIRM_PING, HEARTBEAT_PING, UnconfirmedLog, decodeMark, encodeMark } from '../../src/policies/unconfirmed.js';
 import { createMemoryTransport } from '../../src/transports/memory.js';
 import { recordEvents } from '../support/events.js';
 
@@ -30,13 +30,13 @@ describe('unconfirmed writes (plain mode)', () => {
     expect(conn.metrics.unconfirmedMessages).toBe(0);
   });
 
-  it('reports nothing after a clean close: the server read everything before its close frame', () => {
+  it('a close the server started proves nothing (its close frame answers none of our writes): reported', () => {
     const { memory, conn } = setup();
     memory.last!.accept();
     const log = recordEvents(conn, ['drop', 'close']);
     conn.send('a');
     memory.last!.close(1001, 'going away');
-    expect(log).toEqual(['close:1001']);
+    expect(log).toEqual(['drop:unconfirmed:a', 'close:1001']);
   });
 
   it("reports what a user close() could not confirm when the handshake times out, not when it completes", () => {
@@ -59,18 +59,48 @@ describe('unconfirmed writes (plain mode)', () => {
     expect(hungLog).toEqual(['drop:unconfirmed:a']);
   });
 
-  it('a heartbeat pong confirms everything written before its ping', () => {
+  it('a heartbeat pong confirms everything written before its ping (the ping carries the mark)', () => {
     const { memory, clock, conn } = setup({ heartbeat: { interval: 1000, timeout: 500 } }, true);
-    memory.last!.accept();
+    const peer = memory.last!;
+    peer.accept();
     const log = recordEvents(conn, ['drop']);
     conn.send('a');
     conn.send('b');
     clock.increment(1000); // the probe's ping goes out after a and b
+    expect(decodeMark(peer.lastPing)).toEqual({ tag: HEARTBEAT_PING, mark: 2 });
     conn.send('c'); // written after the ping: the pong does not cover it
-    memory.last!.pong();
+    peer.pong(peer.lastPing);
+    expect(conn.state).toBe('open');
     expect(conn.metrics.unconfirmedMessages).toBe(1);
-    memory.last!.close(1006);
+    peer.close(1006);
     expect(log).toEqual(['drop:unconfirmed:c']);
+  });
+
+  it('a pong without our payload (a peer that echoes nothing) keeps the heartbeat alive but confirms nothing', () => {
+    const { memory, clock, conn } = setup({ heartbeat: { interval: 1000, timeout: 500 } }, true);
+    memory.last!.accept();
+    conn.send('a');
+    clock.increment(1000);
+    memory.last!.pong();
+    clock.increment(500);
+    expect(conn.state).toBe('open');
+    expect(conn.metrics.unconfirmedMessages).toBe(1);
+  });
+
+  it('message-mode pongs carry no mark: each takes the oldest unanswered ping, so a late pong never confirms more', () => {
+    const { memory, clock, conn } = setup({ heartbeat: { mode: 'message', interval: 1000, timeout: 500 } });
+    const peer = memory.last!;
+    peer.accept();
+    conn.send('a');
+    clock.increment(1000); // ping 1, after a
+    peer.message('news'); // a message during the probe keeps the connection alive without a pong
+    clock.increment(500);
+    conn.send('b');
+    clock.increment(1000); // ping 2, after a and b
+    peer.message('{"type":"pong"}'); // the late answer to ping 1
+    expect(conn.metrics.unconfirmedMessages).toBe(1); // only a is confirmed; b waits for ping 2's pong
+    peer.message('{"type":"pong"}');
+    expect(conn.metrics.unconfirmedMessages).toBe(0);
   });
 
   it('a message-mode heartbeat pong confirms too (the server answered after reading what came before)', () => {
@@ -91,7 +121,7 @@ describe('unconfirmed writes (plain mode)', () => {
     expect(peer.pings).toBe(0);
     conn.send('c');
     expect(peer.pings).toBe(1);
-    expect(decodeMark(peer.lastPing)).toBe(3);
+    expect(decodeMark(peer.lastPing)).toEqual({ tag: CONFIRM_PING, mark: 3 });
     const firstPing = peer.lastPing;
     for (const m of ['d', 'e', 'f', 'g']) conn.send(m);
     expect(peer.pings).toBe(1); // the first is still unanswered
@@ -99,7 +129,7 @@ describe('unconfirmed writes (plain mode)', () => {
     expect(conn.metrics.unconfirmedMessages).toBe(4); // d..g
     conn.send('h'); // 8 writes >= 3 + 3: the next ping goes out at once
     expect(peer.pings).toBe(2);
-    expect(decodeMark(peer.lastPing)).toBe(8);
+    expect(decodeMark(peer.lastPing)).toEqual({ tag: CONFIRM_PING, mark: 8 });
     peer.pong(peer.lastPing);
     expect(conn.metrics.unconfirmedMessages).toBe(0);
     const log = recordEvents(conn, ['drop']);
@@ -128,6 +158,55 @@ describe('unconfirmed writes (plain mode)', () => {
     expect(memory.last!.sent).toEqual(['["a","b"]']);
     memory.last!.close(1006);
     expect(log).toEqual(['drop:unconfirmed:a', 'drop:unconfirmed:b']);
+  });
+
+  it('a batch that waited in the queue (backpressure) is still reported message by message', () => {
+    const { memory, clock, conn } = setup({
+      batching: { window: 10, envelope: (frames) => JSON.stringify(frames) },
+      flow: { highWaterMark: 100 },
+    });
+    const peer = memory.last!;
+    peer.accept();
+    peer.buffered = 1000; // the socket is full: the batch waits in the queue
+    const log = recordEvents(conn, ['drop']);
+    conn.send('a');
+    conn.send('b');
+    clock.increment(10);
+    expect(peer.sent).toEqual([]);
+    peer.buffered = 0;
+    clock.increment(16); // the pump polls the buffer
+    expect(peer.sent).toEqual(['["a","b"]']);
+    peer.close(1006);
+    expect(log).toEqual(['drop:unconfirmed:a', 'drop:unconfirmed:b']);
+  });
+
+  it('a batch the full queue refuses (overflow reject) is reported, not thrown from a timer', () => {
+    const { memory, clock, conn } = setup({
+      batching: { window: 10, envelope: (frames) => JSON.stringify(frames) },
+      queue: { maxMessages: 1, overflow: 'reject' },
+    });
+    conn.send('x');
+    clock.increment(10); // a batch of one: queued (not open yet)
+    const log = recordEvents(conn, ['drop']);
+    conn.send('a');
+    conn.send('b');
+    clock.increment(10);
+    expect(log).toEqual(['drop:queue-full:a', 'drop:queue-full:b']);
+    memory.last!.accept();
+    expect(memory.last!.sent).toEqual(['x']);
+  });
+
+  it('does not track restore messages (onEveryOpen, subscribe): they are sent again on every open anyway', () => {
+    const { memory, clock, conn } = setup();
+    conn.onEveryOpen(() => conn.send('join'));
+    memory.last!.accept();
+    const log = recordEvents(conn, ['drop']);
+    conn.send('a');
+    memory.last!.close(1006);
+    expect(log).toEqual(['drop:unconfirmed:a']);
+    clock.increment(conn.actor.getSnapshot().context.retryDelay);
+    memory.last!.accept();
+    expect(memory.last!.sent).toEqual(['join']);
   });
 
   it('does not track requests: a lost request is resent (or fails) instead', async () => {
@@ -211,11 +290,17 @@ describe('UnconfirmedLog', () => {
     expect(log.takeAll()).toEqual(['next']);
   });
 
-  it('flattens batched writes and bounds bytes (keeping at least the newest write)', () => {
+  it('counts messages, not writes, flattens batched writes, and bounds bytes (keeping at least the newest write)', () => {
     const log = new UnconfirmedLog({ ...limits, maxBytes: 5 });
     log.add(['a', 'b'], 2);
     log.add('ccc', 3);
+    expect(log.length).toBe(3);
     expect(log.takeAll()).toEqual(['a', 'b', 'ccc']);
+    const byCount = new UnconfirmedLog({ ...limits, maxMessages: 3 });
+    byCount.add(['a', 'b'], 2);
+    byCount.add(['c', 'd'], 2); // 4 messages > 3: the older batch goes
+    expect(byCount.untracked).toBe(2);
+    expect(byCount.takeAll()).toEqual(['c', 'd']);
     log.add('dddddddd', 8);
     expect(log.length).toBe(1);
     log.add('e', 1);
@@ -224,8 +309,9 @@ describe('UnconfirmedLog', () => {
   });
 
   it('round-trips marks through a ping payload and ignores other pongs', () => {
-    expect(decodeMark(encodeMark(123_456_789_012))).toBe(123_456_789_012);
-    expect(decodeMark(new Uint8Array())).toBe(-1);
-    expect(decodeMark(new Uint8Array(9))).toBe(-1);
+    expect(decodeMark(encodeMark(123_456_789_012, CONFIRM_PING))).toEqual({ tag: CONFIRM_PING, mark: 123_456_789_012 });
+    expect(decodeMark(encodeMark(7, HEARTBEAT_PING))).toEqual({ tag: HEARTBEAT_PING, mark: 7 });
+    expect(decodeMark(new Uint8Array())).toBeNull();
+    expect(decodeMark(new Uint8Array(9))).toBeNull();
   });
 });
