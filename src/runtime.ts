@@ -586,6 +586,12 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#pumpTimer = null;
     const socket = this.#live;
     if (socket === null) return;
+    if (this.#delivery !== null) {
+      // The delivery layer holds the messages; it writes while the limits allow, and asks again if they stop it.
+      this.#delivery.resume?.();
+      if (this.#pumpTimer === null) this.#drained(socket);
+      return;
+    }
     let stalled = false;
     const empty = this.queue.drainWhile(
       () => !stalled && this.#mayWrite(socket),
@@ -607,6 +613,11 @@ export class ConnectionRuntime implements ConnectionHost {
       this.#schedulePump();
       return;
     }
+    this.#drained(socket);
+  }
+
+  /** Nothing waits any more: if sends had to wait for the socket's buffer, say when it is low again. */
+  #drained(socket: TransportSocket): void {
     if (this.#backpressured) {
       if (socket.bufferedAmount <= this.#lowWaterMark) {
         this.#backpressured = false;
@@ -654,6 +665,8 @@ export class ConnectionRuntime implements ConnectionHost {
         this.counters.countOut(sizeOf(frame), this.now());
         return true;
       },
+      mayWrite: () => this.#live !== null && this.#mayWrite(this.#live),
+      waitToWrite: () => this.#schedulePump(),
       drop: (data, reason) => this.#emit(new DropEvent(data, reason, this.now())),
       setTimeout: timers.setTimeout,
       clearTimeout: timers.clearTimeout,

@@ -126,6 +126,8 @@ class AtLeastOnceLayer implements DeliveryLayer {
   #bytes = 0;
   /** A socket is open and has taken every write so far. */
   #writable = false;
+  /** The seq of the next message to write on this socket (the ones before it went out, or were acknowledged). */
+  #nextToWrite = 1;
   /** The server answered this socket's `hello`: frames from here on are protocol frames. */
   #welcomed = false;
   /** The highest inbound seq delivered (in order, so everything up to it was delivered). */
@@ -173,7 +175,31 @@ class AtLeastOnceLayer implements DeliveryLayer {
     const frame = typeof data === 'string' ? encodeText(seq, data) : encodeBinary(seq, bytesOf(data as Exclude<SendData, string | Blob>));
     this.#entries.push({ seq, data, frame, bytes });
     this.#bytes += bytes;
-    if (this.#writable) this.#write(frame);
+    if (this.#writable) this.#writeWaiting();
+  }
+
+  resume(): void {
+    if (this.#writable) this.#writeWaiting();
+  }
+
+  /** Writes the messages not yet on this socket, in order, while the connection's flow limits allow. */
+  #writeWaiting(): void {
+    const entries = this.#entries;
+    const first = entries[this.#head] as Entry | undefined;
+    if (first === undefined) {
+      this.#nextToWrite = this.#nextSeq;
+      return;
+    }
+    // Acknowledged ones need no writing; seqs are consecutive from #head on, so the next one sits at a known index.
+    if (this.#nextToWrite < first.seq) this.#nextToWrite = first.seq;
+    for (let i = this.#head + (this.#nextToWrite - first.seq); i < entries.length; i++) {
+      if (!this.#host.mayWrite()) {
+        this.#host.waitToWrite();
+        return;
+      }
+      if (!this.#write((entries[i] as Entry).frame)) return;
+      this.#nextToWrite++;
+    }
   }
 
   opened(): void {
@@ -184,8 +210,9 @@ class AtLeastOnceLayer implements DeliveryLayer {
     const oldest = this.#entries.length > this.#head ? (this.#entries[this.#head] as Entry).seq : this.#nextSeq;
     if (!this.#write(helloFrame(this.#sid, this.#lastIn, oldest))) return;
     this.#ackedIn = this.#lastIn;
-    // Everything not acknowledged, in order; the server drops what it already processed.
-    for (let i = this.#head; i < this.#entries.length && this.#writable; i++) this.#write((this.#entries[i] as Entry).frame);
+    // Everything not acknowledged, in order (as the flow limits allow); the server drops what it already processed.
+    this.#nextToWrite = oldest;
+    this.#writeWaiting();
   }
 
   inbound(frame: unknown): unknown {
@@ -231,6 +258,7 @@ class AtLeastOnceLayer implements DeliveryLayer {
     // A new session next time: the server forgets this one when its TTL runs out.
     this.#sid = newSessionId();
     this.#nextSeq = 1;
+    this.#nextToWrite = 1;
     this.#lastIn = 0;
     this.#ackedIn = 0;
     for (let i = head; i < entries.length; i++) this.#host.drop((entries[i] as Entry).data, 'closed');

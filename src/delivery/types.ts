@@ -5,6 +5,13 @@ import type { DropReason } from '../policies/queue.js';
 export interface DeliveryHost {
   /** Write a frame on the live socket; false when there is none or it can no longer carry frames. */
   write(frame: SendData): boolean;
+  /**
+   * Whether the connection's flow limits (`flow.highWaterMark`, `flow.rateLimit`) let one more app message onto
+   * the socket now (it takes a rate token if so). Protocol frames (handshake, acks) do not ask.
+   */
+  mayWrite(): boolean;
+  /** `mayWrite()` said no: the connection calls the layer's `resume()` once writing may go on. */
+  waitToWrite(): void;
   /** Report a message that will never be delivered. */
   drop(data: SendData, reason: DropReason): void;
   /** Timers on the connection's clock (acks are batched on them). */
@@ -29,6 +36,8 @@ export interface DeliveryLayer {
   inbound(frame: unknown): unknown;
   /** A socket opened: write the resume handshake and everything not yet acknowledged. */
   opened(): void;
+  /** The flow limits allow writing again (after `host.waitToWrite()`). */
+  resume?(): void;
   /** The socket was lost; the session goes on. */
   lost(): void;
   /** The session ended: report everything not acknowledged as dropped. */

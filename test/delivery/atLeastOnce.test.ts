@@ -196,6 +196,42 @@ describe('atLeastOnce: outbound', () => {
   });
 });
 
+describe('atLeastOnce: flow limits', () => {
+  it("rateLimit paces the layer's writes, in order; a reconnect replays what was written and what waited, in order", async () => {
+    const { memory, clock, conn } = setup({}, { flow: { rateLimit: { perSecond: 2, burst: 2 } } });
+    const peer = memory.last!;
+    welcome(peer);
+    for (const m of ['a', 'b', 'c', 'd']) conn.send(m);
+    expect(dataFrames(peer)).toEqual(['1:a', '2:b']);
+    clock.increment(500);
+    expect(dataFrames(peer)).toEqual(['1:a', '2:b', '3:c']);
+    peer.close(1006); // c was written, d was still waiting: all four are unacknowledged
+    await settle(); // retryWait resolves at once
+    const next = memory.last!;
+    expect(next).not.toBe(peer);
+    welcome(next, { resumed: true, ack: 1 }); // the server had processed a
+    expect(dataFrames(next)).toEqual([]); // no token left: the replay waits too
+    for (let i = 0; i < 4; i++) clock.increment(500);
+    expect(dataFrames(next)).toEqual(['2:b', '3:c', '4:d']);
+    expect(conn.bufferedAmount).toBeGreaterThan(0); // still unacknowledged
+  });
+
+  it('highWaterMark holds messages while the socket is full and fires drain once it is low again', () => {
+    const { memory, clock, conn } = setup({}, { flow: { highWaterMark: 100 } });
+    const events = recordEvents(conn, ['drain', 'drop']);
+    const peer = memory.last!;
+    welcome(peer);
+    peer.buffered = 500;
+    conn.send('a');
+    conn.send('b');
+    expect(dataFrames(peer)).toEqual([]);
+    peer.buffered = 0;
+    clock.increment(16);
+    expect(dataFrames(peer)).toEqual(['1:a', '2:b']);
+    expect(events).toEqual(['drain']);
+  });
+});
+
 describe('atLeastOnce: inbound', () => {
   it('delivers each sequenced message once and in order; duplicates and gaps are not delivered', async () => {
     const { memory, conn } = setup();
