@@ -36,7 +36,7 @@ import type { EnvironmentSource } from './policies/environment.js';
 import { type DeliveryFactory, type DeliveryLayer, NO_MESSAGE } from './delivery/types.js';
 import { type DropReason, type Dropped, OutboundQueue, type QueueTag } from './policies/queue.js';
 import { TokenBucket } from './policies/rateLimit.js';
-import { CONFIRM_PING, HEARTBEAT_PING, UnconfirmedLog, decodeMark, encodeMark } from './policies/unconfirmed.js';
+import { ReceiptTracker } from './policies/unconfirmed.js';
 import type { ResolvedBatching } from './messages/batching.js';
 import { Reassembler, splitMessage } from './messages/chunking.js';
 import { type Codec, rawCodec } from './messages/codec.js';
@@ -152,19 +152,8 @@ export class ConnectionRuntime implements ConnectionHost {
   #chunkId = 0;
   /** The acknowledged-delivery layer, when `delivery` is configured: it owns the outbound path. */
   readonly #delivery: DeliveryLayer | null;
-  /** Plain mode: what was written on the live socket since the server last proved receipt (see policies/unconfirmed). */
-  readonly #unconfirmed: UnconfirmedLog | null;
-  /** Writes between confirmation pings; Infinity where the transport cannot ping. */
-  readonly #confirmEvery: number;
-  /** The write count at which the next confirmation ping goes out. */
-  #confirmAt = Infinity;
-  /** One confirmation ping at a time: its pong re-arms the next. */
-  #confirmInFlight = false;
-  /**
-   * Message-mode heartbeat: the write count when each unanswered ping went out, oldest first. Its pongs carry no
-   * mark, so each takes the oldest: a pong that never comes makes later ones confirm less, never more.
-   */
-  #pongMarks: number[] | null = null;
+  /** Plain mode: what the server has proven it received of the live socket's writes (see policies/unconfirmed). */
+  readonly #receipts: ReceiptTracker | null;
 
   constructor(
     facade: HandlerSlots,
@@ -214,9 +203,7 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#chunkSize = resolved.chunking?.chunkSize ?? Infinity;
     this.#reassembler = resolved.chunking ? new Reassembler(resolved.chunking.maxMessageBytes) : null;
     this.queue = new OutboundQueue(resolved.queue, this);
-    this.#unconfirmed = resolved.unconfirmed ? new UnconfirmedLog(resolved.unconfirmed) : null;
-    const confirmEvery = resolved.unconfirmed?.confirmEvery ?? 0;
-    this.#confirmEvery = resolved.transport.canPing && confirmEvery > 0 ? confirmEvery : Infinity;
+    this.#receipts = resolved.unconfirmed ? new ReceiptTracker(resolved.unconfirmed, resolved.transport.canPing === true) : null;
     const userInspect = options.inspect;
     this.actor = createActor(connectionMachine, {
       input: { host: this },
@@ -498,45 +485,15 @@ export class ConnectionRuntime implements ConnectionHost {
     }
     const size = sizeOf(data);
     this.counters.countOut(size, this.now());
-    if (tracked && this.#unconfirmed !== null) this.#track(socket, parts ?? data, size);
+    // Requests are not tracked: an unanswered request already ends loudly (resent, or rejected).
+    if (tracked) this.#receipts?.written(socket, parts ?? data, size);
     return true;
   }
 
-  /**
-   * Keeps a written user message until the server proves receipt. Requests are not kept: an unanswered request
-   * already ends loudly (resent, or rejected with ERR_CONNECTION_LOST / ERR_REQUEST_TIMEOUT).
-   */
-  #track(socket: TransportSocket, entry: SendData | readonly SendData[], size: number): void {
-    const log = this.#unconfirmed as UnconfirmedLog;
-    log.add(entry, size);
-    if (!this.#confirmInFlight && log.mark >= this.#confirmAt) {
-      this.#confirmInFlight = true;
-      socket.ping?.(encodeMark(log.mark, CONFIRM_PING));
-    }
-  }
-
-  /** Everything written before write number `mark` reached the server (a pong proved it). */
-  #confirmed(mark: number): void {
-    const log = this.#unconfirmed;
-    if (log === null) return;
-    log.confirm(mark);
-    this.#confirmAt = mark + this.#confirmEvery;
-  }
-
-  /**
-   * The socket that carried the log's messages is gone. A closing handshake the client started and the server
-   * answered proves receipt of all of them (its answer follows our close frame, which follows them); anything else,
-   * a close the server started included, may have lost them, so each one is reported.
-   */
+  /** The live socket is gone: what it carried that the server never confirmed is reported, one drop each. */
   #settleUnconfirmed(confirmedByHandshake: boolean): void {
-    const log = this.#unconfirmed;
-    this.#pongMarks = null;
-    this.#confirmInFlight = false;
-    this.#confirmAt = Infinity;
-    if (log === null || log.length === 0) return;
-    const unconfirmed = log.takeAll();
-    if (confirmedByHandshake) return;
-    for (const data of unconfirmed) this.#emit(new DropEvent(data, 'unconfirmed', this.now()));
+    const unconfirmed = this.#receipts?.settle(confirmedByHandshake);
+    if (unconfirmed) for (const data of unconfirmed) this.#emit(new DropEvent(data, 'unconfirmed', this.now()));
   }
 
   /**
@@ -779,8 +736,8 @@ export class ConnectionRuntime implements ConnectionHost {
       rtt: this.#rtt,
       queueLength: this.queue.length,
       queueBytes: this.queue.bytes,
-      unconfirmedMessages: this.#unconfirmed?.length ?? 0,
-      unconfirmedUntracked: this.#unconfirmed?.untracked ?? 0,
+      unconfirmedMessages: this.#receipts?.length ?? 0,
+      unconfirmedUntracked: this.#receipts?.untracked ?? 0,
       messagesInLastSecond: lastSecond.messagesIn,
       messagesOutLastSecond: lastSecond.messagesOut,
     };
@@ -907,8 +864,7 @@ export class ConnectionRuntime implements ConnectionHost {
     }
     const isPong = this.#heartbeat?.isPong;
     if (isPong && this.#matchesPong(isPong, data)) {
-      const mark = this.#pongMarks?.shift();
-      if (mark !== undefined) this.#confirmed(mark);
+      this.#receipts?.messagePonged();
       this.#ponged();
       return;
     }
@@ -1031,11 +987,9 @@ export class ConnectionRuntime implements ConnectionHost {
 
   pong(socket: TransportSocket, data?: Uint8Array): void {
     if (socket !== this.#announced) return;
-    const ours = data === undefined ? null : decodeMark(data);
-    if (ours !== null) this.#confirmed(ours.mark);
     // A confirmation pong answers the data plane's ping, not the heartbeat's.
-    if (ours?.tag === CONFIRM_PING) this.#confirmInFlight = false;
-    else this.#ponged();
+    if (this.#receipts?.pong(data)) return;
+    this.#ponged();
   }
 
   /** A message on a socket that is not open yet: only the auth exchange happens there. */
@@ -1113,16 +1067,10 @@ export class ConnectionRuntime implements ConnectionHost {
     if (!heartbeat || !socket) return;
     this.#pingSentAt = this.now();
     // The server answers a ping after reading everything written before it: its pong confirms those writes.
-    const log = this.#unconfirmed;
-    if (heartbeat.mode === 'protocol') socket.ping?.(log ? encodeMark(log.mark, HEARTBEAT_PING) : undefined);
+    if (heartbeat.mode === 'protocol') socket.ping?.(this.#receipts?.heartbeatPing());
     else if (heartbeat.mode === 'message') {
       try {
-        const mark = log?.mark ?? -1;
-        if (socket.send(heartbeat.ping()) && mark >= 0) {
-          const marks = (this.#pongMarks ??= []);
-          // Bounded: past it a ping's mark is not kept, so later pongs confirm less (safe), never more.
-          if (marks.length < 8) marks.push(mark);
-        }
+        if (socket.send(heartbeat.ping())) this.#receipts?.messagePingSent();
       } catch (error) {
         // No ping goes out, so the probe times out and the socket is replaced: loud, not stuck.
         this.#reportCallbackError('heartbeat.ping', error);
@@ -1147,7 +1095,7 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#rtt = null; // a new socket, a new path: no round trip measured on it yet
     // Normally settled when the last socket ended; if some path missed that, report rather than forget.
     this.#settleUnconfirmed(false);
-    this.#confirmAt = (this.#unconfirmed?.mark ?? 0) + this.#confirmEvery;
+    this.#receipts?.opened();
     this.counters.opened(this.now());
     // The open sequence, in order: session restore (joins, subscriptions), pending requests, the queue; all before
     // anything an `open` listener sends.

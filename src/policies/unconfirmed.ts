@@ -163,3 +163,101 @@ export class UnconfirmedLog {
 function countOf(write: LoggedWrite): number {
   return Array.isArray(write) ? (write as readonly SendData[]).length : 1;
 }
+
+/**
+ * Everything plain mode does to learn what the server received, for the socket that is live: the log of
+ * unconfirmed writes, confirmation pings every `confirmEvery` writes (one in flight at a time), and the marks the
+ * heartbeat's pings carry. The connection tells it what happens; it says what to report when the socket ends.
+ */
+export class ReceiptTracker {
+  readonly #log: UnconfirmedLog;
+  /** Writes between confirmation pings; Infinity where the transport cannot ping. */
+  readonly #confirmEvery: number;
+  /** The write count at which the next confirmation ping goes out. */
+  #confirmAt = Infinity;
+  #confirmInFlight = false;
+  /**
+   * Message-mode heartbeat: the write count when each unanswered ping went out, oldest first. Its pongs carry no
+   * mark, so each takes the oldest: a pong that never comes makes later ones confirm less, never more.
+   */
+  #pongMarks: number[] | null = null;
+
+  constructor(options: ResolvedUnconfirmed, canPing: boolean) {
+    this.#log = new UnconfirmedLog(options);
+    this.#confirmEvery = canPing && options.confirmEvery > 0 ? options.confirmEvery : Infinity;
+  }
+
+  /** Messages awaiting confirmation. */
+  get length(): number {
+    return this.#log.length;
+  }
+
+  /** Messages no longer tracked because of the limits, ever. */
+  get untracked(): number {
+    return this.#log.untracked;
+  }
+
+  /** A new socket is open (the last one was settled). */
+  opened(): void {
+    this.#confirmAt = this.#log.mark + this.#confirmEvery;
+  }
+
+  /** A user message (or a batch's messages) went out on `socket`; past `confirmEvery` writes, ask for a receipt. */
+  written(socket: { ping?(data?: Uint8Array): void }, write: LoggedWrite, size: number): void {
+    const log = this.#log;
+    log.add(write, size);
+    if (!this.#confirmInFlight && log.mark >= this.#confirmAt) {
+      this.#confirmInFlight = true;
+      socket.ping?.(encodeMark(log.mark, CONFIRM_PING));
+    }
+  }
+
+  /** The payload for a heartbeat ping frame: its pong confirms what was written before it. */
+  heartbeatPing(): Uint8Array {
+    return encodeMark(this.#log.mark, HEARTBEAT_PING);
+  }
+
+  /** A message-mode heartbeat ping went out. Bounded: past 8 a mark is not kept (later pongs confirm less). */
+  messagePingSent(): void {
+    const marks = (this.#pongMarks ??= []);
+    if (marks.length < 8) marks.push(this.#log.mark);
+  }
+
+  /** A message-mode pong arrived: it answers the oldest unanswered ping. */
+  messagePonged(): void {
+    const mark = this.#pongMarks?.shift();
+    if (mark !== undefined) this.#confirm(mark);
+  }
+
+  /**
+   * A pong frame arrived. Returns true when it answered a confirmation ping (the heartbeat must not count it);
+   * a heartbeat ping's pong confirms too, and one without our payload (a peer that echoes nothing) confirms nothing.
+   */
+  pong(data: Uint8Array | undefined): boolean {
+    const ours = data === undefined ? null : decodeMark(data);
+    if (ours === null) return false;
+    this.#confirm(ours.mark);
+    if (ours.tag !== CONFIRM_PING) return false;
+    this.#confirmInFlight = false;
+    return true;
+  }
+
+  /**
+   * The socket that carried the logged writes is gone. A closing handshake the client started and the server
+   * answered proves receipt of all of them (its answer follows our close frame, which follows them); anything else,
+   * a close the server started included, may have lost them: returns them, oldest first, to be reported.
+   */
+  settle(confirmedByHandshake: boolean): SendData[] {
+    this.#pongMarks = null;
+    this.#confirmInFlight = false;
+    this.#confirmAt = Infinity;
+    if (this.#log.length === 0) return [];
+    const unconfirmed = this.#log.takeAll();
+    return confirmedByHandshake ? [] : unconfirmed;
+  }
+
+  #confirm(mark: number): void {
+    this.#log.confirm(mark);
+    this.#confirmAt = mark + this.#confirmEvery;
+  }
+}
