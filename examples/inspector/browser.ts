@@ -14,16 +14,27 @@ import { createBrowserInspector } from '@statelyai/inspect';
 import { createConnection } from '../../src/index.js'; // in your app: from 'socketchart'
 import { withoutHost } from './sanitize.js';
 
-export const inspector = createBrowserInspector({
-  autoStart: false,
-  sanitizeContext: withoutHost,
-});
+/**
+ * A connection whose inspection events go to the Stately inspector window, which opens only when the button given to
+ * `openInspectorOn` is clicked:
+ *
+ *   const { conn, openInspectorOn } = connectWithInspector('wss://example.com/socket');
+ *   openInspectorOn(document.querySelector<HTMLButtonElement>('#inspect')!);
+ */
+export function connectWithInspector(url: string) {
+  const inspector = createBrowserInspector({
+    autoStart: false,
+    sanitizeContext: withoutHost,
+  });
 
-export const conn = createConnection('ws://localhost:8080', {
-  inspect: inspector.inspect,
-});
+  const conn = createConnection(url, {
+    inspect: inspector.inspect,
+  });
 
-/** Wire a button to open the inspector; events from before the click are replayed to it (up to 200). */
-export function openInspectorOn(button: HTMLElement): void {
-  button.addEventListener('click', () => inspector.start(), { once: true });
+  /** Wire a button to open the inspector; events from before the click are replayed to it (up to 200). */
+  function openInspectorOn(button: HTMLElement): void {
+    button.addEventListener('click', () => inspector.start(), { once: true });
+  }
+
+  return { inspector, conn, openInspectorOn };
 }
