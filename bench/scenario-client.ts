@@ -78,7 +78,7 @@ async function finish(set: { clients: BenchClient[]; drops: () => number; dropRe
   const state = set.clients[0]?.describe() ?? '';
   await Promise.all(set.clients.map((client) => client.close(1_000)));
   reply({ type: 'stopped', drops: set.drops(), dropReasons: set.dropReasons, droppedIds: set.droppedIds, state });
-  process.disconnect?.();
+  if (process.connected) process.disconnect?.();
   // Whatever a library keeps running after close (timers, half-closed sockets through a blackhole) ends here.
   setTimeout(() => process.exit(0), 100);
 }
@@ -115,7 +115,7 @@ async function blackholeMode(targetPort: number, count: number, capMs: number, s
   // Closing handshakes cannot complete through a blackhole: give them no time, then cut everything.
   for (const client of set.clients) void client.close(0);
   relay.close();
-  process.disconnect?.();
+  if (process.connected) process.disconnect?.();
   setTimeout(() => process.exit(0), 100);
 }
 
@@ -173,6 +173,6 @@ async function main(): Promise<void> {
 main().catch((error: unknown) => {
   reply({ type: 'error', message: errorMessage(error) });
   process.exitCode = 1;
-  process.disconnect?.();
+  if (process.connected) process.disconnect?.();
   setTimeout(() => process.exit(1), 100);
 });
