@@ -486,7 +486,7 @@ export class ConnectionRuntime implements ConnectionHost {
     const size = sizeOf(data);
     this.counters.countOut(size, this.now());
     // Requests are not tracked: an unanswered request already ends loudly (resent, or rejected).
-    if (tracked) this.#receipts?.written(socket, parts ?? data, size);
+    if (tracked) this.#receipts?.written(socket, parts ?? data);
     return true;
   }
 

@@ -1,4 +1,5 @@
 import type { SendData } from '../data.js';
+import { sizeOf } from '../metrics.js';
 
 /**
  * Plain mode (no `delivery`) cannot know what the server received: TCP reports a write done once the kernel has the
@@ -64,8 +65,8 @@ export type LoggedWrite = SendData | readonly SendData[];
  */
 export class UnconfirmedLog {
   readonly #limits: ResolvedUnconfirmed;
-  #data: LoggedWrite[] = [];
-  #sizes: number[] = [];
+  /** Allocated on the first write, dropped whenever the log empties: an idle connection holds no array. */
+  #data: LoggedWrite[] = NO_WRITES;
   /** Index of the oldest live entry in the arrays (they are compacted lazily). */
   #head = 0;
   /** Write count of the oldest live entry. */
@@ -98,11 +99,11 @@ export class UnconfirmedLog {
     return this.#bytes;
   }
 
-  add(data: LoggedWrite, size: number): void {
+  add(data: LoggedWrite): void {
+    if (this.#data === NO_WRITES) this.#data = [];
     this.#data.push(data);
-    this.#sizes.push(size);
     this.#written++;
-    this.#bytes += size;
+    this.#bytes += sizeOfWrite(data);
     this.#messages += countOf(data);
     // The newest write always stays: a limit smaller than one batch must not untrack what was just written.
     while (this.#writes > 1 && (this.#messages > this.#limits.maxMessages || this.#bytes > this.#limits.maxBytes)) {
@@ -125,8 +126,7 @@ export class UnconfirmedLog {
       if (Array.isArray(write)) for (const data of write as readonly SendData[]) taken.push(data);
       else taken.push(write as SendData);
     }
-    this.#data = [];
-    this.#sizes = [];
+    this.#data = NO_WRITES;
     this.#head = 0;
     this.#first = this.#written;
     this.#bytes = 0;
@@ -136,8 +136,9 @@ export class UnconfirmedLog {
 
   /** Forgets the oldest write; returns how many messages it held. */
   #shift(): number {
-    const messages = countOf(this.#data[this.#head] as LoggedWrite);
-    this.#bytes -= this.#sizes[this.#head] as number;
+    const write = this.#data[this.#head] as LoggedWrite;
+    const messages = countOf(write);
+    this.#bytes -= sizeOfWrite(write);
     this.#messages -= messages;
     (this.#data as unknown[])[this.#head] = undefined; // release the message now, not at the next compaction
     this.#head++;
@@ -149,12 +150,10 @@ export class UnconfirmedLog {
   #compact(): void {
     if (this.#head === 0) return;
     if (this.#head === this.#data.length) {
-      this.#data = [];
-      this.#sizes = [];
+      this.#data = NO_WRITES;
       this.#head = 0;
     } else if (this.#head >= 64 && this.#head * 2 >= this.#data.length) {
       this.#data = this.#data.slice(this.#head);
-      this.#sizes = this.#sizes.slice(this.#head);
       this.#head = 0;
     }
   }
@@ -163,6 +162,16 @@ export class UnconfirmedLog {
 function countOf(write: LoggedWrite): number {
   return Array.isArray(write) ? (write as readonly SendData[]).length : 1;
 }
+
+/** Bytes as `metrics.bytesOut` counts them (string length for text: no re-encoding on the hot path). */
+function sizeOfWrite(write: LoggedWrite): number {
+  if (!Array.isArray(write)) return sizeOf(write);
+  let bytes = 0;
+  for (const data of write as readonly SendData[]) bytes += sizeOf(data);
+  return bytes;
+}
+
+const NO_WRITES = Object.freeze([]) as unknown as LoggedWrite[];
 
 /**
  * Everything plain mode does to learn what the server received, for the socket that is live: the log of
@@ -203,9 +212,9 @@ export class ReceiptTracker {
   }
 
   /** A user message (or a batch's messages) went out on `socket`; past `confirmEvery` writes, ask for a receipt. */
-  written(socket: { ping?(data?: Uint8Array): void }, write: LoggedWrite, size: number): void {
+  written(socket: { ping?(data?: Uint8Array): void }, write: LoggedWrite): void {
     const log = this.#log;
-    log.add(write, size);
+    log.add(write);
     if (!this.#confirmInFlight && log.mark >= this.#confirmAt) {
       this.#confirmInFlight = true;
       socket.ping?.(encodeMark(log.mark, CONFIRM_PING));
