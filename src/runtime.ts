@@ -390,6 +390,7 @@ export class ConnectionRuntime implements ConnectionHost {
     const data = this.#codec === rawCodec ? (message as SendData) : this.encode(message);
     if (typeof data !== 'string') assertSendData(data);
     if (this.#maxMessageSize !== Infinity) this.#checkSize(data);
+    if (this.#chunkSize !== Infinity && typeof data !== 'string') this.#checkSplittable(data);
     if (this.#batching !== null && this.#readyState < 2 && !this.#restoring) {
       this.#addToBatch(data);
       return;
@@ -640,6 +641,16 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#pumpTimer = null;
   }
 
+  /** A Blob can only be read asynchronously, so chunking (which splits at write time) cannot split one. */
+  #checkSplittable(data: SendData): void {
+    if (typeof Blob !== 'undefined' && data instanceof Blob && data.size > this.#chunkSize) {
+      throw new SocketchartError(
+        'ERR_INVALID_DATA',
+        `A Blob of ${data.size} bytes is bigger than chunking.chunkSize (${this.#chunkSize}) and cannot be split synchronously; send \`await blob.arrayBuffer()\` instead.`,
+      );
+    }
+  }
+
   #checkSize(data: SendData): void {
     const size = byteLengthOf(data);
     if (size > this.#maxMessageSize) {
@@ -682,6 +693,7 @@ export class ConnectionRuntime implements ConnectionHost {
       // Checked in every state, so a request written later, on open, obeys the same limits as send().
       data = this.encode(entry.message);
       if (this.#maxMessageSize !== Infinity) this.#checkSize(data);
+      if (this.#chunkSize !== Infinity && typeof data !== 'string') this.#checkSplittable(data);
     } catch (error) {
       entry.reject(error as Error);
       return promise;

@@ -421,6 +421,28 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
     #expire(): void {
       this.#expiryTimer = null;
       if (this.link !== null || this.ended) return;
+      // With a shared store the client may have resumed on another node: then that node owns the session, and
+      // this copy is only stale (nothing to report, nothing to delete).
+      thenOrNow(
+        store.get(this.id),
+        (stored) => {
+          if (this.link !== null || this.ended) return;
+          if (stored !== undefined && stored !== this.record && stored.epoch > this.record.epoch) {
+            this.ended = true;
+            this.dispose();
+            if (sessions.get(this.id) === this) sessions.delete(this.id);
+            return;
+          }
+          this.#expireNow();
+        },
+        (error) => {
+          report(error, this);
+          this.#expireNow();
+        },
+      );
+    }
+
+    #expireNow(): void {
       const undelivered = this.#forget();
       stats.expired++;
       if (options.onExpire) {
@@ -437,7 +459,7 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
       this.ended = true;
       this.dispose();
       if (sessions.get(this.id) === this) sessions.delete(this.id);
-      thenOrNow(store.delete(this.id), () => undefined, (error) => report(error, this));
+      thenOrNow(store.delete(this.id, this.record.epoch), () => undefined, (error) => report(error, this));
       const undelivered = this.record.unacked.map((m) => (typeof m.payload === 'string' ? m.payload : Buffer.from(m.payload)));
       this.record.unacked = [];
       this.#bytes = 0;

@@ -33,7 +33,10 @@ export interface SessionRecord {
 }
 
 export interface SessionStore {
-  /** The record for `id`, or undefined when unknown or expired. */
+  /**
+   * The record for `id`, or undefined when unknown (a store that expires records itself, e.g. with a Redis TTL,
+   * gives undefined once expired; the in-memory store relies on the helper's expiry timers, which delete them).
+   */
   get(id: string): Awaitable<SessionRecord | undefined>;
   /**
    * Store the record (after changes). Give false when a record with a higher `epoch` is stored (this writer is
@@ -41,8 +44,12 @@ export interface SessionStore {
    * acknowledged message is a recorded one.
    */
   set(record: SessionRecord): Awaitable<boolean | void>;
-  /** Forget the session (it expired or ended). */
-  delete(id: string): Awaitable<void>;
+  /**
+   * Forget the session (it expired or ended). With `epoch`, only if the stored record's epoch is not higher: a
+   * node's expiry must not delete a session another node resumed meanwhile (a shared store should make this
+   * check atomic, like `set`).
+   */
+  delete(id: string, epoch?: number): Awaitable<void>;
 }
 
 /** The default store: a Map in this process. Records are held by reference, so `set` costs one Map write. */
@@ -56,7 +63,9 @@ export function createMemorySessionStore(): SessionStore & { readonly size: numb
       records.set(record.id, record);
       return true;
     },
-    delete(id) {
+    delete(id, epoch) {
+      const stored = records.get(id);
+      if (epoch !== undefined && stored !== undefined && stored.epoch > epoch) return;
       records.delete(id);
     },
     get size() {

@@ -305,6 +305,37 @@ describe('the protocol, byte by byte (a hand-written client)', () => {
     expect(keys).toEqual([`anon/${SID}`]);
   });
 
+  it('two nodes on one store: the node a client left does not expire the session another node resumed', async () => {
+    const inner = createMemorySessionStore();
+    // A store shared by nodes holds copies, not the nodes' objects.
+    const store: SessionStore = {
+      get: (id) => structuredClone(inner.get(id)),
+      set: (record) => inner.set(structuredClone(record)),
+      delete: (id, epoch) => inner.delete(id, epoch),
+    };
+    const clockA = new SimulatedClock();
+    const expiredOnA: string[][] = [];
+    const a = await ackServer({ store, clock: clockA, ackEvery: 1, sessionTtl: 1_000, onExpire: (_s, undelivered) => expiredOnA.push(undelivered.map(String)) });
+    const b = await ackServer({ store, sessionTtl: 1_000 });
+    const urls = [a.url];
+    const roaming = createConnection(() => urls.shift() ?? b.url, { ...fast, delivery: atLeastOnce() });
+    cleanup.push(() => roaming.close());
+    await roaming.opened();
+    roaming.send('1');
+    await until(() => a.received.length === 1 && roaming.bufferedAmount === 0);
+    a.killAll(); // the client comes back on node B, which resumes the session from the store
+    await nextEvent(roaming, 'open');
+    await until(() => b.server.stats.resumed === 1);
+    clockA.increment(1_000); // node A's expiry timer for its stale copy fires
+    await until(() => a.server.sessions.size === 0);
+    expect(expiredOnA).toEqual([]); // nothing to report: B owns the session
+    expect(inner.size).toBe(1); // and its record is still there
+    roaming.send('2');
+    await until(() => b.received.length === 1 && roaming.bufferedAmount === 0);
+    expect(b.received).toEqual(['2']);
+    expect(a.received).toEqual(['1']);
+  });
+
   it('works with an async store: frames wait for the load, acks wait for the write, a stale writer is closed (4408)', async () => {
     const inner = createMemorySessionStore();
     const delay = () => new Promise((r) => setTimeout(r, 5));

@@ -33,6 +33,19 @@ describe('chunking with the queue', () => {
   });
 });
 
+describe('chunking and Blobs', () => {
+  it('refuses a Blob bigger than chunkSize at send() (it cannot be split synchronously); a small one goes as is', () => {
+    const memory = createMemoryTransport();
+    const conn = createConnection('ws://x/', { transport: memory.transport, chunking: { chunkSize: 128 } });
+    memory.last!.accept();
+    expect(() => conn.send(new Blob([new Uint8Array(1000)]))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_DATA' }));
+    expect(memory.last!.sent).toEqual([]); // before: one empty frame, silently
+    const small = new Blob([new Uint8Array(100)]);
+    conn.send(small);
+    expect(memory.last!.sent).toEqual([small]);
+  });
+});
+
 describe('requests in the queue', () => {
   it('a request written by the pump is resent after the socket is lost', async () => {
     const memory = createMemoryTransport();
