@@ -15,7 +15,7 @@
  */
 import { assign, raise, sendTo, setup } from 'xstate';
 import { type ResolvedBackoff, backoffDelay, mayRetry } from '../src/policies/backoff.js';
-import { type CloseCodesOption, classifyClose } from '../src/policies/closeCodes.js';
+import { type CloseCodesOption, verdictFor } from '../src/policies/closeCodes.js';
 import { type SocketEvent, type SocketHost, socketActor } from '../src/transports/actor.js';
 import type { CloseInfo } from '../src/transports/types.js';
 
@@ -201,7 +201,7 @@ export const connectionMachine = setup({
   guards: {
     closeIsFatal: ({ context, event }) => {
       const close = closeInfoOf(event);
-      return classifyClose(close.code, close.reason, context.host.policy.closeCodes) === 'fatal';
+      return verdictFor(close.code, close.reason, context.host.policy.closeCodes) === 'fatal';
     },
     reconnectDeclined: ({ context, event }) => {
       const decide = context.host.policy.shouldReconnect;
@@ -240,7 +240,7 @@ export const connectionMachine = setup({
       const retries = context.retries + 1;
       const close = context.lastClose;
       const later =
-        close !== null && classifyClose(close.code, close.reason, context.host.policy.closeCodes) === 'retry-later';
+        close !== null && verdictFor(close.code, close.reason, context.host.policy.closeCodes) === 'retry-later';
       const { backoff, random } = context.host.policy;
       return { retries, retryDelay: backoffDelay(retries, backoff, later ? 'later' : 'normal', random) };
     }),

@@ -160,13 +160,17 @@ export interface ListenerOptions {
 }
 
 interface Registration {
-  listener: Listener<never>;
-  once: boolean;
+  readonly listener: Listener<never>;
+  readonly once: boolean;
+  /** Set on removal, so a dispatch already iterating the old list skips it (the DOM's `removed` flag). */
+  removed: boolean;
 }
 
 /**
  * Listener lists per event type, in registration order, as `EventTarget` keeps them. Lists are replaced (never
- * mutated) on change, so a listener that adds or removes listeners does not disturb the dispatch in progress.
+ * mutated) on change, so a dispatch iterates the list as it was when it began: a listener added during it is not
+ * called for that event. A removed registration is flagged, so the dispatch in progress skips it, as the DOM does.
+ * Nothing is allocated per dispatch.
  */
 export class ListenerRegistry {
   /** Made on the first listener; many connections only ever use the `on*` properties. */
@@ -177,16 +181,19 @@ export class ListenerRegistry {
     this.#lists ??= {};
     const list = this.#lists[type] ?? [];
     if (list.some((entry) => entry.listener === listener)) return;
-    const opts = typeof options === 'object' ? options : {};
+    const opts = typeof options === 'object' && options !== null ? options : {};
     if (opts.signal?.aborted) return;
-    this.#lists[type] = [...list, { listener, once: opts.once === true }];
+    this.#lists[type] = [...list, { listener, once: opts.once === true, removed: false }];
     opts.signal?.addEventListener('abort', () => this.remove(type, listener), { once: true });
   }
 
   remove(type: string, listener: Listener<never>): void {
     const list = this.#lists?.[type];
     if (!list || !this.#lists) return;
-    const next = list.filter((entry) => entry.listener !== listener);
+    const index = list.findIndex((entry) => entry.listener === listener);
+    if (index === -1) return;
+    (list[index] as Registration).removed = true;
+    const next = list.filter((_, i) => i !== index);
     if (next.length === 0) delete this.#lists[type];
     else this.#lists[type] = next;
   }
@@ -200,12 +207,14 @@ export class ListenerRegistry {
     const list = this.#lists?.[event.type];
     if (!list) return;
     for (const entry of list) {
+      if (entry.removed) continue;
       if (entry.once) this.remove(event.type, entry.listener);
       invoke(entry.listener, event);
     }
   }
 
   clear(): void {
+    if (this.#lists) for (const list of Object.values(this.#lists)) for (const entry of list ?? []) entry.removed = true;
     this.#lists = null;
   }
 }

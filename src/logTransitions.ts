@@ -1,5 +1,5 @@
 import type { Connection } from './connection.js';
-import { SocketchartError, describe } from './errors.js';
+import { invalidOption } from './errors.js';
 
 export interface TransitionLogOptions {
   /**
@@ -33,6 +33,29 @@ function clockTime(date: Date): string {
 }
 
 /**
+ * A connection from `createConnection()`: its events and its actor. A pool, or any other event target, does not
+ * emit the events read below (its listeners would get the wrong event types).
+ */
+function checkArguments(conn: unknown, options: unknown): void {
+  const c = conn as { addEventListener?: unknown; actor?: { subscribe?: unknown } | null } | null;
+  if (
+    typeof c !== 'object' ||
+    c === null ||
+    typeof c.addEventListener !== 'function' ||
+    typeof c.actor !== 'object' ||
+    c.actor === null ||
+    typeof c.actor.subscribe !== 'function'
+  ) {
+    throw invalidOption('logTransitions(conn)', 'a connection from createConnection() (a pool: log each of pool.connections)', conn);
+  }
+  if (typeof options !== 'object' || options === null) throw invalidOption('logTransitions(conn, options)', 'an object', options);
+  const { write, color, time } = options as Record<string, unknown>;
+  if (write !== undefined && typeof write !== 'function') throw invalidOption('write', 'a function (line: string) => void', write);
+  if (color !== undefined && typeof color !== 'boolean') throw invalidOption('color', 'true or false', color);
+  if (time !== undefined && typeof time !== 'function') throw invalidOption('time', 'a function (date: Date) => string', time);
+}
+
+/**
  * Prints the connection's lifecycle as it happens, one line per moment, `[time] mark LABEL - detail`:
  *
  * - `CONNECTING - connecting.opening` (yellow): the chart entered a `connecting` state; the detail is its path
@@ -49,12 +72,7 @@ function clockTime(date: Date): string {
  * color (see `color`). Only transitions that happen after the call are printed. Returns a function that stops the log.
  */
 export function logTransitions(conn: Connection, options: TransitionLogOptions = {}): () => void {
-  if (typeof conn !== 'object' || conn === null || typeof (conn as { addEventListener?: unknown }).addEventListener !== 'function') {
-    throw new SocketchartError('ERR_INVALID_OPTION', `logTransitions(conn) takes a connection from createConnection(); got ${describe(conn)}.`);
-  }
-  if (typeof options !== 'object' || options === null) {
-    throw new SocketchartError('ERR_INVALID_OPTION', `logTransitions(conn, options) takes an object; got ${describe(options)}.`);
-  }
+  checkArguments(conn, options);
   const write = options.write ?? ((line: string) => console.log(line));
   const color = options.color ?? colorByDefault();
   const time = options.time ?? clockTime;

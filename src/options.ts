@@ -1,7 +1,7 @@
 import type { ActorOptions, AnyActorLogic, InspectionEvent, Observer } from 'xstate';
 import { invalidOption } from './errors.js';
 import type { BackoffOptions, ResolvedBackoff } from './policies/backoff.js';
-import type { CloseCodesOption } from './policies/closeCodes.js';
+import { type CloseCodesOption, checkCloseTable } from './policies/closeCodes.js';
 import type { EnvironmentSource } from './policies/environment.js';
 import type { QueueOptions, ResolvedQueue } from './policies/queue.js';
 import type { RateLimitOptions } from './policies/rateLimit.js';
@@ -588,18 +588,9 @@ export function resolveQueue(options: QueueOptions | undefined): ResolvedQueue {
   };
 }
 
-const VERDICTS = ['retry', 'retry-later', 'fatal'];
-
 function checkCloseCodes(closeCodes: unknown): void {
   if (closeCodes === undefined || typeof closeCodes === 'function') return;
-  if (typeof closeCodes !== 'object' || closeCodes === null || Array.isArray(closeCodes)) {
-    throw invalidOption('closeCodes', 'a table of close code verdicts or a classifier function', closeCodes);
-  }
-  for (const [code, verdict] of Object.entries(closeCodes)) {
-    const n = Number(code);
-    if (!Number.isInteger(n) || n < 1000 || n > 4999) throw invalidOption('closeCodes', 'keys that are close codes 1000-4999', code);
-    if (!VERDICTS.includes(verdict as string)) throw invalidOption(`closeCodes[${code}]`, "'retry', 'retry-later' or 'fatal'", verdict);
-  }
+  checkCloseTable(closeCodes);
 }
 
 const isFunction = (value: unknown): boolean => typeof value === 'function';

@@ -1,5 +1,6 @@
 import type { AnyStateNode, SnapshotFrom, StateValue } from 'xstate';
 import { type ConnectionMachine, connectionMachine } from '../machines/connection.js';
+import { invalidOption } from './errors.js';
 
 /**
  * The public state path. Two things of the chart stay out of it:
@@ -11,24 +12,42 @@ import { type ConnectionMachine, connectionMachine } from '../machines/connectio
 const SCOPE = 'attempt';
 
 export function statePathOf(snapshot: { value: StateValue }): string {
-  return pathOf(snapshot.value, connectionMachine.root);
+  const value = (snapshot as { value?: unknown } | null)?.value;
+  if (typeof value !== 'string' && (typeof value !== 'object' || value === null)) {
+    throw invalidOption('statePathOf(snapshot)', 'a snapshot of the connection chart (conn.actor.getSnapshot())', snapshot);
+  }
+  return pathOf(value as StateValue, connectionMachine.root, snapshot);
 }
 
-function pathOf(value: StateValue, parent: AnyStateNode): string {
-  const [key, child] = typeof value === 'string' ? [value, undefined] : (Object.entries(value)[0] as [string, StateValue | undefined]);
+function pathOf(value: StateValue, parent: AnyStateNode, snapshot: unknown): string {
+  let key: string;
+  let child: StateValue | undefined;
+  if (typeof value === 'string') key = value;
+  else {
+    const first = typeof value === 'object' && value !== null ? Object.entries(value)[0] : undefined;
+    if (first === undefined) {
+      throw invalidOption('statePathOf(snapshot)', 'a snapshot whose `value` is a state value (a state name or { state: child })', snapshot);
+    }
+    [key, child] = first as [string, StateValue | undefined];
+  }
   const node = parent.states[key];
   if (child === undefined || node === undefined || node.type === 'parallel') return key;
-  const rest = pathOf(child, node);
+  const rest = pathOf(child, node, snapshot);
   return key === SCOPE ? rest : `${key}.${rest}`;
 }
 
 /** True when the public path `path` is the current state or one of its ancestors (`'connecting'`). */
 export function pathMatches(current: string, path: string): boolean {
+  if (typeof current !== 'string') throw invalidOption('pathMatches(current)', "a state path such as conn.state ('connecting.opening')", current);
+  if (typeof path !== 'string') throw invalidOption('pathMatches(current, path)', "a state path such as 'connecting'", path);
   return current === path || current.startsWith(`${path}.`);
 }
 
 /** `readyState` is declared in the chart as tags, one per WebSocket constant. */
 export function readyStateOf(snapshot: SnapshotFrom<ConnectionMachine>): 0 | 1 | 2 | 3 {
+  if (typeof (snapshot as { hasTag?: unknown } | null)?.hasTag !== 'function') {
+    throw invalidOption('readyStateOf(snapshot)', 'a snapshot of the connection chart (conn.actor.getSnapshot())', snapshot);
+  }
   if (snapshot.hasTag('OPEN')) return 1;
   if (snapshot.hasTag('CLOSING')) return 2;
   if (snapshot.hasTag('CLOSED')) return 3;

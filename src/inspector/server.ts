@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import type { Subscription as ActorSubscription } from 'xstate';
 import type { Connection } from '../connection.js';
+import { invalidOption } from '../errors.js';
 import { readyStateOf, statePathOf } from '../statePath.js';
 import { type ChartDescription, activePaths, describeChart, leafPaths } from './chart.js';
 import { PAGE_HTML, PAGE_SCRIPT } from './page.js';
@@ -77,6 +78,35 @@ export function resolveMermaidScript(): string {
   }
 }
 
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
+
+/** Checked before anything listens or follows the connection (a bad port would throw a RangeError from listen()). */
+function checkInspectorArguments(conn: unknown, options: unknown): void {
+  const actor = isObject(conn) ? conn.actor : undefined;
+  if (
+    !isObject(conn) ||
+    typeof conn.addEventListener !== 'function' ||
+    !isObject(conn.metrics) ||
+    !isObject(actor) ||
+    typeof actor.getSnapshot !== 'function' ||
+    typeof actor.subscribe !== 'function'
+  ) {
+    throw invalidOption('serveInspector(conn)', 'a connection from createConnection()', conn);
+  }
+  if (!isObject(options)) throw invalidOption('serveInspector(conn, options)', 'an object { port?, host?, historyLimit?, mermaidScript? }', options);
+  const { port, host, historyLimit, mermaidScript } = options;
+  if (port !== undefined && !(Number.isInteger(port) && (port as number) >= 0 && (port as number) <= 65535)) {
+    throw invalidOption('port', 'a whole number from 0 to 65535 (0 picks a free port)', port);
+  }
+  if (host !== undefined && (typeof host !== 'string' || host === '')) throw invalidOption('host', "a host name or address such as '127.0.0.1'", host);
+  if (historyLimit !== undefined && !(typeof historyLimit === 'number' && historyLimit >= 0 && (Number.isInteger(historyLimit) || historyLimit === Infinity))) {
+    throw invalidOption('historyLimit', 'a whole number >= 0 (or Infinity)', historyLimit);
+  }
+  if (mermaidScript !== undefined && (typeof mermaidScript !== 'string' || mermaidScript === '')) {
+    throw invalidOption('mermaidScript', 'the path of the Mermaid browser bundle', mermaidScript);
+  }
+}
+
 /**
  * Serves a live view of `conn` on 127.0.0.1: its statechart drawn by Mermaid in the page (from the installed
  * `mermaid` package, no CDN), the active state highlighted as it changes, and the event log with timestamps, kept
@@ -84,6 +114,7 @@ export function resolveMermaidScript(): string {
  * close the connection).
  */
 export async function serveInspector(conn: InspectableConnection, options: InspectorOptions = {}): Promise<InspectorServer> {
+  checkInspectorArguments(conn, options);
   const host = options.host ?? '127.0.0.1';
   const historyLimit = options.historyLimit ?? 1000;
   const mermaidScript = options.mermaidScript ?? resolveMermaidScript();

@@ -1,3 +1,5 @@
+import { invalidOption } from '../errors.js';
+
 /**
  * What a close code means for the reconnect loop. Decided here, used by the statechart's guards.
  */
@@ -41,7 +43,33 @@ export type CloseClassifier = (code: number, reason: string) => CloseAction | un
 /** Overrides as a table (`{ 4001: 'fatal' }`) or a classifier function. */
 export type CloseCodesOption = Readonly<Record<number, CloseAction>> | CloseClassifier;
 
+const VERDICTS: readonly unknown[] = ['retry', 'retry-later', 'fatal'];
+
+/** The table form of `closeCodes`: close codes 1000-4999 to a verdict (`createConnection` and `classifyClose`). */
+export function checkCloseTable(table: unknown, name = 'closeCodes'): void {
+  if (typeof table !== 'object' || table === null || Array.isArray(table)) {
+    throw invalidOption(name, 'a table of close code verdicts ({ 4001: \'fatal\' }) or a classifier function', table);
+  }
+  for (const [key, verdict] of Object.entries(table)) {
+    const n = Number(key);
+    if (!Number.isInteger(n) || n < 1000 || n > 4999) throw invalidOption('closeCodes', 'keys that are close codes 1000-4999', key);
+    if (!VERDICTS.includes(verdict)) throw invalidOption(`closeCodes[${key}]`, "'retry', 'retry-later' or 'fatal'", verdict);
+  }
+}
+
+/** What a close means for the reconnect loop; checks its arguments (for callers outside the chart). */
 export function classifyClose(code: number, reason: string, overrides?: CloseCodesOption): CloseAction {
+  if (!Number.isInteger(code) || code < 0) throw invalidOption('classifyClose(code)', 'a close code (a whole number such as 1006)', code);
+  if (typeof reason !== 'string') throw invalidOption('classifyClose(code, reason)', "the close reason, a string ('' for none)", reason);
+  if (overrides !== undefined && typeof overrides !== 'function') checkCloseTable(overrides, 'classifyClose(code, reason, overrides)');
+  return verdictFor(code, reason, overrides);
+}
+
+/**
+ * The chart's guards use this one: the table was checked when the connection was created, and whatever a
+ * transport reports as a close must get a verdict, never an exception in the middle of a transition.
+ */
+export function verdictFor(code: number, reason: string, overrides?: CloseCodesOption): CloseAction {
   if (typeof overrides === 'function') {
     const verdict = overrides(code, reason);
     if (verdict !== undefined) return verdict;

@@ -1,3 +1,5 @@
+import { invalidOption } from '../errors.js';
+
 /**
  * Where the connection learns that the network went away or the page came back. Injected, so tests drive it and
  * Node (which has neither signal) gets a source that never fires.
@@ -34,8 +36,28 @@ interface BrowserGlobals {
   };
 }
 
+const isObject = (value: unknown): value is object => typeof value === 'object' && value !== null;
+const isFunction = (value: unknown): boolean => typeof value === 'function';
+
+/** The host's globals, or a stand-in with the same shape: checked before any listener is added. */
+function checkGlobals(globals: unknown): void {
+  if (!isObject(globals) && !isFunction(globals)) {
+    throw invalidOption('browserEnvironment(globals)', 'the global object (globalThis) or a stand-in { navigator?, addEventListener?, removeEventListener?, document? }', globals);
+  }
+  const g = globals as Record<string, unknown>;
+  if (g.navigator != null && !isObject(g.navigator)) throw invalidOption('globals.navigator', 'an object with `onLine`', g.navigator);
+  for (const name of ['addEventListener', 'removeEventListener'] as const) {
+    if (g[name] != null && !isFunction(g[name])) throw invalidOption(`globals.${name}`, 'a function', g[name]);
+  }
+  const doc = g.document as Record<string, unknown> | null | undefined;
+  if (doc != null && !(isObject(doc) && isFunction(doc.addEventListener) && isFunction(doc.removeEventListener))) {
+    throw invalidOption('globals.document', 'a document with addEventListener and removeEventListener', doc);
+  }
+}
+
 /** `navigator.onLine` with `online`/`offline` window events, and `visibilitychange` on the document. */
 export function browserEnvironment(globals: BrowserGlobals = globalThis as BrowserGlobals): EnvironmentSource {
+  checkGlobals(globals);
   return {
     isOnline: () => globals.navigator?.onLine !== false,
     subscribe(listener) {
@@ -66,6 +88,7 @@ export function defaultEnvironment(): EnvironmentSource {
 
 /** A source you flip by hand, for tests and for apps with their own reachability signal. */
 export function createManualEnvironment(initiallyOnline = true) {
+  if (typeof initiallyOnline !== 'boolean') throw invalidOption('createManualEnvironment(initiallyOnline)', 'true or false', initiallyOnline);
   let online = initiallyOnline;
   const listeners = new Set<EnvironmentListener>();
   const source: EnvironmentSource = {
@@ -78,6 +101,7 @@ export function createManualEnvironment(initiallyOnline = true) {
   return {
     source,
     setOnline(next: boolean) {
+      if (typeof next !== 'boolean') throw invalidOption('setOnline(online)', 'true or false', next);
       if (next === online) return;
       online = next;
       for (const listener of [...listeners]) {

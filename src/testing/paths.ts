@@ -30,6 +30,7 @@ import {
   connectionMachine,
 } from '../../machines/connection.js';
 import { Connection } from '../connection.js';
+import { invalidOption } from '../errors.js';
 import type { ConnectionOptions } from '../options.js';
 import { readyStateOf, statePathOf } from '../statePath.js';
 import { createMemoryTransport } from '../transports/memory.js';
@@ -233,12 +234,18 @@ export function chartStates(): string[] {
 
 /** Keys of transition definitions, as an inspector's `@xstate.microstep` event carries them in `_transitions`. */
 export function transitionKeys(transitions: readonly AnyTransitionDefinition[]): string[] {
+  if (!Array.isArray(transitions)) {
+    throw invalidOption('transitionKeys(transitions)', "an array of transition definitions (a '@xstate.microstep' event's `_transitions`)", transitions);
+  }
   const index = indexTransitions();
   return transitions.map((t) => index.get(t)?.key ?? `(unknown transition ${t.eventType})`);
 }
 
 /** State ids (relative) of the nodes a snapshot is in. */
 export function stateIdsOf(snapshot: { _nodes: readonly AnyStateNode[] }): string[] {
+  if (!Array.isArray((snapshot as { _nodes?: unknown } | null)?._nodes)) {
+    throw invalidOption('stateIdsOf(snapshot)', 'a snapshot of the connection chart (conn.actor.getSnapshot())', snapshot);
+  }
   return snapshot._nodes.filter((node) => node.id !== ROOT_ID).map((node) => relative(node.id));
 }
 
@@ -531,12 +538,12 @@ function toPath(
  * ```
  */
 export function connectionPaths(options: ConnectionPathsOptions = {}): ConnectionPath[] {
+  checkPathsOptions(options);
   const names = options.variants ?? (Object.keys(PATH_VARIANTS) as PathVariantName[]);
   const simple = options.simple === true ? {} : options.simple || null;
   const paths: ConnectionPath[] = [];
   for (const name of names) {
     const variant = PATH_VARIANTS[name];
-    if (!variant) throw new TypeError(`Unknown path variant ${JSON.stringify(name)}; one of ${Object.keys(PATH_VARIANTS).join(', ')}.`);
     const model = createModel(variant);
     const logic = Object.create(connectionMachine, {
       transition: { value: (snapshot: Snapshot, event: PathEvent) => model.transition(snapshot, event) },
@@ -579,6 +586,30 @@ export function connectionPaths(options: ConnectionPathsOptions = {}): Connectio
     }
   }
   return paths;
+}
+
+/** Checked before walking anything: the walk is slow, and a typo in a variant name should not cost it. */
+function checkPathsOptions(options: unknown): void {
+  if (typeof options !== 'object' || options === null) {
+    throw invalidOption('connectionPaths(options)', 'an object { variants?, shortest?, simple? }', options);
+  }
+  const { variants, shortest, simple } = options as Record<string, unknown>;
+  const known = Object.keys(PATH_VARIANTS);
+  if (variants !== undefined) {
+    if (!Array.isArray(variants)) throw invalidOption('variants', `an array of variant names (${known.join(', ')})`, variants);
+    for (const name of variants) {
+      if (typeof name !== 'string' || !Object.hasOwn(PATH_VARIANTS, name)) throw invalidOption('variants', `names among ${known.join(', ')}`, name);
+    }
+  }
+  if (shortest !== undefined && typeof shortest !== 'boolean') throw invalidOption('shortest', 'true or false', shortest);
+  if (simple === undefined || typeof simple === 'boolean') return;
+  if (typeof simple !== 'object' || simple === null) throw invalidOption('simple', 'true, false or { maxLength?, maxPaths? }', simple);
+  for (const name of ['maxLength', 'maxPaths'] as const) {
+    const value = (simple as Record<string, unknown>)[name];
+    if (value !== undefined && !(typeof value === 'number' && value >= 0 && (Number.isInteger(value) || value === Infinity))) {
+      throw invalidOption(`simple.${name}`, 'a whole number >= 0 (or Infinity)', value);
+    }
+  }
 }
 
 /** For simple paths: one payload per event type (the first close class, say), so routes differ by state. */

@@ -1,4 +1,5 @@
 import { type AddressInfo, type Socket, connect, createServer } from 'node:net';
+import { invalidOption } from '../errors.js';
 
 /**
  * A TCP relay on 127.0.0.1 in front of a server, that can turn into a blackhole: no byte gets through in either
@@ -18,6 +19,13 @@ export interface TcpRelay {
 }
 
 export async function createTcpRelay(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpRelay> {
+  // Checked up front: the relay connects to its target only when a client arrives, where a bad port throws uncaught.
+  if (!Number.isInteger(targetPort) || targetPort < 1 || targetPort > 65535) {
+    throw invalidOption('createTcpRelay(targetPort)', "the target server's port, a whole number from 1 to 65535 (e.g. server.port)", targetPort);
+  }
+  if (typeof targetHost !== 'string' || targetHost === '') {
+    throw invalidOption('createTcpRelay(targetPort, targetHost)', "a host name or address such as '127.0.0.1'", targetHost);
+  }
   let swallowing = false;
   /** What the blackhole holds, in arrival order: chunks on their way, and closes (a dead path carries no FIN). */
   let held: Array<() => void> = [];

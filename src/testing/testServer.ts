@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { invalidOption } from '../errors.js';
 
 export interface TestServerOptions {
   /**
@@ -128,7 +129,22 @@ const MALFORMED_FRAME = Buffer.from([0x8b, 0x00]);
 type Emit = (event: string | symbol, ...args: unknown[]) => boolean;
 type Write = (...args: unknown[]) => boolean;
 
+/** Checked before anything listens: a bad option would otherwise throw inside a connection handler, later. */
+function checkTestServerOptions(options: unknown): void {
+  if (typeof options !== 'object' || options === null) {
+    throw invalidOption('createTestServer(options)', 'an object { onMessage?, onConnection?, handleProtocols?, autoPong?, holdHandshakes? }', options);
+  }
+  const o = options as Record<string, unknown>;
+  for (const name of ['onMessage', 'onConnection', 'handleProtocols'] as const) {
+    if (o[name] !== undefined && typeof o[name] !== 'function') throw invalidOption(name, 'a function', o[name]);
+  }
+  for (const name of ['autoPong', 'holdHandshakes'] as const) {
+    if (o[name] !== undefined && typeof o[name] !== 'boolean') throw invalidOption(name, 'true or false', o[name]);
+  }
+}
+
 export async function createTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  checkTestServerOptions(options);
   const wss = new WebSocketServer({
     noServer: true,
     // Pings are answered below, so the test can switch pongs off per server at run time.

@@ -1,4 +1,5 @@
 import type { SendData } from '../data.js';
+import { invalidOption } from '../errors.js';
 import type { BinaryType, OpenRequest, SocketSink, Transport, TransportSocket } from './types.js';
 
 type DomWebSocket = WebSocket;
@@ -84,9 +85,16 @@ class BrowserSocket implements TransportSocket {
 
 /**
  * The transport over `globalThis.WebSocket`: browsers, Deno, Bun, Node >= 22. `WebSocketImpl` lets you pass
- * another WHATWG-compatible constructor.
+ * another WHATWG-compatible constructor (it takes no options object).
  */
 export function createBrowserTransport(WebSocketImpl?: typeof WebSocket): Transport {
+  if (WebSocketImpl !== undefined && typeof WebSocketImpl !== 'function') {
+    throw invalidOption(
+      'createBrowserTransport(WebSocketImpl)',
+      'a WebSocket constructor (such as globalThis.WebSocket), or nothing for the global one',
+      WebSocketImpl,
+    );
+  }
   return {
     name: 'browser',
     defaultBinaryType: 'blob',

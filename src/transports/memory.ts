@@ -1,4 +1,5 @@
 import type { SendData } from '../data.js';
+import { invalidOption } from '../errors.js';
 import type { BinaryType, CloseInfo, OpenRequest, SocketSink, Transport, TransportSocket } from './types.js';
 
 /**
@@ -53,6 +54,9 @@ export class MemoryPeer {
 
   /** Close with a close frame (or, with code 1006, as a dropped TCP connection). */
   close(code = 1000, reason = ''): void {
+    // Checked here: the chart classifies the code, and a bad one would fail inside a transition instead.
+    if (!Number.isInteger(code) || code < 0) throw invalidOption('peer.close(code)', 'a close code (a whole number such as 1000, or 1006 for a dropped connection)', code);
+    if (typeof reason !== 'string') throw invalidOption('peer.close(code, reason)', 'a string', reason);
     if (this.state === 'closed') return;
     this.#finish({ code, reason, wasClean: code !== 1006 });
   }
@@ -117,11 +121,23 @@ class MemorySocket implements TransportSocket {
   }
 }
 
+const BINARY_TYPES: readonly unknown[] = ['arraybuffer', 'blob', 'nodebuffer'];
+
+function checkMemoryOptions(options: unknown): void {
+  if (typeof options !== 'object' || options === null) throw invalidOption('createMemoryTransport(options)', 'an object { binaryTypes?, canPing? }', options);
+  const { binaryTypes, canPing } = options as Record<string, unknown>;
+  if (binaryTypes !== undefined && !(Array.isArray(binaryTypes) && binaryTypes.every((t) => BINARY_TYPES.includes(t)))) {
+    throw invalidOption('binaryTypes', "an array of 'arraybuffer', 'blob' or 'nodebuffer'", binaryTypes);
+  }
+  if (canPing !== undefined && typeof canPing !== 'boolean') throw invalidOption('canPing', 'true or false', canPing);
+}
+
 /**
  * An in-process transport: nothing touches the network, and the test decides, synchronously, when each socket
  * opens, what it receives and how it ends. For fast unit tests of the chart and of app code.
  */
 export function createMemoryTransport(options: { binaryTypes?: readonly BinaryType[]; canPing?: boolean } = {}) {
+  checkMemoryOptions(options);
   const peers: MemoryPeer[] = [];
   const transport: Transport = {
     name: 'memory',

@@ -23,7 +23,8 @@ export interface NodeTransportOptions {
    */
   handshakeTimeout?: number;
   /**
-   * Largest message in bytes accepted from the server; bigger ones close the socket with 1009.
+   * Largest message in bytes accepted from the server; a bigger one closes the socket with 1009, which the
+   * connection reports as its close code (unclean) and treats as fatal by default (no reconnect loop).
    * @default 104857600 (100 MiB, the ws default)
    */
   maxPayload?: number;
@@ -45,10 +46,13 @@ export interface NodeTransportOptions {
 
 const SINK = Symbol('socketchart.sink');
 const BINARY = Symbol('socketchart.binaryType');
+/** Set when ws failed the connection over a message bigger than `maxPayload`. */
+const TOO_BIG = Symbol('socketchart.tooBig');
 
 interface WsSocket extends WebSocket {
   [SINK]: SocketSink;
   [BINARY]: BinaryType;
+  [TOO_BIG]?: true;
 }
 
 // The listeners are shared by every socket: ws calls them with `this` bound to the socket, which carries its sink.
@@ -63,12 +67,20 @@ function handleMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
 }
 
 function handleError(this: WebSocket, error: Error): void {
+  if ((error as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') (this as WsSocket)[TOO_BIG] = true;
   (this as WsSocket)[SINK].onError(error);
 }
 
 function handleClose(this: WebSocket, code: number, reason: Buffer): void {
+  const ws = this as WsSocket;
+  // ws sent 1009 but stopped reading, so it reports 1006: say why, so the chart treats it as the fatal 1009 it is
+  // (the same message would come again after a reconnect).
+  if (code === 1006 && ws[TOO_BIG]) {
+    ws[SINK].onClose({ code: 1009, reason: 'Message too big (over maxPayload)', wasClean: false });
+    return;
+  }
   // ws reports 1006 exactly when no close frame came back; that is the DOM's definition of an unclean close.
-  (this as WsSocket)[SINK].onClose({ code, reason: reason.toString(), wasClean: code !== 1006 });
+  ws[SINK].onClose({ code, reason: reason.toString(), wasClean: code !== 1006 });
 }
 
 function handlePong(this: WebSocket, data: Buffer): void {

@@ -10,7 +10,9 @@
  * setTimeout's 2**31-1 ms, codec failures are ERR_INVALID_DATA, listeners/handlers/hooks/signals are checked when
  * registered, subscribe() encodes its messages up front, request()/opened() validate their options, the pool
  * checks its options, size and opened(count), createNodeTransport, splitMessage, Reassembler, logTransitions and
- * backoffDelay check their arguments. Add a case here with every new public function.
+ * backoffDelay check their arguments. A second audit found 57 more cases (logTransitions' options, createBrowserTransport,
+ * serveInspector, the state path helpers, classifyClose, the environments and the testing kit), fixed the same way.
+ * Add a case here with every new public function.
  */
 import { WebSocketServer } from 'ws';
 import { describe, expect, it } from 'vitest';
@@ -21,15 +23,24 @@ import {
   Reassembler,
   type SocketchartErrorCode,
   backoffDelay,
+  browserEnvironment,
+  classifyClose,
+  createBrowserTransport,
   createConnection,
+  createManualEnvironment,
   createPool,
   isSocketchartError,
   jsonCodec,
   logTransitions,
+  pathMatches,
+  readyStateOf,
   splitMessage,
+  statePathOf,
 } from '../../src/index.js';
+import { serveInspector } from '../../src/inspector/index.js';
 import { createNodeTransport } from '../../src/node.js';
 import { attachAckServer } from '../../src/server/index.js';
+import { connectionPaths, createTcpRelay, createTestServer, stateIdsOf, transitionKeys } from '../../src/testing/index.js';
 import { createMemoryTransport } from '../../src/transports/memory.js';
 
 // The matrix feeds wrong types on purpose.
@@ -297,4 +308,93 @@ matrix('socketchart/server: attachAckServer', [
     run: () => attachAckServer(new WebSocketServer({ noServer: true }), { onMessage: () => {}, sessionTtl: -1 }),
     code: 'ERR_INVALID_OPTION',
   },
+]);
+
+matrix('logTransitions: options and what counts as a connection', [
+  { name: 'logTransitions(conn, { write: 42 }) (threw a TypeError on the next event)', run: () => logTransitions(make(), { write: 42 as Any }), code: 'ERR_INVALID_OPTION' },
+  { name: "logTransitions(conn, { color: 'yes' })", run: () => logTransitions(make(), { color: 'yes' as Any }), code: 'ERR_INVALID_OPTION' },
+  { name: "logTransitions(conn, { time: 'HH:MM' })", run: () => logTransitions(make(), { time: 'HH:MM' as Any }), code: 'ERR_INVALID_OPTION' },
+  { name: 'logTransitions(pool) (its events are not a connection\'s)', run: () => logTransitions(pool({ size: 1 }) as Any), code: 'ERR_INVALID_OPTION' },
+  { name: 'logTransitions(new EventTarget())', run: () => logTransitions(new EventTarget() as Any), code: 'ERR_INVALID_OPTION' },
+]);
+
+matrix('createBrowserTransport (takes a WebSocket constructor, not options)', [
+  { name: 'createBrowserTransport(42) (the connection ended with closedBy.kind error)', run: () => createBrowserTransport(42 as Any), code: 'ERR_INVALID_OPTION' },
+  { name: 'createBrowserTransport({ WebSocket })', run: () => createBrowserTransport({ WebSocket: globalThis.WebSocket } as Any), code: 'ERR_INVALID_OPTION' },
+  { name: 'createBrowserTransport(null)', run: () => createBrowserTransport(null as Any), code: 'ERR_INVALID_OPTION' },
+]);
+
+// Promise-returning: errors are rejections, before anything listens.
+matrix('serveInspector', [
+  { name: 'serveInspector(42) (a TypeError)', run: () => serveInspector(42 as Any), code: 'ERR_INVALID_OPTION' },
+  { name: 'serveInspector({})', run: () => serveInspector({} as Any), code: 'ERR_INVALID_OPTION' },
+  { name: 'serveInspector(conn, 42)', run: () => serveInspector(make(), 42 as Any), code: 'ERR_INVALID_OPTION' },
+  { name: 'serveInspector(conn, { port: -5 }) (a RangeError)', run: () => serveInspector(make(), { port: -5 }), code: 'ERR_INVALID_OPTION' },
+  { name: 'serveInspector(conn, { port: 70000 })', run: () => serveInspector(make(), { port: 70000 }), code: 'ERR_INVALID_OPTION' },
+  { name: 'serveInspector(conn, { host: 42 }) (accepted)', run: () => serveInspector(make(), { host: 42 as Any }), code: 'ERR_INVALID_OPTION' },
+  { name: 'serveInspector(conn, { historyLimit: -1 })', run: () => serveInspector(make(), { historyLimit: -1 }), code: 'ERR_INVALID_OPTION' },
+  { name: 'serveInspector(conn, { mermaidScript: 42 })', run: () => serveInspector(make(), { mermaidScript: 42 as Any }), code: 'ERR_INVALID_OPTION' },
+]);
+
+matrix('state paths', [
+  { name: 'statePathOf(null)', run: () => statePathOf(null as Any), code: 'ERR_INVALID_OPTION' },
+  { name: 'statePathOf({})', run: () => statePathOf({} as Any), code: 'ERR_INVALID_OPTION' },
+  { name: 'statePathOf({ value: {} })', run: () => statePathOf({ value: {} }), code: 'ERR_INVALID_OPTION' },
+  { name: 'statePathOf({ value: { attempt: 42 } })', run: () => statePathOf({ value: { attempt: 42 as Any } }), code: 'ERR_INVALID_OPTION' },
+  { name: 'readyStateOf({})', run: () => readyStateOf({} as Any), code: 'ERR_INVALID_OPTION' },
+  { name: 'pathMatches(1, 2)', run: () => pathMatches(1 as Any, 2 as Any), code: 'ERR_INVALID_OPTION' },
+  { name: "pathMatches('open', null)", run: () => pathMatches('open', null as Any), code: 'ERR_INVALID_OPTION' },
+  { name: 'conn.matches(42)', run: () => make().matches(42 as Any), code: 'ERR_INVALID_OPTION' },
+]);
+
+matrix('classifyClose and the environments', [
+  { name: "classifyClose(1006.5, '')", run: () => classifyClose(1006.5, ''), code: 'ERR_INVALID_OPTION' },
+  { name: "classifyClose('1006', '')", run: () => classifyClose('1006' as Any, ''), code: 'ERR_INVALID_OPTION' },
+  { name: 'classifyClose(1006, 42)', run: () => classifyClose(1006, 42 as Any), code: 'ERR_INVALID_OPTION' },
+  { name: "classifyClose(4000, '', 42)", run: () => classifyClose(4000, '', 42 as Any), code: 'ERR_INVALID_OPTION' },
+  { name: "classifyClose(4000, '', { 4000: 'sometimes' })", run: () => classifyClose(4000, '', { 4000: 'sometimes' as Any }), code: 'ERR_INVALID_OPTION' },
+  { name: "classifyClose(4000, '', { 99: 'fatal' })", run: () => classifyClose(4000, '', { 99: 'fatal' }), code: 'ERR_INVALID_OPTION' },
+  { name: 'createManualEnvironment(42)', run: () => createManualEnvironment(42 as Any), code: 'ERR_INVALID_OPTION' },
+  { name: "createManualEnvironment().setOnline('no')", run: () => createManualEnvironment().setOnline('no' as Any), code: 'ERR_INVALID_OPTION' },
+  { name: 'browserEnvironment(42)', run: () => browserEnvironment(42 as Any), code: 'ERR_INVALID_OPTION' },
+  { name: 'browserEnvironment({ addEventListener: 42 })', run: () => browserEnvironment({ addEventListener: 42 } as Any), code: 'ERR_INVALID_OPTION' },
+  { name: 'browserEnvironment({ document: {} })', run: () => browserEnvironment({ document: {} } as Any), code: 'ERR_INVALID_OPTION' },
+]);
+
+matrix('socketchart/testing', [
+  { name: 'createMemoryTransport(42)', run: () => createMemoryTransport(42 as Any), code: 'ERR_INVALID_OPTION' },
+  { name: "createMemoryTransport({ binaryTypes: 'blob' })", run: () => createMemoryTransport({ binaryTypes: 'blob' as Any }), code: 'ERR_INVALID_OPTION' },
+  { name: "createMemoryTransport({ binaryTypes: ['text'] })", run: () => createMemoryTransport({ binaryTypes: ['text' as Any] }), code: 'ERR_INVALID_OPTION' },
+  { name: "createMemoryTransport({ canPing: 'yes' })", run: () => createMemoryTransport({ canPing: 'yes' as Any }), code: 'ERR_INVALID_OPTION' },
+  {
+    name: 'peer.close(1000.5) (failed inside the chart)',
+    run: () => {
+      const memory = createMemoryTransport();
+      const conn = createConnection('ws://example.test/', { transport: memory.transport });
+      try {
+        memory.last!.accept();
+        memory.last!.close(1000.5);
+      } finally {
+        conn.close();
+      }
+    },
+    code: 'ERR_INVALID_OPTION',
+  },
+  { name: 'createTestServer(42)', run: () => createTestServer(42 as Any), code: 'ERR_INVALID_OPTION' },
+  { name: 'createTestServer({ onMessage: 42 })', run: () => createTestServer({ onMessage: 42 as Any }), code: 'ERR_INVALID_OPTION' },
+  { name: 'createTestServer({ onConnection: 42 })', run: () => createTestServer({ onConnection: 42 as Any }), code: 'ERR_INVALID_OPTION' },
+  { name: "createTestServer({ handleProtocols: 'chat' })", run: () => createTestServer({ handleProtocols: 'chat' as Any }), code: 'ERR_INVALID_OPTION' },
+  { name: "createTestServer({ autoPong: 'no' })", run: () => createTestServer({ autoPong: 'no' as Any }), code: 'ERR_INVALID_OPTION' },
+  { name: 'createTestServer({ holdHandshakes: 1 })', run: () => createTestServer({ holdHandshakes: 1 as Any }), code: 'ERR_INVALID_OPTION' },
+  { name: 'createTcpRelay(-1) (uncaught RangeError when a client arrived)', run: () => createTcpRelay(-1), code: 'ERR_INVALID_OPTION' },
+  { name: 'createTcpRelay(70000)', run: () => createTcpRelay(70000), code: 'ERR_INVALID_OPTION' },
+  { name: "createTcpRelay('8080')", run: () => createTcpRelay('8080' as Any), code: 'ERR_INVALID_OPTION' },
+  { name: 'createTcpRelay(8080, 42)', run: () => createTcpRelay(8080, 42 as Any), code: 'ERR_INVALID_OPTION' },
+  { name: 'connectionPaths(42)', run: () => connectionPaths(42 as Any), code: 'ERR_INVALID_OPTION' },
+  { name: "connectionPaths({ variants: ['plan'] }) (a TypeError)", run: () => connectionPaths({ variants: ['plan' as Any] }), code: 'ERR_INVALID_OPTION' },
+  { name: "connectionPaths({ variants: 'plain' })", run: () => connectionPaths({ variants: 'plain' as Any }), code: 'ERR_INVALID_OPTION' },
+  { name: "connectionPaths({ shortest: 'no', variants: [] })", run: () => connectionPaths({ shortest: 'no' as Any, variants: [] }), code: 'ERR_INVALID_OPTION' },
+  { name: 'connectionPaths({ simple: { maxPaths: -1 }, variants: [] })', run: () => connectionPaths({ simple: { maxPaths: -1 }, variants: [] }), code: 'ERR_INVALID_OPTION' },
+  { name: 'transitionKeys(42)', run: () => transitionKeys(42 as Any), code: 'ERR_INVALID_OPTION' },
+  { name: 'stateIdsOf(null)', run: () => stateIdsOf(null as Any), code: 'ERR_INVALID_OPTION' },
 ]);
