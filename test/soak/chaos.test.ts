@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 /**
  * The chaos soak (issue 7): many connections against createTestServer() with random faults (drops, close codes of
  * every class, 503 refusals, slow handshakes, malformed frames, blackholes, server restarts, client reconnects and
- * closes), then close() everything. It runs in a child process (test/soak/chaosChild.ts) with --expose-gc, so the
+ * closes), then close() everything. Every message a client sent must have reached the server or been reported. It runs in a child process (test/soak/chaosChild.ts) with --expose-gc, so the
  * heap is measured after a real gc and the process must exit by itself.
  *
  * CI: 1,000 connections, 8 s of faults (about 12 s in all). Longer: SOCKETCHART_SOAK=long (2,000 connections,
@@ -49,7 +49,10 @@ describe('chaos soak', () => {
       extraFinalClose: 0,
       eventsAfterFinal: 0,
       resources: [],
+      // Every message a client sent reached the server or was reported (plain mode's `unconfirmed` included).
+      silentlyLost: 0,
     });
+    expect(report.messagesSent).toBeGreaterThan(1000);
     // Every fault kind happened at least once.
     for (const kind of ['drop', 'close-retry', 'close-retry-later', 'close-fatal', 'refuse-503', 'slow-handshake', 'malformed-frame', 'blackhole', 'server-restart']) {
       expect(report.faults[kind], kind).toBeGreaterThan(0);

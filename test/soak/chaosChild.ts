@@ -146,6 +146,11 @@ async function main(): Promise<void> {
     }),
   );
   let trackers: Tracker[] | null = conns.map((c, i) => watch(c, i));
+  // Every client message is accounted for: it reached the server, or the client reported it (a `drop` event).
+  let nextMessage = 0;
+  const sent: string[] = [];
+  const reported = new Set<string>();
+  for (const c of conns) c.addEventListener('drop', (e) => reported.add(String(e.data)));
   const live = () => [...server.sockets];
   const some = <T>(list: readonly T[], share: number): T[] => list.filter(() => random() < share);
 
@@ -220,7 +225,12 @@ async function main(): Promise<void> {
         .then(() => server.restart())
         .finally(() => (restarting = null));
     } else if (kind === 'client-send') {
-      for (const c of some(conns, 0.2)) if (c.readyState < 2) c.send(`m${Math.floor(random() * 1e6)}`);
+      for (const c of some(conns, 0.2)) {
+        if (c.readyState >= 2) continue;
+        const message = `m${nextMessage++}`;
+        sent.push(message);
+        c.send(message);
+      }
     } else if (kind === 'client-reconnect') {
       for (const c of some(conns, 0.02)) c.reconnect();
     } else if (kind === 'client-close-open') {
@@ -254,6 +264,8 @@ async function main(): Promise<void> {
   );
   const accepted = server.accepted;
   const receivedByServer = server.received.length;
+  const arrived = new Set(server.received.map(String));
+  const silentlyLost = sent.filter((m) => !arrived.has(m) && !reported.has(m));
   await server.close();
   await sleep(50);
   server = null as never;
@@ -274,6 +286,11 @@ async function main(): Promise<void> {
     closeMs,
     accepted,
     receivedByServer,
+    messagesSent: sent.length,
+    messagesReported: reported.size,
+    reportedButArrived: [...reported].filter((m) => arrived.has(m)).length,
+    silentlyLost: silentlyLost.length,
+    firstSilentlyLost: silentlyLost.slice(0, 5),
     faults,
     ...totals,
     notClosed,
