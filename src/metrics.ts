@@ -33,6 +33,10 @@ export interface ConnectionMetrics {
   messagesInLastSecond: number;
   /** Messages sent during the last full second. */
   messagesOutLastSecond: number;
+  /** Bytes received during the last full second (counted as `bytesIn` is). */
+  bytesInLastSecond: number;
+  /** Bytes sent during the last full second. */
+  bytesOutLastSecond: number;
 }
 
 /** Counters the data plane bumps; kept to plain number fields so that costs nanoseconds. */
@@ -51,12 +55,17 @@ export class MetricsCounters {
   #outThis = 0;
   #inLast = 0;
   #outLast = 0;
+  #bytesInThis = 0;
+  #bytesOutThis = 0;
+  #bytesInLast = 0;
+  #bytesOutLast = 0;
 
   countIn(bytes: number, now: number): void {
     this.messagesIn++;
     this.bytesIn += bytes;
     this.#roll(now);
     this.#inThis++;
+    this.#bytesInThis += bytes;
   }
 
   countOut(bytes: number, now: number): void {
@@ -64,6 +73,7 @@ export class MetricsCounters {
     this.bytesOut += bytes;
     this.#roll(now);
     this.#outThis++;
+    this.#bytesOutThis += bytes;
   }
 
   opened(now: number): void {
@@ -76,9 +86,9 @@ export class MetricsCounters {
     this.openedAt = -1;
   }
 
-  lastSecond(now: number): { messagesIn: number; messagesOut: number } {
+  lastSecond(now: number): { messagesIn: number; messagesOut: number; bytesIn: number; bytesOut: number } {
     this.#roll(now);
-    return { messagesIn: this.#inLast, messagesOut: this.#outLast };
+    return { messagesIn: this.#inLast, messagesOut: this.#outLast, bytesIn: this.#bytesInLast, bytesOut: this.#bytesOutLast };
   }
 
   #roll(now: number): void {
@@ -87,8 +97,12 @@ export class MetricsCounters {
     const adjacent = second === this.#second + 1;
     this.#inLast = adjacent ? this.#inThis : 0;
     this.#outLast = adjacent ? this.#outThis : 0;
+    this.#bytesInLast = adjacent ? this.#bytesInThis : 0;
+    this.#bytesOutLast = adjacent ? this.#bytesOutThis : 0;
     this.#inThis = 0;
     this.#outThis = 0;
+    this.#bytesInThis = 0;
+    this.#bytesOutThis = 0;
     this.#second = second;
   }
 }

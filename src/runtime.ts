@@ -752,6 +752,8 @@ export class ConnectionRuntime implements ConnectionHost {
       unconfirmedUntracked: this.#receipts?.untracked ?? 0,
       messagesInLastSecond: lastSecond.messagesIn,
       messagesOutLastSecond: lastSecond.messagesOut,
+      bytesInLastSecond: lastSecond.bytesIn,
+      bytesOutLastSecond: lastSecond.bytesOut,
     };
   }
 

@@ -206,14 +206,22 @@ describe('metrics', () => {
     expect(m.bytesOut).toBe('{"type":"chat","text":"a"}'.length);
   });
 
-  it('reports messages per last full second', () => {
+  it('reports messages and bytes per last full second, both ways', () => {
     const { memory, clock, conn } = setup();
     memory.last!.accept();
-    for (let i = 0; i < 3; i++) memory.last!.message('{"type":"chat","text":"x"}');
+    const frame = '{"type":"chat","text":"x"}';
+    for (let i = 0; i < 3; i++) memory.last!.message(frame);
+    conn.send({ type: 'chat', text: 'y' });
     clock.increment(1000);
-    expect(conn.metrics.messagesInLastSecond).toBe(3);
+    expect(conn.metrics).toMatchObject({
+      messagesInLastSecond: 3,
+      bytesInLastSecond: 3 * frame.length,
+      messagesOutLastSecond: 1,
+      bytesOutLastSecond: frame.length,
+      queueBytes: 0,
+    });
     clock.increment(1000);
-    expect(conn.metrics.messagesInLastSecond).toBe(0);
+    expect(conn.metrics).toMatchObject({ messagesInLastSecond: 0, bytesInLastSecond: 0, bytesOutLastSecond: 0 });
   });
 });
 
