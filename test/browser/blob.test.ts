@@ -6,18 +6,13 @@
  * Same setup as browser.test.ts: the library bundled in memory with esbuild into an IIFE (`window.socketchart`),
  * served from a loopback HTTP server, everything on 127.0.0.1, port 0, no fixed sleeps.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type * as Socketchart from '../../src/index.js';
 import { type TestServer, createTestServer } from '../../src/testing/index.js';
 import { launchChromium } from '../support/chromium.js';
+import { type SocketchartPage, serveSocketchartPage } from '../support/socketchartPage.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const ENTRY = fileURLToPath(new URL('../../src/index.ts', import.meta.url));
 const WAIT = { timeout: 4_000, polling: 10 } as const;
 
 /** What the page saw of each message, in arrival order (Blob bytes are read asynchronously into their slot). */
@@ -33,43 +28,23 @@ interface PageGlobals {
 const PAGE_HTML = '<!doctype html><meta charset="utf-8"><title>socketchart blobs</title><script src="/socketchart.js"></script>';
 
 let browser: Browser;
-let http: Server;
+let http: SocketchartPage;
 let pageUrl: string;
 let ws: TestServer;
 let page: Page;
 let pageErrors: string[] = [];
 
 beforeAll(async () => {
-  const [bundle, server, launched] = await Promise.all([
-    build({
-      entryPoints: [ENTRY],
-      absWorkingDir: ROOT,
-      bundle: true,
-      format: 'iife',
-      globalName: 'socketchart',
-      platform: 'browser',
-      target: 'chrome110',
-      write: false,
-      logLevel: 'silent',
-      define: { 'process.env.NODE_ENV': '"production"' },
-    }),
+  const [served, server, launched] = await Promise.all([
+    serveSocketchartPage(PAGE_HTML),
     // Records what arrives (binary as a Buffer) and answers nothing: the server's messages come from the tests.
     createTestServer({ onMessage: () => {} }),
     launchChromium(),
   ]);
   ws = server;
   browser = launched;
-  const script = bundle.outputFiles[0]?.text ?? '';
-  http = createServer((req, res) => {
-    if (req.url === '/') res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE_HTML);
-    else if (req.url === '/socketchart.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
-    else res.writeHead(404).end();
-  });
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(0, '127.0.0.1', () => resolve());
-  });
-  pageUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}/`;
+  http = served;
+  pageUrl = served.url;
   // One page for the file (a page load costs about a second here); each test makes its own connection.
   page = await browser.newPage();
   page.on('pageerror', (error) => pageErrors.push(String(error)));
@@ -80,10 +55,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await ws?.close();
-  if (http) {
-    http.closeAllConnections();
-    await new Promise<void>((resolve) => http.close(() => resolve()));
-  }
+  await http?.close();
 });
 
 beforeEach(() => {

@@ -6,18 +6,14 @@
  * No fixed sleeps: the page records what it sees, and the tests wait for it with `waitForFunction`.
  */
 import { mkdirSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { launchChromium } from '../support/chromium.js';
+import { type SocketchartPage, serveSocketchartPage } from '../support/socketchartPage.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type * as Socketchart from '../../src/index.js';
 import { type TestServer, createTestServer } from '../../src/testing/index.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const ENTRY = fileURLToPath(new URL('../../src/index.ts', import.meta.url));
 const SHOTS = fileURLToPath(new URL('../../test-output/browser/', import.meta.url));
 /** Short waits: everything here is loopback, and reconnects use a 50 ms backoff. */
 const WAIT = { timeout: 4_000, polling: 10 } as const;
@@ -49,7 +45,7 @@ const PAGE_HTML = `<!doctype html>
 
 let browser: Browser;
 let context: BrowserContext;
-let http: Server;
+let http: SocketchartPage;
 let pageUrl: string;
 let ws: TestServer;
 /** Close frames the server received, per test. */
@@ -59,19 +55,8 @@ let pageErrors: string[] = [];
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  const [bundle, server, launched] = await Promise.all([
-    build({
-      entryPoints: [ENTRY],
-      absWorkingDir: ROOT,
-      bundle: true,
-      format: 'iife',
-      globalName: 'socketchart',
-      platform: 'browser',
-      target: 'chrome110',
-      write: false,
-      logLevel: 'silent',
-      define: { 'process.env.NODE_ENV': '"production"' },
-    }),
+  const [served, server, launched] = await Promise.all([
+    serveSocketchartPage(PAGE_HTML),
     createTestServer({
       onConnection: (socket) =>
         socket.on('close', (code, reason) => serverCloses.push({ code, reason: reason.toString() })),
@@ -82,27 +67,15 @@ beforeAll(async () => {
   browser = launched;
   context = await browser.newContext({ viewport: { width: 800, height: 500 } });
 
-  const script = bundle.outputFiles[0]?.text ?? '';
-  http = createServer((req, res) => {
-    if (req.url === '/') res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE_HTML);
-    else if (req.url === '/socketchart.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
-    else res.writeHead(404).end();
-  });
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(0, '127.0.0.1', () => resolve());
-  });
-  pageUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}/`;
+  http = served;
+  pageUrl = served.url;
 });
 
 afterAll(async () => {
   await context?.close().catch(() => {});
   await browser?.close();
   await ws?.close();
-  if (http) {
-    http.closeAllConnections();
-    await new Promise<void>((resolve) => http.close(() => resolve()));
-  }
+  await http?.close();
 });
 
 beforeEach(async () => {
