@@ -14,7 +14,17 @@ export type SocketchartErrorCode =
   | 'ERR_CONNECTION_CLOSED'
   | 'ERR_REQUEST_TIMEOUT'
   | 'ERR_CONNECTION_LOST'
-  | 'ERR_MESSAGE_TOO_LARGE';
+  | 'ERR_MESSAGE_TOO_LARGE'
+  /** A frame looked like a chunk (`{"$chunk":` or the binary chunk header) but its fields were not valid. */
+  | 'ERR_INVALID_CHUNK'
+  /** A chunked message never completed: its socket ended, or too many others were in progress. */
+  | 'ERR_MESSAGE_INCOMPLETE'
+  /** The attempt did not open within `connectTimeout`. */
+  | 'ERR_CONNECT_TIMEOUT'
+  /** No pong (and no other traffic) within `heartbeat.timeout`: the connection was declared dead. */
+  | 'ERR_HEARTBEAT_TIMEOUT'
+  /** The server refused authentication (a nack, an HTTP 401/403, or no ack within `auth.timeout`). */
+  | 'ERR_AUTH_FAILED';
 
 export class SocketchartError extends Error {
   readonly code: SocketchartErrorCode;
