@@ -35,42 +35,69 @@ export type ResolvedUnconfirmed = Required<UnconfirmedOptions>;
 
 /**
  * A ping of ours carries its mark (the write count when it went out), so its pong confirms exactly that much even
- * if pongs come late or not at all: one tag byte (which ping), then the mark as a float64 (exact to 2^53).
+ * if pongs come late or not at all: one tag byte (which ping), then the mark as a big-endian float64 (exact to 2^53).
  */
 export const CONFIRM_PING = 0x53;
 export const HEARTBEAT_PING = 0x48;
 const MARK_BYTES = 9;
 
+/**
+ * One float64 seen as bytes, to write and read marks without a DataView per ping. The wire order is big-endian;
+ * `SWAP` says whether this machine's order differs (it does on every little-endian CPU).
+ */
+const SCRATCH = new Float64Array(1);
+const SCRATCH_BYTES = new Uint8Array(SCRATCH.buffer);
+const SWAP = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 export function encodeMark(mark: number, tag: typeof CONFIRM_PING | typeof HEARTBEAT_PING): Uint8Array {
+  // A fresh array each time: the transport may still hold the last one (ws queues frames while it is busy).
   const bytes = new Uint8Array(MARK_BYTES);
   bytes[0] = tag;
-  new DataView(bytes.buffer).setFloat64(1, mark);
+  SCRATCH[0] = mark;
+  for (let i = 0; i < 8; i++) bytes[1 + i] = SCRATCH_BYTES[SWAP ? 7 - i : i] as number;
   return bytes;
+}
+
+/** The mark in one of our ping payloads, or -1 if the payload is not one of ours (e.g. a peer that echoes nothing). */
+function markOf(data: Uint8Array): number {
+  const tag = data[0];
+  if (data.byteLength !== MARK_BYTES || (tag !== CONFIRM_PING && tag !== HEARTBEAT_PING)) return -1;
+  for (let i = 0; i < 8; i++) SCRATCH_BYTES[SWAP ? 7 - i : i] = data[1 + i] as number;
+  const mark = SCRATCH[0] as number;
+  // Our marks are whole write counts; anything else in a 9-byte payload that starts like ours is not ours.
+  return Number.isSafeInteger(mark) && mark >= 0 ? mark : -1;
 }
 
 /** The ping a pong answers and its mark, or null if the payload is not one of ours (e.g. a peer that echoes nothing). */
 export function decodeMark(data: Uint8Array): { tag: number; mark: number } | null {
-  const tag = data[0];
-  if (data.byteLength !== MARK_BYTES || (tag !== CONFIRM_PING && tag !== HEARTBEAT_PING)) return null;
-  return { tag, mark: new DataView(data.buffer, data.byteOffset, data.byteLength).getFloat64(1) };
+  const mark = markOf(data);
+  return mark < 0 ? null : { tag: data[0] as number, mark };
 }
 
 /** One write: a message, or the messages a batch frame carried (reported one by one). */
 export type LoggedWrite = SendData | readonly SendData[];
 
+/** The ring's size when a write arrives at an empty log (it doubles when full). */
+const FIRST_CAPACITY = 16;
+
 /**
  * The messages written since the last proof of receipt, oldest first. Positions are counted over every write
  * (`mark`), so a proof that covers "everything written before write N" confirms by position; the limits and
  * `length` count messages (a batch frame is one write of several messages).
+ *
+ * Held in a ring: a write is one store, a confirmation walks only the writes it confirms, and nothing is ever
+ * copied except when the ring doubles (or shrinks after a burst). An empty log holds no array at all.
  */
 export class UnconfirmedLog {
-  readonly #limits: ResolvedUnconfirmed;
-  /** Allocated on the first write, dropped whenever the log empties: an idle connection holds no array. */
-  #data: LoggedWrite[] = NO_WRITES;
-  /** Index of the oldest live entry in the arrays (they are compacted lazily). */
+  readonly #maxMessages: number;
+  readonly #maxBytes: number;
+  /** Power-of-two sized; null while empty (allocated on the first write, dropped whenever the log empties). */
+  #ring: Array<LoggedWrite | undefined> | null = null;
+  /** Ring index of the oldest write held. */
   #head = 0;
-  /** Write count of the oldest live entry. */
-  #first = 0;
+  /** Writes held. */
+  #writes = 0;
+  /** Writes ever: the write number the next write gets. */
   #written = 0;
   #bytes = 0;
   #messages = 0;
@@ -78,7 +105,8 @@ export class UnconfirmedLog {
   untracked = 0;
 
   constructor(limits: ResolvedUnconfirmed) {
-    this.#limits = limits;
+    this.#maxMessages = limits.maxMessages;
+    this.#maxBytes = limits.maxBytes;
   }
 
   /** Writes so far: a proof obtained after this many writes confirms all of them. */
@@ -91,97 +119,115 @@ export class UnconfirmedLog {
     return this.#messages;
   }
 
-  get #writes(): number {
-    return this.#data.length - this.#head;
-  }
-
   get bytes(): number {
     return this.#bytes;
   }
 
-  add(data: LoggedWrite): void {
-    if (this.#data === NO_WRITES) this.#data = [];
-    this.#data.push(data);
+  add(write: LoggedWrite): void {
+    let ring = this.#ring;
+    if (ring === null) ring = this.#ring = new Array<LoggedWrite | undefined>(FIRST_CAPACITY).fill(undefined);
+    else if (this.#writes === ring.length) ring = this.#resize(ring.length * 2);
+    ring[(this.#head + this.#writes) & (ring.length - 1)] = write;
+    this.#writes++;
     this.#written++;
-    this.#bytes += sizeOfWrite(data);
-    this.#messages += countOf(data);
-    // The newest write always stays: a limit smaller than one batch must not untrack what was just written.
-    while (this.#writes > 1 && (this.#messages > this.#limits.maxMessages || this.#bytes > this.#limits.maxBytes)) {
-      this.untracked += this.#shift();
+    if (Array.isArray(write)) {
+      this.#messages += write.length;
+      this.#bytes += sizeOfBatch(write as readonly SendData[]);
+    } else {
+      this.#messages++;
+      this.#bytes += sizeOf(write);
     }
-    this.#compact();
+    // The newest write always stays: a limit smaller than one batch must not untrack what was just written.
+    while (this.#writes > 1 && (this.#messages > this.#maxMessages || this.#bytes > this.#maxBytes)) {
+      this.untracked += this.#shift(ring);
+    }
   }
 
   /** Everything written before write number `mark` reached the server. */
   confirm(mark: number): void {
-    while (this.#first < mark && this.#writes > 0) this.#shift();
-    this.#compact();
+    const ring = this.#ring;
+    if (ring === null) return;
+    let confirmed = Math.min(mark - (this.#written - this.#writes), this.#writes);
+    while (confirmed-- > 0) this.#shift(ring);
+    if (this.#writes === 0) {
+      this.#ring = null;
+      this.#head = 0;
+    } else if (ring.length > 4 * FIRST_CAPACITY && this.#writes * 8 <= ring.length) {
+      // After a burst: do not keep a ring sized for it while only a few writes stay unconfirmed at a time.
+      this.#resize(ring.length / 4);
+    }
   }
 
   /** Empties the log and returns the messages it held, oldest first (for reporting). */
   takeAll(): SendData[] {
     const taken: SendData[] = [];
-    for (let i = this.#head; i < this.#data.length; i++) {
-      const write = this.#data[i] as LoggedWrite;
-      if (Array.isArray(write)) for (const data of write as readonly SendData[]) taken.push(data);
-      else taken.push(write as SendData);
+    const ring = this.#ring;
+    if (ring !== null) {
+      const mask = ring.length - 1;
+      for (let i = 0; i < this.#writes; i++) {
+        const write = ring[(this.#head + i) & mask] as LoggedWrite;
+        if (Array.isArray(write)) for (const data of write as readonly SendData[]) taken.push(data);
+        else taken.push(write as SendData);
+      }
     }
-    this.#data = NO_WRITES;
+    this.#ring = null;
     this.#head = 0;
-    this.#first = this.#written;
+    this.#writes = 0;
     this.#bytes = 0;
     this.#messages = 0;
     return taken;
   }
 
   /** Forgets the oldest write; returns how many messages it held. */
-  #shift(): number {
-    const write = this.#data[this.#head] as LoggedWrite;
-    const messages = countOf(write);
-    this.#bytes -= sizeOfWrite(write);
+  #shift(ring: Array<LoggedWrite | undefined>): number {
+    const write = ring[this.#head] as LoggedWrite;
+    ring[this.#head] = undefined; // release the message now
+    this.#head = (this.#head + 1) & (ring.length - 1);
+    this.#writes--;
+    let messages = 1;
+    if (Array.isArray(write)) {
+      messages = write.length;
+      this.#bytes -= sizeOfBatch(write as readonly SendData[]);
+    } else this.#bytes -= sizeOf(write);
     this.#messages -= messages;
-    (this.#data as unknown[])[this.#head] = undefined; // release the message now, not at the next compaction
-    this.#head++;
-    this.#first++;
     return messages;
   }
 
-  /** Drops the consumed prefix once it is most of the arrays, so a long-lived log does not keep growing. */
-  #compact(): void {
-    if (this.#head === 0) return;
-    if (this.#head === this.#data.length) {
-      this.#data = NO_WRITES;
-      this.#head = 0;
-    } else if (this.#head >= 64 && this.#head * 2 >= this.#data.length) {
-      this.#data = this.#data.slice(this.#head);
-      this.#head = 0;
-    }
+  /** Copies the writes held, oldest first, into a ring of `capacity` (a power of two, at least #writes). */
+  #resize(capacity: number): Array<LoggedWrite | undefined> {
+    const old = this.#ring as Array<LoggedWrite | undefined>;
+    const ring = new Array<LoggedWrite | undefined>(capacity).fill(undefined);
+    const mask = old.length - 1;
+    for (let i = 0; i < this.#writes; i++) ring[i] = old[(this.#head + i) & mask];
+    this.#head = 0;
+    this.#ring = ring;
+    return ring;
   }
 }
 
-function countOf(write: LoggedWrite): number {
-  return Array.isArray(write) ? (write as readonly SendData[]).length : 1;
-}
-
 /** Bytes as `metrics.bytesOut` counts them (string length for text: no re-encoding on the hot path). */
-function sizeOfWrite(write: LoggedWrite): number {
-  if (!Array.isArray(write)) return sizeOf(write);
+function sizeOfBatch(batch: readonly SendData[]): number {
   let bytes = 0;
-  for (const data of write as readonly SendData[]) bytes += sizeOf(data);
+  for (const data of batch) bytes += sizeOf(data);
   return bytes;
 }
 
-const NO_WRITES = Object.freeze([]) as unknown as LoggedWrite[];
-
 /**
  * Everything plain mode does to learn what the server received, for the socket that is live: the log of
- * unconfirmed writes, confirmation pings every `confirmEvery` writes (one in flight at a time), and the marks the
- * heartbeat's pings carry. The connection tells it what happens; it says what to report when the socket ends.
+ * unconfirmed writes, confirmation pings (one in flight at a time), and the marks the heartbeat's pings carry. The
+ * connection tells it what happens; it says what to report when the socket ends.
+ *
+ * A confirmation ping goes out when the log holds `confirmEvery` writes, or a quarter of either limit (batches carry
+ * many messages per write, large messages fill `maxBytes` in few writes): pongs then come back well before the log
+ * reaches a limit and starts to untrack, at a steady rate. Between such pings, the heartbeat's pongs confirm too.
  */
 export class ReceiptTracker {
   readonly #log: UnconfirmedLog;
   /** Writes between confirmation pings; Infinity where the transport cannot ping. */
   readonly #confirmEvery: number;
+  /** Messages / bytes held at which a confirmation ping goes out whatever the write count. */
+  readonly #messagesTrigger: number;
+  readonly #bytesTrigger: number;
   /** The write count at which the next confirmation ping goes out. */
   #confirmAt = Infinity;
   #confirmInFlight = false;
@@ -193,7 +239,10 @@ export class ReceiptTracker {
 
   constructor(options: ResolvedUnconfirmed, canPing: boolean) {
     this.#log = new UnconfirmedLog(options);
-    this.#confirmEvery = canPing && options.confirmEvery > 0 ? options.confirmEvery : Infinity;
+    const pings = canPing && options.confirmEvery > 0;
+    this.#confirmEvery = pings ? options.confirmEvery : Infinity;
+    this.#messagesTrigger = pings ? Math.max(1, options.maxMessages / 4) : Infinity;
+    this.#bytesTrigger = pings ? Math.max(1, options.maxBytes / 4) : Infinity;
   }
 
   /** Messages awaiting confirmation. */
@@ -211,11 +260,15 @@ export class ReceiptTracker {
     this.#confirmAt = this.#log.mark + this.#confirmEvery;
   }
 
-  /** A user message (or a batch's messages) went out on `socket`; past `confirmEvery` writes, ask for a receipt. */
+  /** A user message (or a batch's messages) went out on `socket`; past the thresholds, ask for a receipt. */
   written(socket: { ping?(data?: Uint8Array): void }, write: LoggedWrite): void {
     const log = this.#log;
     log.add(write);
-    if (!this.#confirmInFlight && log.mark >= this.#confirmAt) {
+    if (
+      !this.#confirmInFlight &&
+      (log.mark >= this.#confirmAt || log.length >= this.#messagesTrigger || log.bytes >= this.#bytesTrigger) &&
+      this.#confirmAt !== Infinity
+    ) {
       this.#confirmInFlight = true;
       socket.ping?.(encodeMark(log.mark, CONFIRM_PING));
     }
@@ -243,10 +296,12 @@ export class ReceiptTracker {
    * a heartbeat ping's pong confirms too, and one without our payload (a peer that echoes nothing) confirms nothing.
    */
   pong(data: Uint8Array | undefined): boolean {
-    const ours = data === undefined ? null : decodeMark(data);
-    if (ours === null) return false;
-    this.#confirm(ours.mark);
-    if (ours.tag !== CONFIRM_PING) return false;
+    if (data === undefined) return false;
+    const mark = markOf(data);
+    // Past the writes made, the payload is not an answer to any ping of ours (a peer making up pongs): it proves nothing.
+    if (mark < 0 || mark > this.#log.mark) return false;
+    this.#confirm(mark);
+    if (data[0] !== CONFIRM_PING) return false;
     this.#confirmInFlight = false;
     return true;
   }
@@ -267,6 +322,6 @@ export class ReceiptTracker {
 
   #confirm(mark: number): void {
     this.#log.confirm(mark);
-    this.#confirmAt = mark + this.#confirmEvery;
+    if (this.#confirmAt !== Infinity) this.#confirmAt = mark + this.#confirmEvery;
   }
 }

@@ -137,6 +137,44 @@ describe('unconfirmed writes (plain mode)', () => {
     expect(log).toEqual([]);
   });
 
+  it('asks for a confirmation before confirmEvery writes once the log holds a quarter of maxBytes or maxMessages', () => {
+    // Large messages fill maxBytes in a few writes; counting writes alone would untrack them before any ping.
+    const bytes = setup({ heartbeat: false, unconfirmed: { maxBytes: 40 } }, true);
+    bytes.memory.last!.accept();
+    bytes.conn.send('123456789');
+    expect(bytes.memory.last!.pings).toBe(0);
+    bytes.conn.send('0'); // 10 bytes: a quarter of 40
+    expect(bytes.memory.last!.pings).toBe(1);
+    expect(decodeMark(bytes.memory.last!.lastPing)).toEqual({ tag: CONFIRM_PING, mark: 2 });
+
+    const messages = setup({ heartbeat: false, unconfirmed: { maxMessages: 12 } }, true);
+    messages.memory.last!.accept();
+    messages.conn.send('a');
+    messages.conn.send('b');
+    expect(messages.memory.last!.pings).toBe(0);
+    messages.conn.send('c'); // 3 messages: a quarter of 12
+    expect(messages.memory.last!.pings).toBe(1);
+    messages.memory.last!.pong(messages.memory.last!.lastPing);
+    expect(messages.conn.metrics.unconfirmedMessages).toBe(0);
+  });
+
+  it('a pong whose payload looks like ours but carries a mark no ping of ours had confirms nothing', () => {
+    const { memory, conn } = setup({ heartbeat: false, unconfirmed: { confirmEvery: 2 } }, true);
+    const peer = memory.last!;
+    peer.accept();
+    const log = recordEvents(conn, ['drop']);
+    conn.send('a');
+    peer.pong(encodeMark(1_000_000, CONFIRM_PING)); // more writes than were made
+    const notANumber = encodeMark(0, CONFIRM_PING);
+    notANumber.fill(0xff, 1); // a NaN mark
+    peer.pong(notANumber);
+    expect(conn.metrics.unconfirmedMessages).toBe(1);
+    conn.send('b'); // confirmation pings still go out on schedule
+    expect(decodeMark(peer.lastPing)).toEqual({ tag: CONFIRM_PING, mark: 2 });
+    peer.close(1006);
+    expect(log).toEqual(['drop:unconfirmed:a', 'drop:unconfirmed:b']);
+  });
+
   it('a confirmation pong is not a heartbeat pong (the probe still waits for its own)', () => {
     const { memory, clock, conn } = setup({ heartbeat: { interval: 1000, timeout: 500 }, unconfirmed: { confirmEvery: 1 } }, true);
     memory.last!.accept();
@@ -308,10 +346,32 @@ describe('UnconfirmedLog', () => {
     expect(log.takeAll()).toEqual(['e']);
   });
 
+  it('keeps order across the ring wrapping and growing, and after it shrinks back from a burst', () => {
+    const log = new UnconfirmedLog(limits);
+    let next = 0;
+    let confirmed = 0;
+    const add = (n: number) => {
+      for (let i = 0; i < n; i++) log.add(`m${next++}`);
+    };
+    add(12);
+    log.confirm((confirmed = 10)); // the head moves near the end of the first ring
+    add(10); // wraps around
+    add(30); // grows while wrapped
+    expect(log.length).toBe(next - confirmed);
+    add(1000); // a burst
+    log.confirm((confirmed = next - 5)); // shrinks: five writes left in a ring sized for a thousand
+    add(3);
+    expect(log.length).toBe(8);
+    expect(log.takeAll()).toEqual(Array.from({ length: 8 }, (_, i) => `m${confirmed + i}`));
+    expect(log.mark).toBe(next);
+  });
+
   it('round-trips marks through a ping payload and ignores other pongs', () => {
     expect(decodeMark(encodeMark(123_456_789_012, CONFIRM_PING))).toEqual({ tag: CONFIRM_PING, mark: 123_456_789_012 });
     expect(decodeMark(encodeMark(7, HEARTBEAT_PING))).toEqual({ tag: HEARTBEAT_PING, mark: 7 });
     expect(decodeMark(new Uint8Array())).toBeNull();
     expect(decodeMark(new Uint8Array(9))).toBeNull();
+    // The wire format is a big-endian float64 after the tag, whatever the machine's byte order.
+    expect([...encodeMark(1, CONFIRM_PING)]).toEqual([CONFIRM_PING, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0]);
   });
 });
