@@ -24,8 +24,9 @@ export interface UnconfirmedOptions {
    */
   maxBytes?: number;
   /**
-   * Where the transport can send ping frames (Node), one goes out after this many unconfirmed writes, so the log
-   * stays short even between heartbeats. 0 or Infinity: confirm only through heartbeat pongs.
+   * Where the transport can send ping frames (Node), one goes out after this many unconfirmed writes (or sooner, once
+   * the log holds a quarter of `maxMessages` or `maxBytes`), so the log stays short even between heartbeats.
+   * 0 or Infinity: confirm only through heartbeat pongs.
    * @default 100
    */
   confirmEvery?: number;
