@@ -1,4 +1,6 @@
 import type { SendData } from '../data.js';
+import { invalidOption } from '../errors.js';
+import { callback, delay, group, whole } from '../validate.js';
 
 /**
  * Coalescing small outbound messages into one frame. Opt-in: it trades up to `window` ms of latency for fewer
@@ -15,7 +17,11 @@ export interface BatchingOptions {
    * @default 100
    */
   maxMessages?: number;
-  /** Builds the frame for a batch (e.g. `(frames) => JSON.stringify({ type: 'batch', frames })`). */
+  /**
+   * Builds the frame for a batch (e.g. `(frames) => JSON.stringify({ type: 'batch', frames })`). Required: setting
+   * it is what turns batching on.
+   * @default none
+   */
   envelope: (frames: SendData[]) => SendData;
   /**
    * Recognizes an inbound batch and returns its messages (or undefined for an ordinary frame), for servers that
@@ -26,3 +32,21 @@ export interface BatchingOptions {
 }
 
 export type ResolvedBatching = Required<Omit<BatchingOptions, 'split'>> & Pick<BatchingOptions, 'split'>;
+
+export const BATCHING_DEFAULTS = Object.freeze({
+  window: 10,
+  maxMessages: 100,
+});
+
+export function resolveBatching(batching: BatchingOptions | undefined): ResolvedBatching | null {
+  const b = group('batching', batching, ['window', 'maxMessages', 'envelope', 'split'], 'an object { envelope, window?, maxMessages?, split? }');
+  if (b === undefined) return null;
+  if (typeof b.envelope !== 'function') throw invalidOption('batching.envelope', 'a function building one frame from the batched frames', b.envelope);
+  const d = BATCHING_DEFAULTS;
+  return {
+    window: delay('batching.window', b.window, d.window),
+    maxMessages: whole('batching.maxMessages', b.maxMessages, d.maxMessages, 1),
+    envelope: b.envelope,
+    split: callback('batching.split', b.split),
+  };
+}

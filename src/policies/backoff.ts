@@ -1,4 +1,5 @@
-import { SocketchartError, describe } from '../errors.js';
+import { SocketchartError, describe, invalidOption } from '../errors.js';
+import { delay, finite, group, whole } from '../validate.js';
 
 /**
  * Reconnect delays: exponential growth with full jitter, then a cap.
@@ -23,8 +24,17 @@ export interface BackoffOptions {
    */
   maxDelay?: number;
   /**
-   * Consecutive failed attempts after which the connection gives up (`closed`, reason `giveup`). Reset by every
-   * successful open.
+   * Retries after a failed attempt before the connection gives up (`closed`, `closedBy.kind === 'giveup'`): with
+   * `maxRetries: 2` the third failed attempt in a row is final, and `0` makes the first failure final. Counted
+   * since the connection was last healthy (see `resetAfter`), like graphql-ws's `retryAttempts` and
+   * reconnecting-websocket's `maxRetries`.
+   * @default Infinity
+   */
+  maxRetries?: number;
+  /**
+   * The former name of `maxRetries`, with the same meaning: it always counted retries, so `maxAttempts: 2` allows
+   * 3 failed attempts. Setting both is refused.
+   * @deprecated Use `maxRetries`.
    * @default Infinity
    */
   maxAttempts?: number;
@@ -41,7 +51,37 @@ export interface BackoffOptions {
   tryAgainLaterDelay?: number;
 }
 
-export type ResolvedBackoff = Required<BackoffOptions>;
+export type ResolvedBackoff = Required<Omit<BackoffOptions, 'maxAttempts'>>;
+
+export const BACKOFF_DEFAULTS = Object.freeze({
+  initialDelay: 400,
+  factor: 2,
+  maxDelay: 30_000,
+  maxRetries: Infinity,
+  resetAfter: 5_000,
+  tryAgainLaterDelay: 5_000,
+}) satisfies ResolvedBackoff;
+
+const KEYS = ['initialDelay', 'factor', 'maxDelay', 'maxRetries', 'maxAttempts', 'resetAfter', 'tryAgainLaterDelay'];
+
+export function resolveBackoff(options: BackoffOptions | undefined): ResolvedBackoff {
+  const o = group('backoff', options, KEYS);
+  // Connections with default backoff share the frozen defaults instead of each holding a copy.
+  if (o === undefined) return BACKOFF_DEFAULTS;
+  const d = BACKOFF_DEFAULTS;
+  if (o.maxRetries !== undefined && o.maxAttempts !== undefined) {
+    throw invalidOption('backoff.maxAttempts', 'unset when backoff.maxRetries is set (it is its former name)', o.maxAttempts);
+  }
+  const retries = o.maxRetries === undefined ? 'maxAttempts' : 'maxRetries';
+  return {
+    initialDelay: delay('backoff.initialDelay', o.initialDelay, d.initialDelay),
+    factor: finite('backoff.factor', o.factor, d.factor, 1),
+    maxDelay: delay('backoff.maxDelay', o.maxDelay, d.maxDelay),
+    maxRetries: whole(`backoff.${retries}`, o[retries], d.maxRetries, 0, true),
+    resetAfter: delay('backoff.resetAfter', o.resetAfter, d.resetAfter),
+    tryAgainLaterDelay: delay('backoff.tryAgainLaterDelay', o.tryAgainLaterDelay, d.tryAgainLaterDelay),
+  };
+}
 
 /** Close policy verdict that the delay depends on. */
 export type RetryPace = 'normal' | 'later';
@@ -72,7 +112,10 @@ export function backoffDelay(
   return Math.floor(random() * window);
 }
 
-/** True while another attempt is allowed after `failedAttempts` consecutive failures. */
-export function mayRetry(failedAttempts: number, options: ResolvedBackoff): boolean {
-  return failedAttempts < options.maxAttempts;
+/**
+ * True while another retry is allowed after `retries` retries (since the connection was last healthy) that all
+ * failed: the attempt that just failed was attempt `retries + 1`.
+ */
+export function mayRetry(retries: number, options: ResolvedBackoff): boolean {
+  return retries < options.maxRetries;
 }

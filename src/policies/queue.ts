@@ -1,4 +1,5 @@
 import { type SendData, byteLengthOf } from '../data.js';
+import { delay, group, oneOf, whole } from '../validate.js';
 
 /**
  * The outbound queue: messages sent while the connection is not open wait here, bounded, and leave either by
@@ -30,6 +31,28 @@ export interface QueueOptions {
 
 export type OverflowPolicy = 'drop-oldest' | 'drop-newest' | 'reject';
 export type ResolvedQueue = Required<QueueOptions>;
+
+export const QUEUE_DEFAULTS = Object.freeze({
+  maxMessages: 1000,
+  maxBytes: 1_048_576,
+  ttl: Infinity,
+  overflow: 'drop-oldest',
+}) satisfies ResolvedQueue;
+
+const OVERFLOW: readonly OverflowPolicy[] = ['drop-oldest', 'drop-newest', 'reject'];
+
+export function resolveQueue(options: QueueOptions | undefined): ResolvedQueue {
+  const o = group('queue', options, ['maxMessages', 'maxBytes', 'ttl', 'overflow']);
+  // Connections with the default queue share the frozen defaults instead of each holding a copy.
+  if (o === undefined) return QUEUE_DEFAULTS;
+  const d = QUEUE_DEFAULTS;
+  return {
+    maxMessages: whole('queue.maxMessages', o.maxMessages, d.maxMessages, 0, true),
+    maxBytes: whole('queue.maxBytes', o.maxBytes, d.maxBytes, 0, true),
+    ttl: delay('queue.ttl', o.ttl, d.ttl, true),
+    overflow: oneOf('queue.overflow', o.overflow, d.overflow, OVERFLOW),
+  };
+}
 
 /** Why a message could not be delivered. */
 export type DropReason =

@@ -40,7 +40,7 @@ import {
 import { serveInspector } from '../../src/inspector/index.js';
 import { createNodeTransport } from '../../src/node.js';
 import { attachAckServer } from '../../src/server/index.js';
-import { connectionPaths, createTcpRelay, createTestServer, stateIdsOf, transitionKeys } from '../../src/testing/index.js';
+import { PATH_VARIANTS, connectionPaths, createTcpRelay, createTestServer, stateIdsOf, transitionKeys } from '../../src/testing/index.js';
 import { createMemoryTransport } from '../../src/transports/memory.js';
 
 // The matrix feeds wrong types on purpose.
@@ -398,3 +398,93 @@ matrix('socketchart/testing', [
   { name: 'transitionKeys(42)', run: () => transitionKeys(42 as Any), code: 'ERR_INVALID_OPTION' },
   { name: 'stateIdsOf(null)', run: () => stateIdsOf(null as Any), code: 'ERR_INVALID_OPTION' },
 ]);
+
+describe('createConnection: unknown option keys (issue 12)', () => {
+  /** The message of the ERR_INVALID_OPTION that `options` gets, or what happened instead. */
+  const refusal = (options: Record<string, unknown>, build = make): string => {
+    try {
+      build(options).close();
+    } catch (error) {
+      return isSocketchartError(error, 'ERR_INVALID_OPTION') ? error.message : `threw ${(error as Error)?.name}`;
+    }
+    return 'accepted';
+  };
+  const envelope = (frames: unknown[]) => JSON.stringify(frames);
+
+  it.each([
+    [{ reconectTimeout: 1000 }, 'Unknown option `reconectTimeout`; did you mean `connectTimeout`?'],
+    [{ closetimeout: 1000 }, '`closeTimeout`'],
+    [{ shouldreconnect: false }, '`shouldReconnect`'],
+    [{ protocol: 'chat' }, '`protocols`'],
+    [{ backoff: { maxDelays: 10 } }, 'Unknown option `backoff.maxDelays`; did you mean `backoff.maxDelay`?'],
+    [{ backoff: { maxRetry: 2 } }, '`backoff.maxRetries`'],
+    [{ backoff: { intialDelay: 100 } }, '`backoff.initialDelay`'],
+    [{ queue: { overflo: 'reject' } }, '`queue.overflow`'],
+    [{ queue: { tll: 100 } }, '`queue.ttl`'],
+    [{ heartbeat: { intervall: 1000 } }, '`heartbeat.interval`'],
+    [{ auth: { token: (): string => 't', refreshcodes: [4001] } }, '`auth.refreshCodes`'],
+    [{ auth: { token: (): string => 't', queryParameter: 't' } }, '`auth.queryParam`'],
+    [{ chunking: { chunksize: 1024 } }, '`chunking.chunkSize`'],
+    [{ batching: { envelope, windw: 5 } }, '`batching.window`'],
+    [{ flow: { highWatermark: 10 } }, '`flow.highWaterMark`'],
+    [{ flow: { rateLimit: { perSec: 10 } } }, '`flow.rateLimit.perSecond`'],
+    [{ requests: { timout: 10 } }, '`requests.timeout`'],
+    [{ unconfirmed: { confirmevery: 10 } }, '`unconfirmed.confirmEvery`'],
+  ])('%j -> ERR_INVALID_OPTION naming the closest valid key', (options, expected) => {
+    expect(refusal(options)).toContain(expected);
+  });
+
+  it('lists the valid keys when none is close', () => {
+    expect(refusal({ xyzzy: 1 })).toMatch(/^Unknown option `xyzzy`; valid: codec, schema, .*inspect$/);
+    expect(refusal({ queue: { something: 1 } })).toBe('Unknown option `queue.something`; valid: maxMessages, maxBytes, ttl, overflow');
+  });
+
+  it('checks createPool options past its own `size`', () => {
+    const pool = (options: Record<string, unknown>) => createPool('ws://example.test/', { transport: memory(), startClosed: true, ...options } as Any);
+    expect(refusal({ size: 2, backoff: { maxRetries: 1 } }, pool as Any)).toBe('accepted');
+    expect(refusal({ sise: 2 }, pool as Any)).toContain('Unknown option `sise`');
+  });
+
+  it('accepts every key of every group that ConnectionOptions declares', () => {
+    const everything = {
+      codec: jsonCodec(),
+      schema: { '~standard': { version: 1, vendor: 'test', validate: (value: unknown) => ({ value }) } },
+      typeField: 'kind',
+      requests: { idField: 'rid', timeout: 100, onReconnect: 'fail' },
+      batching: { envelope, window: 5, maxMessages: 10, split: () => undefined },
+      flow: { highWaterMark: 100, lowWaterMark: 10, rateLimit: { perSecond: 5, burst: 2 } },
+      maxMessageSize: 1000,
+      protocols: ['chat'],
+      headers: { 'x-a': 'b' },
+      binaryType: 'arraybuffer',
+      startClosed: true,
+      connectTimeout: 100,
+      closeTimeout: 100,
+      backoff: { initialDelay: 1, factor: 1.5, maxDelay: 10, maxRetries: 3, resetAfter: 10, tryAgainLaterDelay: 10 },
+      retryWait: () => Promise.resolve(),
+      shouldReconnect: () => true,
+      closeCodes: { 4000: 'fatal' },
+      queue: { maxMessages: 1, maxBytes: 10, ttl: 10, overflow: 'reject' },
+      unconfirmed: { maxMessages: 1, maxBytes: 1, confirmEvery: 0 },
+      environment: createManualEnvironment().source,
+      clock: { setTimeout, clearTimeout, now: () => 0 },
+      random: () => 0.5,
+      auth: {
+        token: () => 't', mode: 'header', message: (t: string) => t, isAck: () => true, isNack: () => false, timeout: 10,
+        queryParam: 'tok', header: 'X-Token', refreshCodes: [4001],
+      },
+      heartbeat: { mode: 'message', interval: 10, timeout: 10, ping: () => 'ping', isPong: () => false },
+      inspect: () => {},
+    };
+    const transport = { ...memory(), supportsHeaders: true };
+    expect(refusal({ ...everything, transport })).toBe('accepted');
+    expect(refusal({ chunking: { chunkSize: 128, maxMessageBytes: 1000 }, delivery: undefined })).toBe('accepted');
+    expect(refusal({ delivery: atLeastOnce(), unconfirmed: false, heartbeat: false, chunking: undefined })).toBe('accepted');
+    expect(refusal({ backoff: { maxAttempts: 3 } })).toBe('accepted');
+  });
+
+  it('accepts the options of every path variant of socketchart/testing', () => {
+    const transport = createMemoryTransport({ canPing: true }).transport;
+    for (const variant of Object.values(PATH_VARIANTS)) expect(refusal({ ...variant.options, transport }), variant.name).toBe('accepted');
+  });
+});

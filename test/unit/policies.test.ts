@@ -1,9 +1,15 @@
+import { readFileSync } from 'node:fs';
+import { SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
+import { createConnection } from '../../src/index.js';
 import { DEFAULTS } from '../../src/options.js';
-import { backoffDelay, mayRetry } from '../../src/policies/backoff.js';
+import { type BackoffOptions, backoffDelay, mayRetry } from '../../src/policies/backoff.js';
 import { DEFAULT_CLOSE_ACTIONS, classifyClose, isValidUserCloseCode } from '../../src/policies/closeCodes.js';
 import { type Dropped, OutboundQueue, type ResolvedQueue } from '../../src/policies/queue.js';
 import { byteLengthOf, utf8Length } from '../../src/data.js';
+import { createMemoryTransport } from '../../src/transports/memory.js';
+import { MAX_DELAY, closest, delay, editDistance, isDelay } from '../../src/validate.js';
+import { recordEvents } from '../support/events.js';
 
 const backoff = { ...DEFAULTS.backoff };
 
@@ -36,10 +42,49 @@ describe('backoff', () => {
     expect(backoffDelay(1, backoff, 'later', () => 0.999)).toBe(4997);
   });
 
-  it('counts attempts against maxAttempts', () => {
-    expect(mayRetry(2, { ...backoff, maxAttempts: 3 })).toBe(true);
-    expect(mayRetry(3, { ...backoff, maxAttempts: 3 })).toBe(false);
+  it('counts retries against maxRetries', () => {
+    expect(mayRetry(2, { ...backoff, maxRetries: 3 })).toBe(true);
+    expect(mayRetry(3, { ...backoff, maxRetries: 3 })).toBe(false);
     expect(mayRetry(1e9, backoff)).toBe(true);
+  });
+});
+
+describe('backoff.maxRetries on a connection', () => {
+  /** Refuses every attempt until the connection gives up; returns how many attempts failed. */
+  function failedAttemptsUntilGiveup(backoffOptions: BackoffOptions): { failed: number; log: string[] } {
+    const memory = createMemoryTransport();
+    const clock = new SimulatedClock();
+    const conn = createConnection('ws://example.test/', { transport: memory.transport, clock, random: () => 0.5, backoff: backoffOptions });
+    const log = recordEvents(conn, ['reconnecting', 'giveup', 'close']);
+    let failed = 0;
+    while (conn.state !== 'closed' && failed < 50) {
+      memory.last!.refuse();
+      failed++;
+      clock.increment(60_000);
+    }
+    expect(conn.closedBy?.kind).toBe('giveup');
+    return { failed, log };
+  }
+
+  it('maxRetries: N gives up on the (N + 1)th failed attempt in a row, as the README says', () => {
+    expect(failedAttemptsUntilGiveup({ maxRetries: 2 })).toEqual({
+      failed: 3,
+      log: ['reconnecting', 'reconnecting', 'giveup', 'close:1006'],
+    });
+    expect(failedAttemptsUntilGiveup({ maxRetries: 0 }).failed).toBe(1);
+    const row = readFileSync(new URL('../../README.md', import.meta.url), 'utf8').match(/^\| `backoff\.maxRetries` \| .+$/m)?.[0];
+    expect(row).toMatch(/retries/);
+    expect(row).toMatch(/N \+ 1/);
+  });
+
+  it('keeps maxAttempts as the former name of maxRetries, with the same count, and refuses both at once', () => {
+    expect(failedAttemptsUntilGiveup({ maxAttempts: 2 }).failed).toBe(3);
+    expect(() =>
+      createConnection('ws://example.test/', { transport: createMemoryTransport().transport, backoff: { maxRetries: 2, maxAttempts: 2 } }),
+    ).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('backoff.maxRetries') }));
+    expect(() => createConnection('ws://example.test/', { transport: createMemoryTransport().transport, backoff: { maxAttempts: 1.5 } })).toThrow(
+      expect.objectContaining({ message: expect.stringContaining('backoff.maxAttempts') }),
+    );
   });
 });
 
@@ -160,5 +205,31 @@ describe('byte lengths', () => {
     expect(byteLengthOf(new ArrayBuffer(7))).toBe(7);
     expect(byteLengthOf(new DataView(new ArrayBuffer(9), 2))).toBe(7);
     expect(byteLengthOf(new Blob(['abc']))).toBe(3);
+  });
+});
+
+describe('the validation kit', () => {
+  it('measures edit distance with a swap of neighbours as one edit', () => {
+    expect(editDistance('', '')).toBe(0);
+    expect(editDistance('ttl', 'tll')).toBe(1);
+    expect(editDistance('interval', 'itnerval')).toBe(1);
+    expect(editDistance('reconecttimeout', 'connecttimeout')).toBe(3);
+    expect(editDistance('kitten', 'sitting')).toBe(3);
+  });
+
+  it('suggests the nearest key only when it is near enough to be a typo', () => {
+    const keys = ['maxDelay', 'maxRetries', 'resetAfter'];
+    expect(closest('maxRetry', keys)).toBe('maxRetries');
+    expect(closest('MAXDELAY', keys)).toBe('maxDelay');
+    expect(closest('xyzzy', keys)).toBeUndefined();
+    expect(closest('max', keys)).toBeUndefined();
+  });
+
+  it('caps delays at setTimeout ceiling, 2^31 - 1 ms', () => {
+    expect(isDelay(MAX_DELAY)).toBe(true);
+    expect(isDelay(2 ** 31)).toBe(false);
+    expect(isDelay(Infinity)).toBe(false);
+    expect(isDelay(Infinity, true)).toBe(true);
+    expect(() => delay('x', 2 ** 31, 0)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('`x`') }));
   });
 });
