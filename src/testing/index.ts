@@ -1,7 +1,14 @@
 /** socketchart/testing: tools for testing apps that use socketchart (Node only). */
 export { createTestServer, type TestServer, type TestServerOptions } from './testServer.js';
 export { createTcpRelay, type TcpRelay } from './relay.js';
-export { createMemoryTransport, MemoryPeer, type MemoryTransport } from '../transports/memory.js';
+export { createMemoryTransport, MemoryPeer, type MemoryTransport, type MemoryTransportOptions } from '../transports/memory.js';
+export {
+  PathReplayError,
+  replayPath,
+  type ReplayConnectionOptions,
+  type ReplayOptions,
+  type ReplayResult,
+} from './replay.js';
 export type { ReplyAnswer, ReplyMatch, ReplyOptions } from './testServer.js';
 export {
   CLOSE_CLASSES,

@@ -42,6 +42,16 @@ export class MemoryPeer {
     this.#finish({ code: 1006, reason: '', wasClean: false });
   }
 
+  /**
+   * Report a socket error without closing (the client gets an `error` event, and the socket stays as it is). A
+   * real socket follows an error with a close: call `close(1006)` for that, or use `refuse()` for both at once.
+   */
+  error(error: Error | string = 'Connection reset by peer'): void {
+    if (typeof error !== 'string' && !(error instanceof Error)) throw invalidOption('peer.error(error)', 'an Error or a message string', error);
+    if (this.state === 'closed') return;
+    this.#sink.onError(typeof error === 'string' ? new Error(error) : error);
+  }
+
   /** Deliver a message to the client. */
   message(data: unknown): void {
     if (this.state === 'open' || this.state === 'closing') this.#sink.onMessage(data);
@@ -123,6 +133,22 @@ class MemorySocket implements TransportSocket {
 
 const BINARY_TYPES: readonly unknown[] = ['arraybuffer', 'blob', 'nodebuffer'];
 
+export interface MemoryTransportOptions {
+  /**
+   * The `binaryType`s its sockets accept.
+   * @default ['arraybuffer', 'blob', 'nodebuffer']
+   */
+  binaryTypes?: readonly BinaryType[];
+  /**
+   * Whether its sockets can send ping frames, as the Node transport's can: then the heartbeat's default (and
+   * `mode: 'protocol'`) works, as in every `PATH_VARIANTS` variant. The peer never answers a ping by itself:
+   * call `peer.pong()` (a probe left unanswered ends in a heartbeat timeout, as with a dead server). `false`
+   * behaves like a browser: heartbeat off unless `heartbeat.mode` is `'message'` or `'passive'`.
+   * @default true
+   */
+  canPing?: boolean;
+}
+
 function checkMemoryOptions(options: unknown): void {
   if (typeof options !== 'object' || options === null) throw invalidOption('createMemoryTransport(options)', 'an object { binaryTypes?, canPing? }', options);
   const { binaryTypes, canPing } = options as Record<string, unknown>;
@@ -135,19 +161,33 @@ function checkMemoryOptions(options: unknown): void {
 /**
  * An in-process transport: nothing touches the network, and the test decides, synchronously, when each socket
  * opens, what it receives and how it ends. For fast unit tests of the chart and of app code.
+ *
+ * A socket exists once the connection calls `open`: at once for a plain string URL, a few microtasks later when
+ * the URL, protocols, headers or an auth token come from a function (every attempt of an `auth` connection).
+ * `await memory.waitForPeer()` covers both.
  */
-export function createMemoryTransport(options: { binaryTypes?: readonly BinaryType[]; canPing?: boolean } = {}) {
+export function createMemoryTransport(options: MemoryTransportOptions = {}) {
   checkMemoryOptions(options);
   const peers: MemoryPeer[] = [];
+  let failure: Error | null = null;
+  let waiters: Array<(peer: MemoryPeer) => void> = [];
   const transport: Transport = {
     name: 'memory',
     defaultBinaryType: 'arraybuffer',
     binaryTypes: options.binaryTypes ?? ['arraybuffer', 'blob', 'nodebuffer'],
     supportsHeaders: true,
-    canPing: options.canPing ?? false,
+    canPing: options.canPing ?? true,
     open(request: OpenRequest, sink: SocketSink): TransportSocket {
+      if (failure) {
+        const error = failure;
+        failure = null;
+        throw error;
+      }
       const peer = new MemoryPeer(request, sink);
       peers.push(peer);
+      const waiting = waiters;
+      waiters = [];
+      for (const resolve of waiting) resolve(peer);
       return peer.client;
     },
   };
@@ -158,6 +198,26 @@ export function createMemoryTransport(options: { binaryTypes?: readonly BinaryTy
     /** The newest socket. */
     get last(): MemoryPeer | undefined {
       return peers[peers.length - 1];
+    },
+    /**
+     * The newest socket still waiting for its handshake (`accept()`, `refuse()`, `close()`), as soon as the
+     * connection has opened it: at once if it already has. Use it after `conn.open()`, a retry or a reconnect.
+     * Resolves on the `open` call itself (no macrotask), so nothing else happens on the connection in between.
+     */
+    waitForPeer(): Promise<MemoryPeer> {
+      const last = peers[peers.length - 1];
+      if (last && last.state === 'connecting' && !last.terminated) return Promise.resolve(last);
+      return new Promise((resolve) => waiters.push(resolve));
+    },
+    /**
+     * Make the next `open` throw `error`, as a transport does for a request that can never work (a malformed URL
+     * or subprotocol): the connection gets `SOCKET.FAIL` and closes with `closedBy.kind === 'error'`, without
+     * retrying. With a plain string URL the next `open` happens inside `conn.open()` (or the retry), so arm it
+     * before.
+     */
+    failNextOpen(error: Error | string = 'The transport refused the request'): void {
+      if (typeof error !== 'string' && !(error instanceof Error)) throw invalidOption('failNextOpen(error)', 'an Error or a message string', error);
+      failure = typeof error === 'string' ? new Error(error) : error;
     },
   };
 }

@@ -8,10 +8,10 @@ import { SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { createConnection } from '../../src/index.js';
 import { PATH_VARIANTS, type PathVariantName } from '../../src/testing/paths.js';
-import type { MemoryPeer } from '../../src/transports/memory.js';
+import { type MemoryPeer, createMemoryTransport } from '../../src/transports/memory.js';
 import { KNOWN_BUGS } from './support/expect.js';
 import { InvariantMonitor } from './support/invariants.js';
-import { countedEnvironment, pendingTimers, settle, sinkedMemoryTransport } from './support/memoryReplay.js';
+import { countedEnvironment, pendingTimers, settle } from './support/memoryReplay.js';
 
 type Command =
   | { kind: 'send' | 'close' | 'reconnect' | 'open' }
@@ -53,7 +53,8 @@ const config = fc.record({
 type Config = typeof config extends fc.Arbitrary<infer T> ? T : never;
 
 async function run(cfg: Config, commands: Command[]): Promise<{ bugs: Set<string> }> {
-  const { memory, sinks, transport } = sinkedMemoryTransport();
+  const memory = createMemoryTransport();
+  const transport = memory.transport;
   const clock = new SimulatedClock();
   const env = countedEnvironment();
   const conn = createConnection('ws://property.test/', {
@@ -101,8 +102,7 @@ async function run(cfg: Config, commands: Command[]): Promise<{ bugs: Set<string
         peer()?.refuse();
         break;
       case 'error': {
-        const p = peer();
-        if (p && p.state !== 'closed') sinks.get(p)?.onError(new Error('socket error'));
+        peer()?.error('socket error');
         break;
       }
       case 'drop':
