@@ -10,8 +10,18 @@ export const ACK_PROTOCOL = 'socketchart.ack.v1';
 export const ACK_CLOSE_CODES = Object.freeze({
   /** A malformed protocol frame, a data frame before `hello`, an unsupported version: do not retry. */
   protocolError: 1002,
+  /**
+   * The server refused the socket by policy: `sessionKey()` threw, or the client does not read what it asked for
+   * (unanswered pongs piling up). Not retried by default.
+   */
+  policyViolation: 1008,
   /** The server could not load or store the session (store failure): retry. */
   serverError: 1011,
+  /**
+   * The server is at a bound that is not the client's fault: too many sessions or sockets waiting for `hello`, no
+   * `hello` (or no session loaded) within `helloTimeout`, a slow store with too many frames waiting. Retry later.
+   */
+  tryAgainLater: 1013,
   /** Another socket resumed this session (the newest wins); this one is stale. */
   sessionTakenOver: 4408,
   /** A data frame skipped a sequence number; reconnect and replay. */
@@ -85,6 +95,28 @@ export function parseTextSeq(frame: string): { seq: number; start: number } | nu
     seq = seq * 10 + (c - 48);
   }
   return null;
+}
+
+/**
+ * Whether a text frame is shaped like a data frame: it starts with a digit, a sign or a dot. Such a frame is a data
+ * frame or a protocol error (`01:x`, `-1:x`, `1.5:x`, `0:x`, a number above 2^53 - 1), never an unsequenced app
+ * frame: the text encoding is as strict as the binary one, whose every frame is a data frame.
+ */
+export function isDataShaped(frame: string): boolean {
+  const c = frame.charCodeAt(0);
+  return (c >= 48 && c <= 57) || c === 43 || c === 45 || c === 46; // 0-9 + - .
+}
+
+/**
+ * Close codes an endpoint may put on the wire (RFC 6455 7.4): 1000-1003, 1007-1014 and 3000-4999. 1004-1006 and
+ * 1015 are reserved and never sent.
+ */
+export function isSendableCloseCode(code: unknown): code is number {
+  return (
+    typeof code === 'number' &&
+    Number.isInteger(code) &&
+    ((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999))
+  );
 }
 
 export type ControlFrame =

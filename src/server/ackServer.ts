@@ -1,12 +1,15 @@
 import type { IncomingMessage } from 'node:http';
 import { type RawData, WebSocket, type WebSocketServer } from 'ws';
-import { SocketchartError, invalidOption } from '../errors.js';
+import { utf8Length } from '../data.js';
+import { SocketchartError, describe, invalidOption } from '../errors.js';
 import {
   ACK_CLOSE_CODES,
   ACK_PROTOCOL,
   BINARY_HEADER_BYTES,
   MAX_SEQ,
   ackFrame,
+  isDataShaped,
+  isSendableCloseCode,
   parseControl,
   parseTextSeq,
   readSeq,
@@ -39,7 +42,8 @@ export interface AckSession {
   send(payload: AckSendData): boolean;
   /**
    * End the session now: close its socket (code 1000 unless given), forget its state, and return the messages
-   * that were never acknowledged.
+   * that were never acknowledged. A code ws cannot send (1004-1006, 1015, outside 1000-4999) throws
+   * `ERR_INVALID_CLOSE_CODE`, a reason over 123 UTF-8 bytes `ERR_REASON_TOO_LONG`, before anything is forgotten.
    */
   end(code?: number, reason?: string): AckPayload[];
 }
@@ -53,13 +57,22 @@ export interface AckServerOptions {
   onExpire?(session: AckSession, undelivered: AckPayload[]): void;
   /** A frame outside the protocol (auth messages, app-level pings): not sequenced, not acknowledged. */
   onUnsequenced?(socket: WebSocket, payload: AckPayload, session: AckSession | null): void;
-  /** A socket that did not negotiate `socketchart.ack.v1`. @default it is closed with 1002 */
+  /**
+   * A socket that did not negotiate `socketchart.ack.v1`. If it throws, the error goes to `onError` and the socket
+   * is closed with 1011.
+   * @default it is closed with 1002
+   */
   onPlainConnection?(socket: WebSocket, request: IncomingMessage): void;
-  /** `onMessage` (or another hook) threw. @default rethrown from a microtask, as an EventEmitter listener would */
+  /**
+   * `onMessage` (or another hook) threw, or the store failed. Also told (when given) why `sessionKey()` refused a
+   * socket; that refusal is never rethrown.
+   * @default rethrown from a microtask, as an EventEmitter listener would
+   */
   onError?(error: unknown, session: AckSession | null): void;
   /**
    * Maps the client's session id to the store key, e.g. prefixing the authenticated user so one user can never
-   * resume another's session. Throwing refuses the socket (1008).
+   * resume another's session. Throwing refuses the socket (1008); the error goes to `onError` if given, and is
+   * otherwise dropped (a refusal is not a crash).
    * @default the session id as is
    */
   sessionKey?(sessionId: string, request: IncomingMessage): string;
@@ -82,6 +95,27 @@ export interface AckServerOptions {
   ackDelay?: number;
   /** Answer `{"type":"ping"}` text frames with `{"type":"pong"}` (socketchart's `heartbeat: { mode: 'message' }`). @default true */
   answerPings?: boolean;
+  /**
+   * Data messages are written to a socket only while its `bufferedAmount` is below this many bytes; the rest wait
+   * (held, as unacknowledged messages are) and go out as the socket drains. This bounds what one socket that does
+   * not read can pin in memory, including a replay on resume.
+   * @default 1048576 (1 MiB)
+   */
+  maxSocketBuffer?: number;
+  /**
+   * Ms a socket may stay open without a session: from the upgrade until its `hello` was answered (the store
+   * included). Then it is closed with 1013.
+   * @default 10000
+   */
+  helloTimeout?: number;
+  /** Sockets open without a session yet (no `hello` answered). One more is closed at once with 1013. @default 10000 */
+  maxPreHelloSockets?: number;
+  /**
+   * Bytes of frames one socket may send while its session loads from an async store; past it the socket is closed
+   * with 1013.
+   * @default 1048576 (1 MiB)
+   */
+  maxBacklogBytes?: number;
   /** Timers and time (tests pass xstate's `SimulatedClock`). @default the real clock, timers unref'd */
   clock?: { now(): number; setTimeout(fn: () => void, ms: number): unknown; clearTimeout(id: unknown): void };
 }
@@ -100,7 +134,7 @@ export interface AckServerStats {
   duplicates: number;
   /** Server messages written again on resume. */
   replayed: number;
-  /** Sockets closed for a protocol error, a sequence gap or a takeover. */
+  /** Sockets closed for a protocol error, a sequence gap, a takeover or a bound. */
   refused: number;
 }
 
@@ -119,7 +153,17 @@ export const ACK_SERVER_DEFAULTS = Object.freeze({
   maxSessions: 100_000,
   ackEvery: 32,
   ackDelay: 20,
+  maxSocketBuffer: 1_048_576,
+  helloTimeout: 10_000,
+  maxPreHelloSockets: 10_000,
+  maxBacklogBytes: 1_048_576,
 });
+
+/**
+ * Pong answers written but not yet flushed to the kernel on one socket: a client that sends pings and never reads
+ * is closed with 1008 at this many.
+ */
+export const MAX_UNFLUSHED_PONGS = 64;
 
 type Clock = NonNullable<AckServerOptions['clock']>;
 
@@ -146,7 +190,15 @@ function bytesOfPayload(payload: string | Uint8Array): number {
   return typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength;
 }
 
-function thenOrNow<T>(value: T | Promise<T>, next: (value: T) => void, fail: (error: unknown) => void): void {
+/** Runs `call` (a store method: sync, async, or throwing synchronously) and continues with its result. */
+function thenOrNow<T>(call: () => T | Promise<T>, next: (value: T) => void, fail: (error: unknown) => void): void {
+  let value: T | Promise<T>;
+  try {
+    value = call();
+  } catch (error) {
+    fail(error);
+    return;
+  }
   if (isThenable(value)) {
     (value as Promise<T>).then(next, fail);
     return;
@@ -186,15 +238,49 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
     session: Session | null;
     /** Frames that came while the session was loading from an async store. */
     backlog: Array<[RawData, boolean]> | null;
+    backlogBytes: number;
     closed: boolean;
+    /** Counted in `preHello` (open, no session attached yet). */
+    preHello: boolean;
+    helloTimer: unknown;
+    unflushedPongs: number;
   }
 
+  /** Sockets open and not yet attached to a session (bounded by `maxPreHelloSockets`). */
+  let preHello = 0;
+
+  const rethrow = (error: unknown) =>
+    queueMicrotask(() => {
+      throw error;
+    });
   const report = (error: unknown, session: AckSession | null) => {
-    if (options.onError) options.onError(error, session);
-    else
-      queueMicrotask(() => {
-        throw error;
-      });
+    if (!options.onError) {
+      rethrow(error);
+      return;
+    }
+    try {
+      options.onError(error, session);
+    } catch (thrown) {
+      rethrow(thrown);
+    }
+  };
+
+  /**
+   * Closes a socket the server refuses. A socket that does not drain what it was sent (over `maxSocketBuffer`), or
+   * one that must let go of its buffers at once (`now`), is terminated right after the close frame is queued: a
+   * polite close would hold its buffers for ws's 30 s close timeout.
+   */
+  const shut = (ws: WebSocket, code: number, reason: string, now = false) => {
+    if (ws.readyState === WebSocket.OPEN) ws.close(code, reason);
+    if (now || ws.bufferedAmount >= o.maxSocketBuffer) ws.terminate();
+  };
+
+  const leavePreHello = (link: Link) => {
+    if (!link.preHello) return;
+    link.preHello = false;
+    preHello--;
+    if (link.helloTimer !== null) clock.clearTimeout(link.helloTimer);
+    link.helloTimer = null;
   };
 
   class Session implements AckSession {
@@ -208,6 +294,15 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
     #expiryTimer: unknown = null;
     /** An acknowledgement waits for an async `store.set`. */
     #persisting = false;
+    /** The seq of the next message to write on the attached socket. */
+    #nextToWrite = 0;
+    /** Writing stopped at `maxSocketBuffer`: the next flushed write resumes it. */
+    #blocked = false;
+    readonly #flushed = (): void => {
+      if (!this.#blocked) return;
+      this.#blocked = false;
+      this.#pump();
+    };
     ended = false;
 
     constructor(record: SessionRecord) {
@@ -247,11 +342,27 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
       const seq = r.nextOut++;
       r.unacked.push({ seq, payload: stored });
       this.#bytes += bytes;
-      this.#write(seq, stored);
+      if (!this.#blocked) this.#pump();
       return true;
     }
 
     end(code = 1000, reason = ''): AckPayload[] {
+      // Checked before anything is forgotten: a refused call changes nothing.
+      if (!isSendableCloseCode(code)) {
+        throw new SocketchartError(
+          'ERR_INVALID_CLOSE_CODE',
+          `session.end() takes a close code ws can send (1000-1003, 1007-1014, 3000-4999); got ${describe(code)}.`,
+        );
+      }
+      if (typeof reason !== 'string') {
+        throw new SocketchartError('ERR_INVALID_CLOSE_CODE', `session.end() takes a string reason; got ${describe(reason)}.`);
+      }
+      if (utf8Length(reason) > 123) {
+        throw new SocketchartError(
+          'ERR_REASON_TOO_LONG',
+          `The close reason is ${utf8Length(reason)} UTF-8 bytes; a close frame holds 123. Shorten it.`,
+        );
+      }
       const undelivered = this.#forget();
       const ws = this.link?.ws;
       if (this.link) this.link.session = null;
@@ -265,9 +376,9 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
       if (previous && previous !== link) {
         previous.session = null;
         stats.refused++;
-        if (previous.ws.readyState === WebSocket.OPEN || previous.ws.readyState === WebSocket.CONNECTING) {
-          previous.ws.close(ACK_CLOSE_CODES.sessionTakenOver, 'session resumed on another socket');
-        }
+        // Terminated, not closed politely: a displaced socket is usually one that stopped reading, and a polite
+        // close would keep its replay buffered for ws's 30 s close timeout (one full replay per resume).
+        shut(previous.ws, ACK_CLOSE_CODES.sessionTakenOver, 'session resumed on another socket', true);
       }
       this.#clearExpiry();
       this.#clearAck();
@@ -286,7 +397,9 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
       if (resumed) stats.resumed++;
       else stats.created++;
       stats.replayed += r.unacked.length;
-      for (const m of r.unacked) this.#write(m.seq, m.payload);
+      this.#nextToWrite = oldest;
+      this.#blocked = false;
+      this.#pump();
       this.#persist(() => undefined);
       if (options.onSession) {
         try {
@@ -332,7 +445,18 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
       this.#scheduleAck();
     }
 
-    acked(ack: number): void {
+    /** Whether `hello` may resume this session: it cannot acknowledge more than was ever exchanged. */
+    resumable(hello: { ack: number; next: number }): string | null {
+      if (hello.ack > this.record.nextOut - 1) return `hello.ack ${hello.ack} beyond the last seq sent (${this.record.nextOut - 1})`;
+      if (hello.next - 1 > this.record.lastIn) return `hello.next ${hello.next} beyond the last seq acknowledged + 1 (${this.record.lastIn + 1})`;
+      return null;
+    }
+
+    acked(link: Link, ack: number): void {
+      if (ack > this.record.nextOut - 1) {
+        fail(link, ACK_CLOSE_CODES.protocolError, `ack ${ack} beyond the last seq sent (${this.record.nextOut - 1})`);
+        return;
+      }
       this.#trim(ack);
     }
 
@@ -351,15 +475,34 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
       if (n > 0) unacked.splice(0, n);
     }
 
-    #write(seq: number, payload: string | Uint8Array): void {
+    /**
+     * Writes the held messages this socket has not had yet, in order, while its buffer is under `maxSocketBuffer`;
+     * past it, the next write that flushes resumes (its send callback).
+     */
+    #pump(): void {
       const ws = this.link?.ws;
       if (!ws || ws.readyState !== WebSocket.OPEN) return;
-      if (typeof payload === 'string') ws.send(`${seq}:${payload}`);
-      else {
-        const frame = Buffer.allocUnsafe(BINARY_HEADER_BYTES + payload.byteLength);
-        writeSeq(frame, seq);
-        frame.set(payload, BINARY_HEADER_BYTES);
-        ws.send(frame);
+      const unacked = this.record.unacked;
+      const first = unacked[0];
+      if (first === undefined) {
+        this.#nextToWrite = this.record.nextOut;
+        return;
+      }
+      if (this.#nextToWrite < first.seq) this.#nextToWrite = first.seq;
+      for (let i = this.#nextToWrite - first.seq; i < unacked.length; i++) {
+        if (ws.bufferedAmount >= o.maxSocketBuffer) {
+          this.#blocked = true;
+          return;
+        }
+        const m = unacked[i] as { seq: number; payload: string | Uint8Array };
+        if (typeof m.payload === 'string') ws.send(`${m.seq}:${m.payload}`, this.#flushed);
+        else {
+          const frame = Buffer.allocUnsafe(BINARY_HEADER_BYTES + m.payload.byteLength);
+          writeSeq(frame, m.seq);
+          frame.set(m.payload, BINARY_HEADER_BYTES);
+          ws.send(frame, this.#flushed);
+        }
+        this.#nextToWrite = m.seq + 1;
       }
     }
 
@@ -392,7 +535,7 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
     #persist(then: () => void): void {
       this.#persisting = true;
       thenOrNow(
-        store.set(this.record),
+        () => store.set(this.record),
         (ok) => {
           this.#persisting = false;
           if (ok === false) {
@@ -424,7 +567,7 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
       // With a shared store the client may have resumed on another node: then that node owns the session, and
       // this copy is only stale (nothing to report, nothing to delete).
       thenOrNow(
-        store.get(this.id),
+        () => store.get(this.id),
         (stored) => {
           if (this.link !== null || this.ended) return;
           if (stored !== undefined && stored !== this.record && stored.epoch > this.record.epoch) {
@@ -459,7 +602,7 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
       this.ended = true;
       this.dispose();
       if (sessions.get(this.id) === this) sessions.delete(this.id);
-      thenOrNow(store.delete(this.id, this.record.epoch), () => undefined, (error) => report(error, this));
+      thenOrNow(() => store.delete(this.id, this.record.epoch), () => undefined, (error) => report(error, this));
       const undelivered = this.record.unacked.map((m) => (typeof m.payload === 'string' ? m.payload : Buffer.from(m.payload)));
       this.record.unacked = [];
       this.#bytes = 0;
@@ -477,11 +620,11 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
     }
   }
 
-  const fail = (link: Link, code: number, reason: string) => {
+  const fail = (link: Link, code: number, reason: string, now = false) => {
     link.backlog = null;
     if (link.ws.readyState !== WebSocket.OPEN) return;
     stats.refused++;
-    link.ws.close(code, reason);
+    shut(link.ws, code, reason, now);
   };
 
   function hello(link: Link, frame: { sid: string; ack: number; next: number }): void {
@@ -490,24 +633,32 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
       key = options.sessionKey ? options.sessionKey(frame.sid, link.request) : frame.sid;
       if (typeof key !== 'string' || key === '') throw new TypeError('sessionKey() must return a non-empty string');
     } catch (error) {
-      report(error, null);
-      fail(link, 1008, 'session refused');
+      // The documented way to refuse a socket: told to onError when there is one, never rethrown.
+      if (options.onError) report(error, null);
+      fail(link, ACK_CLOSE_CODES.policyViolation, 'session refused');
       return;
     }
     const proceed = (found: Session | undefined) => {
-      if (link.closed || closed) return;
+      if (link.closed || closed || link.ws.readyState !== WebSocket.OPEN) return;
       // The session this process holds wins over a copy loaded meanwhile; an ended one is gone.
       let session: Session | undefined = sessions.get(key) ?? found;
       if (session?.ended) session = undefined;
       const resumed = session !== undefined;
-      if (session === undefined) {
+      if (session !== undefined) {
+        const refused = session.resumable(frame);
+        if (refused !== null) {
+          fail(link, ACK_CLOSE_CODES.protocolError, refused);
+          return;
+        }
+      } else {
         if (sessions.size >= o.maxSessions) {
-          fail(link, 1013, 'too many sessions');
+          fail(link, ACK_CLOSE_CODES.tryAgainLater, 'too many sessions');
           return;
         }
         session = new Session({ id: key, epoch: 0, lastIn: 0, nextOut: 1, unacked: [], expiresAt: null });
       }
       sessions.set(key, session);
+      leavePreHello(link);
       session.attach(link, frame, resumed);
       const backlog = link.backlog;
       link.backlog = null;
@@ -547,20 +698,30 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
       load.then(done, done);
     }
     link.backlog = [];
+    link.backlogBytes = 0;
     load.then(proceed, storeFailed);
   }
 
+  const rawBytes = (data: RawData): number =>
+    Array.isArray(data) ? data.reduce((n, b) => n + b.byteLength, 0) : (data as Buffer | ArrayBuffer).byteLength;
+
   function onFrame(link: Link, data: RawData, isBinary: boolean): void {
     if (link.backlog !== null) {
+      link.backlogBytes += rawBytes(data);
+      if (link.backlogBytes > o.maxBacklogBytes) {
+        fail(link, ACK_CLOSE_CODES.tryAgainLater, 'session store too slow');
+        return;
+      }
       link.backlog.push([data, isBinary]);
       return;
     }
     const session = link.session;
     if (!isBinary) {
       const text = Buffer.isBuffer(data) ? data.toString() : toBuffer(data).toString();
-      const seq = parseTextSeq(text);
-      if (seq !== null) {
-        if (session === null) fail(link, ACK_CLOSE_CODES.protocolError, 'data before hello');
+      if (isDataShaped(text)) {
+        const seq = parseTextSeq(text);
+        if (seq === null) fail(link, ACK_CLOSE_CODES.protocolError, 'malformed sequence number');
+        else if (session === null) fail(link, ACK_CLOSE_CODES.protocolError, 'data before hello');
         else session.data(seq.seq, text.slice(seq.start));
         return;
       }
@@ -570,7 +731,14 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
         return;
       }
       if (control === null) {
-        if (o.answerPings && text === '{"type":"ping"}') link.ws.send('{"type":"pong"}');
+        if (o.answerPings && text === '{"type":"ping"}') {
+          if (link.unflushedPongs >= MAX_UNFLUSHED_PONGS) {
+            fail(link, ACK_CLOSE_CODES.policyViolation, 'pongs not read', true);
+            return;
+          }
+          link.unflushedPongs++;
+          link.ws.send('{"type":"pong"}', () => link.unflushedPongs--);
+        }
         if (options.onUnsequenced) {
           try {
             options.onUnsequenced(link.ws, text, session);
@@ -585,7 +753,7 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
         else hello(link, control);
       } else if (control.type === 'ack') {
         if (session === null) fail(link, ACK_CLOSE_CODES.protocolError, 'ack before hello');
-        else session.acked(control.ack);
+        else session.acked(link, control.ack);
       } else fail(link, ACK_CLOSE_CODES.protocolError, 'welcome from a client');
       return;
     }
@@ -612,12 +780,40 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
 
   const onConnection = (ws: WebSocket, request: IncomingMessage) => {
     if (ws.protocol !== ACK_PROTOCOL) {
-      if (options.onPlainConnection) options.onPlainConnection(ws, request);
-      else ws.close(ACK_CLOSE_CODES.protocolError, `${ACK_PROTOCOL} required`);
+      if (!options.onPlainConnection) {
+        ws.close(ACK_CLOSE_CODES.protocolError, `${ACK_PROTOCOL} required`);
+        return;
+      }
+      try {
+        options.onPlainConnection(ws, request);
+      } catch (error) {
+        report(error, null);
+        shut(ws, ACK_CLOSE_CODES.serverError, 'onPlainConnection failed');
+      }
       return;
     }
-    const link: Link = { ws, request, session: null, backlog: null, closed: false };
     ws.on('error', () => {}); // 'close' follows; the session lives on
+    if (preHello >= o.maxPreHelloSockets) {
+      stats.refused++;
+      shut(ws, ACK_CLOSE_CODES.tryAgainLater, 'too many sockets waiting for hello', true);
+      return;
+    }
+    const link: Link = {
+      ws,
+      request,
+      session: null,
+      backlog: null,
+      backlogBytes: 0,
+      closed: false,
+      preHello: true,
+      helloTimer: null,
+      unflushedPongs: 0,
+    };
+    preHello++;
+    link.helloTimer = clock.setTimeout(() => {
+      link.helloTimer = null;
+      if (!closed && link.session === null) fail(link, ACK_CLOSE_CODES.tryAgainLater, 'no hello in time', true);
+    }, o.helloTimeout);
     ws.on('message', (data, isBinary) => {
       // Frames still arriving after this end began closing the socket (a protocol error, a takeover) are stale.
       if (!closed && !link.closed && ws.readyState === WebSocket.OPEN) onFrame(link, data, isBinary);
@@ -625,6 +821,7 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
     ws.on('close', () => {
       link.closed = true;
       link.backlog = null;
+      leavePreHello(link);
       link.session?.detach(link);
       link.session = null;
     });
@@ -686,6 +883,10 @@ function resolveServerOptions(options: AckServerOptions) {
     maxSessions: number('maxSessions', 1, true, true),
     ackEvery: number('ackEvery', 1, true, false),
     ackDelay: number('ackDelay', 0, false, false, true),
+    maxSocketBuffer: number('maxSocketBuffer', 1, true, true),
+    helloTimeout: number('helloTimeout', 1, false, false, true),
+    maxPreHelloSockets: number('maxPreHelloSockets', 1, true, true),
+    maxBacklogBytes: number('maxBacklogBytes', 0, true, true),
     answerPings: options.answerPings ?? true,
   };
 }

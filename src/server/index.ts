@@ -3,6 +3,7 @@
  */
 export {
   ACK_SERVER_DEFAULTS,
+  MAX_UNFLUSHED_PONGS,
   attachAckServer,
   type AckPayload,
   type AckSendData,
