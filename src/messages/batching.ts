@@ -1,6 +1,6 @@
 import type { SendData } from '../data.js';
 import { invalidOption } from '../errors.js';
-import { callback, delay, group, whole } from '../validate.js';
+import { type Assert, type ListsAllKeys, callback, delay, group, whole } from '../validate.js';
 
 /**
  * Coalescing small outbound messages into one frame. Opt-in: it trades up to `window` ms of latency for fewer
@@ -38,8 +38,11 @@ export const BATCHING_DEFAULTS = Object.freeze({
   maxMessages: 100,
 });
 
+const KEYS = ['window', 'maxMessages', 'envelope', 'split'] as const;
+type _Keys = Assert<ListsAllKeys<BatchingOptions, typeof KEYS>>;
+
 export function resolveBatching(batching: BatchingOptions | undefined): ResolvedBatching | null {
-  const b = group('batching', batching, ['window', 'maxMessages', 'envelope', 'split'], 'an object { envelope, window?, maxMessages?, split? }');
+  const b = group('batching', batching, KEYS, 'an object { envelope, window?, maxMessages?, split? }');
   if (b === undefined) return null;
   if (typeof b.envelope !== 'function') throw invalidOption('batching.envelope', 'a function building one frame from the batched frames', b.envelope);
   const d = BATCHING_DEFAULTS;

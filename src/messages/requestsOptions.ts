@@ -2,7 +2,7 @@
  * The `requests` option group (`request()`): type, defaults and resolver, apart from the request code so that
  * resolving options does not pull it into every bundle.
  */
-import { delay, group, oneOf, text } from '../validate.js';
+import { type Assert, type ListsAllKeys, delay, group, oneOf, text } from '../validate.js';
 
 export interface RequestsOptions {
   /**
@@ -31,8 +31,11 @@ export const REQUESTS_DEFAULTS = Object.freeze({
   onReconnect: 'resend' as 'resend' | 'fail',
 }) satisfies ResolvedRequests;
 
+const KEYS = ['idField', 'timeout', 'onReconnect'] as const;
+type _Keys = Assert<ListsAllKeys<RequestsOptions, typeof KEYS>>;
+
 export function resolveRequests(requests: RequestsOptions | undefined): ResolvedRequests {
-  const r = group('requests', requests, ['idField', 'timeout', 'onReconnect']);
+  const r = group('requests', requests, KEYS);
   const d = REQUESTS_DEFAULTS;
   if (r === undefined) return d;
   return {

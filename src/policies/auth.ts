@@ -5,7 +5,7 @@
 import type { SendData } from '../data.js';
 import { invalidOption } from '../errors.js';
 import type { Transport } from '../transports/types.js';
-import { callback, delay, group, oneOf, text } from '../validate.js';
+import { type Assert, type ListsAllKeys, callback, delay, group, oneOf, text } from '../validate.js';
 import { isJsonOfType } from './heartbeat.js';
 
 export interface AuthOptions {
@@ -79,7 +79,8 @@ export const AUTH_DEFAULTS = Object.freeze({
   refreshCodes: Object.freeze([1008, 4001]) as readonly number[],
 });
 
-const KEYS = ['token', 'mode', 'message', 'isAck', 'isNack', 'timeout', 'queryParam', 'header', 'refreshCodes'];
+const KEYS = ['token', 'mode', 'message', 'isAck', 'isNack', 'timeout', 'queryParam', 'header', 'refreshCodes'] as const;
+type _Keys = Assert<ListsAllKeys<AuthOptions, typeof KEYS>>;
 
 export function resolveAuth(auth: AuthOptions | undefined, transport: Transport): ResolvedAuth | null {
   const a = group('auth', auth, KEYS, 'an object with a token provider');

@@ -1,5 +1,5 @@
 import { SocketchartError, describe, invalidOption } from '../errors.js';
-import { delay, finite, group, whole } from '../validate.js';
+import { type Assert, type ListsAllKeys, delay, finite, group, whole } from '../validate.js';
 
 /**
  * Reconnect delays: exponential growth with full jitter, then a cap.
@@ -62,7 +62,8 @@ export const BACKOFF_DEFAULTS = Object.freeze({
   tryAgainLaterDelay: 5_000,
 }) satisfies ResolvedBackoff;
 
-const KEYS = ['initialDelay', 'factor', 'maxDelay', 'maxRetries', 'maxAttempts', 'resetAfter', 'tryAgainLaterDelay'];
+const KEYS = ['initialDelay', 'factor', 'maxDelay', 'maxRetries', 'maxAttempts', 'resetAfter', 'tryAgainLaterDelay'] as const;
+type _Keys = Assert<ListsAllKeys<BackoffOptions, typeof KEYS>>;
 
 export function resolveBackoff(options: BackoffOptions | undefined): ResolvedBackoff {
   const o = group('backoff', options, KEYS);

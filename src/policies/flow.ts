@@ -3,7 +3,7 @@
  * resolver; the gate itself runs in the runtime (and the token bucket in `rateLimit.ts`).
  */
 import { invalidOption } from '../errors.js';
-import { finite, group, whole } from '../validate.js';
+import { type Assert, type ListsAllKeys, finite, group, whole } from '../validate.js';
 import type { RateLimitOptions } from './rateLimit.js';
 
 export interface FlowOptions {
@@ -37,15 +37,19 @@ export const FLOW_DEFAULTS = Object.freeze({
 
 const OFF: ResolvedFlow = Object.freeze({ highWaterMark: Infinity, lowWaterMark: Infinity, rateLimit: null });
 
+const KEYS = ['highWaterMark', 'lowWaterMark', 'rateLimit'] as const;
+const RATE_KEYS = ['perSecond', 'burst'] as const;
+type _Keys = [Assert<ListsAllKeys<FlowOptions, typeof KEYS>>, Assert<ListsAllKeys<RateLimitOptions, typeof RATE_KEYS>>];
+
 export function resolveFlow(flow: FlowOptions | undefined): ResolvedFlow {
-  const f = group('flow', flow, ['highWaterMark', 'lowWaterMark', 'rateLimit']);
+  const f = group('flow', flow, KEYS);
   // Connections without flow control share one frozen policy instead of each holding a copy.
   if (f === undefined) return OFF;
   // 0 would hold every message forever (a socket's buffer is never below 0).
   const highWaterMark = whole('flow.highWaterMark', f.highWaterMark, FLOW_DEFAULTS.highWaterMark, 1, true);
   const lowWaterMark = whole('flow.lowWaterMark', f.lowWaterMark, highWaterMark === Infinity ? Infinity : Math.floor(highWaterMark / 2), 0, true);
   if (lowWaterMark > highWaterMark) throw invalidOption('flow.lowWaterMark', `at most flow.highWaterMark (${highWaterMark})`, lowWaterMark);
-  const r = group('flow.rateLimit', f.rateLimit, ['perSecond', 'burst'], 'an object { perSecond, burst? }');
+  const r = group('flow.rateLimit', f.rateLimit, RATE_KEYS, 'an object { perSecond, burst? }');
   let rateLimit: Required<RateLimitOptions> | null = null;
   if (r !== undefined) {
     if (r.perSecond === undefined) throw invalidOption('flow.rateLimit.perSecond', 'a finite number > 0', r.perSecond);

@@ -5,7 +5,7 @@
 import type { SendData } from '../data.js';
 import { invalidOption } from '../errors.js';
 import type { Transport } from '../transports/types.js';
-import { callback, delay, group, oneOf } from '../validate.js';
+import { type Assert, type ListsAllKeys, callback, delay, group, oneOf } from '../validate.js';
 
 export interface HeartbeatOptions {
   /**
@@ -63,9 +63,12 @@ export function isJsonOfType(data: unknown, type: string): boolean {
 const ping = () => '{"type":"ping"}';
 const isPong = (data: unknown) => isJsonOfType(data, 'pong');
 
+const KEYS = ['mode', 'interval', 'timeout', 'ping', 'isPong'] as const;
+type _Keys = Assert<ListsAllKeys<HeartbeatOptions, typeof KEYS>>;
+
 export function resolveHeartbeat(heartbeat: HeartbeatOptions | false | undefined, transport: Transport): ResolvedHeartbeat | null {
   if (heartbeat === false) return null;
-  const h = group('heartbeat', heartbeat, ['mode', 'interval', 'timeout', 'ping', 'isPong'], 'an object or false');
+  const h = group('heartbeat', heartbeat, KEYS, 'an object or false');
   const canPing = transport.canPing === true;
   if (h === undefined && !canPing) return null;
   const o = h ?? {};

@@ -1,5 +1,5 @@
 import { type SendData, byteLengthOf } from '../data.js';
-import { delay, group, oneOf, whole } from '../validate.js';
+import { type Assert, type ListsAllKeys, delay, group, oneOf, whole } from '../validate.js';
 
 /**
  * The outbound queue: messages sent while the connection is not open wait here, bounded, and leave either by
@@ -41,8 +41,11 @@ export const QUEUE_DEFAULTS = Object.freeze({
 
 const OVERFLOW: readonly OverflowPolicy[] = ['drop-oldest', 'drop-newest', 'reject'];
 
+const KEYS = ['maxMessages', 'maxBytes', 'ttl', 'overflow'] as const;
+type _Keys = Assert<ListsAllKeys<QueueOptions, typeof KEYS>>;
+
 export function resolveQueue(options: QueueOptions | undefined): ResolvedQueue {
-  const o = group('queue', options, ['maxMessages', 'maxBytes', 'ttl', 'overflow']);
+  const o = group('queue', options, KEYS);
   // Connections with the default queue share the frozen defaults instead of each holding a copy.
   if (o === undefined) return QUEUE_DEFAULTS;
   const d = QUEUE_DEFAULTS;

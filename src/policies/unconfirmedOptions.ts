@@ -3,7 +3,7 @@
  * file stays apart so resolving options does not pull the log's code into every bundle.
  */
 import { invalidOption } from '../errors.js';
-import { group, whole } from '../validate.js';
+import { type Assert, type ListsAllKeys, group, whole } from '../validate.js';
 import type { ResolvedUnconfirmed, UnconfirmedOptions } from './unconfirmed.js';
 
 export type { ResolvedUnconfirmed, UnconfirmedOptions };
@@ -14,9 +14,12 @@ export const UNCONFIRMED_DEFAULTS = Object.freeze({
   confirmEvery: 100,
 }) satisfies ResolvedUnconfirmed;
 
+const KEYS = ['maxMessages', 'maxBytes', 'confirmEvery'] as const;
+type _Keys = Assert<ListsAllKeys<UnconfirmedOptions, typeof KEYS>>;
+
 export function resolveUnconfirmed(unconfirmed: UnconfirmedOptions | false | undefined): ResolvedUnconfirmed | null {
   if (unconfirmed === false) return null;
-  const u = group('unconfirmed', unconfirmed, ['maxMessages', 'maxBytes', 'confirmEvery'], 'an object { maxMessages?, maxBytes?, confirmEvery? } or false');
+  const u = group('unconfirmed', unconfirmed, KEYS, 'an object { maxMessages?, maxBytes?, confirmEvery? } or false');
   if (u === undefined) return UNCONFIRMED_DEFAULTS;
   const d = UNCONFIRMED_DEFAULTS;
   const maxMessages = whole('unconfirmed.maxMessages', u.maxMessages, d.maxMessages, 0, true);

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { createConnection } from '../../src/index.js';
 import { DEFAULTS } from '../../src/options.js';
+import { createMemoryTransport } from '../../src/transports/memory.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
@@ -43,6 +45,17 @@ describe('README', () => {
       'codec', 'schema', 'batching.envelope', 'batching.split', 'chunking', 'flow.lowWaterMark', 'flow.rateLimit', 'auth.token', 'auth.message', 'auth.isAck', 'auth.isNack', 'heartbeat', 'heartbeat.mode', 'heartbeat.ping', 'heartbeat.isPong', 'unconfirmed', 'delivery',
     ]);
     expect(documented.filter((name) => !known.has(name))).toEqual([]);
+  });
+
+  it('documents only keys createConnection accepts (the unknown-key check would refuse any other)', () => {
+    const transport = createMemoryTransport().transport;
+    for (const name of rows.keys()) {
+      // `{ backoff: { maxRetries: undefined } }`: an own key with no value. Required ones (`batching.envelope`) are
+      // then refused for their value, never for their name.
+      const options = name.split('.').reduceRight<unknown>((inner, key) => ({ [key]: inner }), undefined) as object;
+      expect(() => createConnection('ws://example.test/', { ...options, transport, startClosed: true }).close(), name).not.toThrow(/Unknown option/);
+    }
+    expect(() => createConnection('ws://example.test/', { transport, backoff: { maxAttempt: undefined } as never })).toThrow(/maxAttempts/);
   });
 
   it('gives the two set-up commands and the test command CI runs', () => {
