@@ -61,7 +61,11 @@ export interface ConnectionOptions<In = unknown, Out = SendData> {
    * @default 'type'
    */
   typeField?: string;
-  /** Request/response (`request()`). */
+  /**
+   * Request/response (`request()`): the correlation field, the reply timeout, what happens to requests in flight
+   * when the socket is lost.
+   * @default `DEFAULTS.requests` (each field's own default)
+   */
   requests?: RequestsOptions;
   /**
    * Acknowledged delivery (see PROTOCOL.md): a layer built by e.g. `atLeastOnce()` from
@@ -82,7 +86,10 @@ export interface ConnectionOptions<In = unknown, Out = SendData> {
    * @default undefined (off)
    */
   chunking?: ChunkingOptions | true;
-  /** Backpressure and rate limiting of outbound messages while open. */
+  /**
+   * Backpressure and rate limiting of outbound messages while open.
+   * @default `DEFAULTS.flow` (no backpressure, no rate limit)
+   */
   flow?: FlowOptions;
   /**
    * Largest outbound message in bytes; `send()` of a bigger one throws `ERR_MESSAGE_TOO_LARGE`.
@@ -125,7 +132,10 @@ export interface ConnectionOptions<In = unknown, Out = SendData> {
    * @default 5000
    */
   closeTimeout?: number;
-  /** Reconnect delays and the retry limit. */
+  /**
+   * Reconnect delays and the retry limit (`maxRetries`).
+   * @default `DEFAULTS.backoff` (each field's own default; retries forever)
+   */
   backoff?: BackoffOptions;
   /**
    * Replaces the backoff timer: the retry happens when the returned promise resolves (tests pass
@@ -145,7 +155,10 @@ export interface ConnectionOptions<In = unknown, Out = SendData> {
    * @default undefined
    */
   closeCodes?: CloseCodesOption;
-  /** The outbound queue used while the connection is not open. */
+  /**
+   * The outbound queue used while the connection is not open.
+   * @default `DEFAULTS.queue` (each field's own default)
+   */
   queue?: QueueOptions;
   /**
    * Plain mode (no `delivery`): messages written to a socket that ends before the server confirmed them (by a
@@ -224,13 +237,17 @@ export interface ResolvedOptions {
   queue: ResolvedQueue;
 }
 
-/** Every top-level key `createConnection` accepts; anything else is a typo and is refused with the nearest key. */
-const KEYS = [
+/**
+ * Every top-level key `createConnection` accepts; anything else is a typo and is refused with the nearest key.
+ * Wrappers that take more keys (a pool's `size`) check theirs first, with
+ * `knownKeys('', options, [...CONNECTION_OPTION_KEYS, 'size'])`, so a typo of their own key is named too.
+ */
+export const CONNECTION_OPTION_KEYS = [
   'codec', 'schema', 'typeField', 'requests', 'delivery', 'batching', 'chunking', 'flow', 'maxMessageSize', 'transport',
   'protocols', 'headers', 'binaryType', 'startClosed', 'connectTimeout', 'closeTimeout', 'backoff', 'retryWait',
   'shouldReconnect', 'closeCodes', 'queue', 'unconfirmed', 'environment', 'clock', 'random', 'auth', 'heartbeat', 'inspect',
 ] as const;
-type _Keys = Assert<ListsAllKeys<ConnectionOptions, typeof KEYS>>;
+type _Keys = Assert<ListsAllKeys<ConnectionOptions, typeof CONNECTION_OPTION_KEYS>>;
 
 const isFunction = (value: unknown): boolean => typeof value === 'function';
 
@@ -259,7 +276,7 @@ export function checkTransport(transport: unknown): void {
 /** Checks everything that can be checked before the first attempt, so mistakes fail at construction. */
 export function resolveOptions(options: ConnectionOptions<unknown, unknown>, transport: Transport): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
-  knownKeys('', options, KEYS);
+  knownKeys('', options, CONNECTION_OPTION_KEYS);
   callback('retryWait', options.retryWait);
   callback('shouldReconnect', options.shouldReconnect);
   callback('random', options.random);
