@@ -9,6 +9,7 @@ export {
   type ReplayOptions,
   type ReplayResult,
 } from './replay.js';
+export { replayPathOnLoopback, type LoopbackReplayOptions, type LoopbackReplayResult } from './replayLoopback.js';
 export type { ReplyAnswer, ReplyMatch, ReplyOptions } from './testServer.js';
 export {
   CLOSE_CLASSES,
