@@ -1,5 +1,6 @@
 import type { SendData } from '../data.js';
 import { invalidOption } from '../errors.js';
+import { protocolFailureOf } from './protocolFailure.js';
 import type { BinaryType, OpenRequest, SocketSink, Transport, TransportSocket } from './types.js';
 
 type DomWebSocket = WebSocket;
@@ -31,10 +32,21 @@ class BrowserSocket implements TransportSocket {
       case 'open':
         this.#sink.onOpen({ protocol: this.#socket.protocol, extensions: this.#socket.extensions });
         break;
-      case 'error':
-        // The DOM hides the cause on purpose; the close event that follows carries the code.
-        this.#sink.onError(new Error('WebSocket error'));
+      case 'error': {
+        // The DOM hides the cause on purpose (browsers then report 1006 for everything). A WHATWG constructor that
+        // does tell, ws's, says when the server broke the protocol: report that close code now, as the Node
+        // transport does, because ws's own close event waits for the server's TCP close and then says 1006.
+        const cause = (event as ErrorEvent).error as unknown;
+        const failure = protocolFailureOf(cause);
+        if (failure === undefined) {
+          this.#sink.onError(cause instanceof Error ? cause : new Error('WebSocket error'));
+          break;
+        }
+        this.#detach();
+        this.#sink.onError(cause as Error);
+        this.#sink.onClose({ code: failure.code, reason: failure.reason, wasClean: false });
         break;
+      }
       case 'close': {
         const { code, reason, wasClean } = event as CloseEvent;
         this.#detach();
@@ -80,8 +92,13 @@ class BrowserSocket implements TransportSocket {
     this.#socket.removeEventListener('message', this);
     this.#socket.removeEventListener('error', this);
     this.#socket.removeEventListener('close', this);
+    // An EventEmitter-based constructor (ws) throws an 'error' nobody listens to, crashing the process: closing a
+    // socket whose handshake is in flight emits one. Browsers ignore the extra listener.
+    this.#socket.addEventListener('error', ignore);
   }
 }
+
+function ignore(): void {}
 
 /**
  * The transport over `globalThis.WebSocket`: browsers, Deno, Bun, Node >= 22. `WebSocketImpl` lets you pass
