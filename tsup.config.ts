@@ -8,6 +8,7 @@ export default defineConfig({
     cli: 'src/cli/main.ts',
     delivery: 'src/delivery/index.ts',
     server: 'src/server/index.ts',
+    'server-redis': 'src/server/redis.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,
@@ -16,5 +17,5 @@ export default defineConfig({
   target: 'es2022',
   splitting: true,
   treeshake: true,
-  external: ['ws', 'xstate'],
+  external: ['ws', 'xstate', 'redis'],
 });

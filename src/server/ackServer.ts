@@ -1,7 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { type RawData, WebSocket, type WebSocketServer } from 'ws';
-import { utf8Length } from '../data.js';
-import { SocketchartError, describe, invalidOption } from '../errors.js';
+import { SocketchartError, invalidOption } from '../errors.js';
 import {
   ACK_CLOSE_CODES,
   ACK_PROTOCOL,
@@ -9,52 +8,56 @@ import {
   MAX_SEQ,
   ackFrame,
   isDataShaped,
-  isSendableCloseCode,
   parseControl,
   parseTextSeq,
   readSeq,
   welcomeFrame,
   writeSeq,
 } from '../delivery/protocol.js';
-import { type SessionRecord, type SessionStore, createMemorySessionStore } from './store.js';
+import { randomBytes } from 'node:crypto';
+import {
+  type AckMessage,
+  type AckPayload,
+  type AckSendData,
+  type AckSession,
+  type Link,
+  type LinkedSession,
+  SharedSession,
+  type SharedContext,
+  type UndeliveredReason,
+  bytesOfPayload,
+  storedPayload,
+  toPayload,
+  validateEnd,
+} from './session.js';
+import {
+  type SessionRecord,
+  type SessionStore,
+  type SharedSessionStore,
+  type StoreEffect,
+  type StoreNotice,
+  createMemorySessionStore,
+  isSharedStore,
+} from './store.js';
 
-/** What a session receives: text as a string, binary as a Buffer (without the protocol header). */
-export type AckPayload = string | Buffer;
-
-/** What `session.send` takes. */
-export type AckSendData = string | Buffer | ArrayBuffer | ArrayBufferView;
-
-/** One client session: it outlives sockets, until its TTL runs out with no socket attached. */
-export interface AckSession {
-  /** The session key (the client's session id unless `sessionKey` maps it). */
-  readonly id: string;
-  /** Whether a socket is attached now. */
-  readonly connected: boolean;
-  /** Server->client messages not yet acknowledged. */
-  readonly pending: { count: number; bytes: number };
-  /** The attached socket, if any (for `close`, `ping`, headers): never write on it directly. */
-  readonly socket: WebSocket | null;
-  /**
-   * Send `payload` to the client, exactly once and in order, across reconnects. Written now if a socket is
-   * attached, else on resume. False when it does not fit `maxUnacked` / `maxUnackedBytes`, or the session is over:
-   * then nothing was sent, and the caller decides.
-   */
-  send(payload: AckSendData): boolean;
-  /**
-   * End the session now: close its socket (code 1000 unless given), forget its state, and return the messages
-   * that were never acknowledged. A code ws cannot send (1004-1006, 1015, outside 1000-4999) throws
-   * `ERR_INVALID_CLOSE_CODE`, a reason over 123 UTF-8 bytes `ERR_REASON_TOO_LONG`, before anything is forgotten.
-   */
-  end(code?: number, reason?: string): AckPayload[];
-}
+export type { AckMessage, AckPayload, AckSendData, AckSession, UndeliveredReason } from './session.js';
 
 export interface AckServerOptions {
-  /** Each client message, once (a replayed duplicate is acknowledged and skipped), in order. */
-  onMessage(session: AckSession, payload: AckPayload): void;
+  /**
+   * Each client message, once (a replayed duplicate is acknowledged and skipped), in order. `message.key` is its
+   * idempotency key; `message.commit(effect)` records an effect together with the processed mark.
+   */
+  onMessage(session: AckSession, payload: AckPayload, message: AckMessage): void;
   /** A socket attached to a session: new (`resumed: false`) or resumed. Messages sent here follow the replay. */
   onSession?(session: AckSession, info: { resumed: boolean; request: IncomingMessage }): void;
   /** A session expired (no socket for `sessionTtl` ms) with these messages never acknowledged: report them. */
   onExpire?(session: AckSession, undelivered: AckPayload[]): void;
+  /**
+   * Messages `send()` accepted that a shared store then refused (`'taken-over'`: another node owns the session now;
+   * `'full'`; `'store-failed'`). Never called with the memory store, whose `send()` answers at once.
+   * @default reported to `onError` as an `ERR_QUEUE_FULL` / `ERR_CONNECTION_CLOSED` SocketchartError
+   */
+  onUndelivered?(session: AckSession, undelivered: AckPayload[], reason: UndeliveredReason): void;
   /** A frame outside the protocol (auth messages, app-level pings): not sequenced, not acknowledged. */
   onUnsequenced?(socket: WebSocket, payload: AckPayload, session: AckSession | null): void;
   /**
@@ -76,8 +79,12 @@ export interface AckServerOptions {
    * @default the session id as is
    */
   sessionKey?(sessionId: string, request: IncomingMessage): string;
-  /** @default createMemorySessionStore() */
-  store?: SessionStore;
+  /**
+   * Where sessions live: `createMemorySessionStore()` (this process), a `SessionStore` of your own, or a
+   * `SharedSessionStore` such as `redisSessionStore({ client })` from `socketchart/server/redis` (several nodes).
+   * @default createMemorySessionStore()
+   */
+  store?: SessionStore | SharedSessionStore;
   /**
    * Ms a session is kept with no socket attached; then it expires (`onExpire`). `Infinity` keeps it forever.
    * @default 120000
@@ -141,6 +148,15 @@ export interface AckServerStats {
 export interface AckServer {
   /** Sessions this process holds (attached, or detached and not yet expired). */
   readonly sessions: ReadonlyMap<string, AckSession>;
+  /** This node's id (the channel a shared store sends its notices to). */
+  readonly node: string;
+  /**
+   * Send to a session wherever its client is: on this node, on another node (through a shared store), or nowhere
+   * now (kept for replay). Resolves true once the store holds the message, false when it was refused (no such
+   * session, or it does not fit `maxUnacked` / `maxUnackedBytes`); rejects when the store failed (the message may
+   * or may not have been stored).
+   */
+  sendTo(sessionId: string, data: AckSendData): Promise<boolean>;
   readonly stats: Readonly<AckServerStats>;
   /** Stop speaking the protocol on `wss`: listeners removed, timers cleared. Does not close `wss` or its sockets. */
   close(): void;
@@ -186,10 +202,6 @@ function toBuffer(data: RawData): Buffer {
   return Buffer.from(data);
 }
 
-function bytesOfPayload(payload: string | Uint8Array): number {
-  return typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength;
-}
-
 /** Runs `call` (a store method: sync, async, or throwing synchronously) and continues with its result. */
 function thenOrNow<T>(call: () => T | Promise<T>, next: (value: T) => void, fail: (error: unknown) => void): void {
   let value: T | Promise<T>;
@@ -225,26 +237,16 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
     throw invalidOption('wss', 'a ws WebSocketServer', wss);
   }
   const o = resolveServerOptions(options);
-  const store = o.store;
+  const sharedStore = isSharedStore(o.store) ? o.store : null;
+  // The record-at-a-time path below serves SessionStore; a SharedSessionStore gets SharedSession (session.ts).
+  const store = o.store as SessionStore;
+  const node = `${process.pid.toString(36)}-${randomBytes(6).toString('base64url')}`;
+  const shared = new Map<string, SharedSession>();
   const clock = o.clock;
   const sessions = new Map<string, Session>();
   const loading = new Map<string, Promise<Session | undefined>>();
   let closed = false;
   const stats: AckServerStats = { created: 0, resumed: 0, expired: 0, processed: 0, duplicates: 0, replayed: 0, refused: 0 };
-
-  interface Link {
-    readonly ws: WebSocket;
-    readonly request: IncomingMessage;
-    session: Session | null;
-    /** Frames that came while the session was loading from an async store. */
-    backlog: Array<[RawData, boolean]> | null;
-    backlogBytes: number;
-    closed: boolean;
-    /** Counted in `preHello` (open, no session attached yet). */
-    preHello: boolean;
-    helloTimer: unknown;
-    unflushedPongs: number;
-  }
 
   /** Sockets open and not yet attached to a session (bounded by `maxPreHelloSockets`). */
   let preHello = 0;
@@ -283,7 +285,7 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
     link.helloTimer = null;
   };
 
-  class Session implements AckSession {
+  class Session implements LinkedSession {
     readonly record: SessionRecord;
     link: Link | null = null;
     #bytes = 0;
@@ -318,6 +320,10 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
       return this.link !== null;
     }
 
+    get state(): AckSession['state'] {
+      return this.ended ? 'expired' : this.link !== null ? 'attached' : 'detached';
+    }
+
     get socket(): WebSocket | null {
       return this.link?.ws ?? null;
     }
@@ -327,13 +333,7 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
     }
 
     send(payload: AckSendData): boolean {
-      let stored: string | Uint8Array;
-      if (typeof payload === 'string') stored = payload;
-      else if (payload instanceof ArrayBuffer) stored = new Uint8Array(payload.slice(0));
-      else if (ArrayBuffer.isView(payload)) stored = new Uint8Array(payload.buffer.slice(payload.byteOffset, payload.byteOffset + payload.byteLength));
-      else {
-        throw new SocketchartError('ERR_INVALID_DATA', 'session.send() takes a string, Buffer, ArrayBuffer or ArrayBufferView.');
-      }
+      const stored = storedPayload(payload);
       const bytes = bytesOfPayload(stored);
       const r = this.record;
       if (this.ended || r.unacked.length >= o.maxUnacked || this.#bytes + bytes > o.maxUnackedBytes || r.nextOut > MAX_SEQ) {
@@ -347,22 +347,7 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
     }
 
     end(code = 1000, reason = ''): AckPayload[] {
-      // Checked before anything is forgotten: a refused call changes nothing.
-      if (!isSendableCloseCode(code)) {
-        throw new SocketchartError(
-          'ERR_INVALID_CLOSE_CODE',
-          `session.end() takes a close code ws can send (1000-1003, 1007-1014, 3000-4999); got ${describe(code)}.`,
-        );
-      }
-      if (typeof reason !== 'string') {
-        throw new SocketchartError('ERR_INVALID_CLOSE_CODE', `session.end() takes a string reason; got ${describe(reason)}.`);
-      }
-      if (utf8Length(reason) > 123) {
-        throw new SocketchartError(
-          'ERR_REASON_TOO_LONG',
-          `The close reason is ${utf8Length(reason)} UTF-8 bytes; a close frame holds 123. Shorten it.`,
-        );
-      }
+      validateEnd(code, reason);
       const undelivered = this.#forget();
       const ws = this.link?.ws;
       if (this.link) this.link.session = null;
@@ -437,11 +422,29 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
       }
       r.lastIn = seq;
       stats.processed++;
+      // In memory the mark is recorded in this same tick, so an effect run right after onMessage is committed
+      // with it: both happen, or the process died and neither is remembered.
+      const effects: Array<() => void> = [];
+      let open = true;
+      const message: AckMessage = {
+        key: `${this.id}:${seq}`,
+        seq,
+        commit(effect: StoreEffect) {
+          if (!open) throw new SocketchartError('ERR_INVALID_DATA', 'message.commit() only works while onMessage runs.');
+          if (typeof effect !== 'function') {
+            throw new SocketchartError('ERR_INVALID_DATA', 'This session store commits functions: message.commit(() => { ... }).');
+          }
+          effects.push(effect);
+        },
+      };
       try {
-        options.onMessage(this, payload);
+        options.onMessage(this, payload, message);
+        open = false;
+        for (const effect of effects) effect();
       } catch (error) {
         report(error, this);
       }
+      open = false;
       this.#scheduleAck();
     }
 
@@ -603,7 +606,7 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
       this.dispose();
       if (sessions.get(this.id) === this) sessions.delete(this.id);
       thenOrNow(() => store.delete(this.id, this.record.epoch), () => undefined, (error) => report(error, this));
-      const undelivered = this.record.unacked.map((m) => (typeof m.payload === 'string' ? m.payload : Buffer.from(m.payload)));
+      const undelivered = this.record.unacked.map((m) => toPayload(m.payload));
       this.record.unacked = [];
       this.#bytes = 0;
       return undelivered;
@@ -636,6 +639,10 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
       // The documented way to refuse a socket: told to onError when there is one, never rethrown.
       if (options.onError) report(error, null);
       fail(link, ACK_CLOSE_CODES.policyViolation, 'session refused');
+      return;
+    }
+    if (sharedStore) {
+      sharedHello(link, key, frame, sharedStore);
       return;
     }
     const proceed = (found: Session | undefined) => {
@@ -701,6 +708,151 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
     link.backlogBytes = 0;
     load.then(proceed, storeFailed);
   }
+
+  const sharedContext: SharedContext = {
+    store: sharedStore as SharedSessionStore,
+    clock,
+    limits: o,
+    stats,
+    onMessage: (session, payload, message) => options.onMessage(session, payload, message),
+    onSession(session, info) {
+      if (!options.onSession) return;
+      try {
+        options.onSession(session, info);
+      } catch (error) {
+        report(error, session);
+      }
+    },
+    onExpire(session, undelivered) {
+      if (!options.onExpire) return;
+      try {
+        options.onExpire(session, undelivered);
+      } catch (error) {
+        report(error, session);
+      }
+    },
+    undelivered(session, payloads, reason) {
+      if (options.onUndelivered) {
+        try {
+          options.onUndelivered(session, payloads, reason);
+        } catch (error) {
+          report(error, session);
+        }
+        return;
+      }
+      report(
+        new SocketchartError(
+          reason === 'full' ? 'ERR_QUEUE_FULL' : 'ERR_CONNECTION_CLOSED',
+          `${payloads.length} message(s) accepted by session.send() were not delivered (${reason}); pass onUndelivered to handle them.`,
+        ),
+        session,
+      );
+    },
+    report,
+    fail,
+    forget(session) {
+      if (shared.get(session.id) === session) shared.delete(session.id);
+    },
+  };
+
+  /**
+   * `hello` with a shared store: one atomic claim in the store (never a local copy, which may be stale), then the
+   * session attaches with the state the store gave. Frames wait in the backlog meanwhile.
+   */
+  function sharedHello(link: Link, key: string, frame: { sid: string; ack: number; next: number }, sharedStore: SharedSessionStore): void {
+    if (!sharedStore.available()) {
+      fail(link, ACK_CLOSE_CODES.serverError, 'session store unavailable');
+      return;
+    }
+    const existing = shared.get(key);
+    if (existing === undefined && shared.size >= o.maxSessions) {
+      fail(link, ACK_CLOSE_CODES.tryAgainLater, 'too many sessions');
+      return;
+    }
+    if (existing) existing.claiming++;
+    link.backlog = [];
+    link.backlogBytes = 0;
+    sharedStore.claim(key, node, frame, o.sessionTtl).then(
+      (result) => {
+        if (existing && existing.claiming > 0) existing.claiming--;
+        if ('refused' in result) {
+          fail(link, ACK_CLOSE_CODES.protocolError, result.refused);
+          return;
+        }
+        if (link.closed || closed || link.ws.readyState !== WebSocket.OPEN) {
+          // Claimed for a socket that is gone: let the session expire as if it had detached at once.
+          sharedStore.release(key, result.epoch, o.sessionTtl).catch((error: unknown) => report(error, null));
+          return;
+        }
+        let session = shared.get(key);
+        if (session === undefined || session.state === 'lost' || session.state === 'expired') {
+          session = new SharedSession(key, sharedContext);
+          shared.set(key, session);
+        }
+        leavePreHello(link);
+        session.attach(link, result, frame.sid);
+        const backlog = link.backlog;
+        link.backlog = null;
+        if (backlog === null) return;
+        for (const [data, isBinary] of backlog) {
+          if (link.closed || link.session === null) break;
+          onFrame(link, data, isBinary);
+        }
+      },
+      (error: unknown) => {
+        if (existing && existing.claiming > 0) existing.claiming--;
+        report(error, null);
+        fail(link, ACK_CLOSE_CODES.serverError, 'session store failed');
+      },
+    );
+  }
+
+  const onNotice = (notice: StoreNotice) => {
+    const session = shared.get(notice.id);
+    if (session === undefined) return;
+    if (notice.type === 'lost') {
+      if (notice.epoch > session.epoch && session.claiming === 0) session.lose();
+    } else session.noticeOut(notice.seq);
+  };
+  let stopListening: Promise<(() => Promise<void>) | null> = Promise.resolve(null);
+  // An attached session's keys carry a lease (sessionTtl + the store's grace) that this node renews, so the
+  // sessions of a node that died expire like detached ones.
+  let leaseTimer: unknown = null;
+  const renewLeases = () => {
+    leaseTimer = clock.setTimeout(renewLeases, Math.max(1000, Math.floor(o.sessionTtl / 3)));
+    if (!sharedStore?.available()) return;
+    for (const session of shared.values()) {
+      if (session.state !== 'attached') continue;
+      const epoch = session.epoch;
+      sharedStore.touch(session.id, epoch, o.sessionTtl).then(
+        (result) => {
+          if (result === 'stale') session.staleAt(epoch);
+        },
+        (error: unknown) => report(error, session),
+      );
+    }
+  };
+  if (sharedStore && o.sessionTtl !== Infinity) leaseTimer = clock.setTimeout(renewLeases, Math.max(1000, Math.floor(o.sessionTtl / 3)));
+  if (sharedStore) {
+    stopListening = sharedStore.listen(node, onNotice, (error) => report(error, null)).catch((error: unknown) => {
+      report(error, null);
+      return null;
+    });
+  }
+
+  const sendTo = async (sessionId: string, data: AckSendData): Promise<boolean> => {
+    const stored = storedPayload(data);
+    if (!sharedStore) return sessions.get(sessionId)?.send(stored) ?? false;
+    const local = shared.get(sessionId);
+    if (local && local.state === 'attached') {
+      const result = await local.append(stored);
+      if (result === true) return true;
+      if (result !== 'taken-over') return false;
+      // It moved to another node meanwhile: store it for wherever it is now.
+    }
+    const seq = await sharedStore.append(sessionId, null, stored, o);
+    return typeof seq === 'number' && seq > 0;
+  };
 
   const rawBytes = (data: RawData): number =>
     Array.isArray(data) ? data.reduce((n, b) => n + b.byteLength, 0) : (data as Buffer | ArrayBuffer).byteLength;
@@ -833,10 +985,13 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
     wss.off('close', dispose);
     if (wss.options.handleProtocols === handleProtocols) wss.options.handleProtocols = originalHandleProtocols;
     for (const session of sessions.values()) session.dispose();
+    for (const session of shared.values()) session.dispose();
+    if (leaseTimer !== null) clock.clearTimeout(leaseTimer);
+    void stopListening.then((stop) => stop?.()).catch((error: unknown) => report(error, null));
   };
   wss.on('connection', onConnection);
   wss.on('close', dispose);
-  return { sessions, stats, close: dispose };
+  return { sessions: sharedStore ? shared : sessions, node, stats, sendTo, close: dispose };
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -846,12 +1001,18 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 function resolveServerOptions(options: AckServerOptions) {
   if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object with onMessage', options);
   if (typeof options.onMessage !== 'function') throw invalidOption('onMessage', 'a function (session, payload) => void', options.onMessage);
-  for (const name of ['onSession', 'onExpire', 'onUnsequenced', 'onPlainConnection', 'onError', 'sessionKey'] as const) {
+  for (const name of ['onSession', 'onExpire', 'onUndelivered', 'onUnsequenced', 'onPlainConnection', 'onError', 'sessionKey'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') throw invalidOption(name, 'a function', options[name]);
   }
   const store = options.store ?? createMemorySessionStore();
-  if (typeof store !== 'object' || store === null || (['get', 'set', 'delete'] as const).some((m) => typeof store[m] !== 'function')) {
-    throw invalidOption('store', 'a SessionStore { get, set, delete }', store);
+  if (
+    typeof store !== 'object' ||
+    store === null ||
+    (isSharedStore(store)
+      ? (['available', 'claim', 'touch', 'fence', 'append', 'mark', 'trim', 'release', 'read', 'remove', 'listen'] as const).some((m) => typeof store[m] !== 'function')
+      : (['get', 'set', 'delete'] as const).some((m) => typeof (store as SessionStore)[m] !== 'function'))
+  ) {
+    throw invalidOption('store', 'a SessionStore { get, set, delete } or a SharedSessionStore', store);
   }
   const clock = options.clock ?? realClock;
   if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function') {

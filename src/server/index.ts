@@ -11,6 +11,17 @@ export {
   type AckServerOptions,
   type AckServerStats,
   type AckSession,
+  type AckMessage,
+  type UndeliveredReason,
 } from './ackServer.js';
-export { createMemorySessionStore, type SessionRecord, type SessionStore, type UnackedMessage } from './store.js';
+export {
+  createMemorySessionStore,
+  type ClaimResult,
+  type SessionRecord,
+  type SessionStore,
+  type SharedSessionStore,
+  type StoreEffect,
+  type StoreNotice,
+  type UnackedMessage,
+} from './store.js';
 export { ACK_CLOSE_CODES, ACK_PROTOCOL } from '../delivery/protocol.js';

@@ -73,3 +73,90 @@ export function createMemorySessionStore(): SessionStore & { readonly size: numb
     },
   };
 }
+
+/**
+ * A command the app wants committed together with a message's processed mark (`message.commit(effect)` in
+ * `onMessage`). Each store says which effects it runs: the memory store runs functions, the Redis store runs
+ * Redis commands (`['RPUSH', 'orders', payload]`) inside the script that records the mark.
+ */
+export type StoreEffect = (() => void) | readonly (string | Uint8Array)[];
+
+/** What a shared store answers to `claim`: the session as the store holds it, now owned by the claiming node. */
+export type ClaimResult =
+  | {
+      /** False: the store had no such session and created it (numbering starts at 1). */
+      resumed: boolean;
+      /** The new epoch: the fencing token every later call of this node for this session carries. */
+      epoch: number;
+      /** The highest client seq processed (recorded). */
+      lastIn: number;
+      /** The seq the next server message gets. */
+      nextOut: number;
+      /** Server messages not yet acknowledged, oldest first, after trimming everything up to `hello.ack`. */
+      unacked: UnackedMessage[];
+    }
+  | {
+      /** The `hello` acknowledges more than the session ever exchanged: a protocol error (1002). */
+      refused: string;
+    };
+
+/** A notice from the store to a node (pub/sub). */
+export type StoreNotice =
+  /** Another node claimed the session (at `epoch`): stop acting for it. */
+  | { type: 'lost'; id: string; epoch: number }
+  /** A message (seq) was added to a session this node has attached: fetch and write it. */
+  | { type: 'out'; id: string; seq: number };
+
+/**
+ * A store shared by several server nodes (`socketchart/server/redis`). Unlike `SessionStore`, whose `set` writes
+ * a whole record now and then, every change is one atomic, fenced operation: a node takes a session over with
+ * `claim` (which bumps the epoch) and every later call carries that epoch; a call with an older epoch changes
+ * nothing and answers `'stale'` (the session moved to another node). A message `append` accepted is stored before
+ * it is written to the client; a `mark` records a processed client message (and the app's effects) before it is
+ * acknowledged. PROTOCOL.md, "Running several server nodes", describes the guarantees.
+ */
+export interface SharedSessionStore {
+  readonly shared: true;
+  /** Whether calls can be made now (false while the store is unreachable: new sessions are refused). */
+  available(): boolean;
+  /**
+   * Take the session for `node`: create it when unknown; else bump its epoch, trim what `hello.ack` acknowledges,
+   * raise its processed mark to `hello.next - 1`, and tell the node that held it (`lost`). The session is kept
+   * `ttl` ms (a lease the owner renews with `touch`), so the sessions of a node that died expire too.
+   */
+  claim(id: string, node: string, hello: { ack: number; next: number }, ttl: number): Promise<ClaimResult>;
+  /** Renew the lease of a session `epoch` owns (attached on this node) for `ttl` ms. */
+  touch(id: string, epoch: number, ttl: number): Promise<'ok' | 'stale'>;
+  /** The processed mark if `epoch` still owns the session, else `'stale'`. */
+  fence(id: string, epoch: number): Promise<number | 'stale'>;
+  /**
+   * Store a server message: its seq; 0 when it does not fit `limits`; `'unknown'` when there is no such session;
+   * `'stale'` when `epoch` no longer owns it. `epoch` null: from any node (`server.sendTo`); the store then tells
+   * the node the session is attached to (`out`).
+   */
+  append(
+    id: string,
+    epoch: number | null,
+    payload: string | Uint8Array,
+    limits: { maxUnacked: number; maxUnackedBytes: number },
+  ): Promise<number | 'unknown' | 'stale'>;
+  /** Record client message `seq` as processed, running `effects` in the same atomic step. */
+  mark(id: string, epoch: number, seq: number, effects: readonly StoreEffect[]): Promise<'ok' | 'stale'>;
+  /** Forget server messages up to `ack` (the client has them). */
+  trim(id: string, epoch: number, ack: number): Promise<'ok' | 'stale'>;
+  /** The socket went: keep the session `ttl` ms (Infinity: forever) unless a node claims it. */
+  release(id: string, epoch: number, ttl: number): Promise<'ok' | 'stale'>;
+  /** Server messages `from`..`to` still held (the ones trimmed meanwhile are left out). */
+  read(id: string, from: number, to: number): Promise<UnackedMessage[]>;
+  /**
+   * Delete the session if `epoch` still owns it (and, with `onlyDetached`, no socket is attached), giving back the
+   * messages never acknowledged.
+   */
+  remove(id: string, epoch: number, onlyDetached: boolean): Promise<UnackedMessage[] | 'stale'>;
+  /** Deliver notices for `node` to `onNotice` until the returned function is called. */
+  listen(node: string, onNotice: (notice: StoreNotice) => void, onError: (error: unknown) => void): Promise<() => Promise<void>>;
+}
+
+export function isSharedStore(store: unknown): store is SharedSessionStore {
+  return typeof store === 'object' && store !== null && (store as { shared?: unknown }).shared === true;
+}

@@ -1,0 +1,358 @@
+/**
+ * socketchart/server/redis: acknowledged-delivery sessions in Redis, shared by several server nodes.
+ *
+ * ```ts
+ * import { createClient } from 'redis';
+ * import { redisSessionStore } from 'socketchart/server/redis';
+ *
+ * const client = await createClient({ url: 'redis://127.0.0.1:6379', disableOfflineQueue: true }).connect();
+ * attachAckServer(wss, { store: redisSessionStore({ client }), onMessage });
+ * ```
+ *
+ * Every change is one Lua script, atomic in Redis and fenced by the session's epoch (PROTOCOL.md, "Running several
+ * server nodes"). Node only; `redis` (node-redis 5) is an optional peer dependency.
+ */
+import { createHash } from 'node:crypto';
+import { RESP_TYPES, type RedisClientType } from 'redis';
+import { SocketchartError, invalidOption } from '../errors.js';
+import type { ClaimResult, SharedSessionStore, StoreEffect, StoreNotice, UnackedMessage } from './store.js';
+
+// Any node-redis 5 client (modules, scripts, RESP 2 or 3): the store only sends raw commands.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyRedisClient = RedisClientType<any, any, any, any, any>;
+
+export interface RedisSessionStoreOptions {
+  /**
+   * A connected node-redis 5 client. Create it with `disableOfflineQueue: true`, so that calls fail at once while
+   * Redis is unreachable instead of waiting in the client's queue (the store also refuses calls while
+   * `client.isReady` is false). Listen to its `'error'` event: node-redis emits one per failed reconnect.
+   */
+  client: AnyRedisClient;
+  /**
+   * Prefix of every key and channel. One session uses `<prefix>{<id>}:s` (a hash) and `<prefix>{<id>}:o` (its
+   * unacknowledged server messages); each node listens on `<prefix>node:<node id>`.
+   * @default 'socketchart:'
+   */
+  prefix?: string;
+  /**
+   * Ms Redis keeps a session's keys beyond the helper's `sessionTtl` once no socket is attached. The node that
+   * detached reports the expiry (`onExpire`) when `sessionTtl` runs out; the grace lets it read the messages first.
+   * If that node died, Redis drops the keys at `sessionTtl + expiryGrace` and nobody is told.
+   * @default 5000
+   */
+  expiryGrace?: number;
+  /**
+   * Ms a command may take before it fails (`ERR_STORE_TIMEOUT`...). A timed-out write may still have been applied.
+   * @default 5000
+   */
+  commandTimeout?: number;
+}
+
+/** The largest count or byte limit a script compares against (Lua numbers are doubles). */
+const UNBOUNDED = Number.MAX_SAFE_INTEGER;
+
+// Lua: numbers become keys and fields through %d (tostring would write 1e+15).
+const K = `local function k(x) return string.format('%d', x) end\n`;
+
+const CLAIM = `${K}
+local s, o = KEYS[1], KEYS[2]
+local node, hack, hnext = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+if redis.call('EXISTS', s) == 0 then
+  redis.call('DEL', o)
+  redis.call('HSET', s, 'e', 1, 'w', node, 'i', k(hnext - 1), 'n', 1, 'f', 1, 'b', 0, 'a', 1)
+  if ARGV[6] ~= '' then redis.call('PEXPIRE', s, ARGV[6]) end
+  return {0, 1, hnext - 1, 1}
+end
+local v = redis.call('HMGET', s, 'e', 'w', 'i', 'n', 'f', 'b')
+local e, w, i, n, f, b = tonumber(v[1]), v[2], tonumber(v[3]), tonumber(v[4]), tonumber(v[5]), tonumber(v[6])
+if hack > n - 1 then return {-1, 'hello.ack ' .. k(hack) .. ' beyond the last seq sent (' .. k(n - 1) .. ')'} end
+if hnext - 1 > i then return {-1, 'hello.next ' .. k(hnext) .. ' beyond the last seq acknowledged + 1 (' .. k(i + 1) .. ')'} end
+e = e + 1
+while f <= hack do
+  local len = redis.call('HSTRLEN', o, k(f))
+  if len > 0 then b = b - (len - 1) end
+  redis.call('HDEL', o, k(f))
+  f = f + 1
+end
+redis.call('HSET', s, 'e', k(e), 'w', node, 'f', k(f), 'b', k(b), 'a', 1)
+if ARGV[6] ~= '' then
+  redis.call('PEXPIRE', s, ARGV[6])
+  redis.call('PEXPIRE', o, ARGV[6])
+else
+  redis.call('PERSIST', s)
+  redis.call('PERSIST', o)
+end
+if w and w ~= node then redis.call('PUBLISH', ARGV[4] .. w, 'l ' .. ARGV[5] .. ' ' .. k(e)) end
+local out = {1, e, i, n, f}
+for seq = f, n - 1 do out[#out + 1] = redis.call('HGET', o, k(seq)) end
+return out
+`;
+
+const FENCE = `
+local v = redis.call('HMGET', KEYS[1], 'e', 'i')
+if tonumber(v[1]) ~= tonumber(ARGV[1]) then return -1 end
+return tonumber(v[2])
+`;
+
+const APPEND = `${K}
+local s, o = KEYS[1], KEYS[2]
+local v = redis.call('HMGET', s, 'e', 'n', 'f', 'b', 'w', 'a')
+if not v[1] then return -2 end
+if ARGV[1] ~= '' and tonumber(v[1]) ~= tonumber(ARGV[1]) then return -1 end
+local n, f, b = tonumber(v[2]), tonumber(v[3]), tonumber(v[4])
+local len = string.len(ARGV[2]) - 1
+if n - f >= tonumber(ARGV[3]) or b + len > tonumber(ARGV[4]) then return 0 end
+redis.call('HSET', o, k(n), ARGV[2])
+redis.call('HSET', s, 'n', k(n + 1), 'b', k(b + len))
+local ttl = redis.call('PTTL', s)
+if ttl > 0 then redis.call('PEXPIRE', o, ttl) end
+if ARGV[1] == '' and v[6] == '1' then redis.call('PUBLISH', ARGV[5] .. v[5], 'o ' .. ARGV[6] .. ' ' .. k(n)) end
+return n
+`;
+
+// Effects run first: if one fails, the mark is not recorded (the message is processed again on resume); commands
+// before the failing one stay applied, as Redis never rolls a script back.
+const MARK = `${K}
+local v = redis.call('HMGET', KEYS[1], 'e', 'i')
+if tonumber(v[1]) ~= tonumber(ARGV[1]) then return -1 end
+local seq = tonumber(ARGV[2])
+if seq <= tonumber(v[2]) then return 0 end
+local p = 4
+for _ = 1, tonumber(ARGV[3]) do
+  local argc = tonumber(ARGV[p])
+  local cmd = {}
+  for j = 1, argc do cmd[j] = ARGV[p + j] end
+  p = p + argc + 1
+  redis.call(unpack(cmd))
+end
+redis.call('HSET', KEYS[1], 'i', k(seq))
+return 1
+`;
+
+const TRIM = `${K}
+local s, o = KEYS[1], KEYS[2]
+local v = redis.call('HMGET', s, 'e', 'f', 'b', 'n')
+if tonumber(v[1]) ~= tonumber(ARGV[1]) then return -1 end
+local f, b, ack = tonumber(v[2]), tonumber(v[3]), math.min(tonumber(ARGV[2]), tonumber(v[4]) - 1)
+if f > ack then return 1 end
+while f <= ack do
+  local len = redis.call('HSTRLEN', o, k(f))
+  if len > 0 then b = b - (len - 1) end
+  redis.call('HDEL', o, k(f))
+  f = f + 1
+end
+redis.call('HSET', s, 'f', k(f), 'b', k(b))
+return 1
+`;
+
+const TOUCH = `
+local s, o = KEYS[1], KEYS[2]
+if tonumber(redis.call('HGET', s, 'e')) ~= tonumber(ARGV[1]) then return -1 end
+redis.call('PEXPIRE', s, ARGV[2])
+redis.call('PEXPIRE', o, ARGV[2])
+return 1
+`;
+
+const RELEASE = `
+local s, o = KEYS[1], KEYS[2]
+if tonumber(redis.call('HGET', s, 'e')) ~= tonumber(ARGV[1]) then return -1 end
+redis.call('HSET', s, 'a', 0)
+if ARGV[2] ~= '' then
+  redis.call('PEXPIRE', s, ARGV[2])
+  redis.call('PEXPIRE', o, ARGV[2])
+end
+return 1
+`;
+
+const READ = `${K}
+local out = {}
+for seq = tonumber(ARGV[1]), tonumber(ARGV[2]) do
+  local p = redis.call('HGET', KEYS[2], k(seq))
+  if p then out[#out + 1] = seq; out[#out + 1] = p end
+end
+return out
+`;
+
+const REMOVE = `${K}
+local s, o = KEYS[1], KEYS[2]
+local v = redis.call('HMGET', s, 'e', 'a', 'f', 'n')
+if tonumber(v[1]) ~= tonumber(ARGV[1]) then return {-1} end
+if ARGV[2] == '1' and v[2] == '1' then return {-1} end
+local out = {1}
+for seq = tonumber(v[3]), tonumber(v[4]) - 1 do
+  local p = redis.call('HGET', o, k(seq))
+  if p then out[#out + 1] = seq; out[#out + 1] = p end
+end
+redis.call('DEL', s, o)
+return out
+`;
+
+interface Script {
+  source: string;
+  sha: string;
+}
+
+const script = (source: string): Script => ({ source, sha: createHash('sha1').update(source).digest('hex') });
+const SCRIPTS = { CLAIM, FENCE, APPEND, MARK, TRIM, TOUCH, RELEASE, READ, REMOVE };
+
+const TEXT = 0x74; // 't'
+const BINARY = 0x62; // 'b'
+
+function encodePayload(payload: string | Uint8Array): Buffer {
+  if (typeof payload === 'string') {
+    const out = Buffer.allocUnsafe(1 + Buffer.byteLength(payload));
+    out[0] = TEXT;
+    out.write(payload, 1);
+    return out;
+  }
+  const out = Buffer.allocUnsafe(1 + payload.byteLength);
+  out[0] = BINARY;
+  out.set(payload, 1);
+  return out;
+}
+
+function decodePayload(stored: unknown): string | Uint8Array {
+  const buf = Buffer.isBuffer(stored) ? stored : Buffer.from(String(stored));
+  if (buf[0] === TEXT) return buf.toString('utf8', 1);
+  return new Uint8Array(buf.subarray(1));
+}
+
+const asNumber = (value: unknown): number => (typeof value === 'number' ? value : Number(Buffer.isBuffer(value) ? value.toString() : value));
+
+/**
+ * A `SharedSessionStore` on Redis, for `attachAckServer(wss, { store: redisSessionStore({ client }) })`: clients
+ * resume on any node, a node that dies loses nothing the store accepted, and sessions nobody resumes disappear
+ * through key TTLs even with no node alive.
+ */
+export function redisSessionStore(options: RedisSessionStoreOptions): SharedSessionStore {
+  if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object with client', options);
+  const client = options.client;
+  if (typeof client !== 'object' || client === null || typeof client.sendCommand !== 'function' || typeof client.duplicate !== 'function') {
+    throw invalidOption('client', 'a node-redis 5 client (createClient() from "redis")', client);
+  }
+  const prefix = options.prefix ?? 'socketchart:';
+  if (typeof prefix !== 'string') throw invalidOption('prefix', 'a string', prefix);
+  const grace = options.expiryGrace ?? 5000;
+  if (typeof grace !== 'number' || !Number.isInteger(grace) || grace < 0) throw invalidOption('expiryGrace', 'a whole number of ms >= 0', grace);
+  const timeout = options.commandTimeout ?? 5000;
+  if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 1) throw invalidOption('commandTimeout', 'a whole number of ms >= 1', timeout);
+  const scripts = Object.fromEntries(Object.entries(SCRIPTS).map(([name, source]) => [name, script(source)])) as Record<keyof typeof SCRIPTS, Script>;
+  const commandOptions = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer }, timeout };
+  const keys = (id: string): [string, string] => [`${prefix}{${id}}:s`, `${prefix}{${id}}:o`];
+  const channel = `${prefix}node:`;
+
+  const run = async (which: keyof typeof SCRIPTS, keyList: string[], args: Array<string | Buffer>): Promise<unknown> => {
+    if (!client.isReady) {
+      throw new SocketchartError('ERR_CONNECTION_CLOSED', 'The Redis session store is unreachable (client not ready); try again when Redis is back.');
+    }
+    const s = scripts[which];
+    const tail = [String(keyList.length), ...keyList, ...args];
+    try {
+      return await client.sendCommand(['EVALSHA', s.sha, ...tail], commandOptions);
+    } catch (error) {
+      if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw error;
+      return client.sendCommand(['EVAL', s.source, ...tail], commandOptions);
+    }
+  };
+
+  const pairs = (reply: unknown[], from: number): UnackedMessage[] => {
+    const out: UnackedMessage[] = [];
+    for (let i = from; i + 1 < reply.length; i += 2) out.push({ seq: asNumber(reply[i]), payload: decodePayload(reply[i + 1]) });
+    return out;
+  };
+
+  const effectArgs = (effects: readonly StoreEffect[]): Array<string | Buffer> => {
+    const args: Array<string | Buffer> = [String(effects.length)];
+    for (const effect of effects) {
+      if (!Array.isArray(effect) || effect.length === 0 || !effect.every((a) => typeof a === 'string' || a instanceof Uint8Array)) {
+        throw new SocketchartError(
+          'ERR_INVALID_DATA',
+          "The Redis session store commits Redis commands: message.commit(['RPUSH', 'key', value]) (strings or bytes).",
+        );
+      }
+      args.push(String(effect.length), ...effect.map((a) => (typeof a === 'string' ? a : Buffer.from(a.buffer, a.byteOffset, a.byteLength))));
+    }
+    return args;
+  };
+
+  const limit = (n: number) => String(n === Infinity ? UNBOUNDED : n);
+  /** Key TTL for a session kept `ttl` ms: '' keeps it forever. */
+  const lease = (ttl: number) => (ttl === Infinity ? '' : String(Math.ceil(ttl) + grace));
+
+  return {
+    shared: true,
+    available: () => client.isReady,
+    async claim(id, node, hello, ttl): Promise<ClaimResult> {
+      const reply = (await run('CLAIM', keys(id), [node, String(hello.ack), String(hello.next), channel, id, lease(ttl)])) as unknown[];
+      const status = asNumber(reply[0]);
+      if (status === -1) return { refused: String(reply[1]) };
+      if (status === 0) return { resumed: false, epoch: 1, lastIn: asNumber(reply[2]), nextOut: 1, unacked: [] };
+      const first = asNumber(reply[4]);
+      const unacked: UnackedMessage[] = [];
+      for (let i = 5; i < reply.length; i++) {
+        // A hole would be a store bug; skip rather than hand the client a wrong payload.
+        if (reply[i] !== null && reply[i] !== undefined) unacked.push({ seq: first + i - 5, payload: decodePayload(reply[i]) });
+      }
+      return { resumed: true, epoch: asNumber(reply[1]), lastIn: asNumber(reply[2]), nextOut: asNumber(reply[3]), unacked };
+    },
+    async fence(id, epoch) {
+      const lastIn = asNumber(await run('FENCE', keys(id).slice(0, 1), [String(epoch)]));
+      return lastIn < 0 ? 'stale' : lastIn;
+    },
+    async append(id, epoch, payload, limits) {
+      const seq = asNumber(
+        await run('APPEND', keys(id), [
+          epoch === null ? '' : String(epoch),
+          encodePayload(payload),
+          limit(limits.maxUnacked),
+          limit(limits.maxUnackedBytes),
+          channel,
+          id,
+        ]),
+      );
+      return seq === -2 ? 'unknown' : seq === -1 ? 'stale' : seq;
+    },
+    async mark(id, epoch, seq, effects) {
+      const result = asNumber(await run('MARK', keys(id).slice(0, 1), [String(epoch), String(seq), ...effectArgs(effects)]));
+      return result === -1 ? 'stale' : 'ok';
+    },
+    async trim(id, epoch, ack) {
+      return asNumber(await run('TRIM', keys(id), [String(epoch), String(ack)])) === -1 ? 'stale' : 'ok';
+    },
+    async touch(id, epoch, ttl) {
+      if (ttl === Infinity) return 'ok';
+      return asNumber(await run('TOUCH', keys(id), [String(epoch), lease(ttl)])) === -1 ? 'stale' : 'ok';
+    },
+    async release(id, epoch, ttl) {
+      return asNumber(await run('RELEASE', keys(id), [String(epoch), lease(ttl)])) === -1 ? 'stale' : 'ok';
+    },
+    async read(id, from, to) {
+      if (to < from) return [];
+      return pairs((await run('READ', keys(id), [String(from), String(to)])) as unknown[], 0);
+    },
+    async remove(id, epoch, onlyDetached) {
+      const reply = (await run('REMOVE', keys(id), [String(epoch), onlyDetached ? '1' : '0'])) as unknown[];
+      return asNumber(reply[0]) === -1 ? 'stale' : pairs(reply, 1);
+    },
+    async listen(node, onNotice, onError) {
+      const subscriber = client.duplicate();
+      // node-redis emits 'error' on every failed reconnect; unhandled, that would crash the process.
+      subscriber.on('error', onError);
+      await subscriber.connect();
+      await subscriber.subscribe(channel + node, (message: string) => {
+        const [kind, id, n] = message.split(' ');
+        if (id === undefined || n === undefined) return;
+        const value = Number(n);
+        if (kind === 'l') onNotice({ type: 'lost', id, epoch: value } satisfies StoreNotice);
+        else if (kind === 'o') onNotice({ type: 'out', id, seq: value });
+      });
+      return async () => {
+        try {
+          await subscriber.close();
+        } catch {
+          subscriber.destroy();
+        }
+      };
+    },
+  };
+}

@@ -1,0 +1,561 @@
+/**
+ * A server session on a shared store (`SharedSessionStore`, e.g. Redis): the store is the truth, this node holds a
+ * copy only while it owns the session. Its lifecycle is explicit:
+ *
+ *   attached --socket closed--> detached --sessionTtl--> expired
+ *      ^                            |
+ *      +------ hello (claim) -------+
+ *   attached | detached --another node claimed it (notice, or a fenced call answered 'stale')--> lost
+ *
+ * Every change goes to the store first, fenced by the epoch this node's claim got: a server message is written to
+ * the client only once the store holds it; a client message is processed only after a fence check and is
+ * acknowledged only once its mark (with the app's effects) is recorded.
+ */
+import type { IncomingMessage } from 'node:http';
+import { type RawData, WebSocket } from 'ws';
+import { utf8Length } from '../data.js';
+import { ACK_CLOSE_CODES, BINARY_HEADER_BYTES, ackFrame, isSendableCloseCode, welcomeFrame, writeSeq } from '../delivery/protocol.js';
+import { AckBatcher, type SequenceVerdict, classifySeq } from '../delivery/sequencing.js';
+import { SocketchartError, describe } from '../errors.js';
+import type { SharedSessionStore, StoreEffect, UnackedMessage } from './store.js';
+
+/** What a session receives: text as a string, binary as a Buffer (without the protocol header). */
+export type AckPayload = string | Buffer;
+
+/** What `session.send` takes. */
+export type AckSendData = string | Buffer | ArrayBuffer | ArrayBufferView;
+
+/** Passed to `onMessage` with each client message. */
+export interface AckMessage {
+  /**
+   * `<session id>:<seq>`: stable across re-deliveries. A message reaches `onMessage` again only when the node that
+   * processed it died (or lost the session) before its mark was recorded; use the key to make effects outside the
+   * store idempotent.
+   */
+  readonly key: string;
+  /** The client's sequence number of this message. */
+  readonly seq: number;
+  /**
+   * Commit `effect` together with this message's processed mark, atomically: both are recorded or neither (the
+   * message is then processed again). The memory store runs functions; the Redis store runs Redis commands, e.g.
+   * `message.commit(['RPUSH', 'orders', payload])`. Only while `onMessage` runs.
+   */
+  commit(effect: StoreEffect): void;
+}
+
+/** Why a message `send()` accepted could not be delivered (`onUndelivered`). */
+export type UndeliveredReason = 'taken-over' | 'full' | 'store-failed' | 'ended';
+
+/** One client session: it outlives sockets, until its TTL runs out with no socket attached. */
+export interface AckSession {
+  /** The session key (the client's session id unless `sessionKey` maps it). */
+  readonly id: string;
+  /** Whether a socket is attached now. */
+  readonly connected: boolean;
+  /** The session's lifecycle state on this node. */
+  readonly state: 'attached' | 'detached' | 'expired' | 'lost';
+  /** Server->client messages not yet acknowledged (with a shared store: also those on their way to the store). */
+  readonly pending: { count: number; bytes: number };
+  /** The attached socket, if any (for `close`, `ping`, headers): never write on it directly. */
+  readonly socket: WebSocket | null;
+  /**
+   * Send `payload` to the client, exactly once and in order, across reconnects. Written now if a socket is
+   * attached, else on resume. False when it does not fit `maxUnacked` / `maxUnackedBytes`, or the session is over:
+   * then nothing was sent, and the caller decides. With a shared store, true means accepted: the message is written
+   * once the store holds it, and if the store refuses it afterwards it is reported to `onUndelivered`; use
+   * `server.sendTo()` to wait until it is stored.
+   */
+  send(payload: AckSendData): boolean;
+  /**
+   * End the session now: close its socket (code 1000 unless given), forget its state, and return the messages
+   * that were never acknowledged. A code ws cannot send (1004-1006, 1015, outside 1000-4999) throws
+   * `ERR_INVALID_CLOSE_CODE`, a reason over 123 UTF-8 bytes `ERR_REASON_TOO_LONG`, before anything is forgotten.
+   */
+  end(code?: number, reason?: string): AckPayload[];
+}
+
+/** The engine side of a session, as the socket handling sees it. */
+export interface LinkedSession extends AckSession {
+  data(seq: number, payload: AckPayload): void;
+  acked(link: Link, ack: number): void;
+  detach(link: Link): void;
+  dispose(): void;
+}
+
+export interface Link {
+  readonly ws: WebSocket;
+  readonly request: IncomingMessage;
+  session: LinkedSession | null;
+  /** Frames that came while the session was loading from an async store. */
+  backlog: Array<[RawData, boolean]> | null;
+  backlogBytes: number;
+  closed: boolean;
+  /** Counted in `preHello` (open, no session attached yet). */
+  preHello: boolean;
+  helloTimer: unknown;
+  unflushedPongs: number;
+}
+
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(id: unknown): void;
+}
+
+/** What a shared session needs from the server that holds it. */
+export interface SharedContext {
+  readonly store: SharedSessionStore;
+  readonly clock: Clock;
+  readonly limits: {
+    sessionTtl: number;
+    maxUnacked: number;
+    maxUnackedBytes: number;
+    ackEvery: number;
+    ackDelay: number;
+    maxSocketBuffer: number;
+  };
+  readonly stats: { resumed: number; created: number; replayed: number; processed: number; duplicates: number; refused: number; expired: number };
+  onMessage(session: AckSession, payload: AckPayload, message: AckMessage): void;
+  onSession(session: AckSession, info: { resumed: boolean; request: IncomingMessage }): void;
+  onExpire(session: AckSession, undelivered: AckPayload[]): void;
+  undelivered(session: AckSession, payloads: AckPayload[], reason: UndeliveredReason): void;
+  report(error: unknown, session: AckSession | null): void;
+  fail(link: Link, code: number, reason: string, now?: boolean): void;
+  /** The session is over on this node (expired, ended, lost): drop it from the node's map. */
+  forget(session: SharedSession): void;
+}
+
+export const toPayload = (stored: string | Uint8Array): AckPayload =>
+  typeof stored === 'string' ? stored : Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength);
+
+export const bytesOfPayload = (payload: string | Uint8Array): number =>
+  typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength;
+
+export class SharedSession implements LinkedSession {
+  readonly id: string;
+  readonly #c: SharedContext;
+  state: 'attached' | 'detached' | 'expired' | 'lost' = 'detached';
+  link: Link | null = null;
+  /** The fencing token: this node's claim. */
+  epoch = 0;
+  /** Client messages: the highest processed here, the highest whose mark the store recorded, the highest acked. */
+  #lastIn = 0;
+  readonly #acks: AckBatcher;
+  #expiryTimer: unknown = null;
+  /** Client frames waiting for the fence check and `onMessage`, in order. */
+  #inbound: Array<[number, AckPayload]> = [];
+  #processing = false;
+  /** Server messages the store holds and the client has not acknowledged, by seq (consecutive from `#firstOut`). */
+  readonly #out = new Map<number, string | Uint8Array>();
+  #firstOut = 1;
+  /** One past the highest seq this node knows was stored. */
+  #nextOut = 1;
+  #bytes = 0;
+  /** Accepted by `send()`, not yet answered by the store. */
+  #appending = 0;
+  #appendingBytes = 0;
+  #nextToWrite = 1;
+  #blocked = false;
+  #filling = false;
+  /** A claim of this node for this session is on its way: frames of the old socket are no longer processed. */
+  claiming = 0;
+  readonly #flushed = (): void => {
+    if (!this.#blocked) return;
+    this.#blocked = false;
+    this.#pump();
+  };
+
+  constructor(id: string, context: SharedContext) {
+    this.id = id;
+    this.#c = context;
+    // Acks cover only what the store recorded (`advance` is called when a mark is confirmed).
+    this.#acks = new AckBatcher(context.clock, context.limits.ackEvery, context.limits.ackDelay, (ack) => {
+      const ws = this.link?.ws;
+      if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+      ws.send(ackFrame(ack));
+      return true;
+    });
+  }
+
+  get connected(): boolean {
+    return this.state === 'attached';
+  }
+
+  get socket(): WebSocket | null {
+    return this.link?.ws ?? null;
+  }
+
+  get pending(): { count: number; bytes: number } {
+    return { count: this.#out.size + this.#appending, bytes: this.#bytes + this.#appendingBytes };
+  }
+
+  /** Take the state the store gave this node's claim (never a local copy: it may be stale) and attach `link`. */
+  attach(link: Link, claim: { resumed: boolean; epoch: number; lastIn: number; nextOut: number; unacked: UnackedMessage[] }, sid: string): void {
+    const previous = this.link;
+    if (previous && previous !== link) {
+      previous.session = null;
+      this.#c.stats.refused++;
+      this.#c.fail(previous, ACK_CLOSE_CODES.sessionTakenOver, 'session resumed on another socket', true);
+    }
+    this.#clearExpiry();
+    this.claiming = 0;
+    this.epoch = claim.epoch;
+    this.#lastIn = claim.lastIn;
+    this.#acks.reset(claim.lastIn);
+    this.#inbound = [];
+    this.#out.clear();
+    this.#bytes = 0;
+    for (const m of claim.unacked) {
+      this.#out.set(m.seq, m.payload);
+      this.#bytes += bytesOfPayload(m.payload);
+    }
+    this.#firstOut = claim.unacked[0]?.seq ?? claim.nextOut;
+    this.#nextOut = claim.nextOut;
+    this.state = 'attached';
+    this.link = link;
+    link.session = this;
+    link.ws.send(welcomeFrame(sid, claim.resumed, claim.lastIn, this.#firstOut));
+    if (claim.resumed) this.#c.stats.resumed++;
+    else this.#c.stats.created++;
+    this.#c.stats.replayed += this.#out.size;
+    this.#nextToWrite = this.#firstOut;
+    this.#blocked = false;
+    this.#pump();
+    this.#c.onSession(this, { resumed: claim.resumed, request: link.request });
+  }
+
+  send(payload: AckSendData): boolean {
+    const stored = storedPayload(payload);
+    const bytes = bytesOfPayload(stored);
+    const { maxUnacked, maxUnackedBytes } = this.#c.limits;
+    const held = this.pending;
+    if (this.state === 'expired' || this.state === 'lost' || held.count >= maxUnacked || held.bytes + bytes > maxUnackedBytes) return false;
+    if (!this.#c.store.available()) return false;
+    void this.append(stored, bytes).then(
+      (ok) => {
+        if (ok !== true) this.#c.undelivered(this, [toPayload(stored)], ok);
+      },
+      (error) => {
+        this.#c.report(error, this);
+        this.#c.undelivered(this, [toPayload(stored)], 'store-failed');
+      },
+    );
+    return true;
+  }
+
+  /** Store one server message (fenced), then write it: true once stored, else why not. Rejects if the store failed. */
+  async append(stored: string | Uint8Array, bytes = bytesOfPayload(stored)): Promise<true | UndeliveredReason> {
+    for (;;) {
+      if (this.state === 'expired' || this.state === 'lost') return 'ended';
+      const epoch = this.epoch;
+      this.#appending++;
+      this.#appendingBytes += bytes;
+      let seq: number | 'unknown' | 'stale';
+      try {
+        seq = await this.#c.store.append(this.id, epoch, stored, this.#c.limits);
+      } finally {
+        this.#appending--;
+        this.#appendingBytes -= bytes;
+      }
+      // This node claimed the session again meanwhile (a new socket): the store refused the old epoch; retry.
+      if (seq === 'stale' && this.epoch !== epoch) continue;
+      if (seq === 'stale' || seq === 'unknown') {
+        this.staleAt(epoch);
+        return 'taken-over';
+      }
+      if (seq === 0) return 'full';
+      this.#learn(seq, stored);
+      return true;
+    }
+  }
+
+  /** A fenced call made with `epoch` was refused: the session moved, unless this node has claimed it again since. */
+  staleAt(epoch: number): void {
+    if (epoch === this.epoch) this.lose();
+  }
+
+  end(code = 1000, reason = ''): AckPayload[] {
+    validateEnd(code, reason);
+    const undelivered = [...this.#out.values()].map(toPayload);
+    const link = this.link;
+    this.#over('expired');
+    this.#c.store.remove(this.id, this.epoch, false).then(
+      () => undefined,
+      (error) => this.#c.report(error, this),
+    );
+    if (link && link.ws.readyState === WebSocket.OPEN) link.ws.close(code, reason);
+    return undelivered;
+  }
+
+  detach(link: Link): void {
+    if (this.link !== link) return;
+    this.link = null;
+    this.#acks.cancel();
+    this.#inbound = [];
+    if (this.state !== 'attached') return;
+    this.state = 'detached';
+    const ttl = this.#c.limits.sessionTtl;
+    const epoch = this.epoch;
+    this.#c.store.release(this.id, epoch, ttl).then(
+      (result) => {
+        if (result === 'stale') this.staleAt(epoch);
+      },
+      (error) => this.#c.report(error, this),
+    );
+    if (ttl !== Infinity) this.#expiryTimer = this.#c.clock.setTimeout(() => this.#expire(), ttl);
+  }
+
+  data(seq: number, payload: AckPayload): void {
+    if (this.state !== 'attached') return;
+    this.#inbound.push([seq, payload]);
+    if (!this.#processing) void this.#process(this.link as Link);
+  }
+
+  acked(link: Link, ack: number): void {
+    if (ack > this.#nextOut - 1) {
+      this.#c.fail(link, ACK_CLOSE_CODES.protocolError, `ack ${ack} beyond the last seq sent (${this.#nextOut - 1})`);
+      return;
+    }
+    if (ack < this.#firstOut) return;
+    for (let seq = this.#firstOut; seq <= ack; seq++) {
+      const payload = this.#out.get(seq);
+      if (payload !== undefined) this.#bytes -= bytesOfPayload(payload);
+      this.#out.delete(seq);
+    }
+    this.#firstOut = ack + 1;
+    const epoch = this.epoch;
+    this.#c.store.trim(this.id, epoch, ack).then(
+      (result) => {
+        if (result === 'stale') this.staleAt(epoch);
+      },
+      (error) => this.#c.report(error, this),
+    );
+  }
+
+  /** A message stored by another node (`server.sendTo`) for this attached session: fetch it and write it. */
+  noticeOut(seq: number): void {
+    if (this.state !== 'attached') return;
+    if (seq >= this.#nextOut) this.#nextOut = seq + 1;
+    this.#pump();
+  }
+
+  /** Another node claimed the session: stop acting for it at once (no more processing, no more writes). */
+  lose(): void {
+    if (this.state === 'lost' || this.state === 'expired') return;
+    const link = this.link;
+    this.#over('lost');
+    if (link) {
+      link.session = null;
+      this.#c.stats.refused++;
+      this.#c.fail(link, ACK_CLOSE_CODES.sessionTakenOver, 'session resumed on another node', true);
+    }
+  }
+
+  dispose(): void {
+    this.#acks.cancel();
+    this.#clearExpiry();
+  }
+
+  #over(state: 'expired' | 'lost'): void {
+    this.state = state;
+    if (this.link) this.link.session = null;
+    this.link = null;
+    this.#inbound = [];
+    this.#out.clear();
+    this.#bytes = 0;
+    this.dispose();
+    this.#c.forget(this);
+  }
+
+  async #expire(): Promise<void> {
+    this.#expiryTimer = null;
+    if (this.state !== 'detached') return;
+    let result: UnackedMessage[] | 'stale';
+    try {
+      result = await this.#c.store.remove(this.id, this.epoch, true);
+    } catch (error) {
+      // Redis keeps its TTL (sessionTtl + expiryGrace): the keys go without a report.
+      this.#c.report(error, this);
+      return;
+    }
+    if (this.state !== 'detached') return;
+    if (result === 'stale') {
+      // Claimed elsewhere meanwhile: that node owns it, nothing to report here.
+      this.lose();
+      return;
+    }
+    this.#over('expired');
+    this.#c.stats.expired++;
+    this.#c.onExpire(this, result.map((m) => toPayload(m.payload)));
+  }
+
+  /** Processes the waiting client frames in order: a fence check per batch, then `onMessage` and a mark per message. */
+  async #process(link: Link): Promise<void> {
+    this.#processing = true;
+    try {
+      while (this.#inbound.length > 0 && this.link === link && this.state === 'attached' && this.claiming === 0) {
+        const epoch = this.epoch;
+        let fenced: number | 'stale';
+        try {
+          fenced = await this.#c.store.fence(this.id, epoch);
+        } catch (error) {
+          this.#storeFailed(link, error);
+          return;
+        }
+        if (fenced === 'stale') {
+          this.staleAt(epoch);
+          return;
+        }
+        // A claim sent meanwhile would refuse the marks: leave the frames to the client's replay on its new socket.
+        if (this.link !== link || this.state !== 'attached' || this.claiming > 0) return;
+        const batch = this.#inbound;
+        this.#inbound = [];
+        for (const [seq, payload] of batch) {
+          if (!this.#one(link, seq, payload)) return;
+        }
+      }
+    } finally {
+      this.#processing = false;
+    }
+  }
+
+  #one(link: Link, seq: number, payload: AckPayload): boolean {
+    const verdict: SequenceVerdict = classifySeq(seq, this.#lastIn);
+    if (verdict === 'duplicate') {
+      this.#c.stats.duplicates++;
+      this.#acks.duplicate();
+      return true;
+    }
+    if (verdict === 'gap') {
+      this.#c.stats.refused++;
+      this.#c.fail(link, ACK_CLOSE_CODES.sequenceGap, `expected seq ${this.#lastIn + 1}, got ${seq}`);
+      return false;
+    }
+    this.#lastIn = seq;
+    this.#c.stats.processed++;
+    const effects: StoreEffect[] = [];
+    let open = true;
+    const message: AckMessage = {
+      key: `${this.id}:${seq}`,
+      seq,
+      commit(effect) {
+        if (!open) throw new Error('message.commit() only works while onMessage runs');
+        effects.push(effect);
+      },
+    };
+    try {
+      this.#c.onMessage(this, payload, message);
+    } catch (error) {
+      this.#c.report(error, this);
+    }
+    open = false;
+    const epoch = this.epoch;
+    this.#c.store.mark(this.id, epoch, seq, effects).then(
+      (result) => {
+        if (result === 'stale') {
+          this.staleAt(epoch);
+          return;
+        }
+        if (this.epoch === epoch && this.state === 'attached') this.#acks.advance(seq);
+      },
+      (error) => this.#storeFailed(link, error),
+    );
+    return true;
+  }
+
+  #storeFailed(link: Link, error: unknown): void {
+    this.#c.report(error, this);
+    // Nothing more can be recorded: the client replays what was not acknowledged on its next socket.
+    this.#inbound = [];
+    this.#c.fail(link, ACK_CLOSE_CODES.serverError, 'session store failed');
+  }
+
+  #learn(seq: number, stored: string | Uint8Array): void {
+    if (seq < this.#firstOut || this.#out.has(seq)) return;
+    this.#out.set(seq, stored);
+    this.#bytes += bytesOfPayload(stored);
+    if (seq >= this.#nextOut) this.#nextOut = seq + 1;
+    this.#pump();
+  }
+
+  /**
+   * Writes stored messages in seq order while the socket's buffer is under `maxSocketBuffer`. A seq this node has
+   * not got (stored by another node) is fetched from the store first.
+   */
+  #pump(): void {
+    const ws = this.link?.ws;
+    if (this.state !== 'attached' || !ws || ws.readyState !== WebSocket.OPEN) return;
+    if (this.#nextToWrite < this.#firstOut) this.#nextToWrite = this.#firstOut;
+    while (this.#nextToWrite < this.#nextOut) {
+      const payload = this.#out.get(this.#nextToWrite);
+      if (payload === undefined) {
+        this.#fill();
+        return;
+      }
+      if (ws.bufferedAmount >= this.#c.limits.maxSocketBuffer) {
+        this.#blocked = true;
+        return;
+      }
+      const seq = this.#nextToWrite++;
+      if (typeof payload === 'string') ws.send(`${seq}:${payload}`, this.#flushed);
+      else {
+        const frame = Buffer.allocUnsafe(BINARY_HEADER_BYTES + payload.byteLength);
+        writeSeq(frame, seq);
+        frame.set(payload, BINARY_HEADER_BYTES);
+        ws.send(frame, this.#flushed);
+      }
+    }
+  }
+
+  #fill(): void {
+    if (this.#filling) return;
+    this.#filling = true;
+    const from = this.#nextToWrite;
+    const to = this.#nextOut - 1;
+    this.#c.store.read(this.id, from, to).then(
+      (messages) => {
+        this.#filling = false;
+        for (const m of messages) {
+          if (m.seq >= this.#firstOut && !this.#out.has(m.seq)) {
+            this.#out.set(m.seq, m.payload);
+            this.#bytes += bytesOfPayload(m.payload);
+          }
+        }
+        if (this.#out.has(this.#nextToWrite)) this.#pump();
+      },
+      (error) => {
+        this.#filling = false;
+        this.#c.report(error, this);
+      },
+    );
+  }
+
+  #clearExpiry(): void {
+    if (this.#expiryTimer !== null) this.#c.clock.clearTimeout(this.#expiryTimer);
+    this.#expiryTimer = null;
+  }
+}
+
+/** `session.end()` checks its arguments before anything is forgotten: a refused call changes nothing. */
+export function validateEnd(code: unknown, reason: unknown): void {
+  if (!isSendableCloseCode(code)) {
+    throw new SocketchartError(
+      'ERR_INVALID_CLOSE_CODE',
+      `session.end() takes a close code ws can send (1000-1003, 1007-1014, 3000-4999); got ${describe(code)}.`,
+    );
+  }
+  if (typeof reason !== 'string') {
+    throw new SocketchartError('ERR_INVALID_CLOSE_CODE', `session.end() takes a string reason; got ${describe(reason)}.`);
+  }
+  if (utf8Length(reason) > 123) {
+    throw new SocketchartError('ERR_REASON_TOO_LONG', `The close reason is ${utf8Length(reason)} UTF-8 bytes; a close frame holds 123. Shorten it.`);
+  }
+}
+
+/** A copy of what `send()` was given, as the store keeps it (the caller may reuse its buffer). */
+export function storedPayload(payload: AckSendData): string | Uint8Array {
+  if (typeof payload === 'string') return payload;
+  if (payload instanceof ArrayBuffer) return new Uint8Array(payload.slice(0));
+  if (ArrayBuffer.isView(payload)) return new Uint8Array(payload.buffer.slice(payload.byteOffset, payload.byteOffset + payload.byteLength));
+  throw new SocketchartError('ERR_INVALID_DATA', 'session.send() takes a string, Buffer, ArrayBuffer or ArrayBufferView.');
+}

@@ -1,0 +1,364 @@
+/**
+ * attachAckServer on a shared Redis store (issue 13): several nodes in this process, each with its own ws server
+ * and Redis connection, against a real redis-server on a free port. The kill -9 failover between processes is in
+ * failover.test.ts.
+ */
+import { once } from 'node:events';
+import net, { type AddressInfo } from 'node:net';
+import { createClient } from 'redis';
+import { SimulatedClock } from 'xstate';
+import WebSocket, { WebSocketServer } from 'ws';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ACK_PROTOCOL, atLeastOnce } from '../../src/delivery/index.js';
+import { helloFrame } from '../../src/delivery/protocol.js';
+import { createConnection } from '../../src/node.js';
+import { type AckServer, type AckServerOptions, type AckSession, attachAckServer } from '../../src/server/index.js';
+import { redisSessionStore } from '../../src/server/redis.js';
+import { type RedisServer, startRedis } from './redisServer.js';
+
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+const cleanup: Array<() => unknown> = [];
+afterEach(async () => {
+  while (cleanup.length) await cleanup.pop()!();
+});
+
+let prefixCount = 0;
+
+async function redisClient() {
+  const client = createClient({ url: redis.url, disableOfflineQueue: true, socket: { reconnectStrategy: (n) => Math.min(n * 20, 200) } });
+  const errors: unknown[] = [];
+  client.on('error', (error) => errors.push(error));
+  await client.connect();
+  cleanup.push(() => (client.isOpen ? client.close().catch(() => client.destroy()) : undefined));
+  return Object.assign(client, { errors });
+}
+
+/** One server node: its own ws server, Redis connection and attachAckServer, sharing `prefix` with its peers. */
+async function redisNode(prefix: string, options: Partial<AckServerOptions> = {}) {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await once(wss, 'listening');
+  const client = await redisClient();
+  const received: string[] = [];
+  const errors: unknown[] = [];
+  const server: AckServer = attachAckServer(wss, {
+    store: redisSessionStore({ client, prefix }),
+    onMessage: (_s, p) => received.push(String(p)),
+    onError: (error) => errors.push(error),
+    ...options,
+  });
+  cleanup.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.close();
+        for (const ws of wss.clients) ws.terminate();
+        wss.close(() => resolve());
+      }),
+  );
+  const port = (wss.address() as AddressInfo).port;
+  return { wss, server, client, port, url: `ws://127.0.0.1:${port}/`, received, errors };
+}
+
+const newPrefix = () => `t${process.pid}-${++prefixCount}:`;
+
+/** A bare ws client speaking the protocol by hand. */
+async function raw(url: string) {
+  const ws = new WebSocket(url, [ACK_PROTOCOL]);
+  const frames: string[] = [];
+  ws.on('message', (data, isBinary) => frames.push(isBinary ? `bin:${Buffer.from(data as Buffer).toString('hex')}` : data.toString()));
+  ws.on('error', () => {});
+  cleanup.push(() => ws.terminate());
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
+  await once(ws, 'open');
+  const frame = async (n: number) => {
+    await until(() => frames.length >= n);
+    return frames[n - 1]!;
+  };
+  return { ws, frames, closed, frame };
+}
+
+/** A TCP relay to `port` that can freeze (hold every byte, both ways, close nothing) and heal (deliver them). */
+async function freezableRelay(port: number) {
+  let frozen = false;
+  const held: Array<() => void> = [];
+  const server = net.createServer((down) => {
+    const up = net.connect(port, '127.0.0.1');
+    const pipe = (from: net.Socket, to: net.Socket) => {
+      from.on('data', (chunk) => (frozen ? held.push(() => to.write(chunk)) : to.write(chunk)));
+      from.on('close', () => (frozen ? held.push(() => to.destroy()) : to.destroy()));
+      from.on('error', () => {});
+    };
+    pipe(down, up);
+    pipe(up, down);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  cleanup.push(() => new Promise((r) => server.close(r)));
+  return {
+    url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    freeze: () => (frozen = true),
+    heal: () => {
+      frozen = false;
+      for (const deliver of held.splice(0)) deliver();
+    },
+  };
+}
+
+async function until(check: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+const SID = 'redis-session-000000001';
+
+describe('sessions in Redis: clients resume on any node', () => {
+  it('resumes on another node with the replay and the dedupe state the first node stored', async () => {
+    const prefix = newPrefix();
+    const echoed: string[] = [];
+    const echo: AckServerOptions['onMessage'] = (s, p) => {
+      echoed.push(String(p));
+      s.send(`echo:${String(p)}`);
+    };
+    const a = await redisNode(prefix, { ackEvery: 1, onMessage: echo });
+    const b = await redisNode(prefix, { ackEvery: 1, onMessage: echo });
+    const c1 = await raw(a.url);
+    c1.ws.send(helloFrame(SID, 0, 1));
+    expect(JSON.parse(await c1.frame(1))).toMatchObject({ type: 'welcome', resumed: false, ack: 0, next: 1 });
+    c1.ws.send('1:a');
+    c1.ws.send('2:b');
+    await until(() => c1.frames.includes('2:echo:b') && c1.frames.includes('{"type":"ack","ack":2}'));
+    c1.ws.terminate();
+    // The client saw echo:a only (ack 1) and holds nothing below 3; it replays 2:b anyway.
+    const c2 = await raw(b.url);
+    c2.ws.send(helloFrame(SID, 1, 2));
+    c2.ws.send('2:b');
+    expect(JSON.parse(await c2.frame(1))).toEqual({ type: 'welcome', sid: SID, resumed: true, ack: 2, next: 2 });
+    expect(await c2.frame(2)).toBe('2:echo:b');
+    await until(() => c2.frames.includes('{"type":"ack","ack":2}'));
+    expect(echoed).toEqual(['a', 'b']); // the replayed 2:b was a duplicate for B
+    expect(a.server.stats.processed).toBe(2);
+    expect(b.server.stats).toMatchObject({ resumed: 1, duplicates: 1, replayed: 1 });
+  });
+
+  it('never reuses a sequence number after failover: the next message continues where the store is', async () => {
+    const prefix = newPrefix();
+    let onA: AckSession | null = null;
+    let onB: AckSession | null = null;
+    const a = await redisNode(prefix, { onSession: (s) => (onA = s) });
+    const b = await redisNode(prefix, { onSession: (s) => (onB = s) });
+    const c1 = await raw(a.url);
+    c1.ws.send(helloFrame(SID, 0, 1));
+    await until(() => onA !== null);
+    for (const m of ['s1', 's2', 's3']) expect(onA!.send(m)).toBe(true);
+    await until(() => c1.frames.length === 4);
+    c1.ws.terminate();
+    const c2 = await raw(b.url);
+    c2.ws.send(helloFrame(SID, 3, 1)); // delivered all three, acknowledged none
+    expect(JSON.parse(await c2.frame(1))).toMatchObject({ resumed: true, next: 4 });
+    onB!.send('s4');
+    expect(await c2.frame(2)).toBe('4:s4');
+  });
+
+  it('server.sendTo() from any node reaches the client where it is attached, and is kept for replay when it is attached nowhere', async () => {
+    const prefix = newPrefix();
+    const a = await redisNode(prefix);
+    const b = await redisNode(prefix);
+    const c1 = await raw(a.url);
+    c1.ws.send(helloFrame(SID, 0, 1));
+    await c1.frame(1);
+    expect(await b.server.sendTo(SID, 'from-b')).toBe(true);
+    expect(await c1.frame(2)).toBe('1:from-b');
+    expect(await a.server.sendTo(SID, Buffer.from([1, 2, 3]))).toBe(true);
+    expect(await c1.frame(3)).toBe('bin:0000000000000002010203');
+    c1.ws.terminate();
+    await until(() => a.server.sessions.get(SID)?.connected === false);
+    expect(await b.server.sendTo(SID, 'while-away')).toBe(true);
+    expect(await b.server.sendTo('no-such-session-0000001', 'x')).toBe(false);
+    const c2 = await raw(b.url);
+    c2.ws.send(helloFrame(SID, 1, 1));
+    await c2.frame(3);
+    expect(c2.frames.slice(1)).toEqual(['bin:0000000000000002010203', '3:while-away']);
+  });
+
+  it('onMessage gets an idempotency key, and message.commit() runs Redis commands atomically with the mark', async () => {
+    const prefix = newPrefix();
+    const keys: string[] = [];
+    const a = await redisNode(prefix, {
+      ackEvery: 1,
+      onMessage: (_s, payload, message) => {
+        keys.push(message.key);
+        message.commit(['RPUSH', `${prefix}orders`, `${message.key}=${String(payload)}`]);
+        message.commit(['INCRBY', `${prefix}total`, String(payload).length.toString()]);
+      },
+    });
+    const c = await raw(a.url);
+    c.ws.send(helloFrame(SID, 0, 1));
+    c.ws.send('1:apple');
+    c.ws.send('2:kiwi');
+    c.ws.send('2:kiwi'); // a replay: skipped, nothing committed
+    await until(() => c.frames.includes('{"type":"ack","ack":2}'));
+    expect(keys).toEqual([`${SID}:1`, `${SID}:2`]);
+    expect(await a.client.lRange(`${prefix}orders`, 0, -1)).toEqual([`${SID}:1=apple`, `${SID}:2=kiwi`]);
+    expect(await a.client.get(`${prefix}total`)).toBe('9');
+  });
+
+  it('keys carry TTLs: a lease while attached, sessionTtl (+ grace) once detached, so sessions of dead nodes expire too', async () => {
+    const prefix = newPrefix();
+    const a = await redisNode(prefix, { sessionTtl: 60_000 });
+    const c = await raw(a.url);
+    c.ws.send(helloFrame(SID, 0, 1));
+    await c.frame(1);
+    const ttl = await a.client.pTTL(`${prefix}{${SID}}:s`);
+    expect(ttl).toBeGreaterThan(60_000);
+    expect(ttl).toBeLessThanOrEqual(65_000);
+    c.ws.terminate();
+    await until(() => a.server.sessions.get(SID)?.connected === false);
+    expect(await a.client.pTTL(`${prefix}{${SID}}:s`)).toBeGreaterThan(60_000);
+  });
+
+  it('expiry: the node the client left reports what was never acknowledged (read from Redis) and deletes the keys', async () => {
+    const prefix = newPrefix();
+    const clock = new SimulatedClock();
+    const expired: string[][] = [];
+    const a = await redisNode(prefix, { clock, sessionTtl: 1000, onExpire: (_s, undelivered) => expired.push(undelivered.map(String)) });
+    const b = await redisNode(prefix);
+    const c = await raw(a.url);
+    c.ws.send(helloFrame(SID, 0, 1));
+    await c.frame(1);
+    c.ws.terminate();
+    await until(() => a.server.sessions.get(SID)?.connected === false);
+    expect(await b.server.sendTo(SID, 'never-read')).toBe(true);
+    clock.increment(1000);
+    await until(() => expired.length === 1);
+    expect(expired).toEqual([['never-read']]);
+    expect(await a.client.exists(`${prefix}{${SID}}:s`)).toBe(0);
+  });
+
+  it('a real client with atLeastOnce() roams between nodes: every message once, in order, both ways', async () => {
+    const prefix = newPrefix();
+    const processed: string[] = [];
+    const echo: AckServerOptions['onMessage'] = (s, p) => {
+      processed.push(String(p));
+      s.send(`echo:${String(p)}`);
+    };
+    const a = await redisNode(prefix, { onMessage: echo });
+    const b = await redisNode(prefix, { onMessage: echo });
+    const urls = [a.url, b.url];
+    let turn = 0;
+    const conn = createConnection(() => urls[turn++ % 2]!, { retryWait: () => Promise.resolve(), random: () => 0, delivery: atLeastOnce() });
+    cleanup.push(() => conn.close());
+    const got: string[] = [];
+    conn.addEventListener('message', (e) => got.push(String(e.data)));
+    for (let i = 0; i < 200; i++) {
+      conn.send(`m${i}`);
+      if (i % 50 === 49) for (const ws of [...a.wss.clients, ...b.wss.clients]) ws.terminate();
+      await new Promise((r) => setImmediate(r));
+    }
+    await until(() => got.length >= 200, 10_000);
+    expect(got).toEqual(Array.from({ length: 200 }, (_, i) => `echo:m${i}`));
+    expect(processed).toEqual(Array.from({ length: 200 }, (_, i) => `m${i}`));
+    expect(a.server.stats.resumed + b.server.stats.resumed).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('split brain: a node cut off from its client must not act for the session', () => {
+  async function scenario(loseNotice: boolean) {
+    const prefix = newPrefix();
+    let onA: AckSession | null = null;
+    const a = await redisNode(prefix, { ackEvery: 1, onSession: (s) => (onA = s) });
+    const b = await redisNode(prefix, { ackEvery: 1 });
+    const relay = await freezableRelay(a.port);
+    const c1 = await raw(relay.url);
+    c1.ws.send(helloFrame(SID, 0, 1));
+    c1.ws.send('1:a');
+    await until(() => c1.frames.includes('{"type":"ack","ack":1}'));
+    onA!.send('s1');
+    await until(() => c1.frames.includes('1:s1'));
+    relay.freeze(); // no bytes either way, nothing closed
+    c1.ws.send('2:b'); // held by the frozen link
+    if (loseNotice) {
+      // A misses the takeover notice: its subscriber connection is cut just before B claims.
+      const admin = await redisClient();
+      await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+    }
+    const c2 = await raw(b.url);
+    c2.ws.send(helloFrame(SID, 1, 2));
+    c2.ws.send('2:b');
+    expect(JSON.parse(await c2.frame(1))).toMatchObject({ resumed: true, ack: 1 });
+    await until(() => b.received.length === 1);
+    return { prefix, a, b, relay, c1, c2, onA: onA! };
+  }
+
+  it.each([
+    ['with the takeover notice', false],
+    ['with the notice lost (the fence check alone)', true],
+  ])('(a) the link heals and A receives the old frames: A does not process them (%s)', async (_name, loseNotice) => {
+    const { a, b, relay, onA } = await scenario(loseNotice);
+    relay.heal();
+    await until(() => onA.state === 'lost');
+    // A's late sends are refused (false), never accepted and lost.
+    expect(onA.send('late')).toBe(false);
+    expect(a.received).toEqual(['a']);
+    expect(b.received).toEqual(['b']);
+  });
+
+  it('(b) the client goes back to A while A still holds its stale copy: A takes the current state from Redis', async () => {
+    const { a, b, c2 } = await scenario(true);
+    await until(() => c2.frames.includes('{"type":"ack","ack":2}'));
+    expect(await b.server.sendTo(SID, 's2')).toBe(true);
+    await until(() => c2.frames.includes('2:s2'));
+    c2.ws.terminate();
+    const c3 = await raw(a.url);
+    c3.ws.send(helloFrame(SID, 1, 3)); // saw s1 only
+    // B's state: client messages up to 2 processed, s2 still unacknowledged (replayed by A).
+    expect(JSON.parse(await c3.frame(1))).toEqual({ type: 'welcome', sid: SID, resumed: true, ack: 2, next: 2 });
+    expect(await c3.frame(2)).toBe('2:s2');
+    c3.ws.send('3:c');
+    await until(() => a.received.length === 2);
+    expect(a.received).toEqual(['a', 'c']);
+    expect(b.received).toEqual(['b']);
+  });
+});
+
+describe('Redis down', () => {
+  it('never crashes: attached sockets close with 1011 on their next frame, new sessions are refused with 1011, sends report false; back when Redis is', async () => {
+    const prefix = newPrefix();
+    let session: AckSession | null = null;
+    const a = await redisNode(prefix, { ackEvery: 1, onSession: (s) => (session = s) });
+    const c1 = await raw(a.url);
+    c1.ws.send(helloFrame(SID, 0, 1));
+    c1.ws.send('1:before');
+    await until(() => c1.frames.includes('{"type":"ack","ack":1}'));
+    await redis.kill();
+    await until(() => !a.client.isReady);
+    expect(session!.send('during')).toBe(false);
+    await expect(a.server.sendTo(SID, 'during')).rejects.toMatchObject({ code: 'ERR_CONNECTION_CLOSED' });
+    c1.ws.send('2:during');
+    expect(await c1.closed).toMatchObject({ code: 1011 });
+    const c2 = await raw(a.url);
+    c2.ws.send(helloFrame('another-session-000001', 0, 1));
+    expect(await c2.closed).toEqual({ code: 1011, reason: 'session store unavailable' });
+    expect(a.received).toEqual(['before']);
+    expect(a.errors.length).toBeGreaterThan(0);
+    // Redis comes back (empty: this test server keeps no data): new sessions work again.
+    await redis.restart();
+    await until(() => a.client.isReady, 10_000);
+    const c3 = await raw(a.url);
+    c3.ws.send(helloFrame(SID, 0, 2));
+    expect(JSON.parse(await c3.frame(1))).toMatchObject({ type: 'welcome', resumed: false });
+    c3.ws.send('2:after');
+    await until(() => a.received.length === 2);
+    expect(a.received).toEqual(['before', 'after']);
+  });
+});
