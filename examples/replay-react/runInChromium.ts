@@ -4,7 +4,10 @@
  */
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { launchChromium } from '../status-indicator/main.js';
+import { chromium } from 'playwright-core';
+
+/** Headless, and quiet: without the background-networking flags Chromium calls out to the network. */
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
 
 export async function runInChromium<T>(entry: URL): Promise<T> {
   const bundle = await build({
@@ -16,7 +19,7 @@ export async function runInChromium<T>(entry: URL): Promise<T> {
     logLevel: 'silent',
     define: { 'process.env.NODE_ENV': '"production"' },
   });
-  const browser = await launchChromium();
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ARGS, timeout: 10_000 });
   try {
     const page = await browser.newPage();
     await page.setContent('<div id="root"></div>');
