@@ -9,7 +9,6 @@ export {
   replayPath,
   type ReplayConnectionOptions,
   type ReplayOptions,
-  type ReplayResult,
 } from './replay.js';
 export {
   CLOSE_CLASSES,

@@ -7,7 +7,6 @@ export {
   replayPath,
   type ReplayConnectionOptions,
   type ReplayOptions,
-  type ReplayResult,
 } from './replay.js';
 export { replayPathOnLoopback, type LoopbackReplayOptions, type LoopbackReplayResult } from './replayLoopback.js';
 export type { ReplyAnswer, ReplyMatch, ReplyOptions } from './testServer.js';

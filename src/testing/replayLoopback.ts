@@ -16,7 +16,6 @@ import {
   AUTH_OK,
   PathReplayError,
   type ReplayOptions,
-  type ReplayResult,
   SERVER_MESSAGE,
   checkReplayArgs,
   countingClock,
@@ -37,7 +36,13 @@ export interface LoopbackReplayOptions<In = unknown, Out = SendData> extends Rep
   stepTimeout?: number;
 }
 
-export interface LoopbackReplayResult extends ReplayResult {
+export interface LoopbackReplayResult {
+  /** The path's id. */
+  path: string;
+  /** How many steps were replayed. */
+  replayed: number;
+  /** Steps a real server cannot produce, in order, with why: skipped, without an `onStep` call. */
+  skipped: Array<{ index: number; step: ConnectionPathStep; reason: string }>;
   /** Handshakes the real server accepted: one per `SOCKET.OPEN` step. */
   handshakes: number;
 }
@@ -174,7 +179,7 @@ export async function replayPathOnLoopback<In = unknown, Out = SendData>(
     }
   };
 
-  const skipped: ReplayResult['skipped'] = [];
+  const skipped: LoopbackReplayResult['skipped'] = [];
   try {
     if (options.onStart) await runHook(path, 0, () => options.onStart!(conn));
     let before = conn.state;
