@@ -14,6 +14,7 @@
  * Messages do not pass through here (see `ConnectionHost.deliver`); the machine owns the lifecycle only.
  */
 import { assign, raise, sendTo, setup } from 'xstate';
+import { SocketchartError } from '../src/errors.js';
 import { type ResolvedBackoff, backoffDelay, mayRetry } from '../src/policies/backoff.js';
 import { type CloseCodesOption, verdictFor } from '../src/policies/closeCodes.js';
 import { type SocketEvent, type SocketHost, socketActor } from '../src/transports/actor.js';
@@ -145,6 +146,9 @@ export interface ConnectionInput {
   host: ConnectionHost;
 }
 
+/** The AUTH.FAIL reason of the chart's own auth timer. */
+const AUTH_TIMED_OUT = 'Authentication timed out';
+
 /** setTimeout's ceiling: a timer that, in practice, never fires (the `retryWait` hook fires `RETRY` instead). */
 const NEVER = 2_147_483_647;
 
@@ -236,6 +240,13 @@ export const connectionMachine = setup({
     sendPing: ({ context }) => context.host.sendPing(),
     recordClose: assign({ lastClose: ({ event }) => closeInfoOf(event) }),
     recordError: assign({ lastError: ({ event }) => (event as { error: Error }).error }),
+    /**
+     * The chart itself failed the attempt (a timeout, a refused authentication): like a socket error, it is
+     * recorded for `giveup` and reported as an `error` event, so every failed attempt fires one (as WHATWG fails a
+     * connection with `error` then `close`).
+     */
+    recordFailure: assign({ lastError: ({ context, event }, kind: ChartFailure) => failureOf(kind, context, event) }),
+    announceLastError: ({ context }) => context.host.failed(context.lastError as Error),
     scheduleRetry: assign(({ context }) => {
       const retries = context.retries + 1;
       const close = context.lastClose;
@@ -323,7 +334,7 @@ export const connectionMachine = setup({
         connecting: {
           tags: 'CONNECTING',
           initial: 'opening',
-          after: { connectTimeout: { actions: raise({ type: 'CONNECT.TIMEOUT' }) } },
+          after: { connectTimeout: { actions: [{ type: 'recordFailure', params: 'ERR_CONNECT_TIMEOUT' }, 'announceLastError', raise({ type: 'CONNECT.TIMEOUT' })] } },
           on: {
             'CONNECT.TIMEOUT': attemptLost,
             CLOSE: { target: '#connection.closed', actions: 'closedByUser' },
@@ -339,13 +350,18 @@ export const connectionMachine = setup({
             },
             authenticating: {
               entry: 'sendAuth',
-              after: { authTimeout: { actions: raise({ type: 'AUTH.FAIL', reason: 'Authentication timed out' }) } },
+              after: { authTimeout: { actions: raise({ type: 'AUTH.FAIL', reason: AUTH_TIMED_OUT }) } },
               on: {
                 'AUTH.OK': { target: '#connection.attempt.open', actions: 'announceOpen' },
                 'AUTH.FAIL': [
                   // The provider may hold a newer token: one fresh attempt before the refusal is final.
-                  { guard: 'tokenMayBeRefreshed', target: '#connection.attempt', reenter: true, actions: ['recordClose', 'markAuthRefreshed'] },
-                  { target: '#connection.closed', actions: ['recordClose', { type: 'closedAs', params: 'auth' }] },
+                  {
+                    guard: 'tokenMayBeRefreshed',
+                    target: '#connection.attempt',
+                    reenter: true,
+                    actions: [{ type: 'recordFailure', params: 'ERR_AUTH_FAILED' }, 'announceLastError', 'recordClose', 'markAuthRefreshed'],
+                  },
+                  { target: '#connection.closed', actions: [{ type: 'recordFailure', params: 'ERR_AUTH_FAILED' }, 'announceLastError', 'recordClose', { type: 'closedAs', params: 'auth' }] },
                 ],
               },
             },
@@ -378,7 +394,7 @@ export const connectionMachine = setup({
                     heartbeatTimeout: [
                       // Any message received during the probe proves the connection alive as well as a pong.
                       { guard: 'heardSinceProbe', target: 'resting' },
-                      { actions: raise({ type: 'HEARTBEAT.TIMEOUT' }) },
+                      { actions: [{ type: 'recordFailure', params: 'ERR_HEARTBEAT_TIMEOUT' }, 'announceLastError', raise({ type: 'HEARTBEAT.TIMEOUT' })] },
                     ],
                   },
                 },
@@ -428,6 +444,19 @@ export const connectionMachine = setup({
     },
   },
 });
+
+/** The ways the chart fails an attempt on its own, by the error code each is reported with. */
+type ChartFailure = 'ERR_CONNECT_TIMEOUT' | 'ERR_HEARTBEAT_TIMEOUT' | 'ERR_AUTH_FAILED';
+
+function failureOf(kind: ChartFailure, context: ConnectionContext, event: ConnectionEvent): Error {
+  const { policy } = context.host;
+  if (kind === 'ERR_CONNECT_TIMEOUT') return new SocketchartError(kind, `The socket did not open within connectTimeout (${policy.connectTimeout} ms).`);
+  if (kind === 'ERR_HEARTBEAT_TIMEOUT') {
+    return new SocketchartError(kind, `No pong or other message within heartbeat.timeout (${policy.heartbeat?.timeout} ms) of a ping: the connection is treated as dead.`);
+  }
+  const reason = event.type === 'AUTH.FAIL' ? event.reason : 'Authentication failed';
+  return new SocketchartError(kind, reason === AUTH_TIMED_OUT ? `${reason}: no answer within auth.timeout (${policy.auth?.timeout} ms).` : `${reason}.`);
+}
 
 /** A close that means "your token was rejected", for connections that authenticate. */
 function isTokenRejection(context: ConnectionContext, event: { type: string }): boolean {

@@ -38,6 +38,7 @@ import { type DropReason, type Dropped, OutboundQueue, type QueueTag } from './p
 import { TokenBucket } from './policies/rateLimit.js';
 import { ReceiptTracker } from './policies/unconfirmed.js';
 import type { ResolvedBatching } from './messages/batching.js';
+import { HeldMessages } from './inbound/held.js';
 import { Reassembler, splitMessage } from './messages/chunking.js';
 import { type Codec, rawCodec } from './messages/codec.js';
 import { RequestTracker, type RequestOptions, abortReason } from './messages/requests.js';
@@ -117,8 +118,9 @@ export class ConnectionRuntime implements ConnectionHost {
   readonly #heartbeat: ResolvedHeartbeat | null;
   /** The token for this attempt's auth message; dropped as soon as it is sent, and never put in the chart. */
   #token: string | null = null;
-  /** Messages that arrived during `authenticating` after the ack was matched: delivered right after `open`. */
-  #heldDuringAuth: unknown[] = NONE;
+  /** Messages that arrived during `authenticating`: delivered right after `open`. Made on first use. */
+  #heldDuringAuth: HeldMessages | null = null;
+  readonly #holdLimits: { maxMessages: number; maxBytes: number };
   #inbound = 0;
   #pingSentAt = -1;
   #rtt: number | null = null;
@@ -201,7 +203,10 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#delivery = options.delivery !== undefined ? this.#createDelivery(options.delivery) : null;
     this.#batching = resolved.batching;
     this.#chunkSize = resolved.chunking?.chunkSize ?? Infinity;
-    this.#reassembler = resolved.chunking ? new Reassembler(resolved.chunking.maxMessageBytes) : null;
+    this.#holdLimits = { maxMessages: resolved.queue.maxMessages, maxBytes: resolved.queue.maxBytes };
+    this.#reassembler = resolved.chunking
+      ? new Reassembler(resolved.chunking.maxMessageBytes, { onDiscard: ({ error }) => this.#reportInvalid(undefined, error) })
+      : null;
     this.queue = new OutboundQueue(resolved.queue, this);
     this.#receipts = resolved.unconfirmed ? new ReceiptTracker(resolved.unconfirmed, resolved.transport.canPing === true) : null;
     const userInspect = options.inspect;
@@ -232,6 +237,7 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#inTransition = false;
     this.#live = null;
     this.#announced = null;
+    this.#endInbound();
     this.#stopPump();
     this.#stopEnvironment?.();
     this.#stopEnvironment = null;
@@ -803,12 +809,15 @@ export class ConnectionRuntime implements ConnectionHost {
     if (typeof url !== 'function' && typeof protocols !== 'function' && typeof headers !== 'function' && auth === null) {
       return this.#request(url as string, protocols, headers, null);
     }
-    return Promise.all([
+    // Providers run from a microtask, never inside createConnection()/reconnect(): one that throws at once must
+    // fail the attempt after the caller had the chance to attach listeners (as WHATWG fires nothing from the
+    // constructor).
+    return Promise.resolve().then(() => Promise.all([
       typeof url === 'function' ? url() : url,
       typeof protocols === 'function' ? protocols() : protocols,
       typeof headers === 'function' ? headers() : headers,
       auth ? auth.token() : null,
-    ]).then(([u, p, h, token]) => this.#request(parseSocketUrl(u), parseProtocols(p), h, token));
+    ])).then(([u, p, h, token]) => this.#request(parseSocketUrl(u), parseProtocols(p), h, token));
   }
 
   #request(
@@ -848,7 +857,7 @@ export class ConnectionRuntime implements ConnectionHost {
 
   attach(socket: TransportSocket): void {
     this.#socket = socket;
-    this.#heldDuringAuth = NONE;
+    this.#heldDuringAuth?.clear();
   }
 
   handshakeDone(socket: TransportSocket, info: { protocol: string; extensions: string }): void {
@@ -872,8 +881,8 @@ export class ConnectionRuntime implements ConnectionHost {
     if (data === NO_MESSAGE) return;
     if (this.#delivery !== null && this.#binaryType === 'blob' && data instanceof ArrayBuffer) data = new Blob([data]);
     // Messages held during auth go first: anything newer waits behind them, so arrival order holds.
-    if (this.#heldDuringAuth.length > 0) {
-      this.#heldDuringAuth = [...this.#heldDuringAuth, data];
+    if (this.#heldDuringAuth !== null && this.#heldDuringAuth.size > 0) {
+      this.#hold(data);
       return;
     }
     const isPong = this.#heartbeat?.isPong;
@@ -985,6 +994,16 @@ export class ConnectionRuntime implements ConnectionHost {
     this.listeners.dispatch(event, null);
   }
 
+  /** Like #invalid, but safe mid-transition: the event waits for the commit like the chart's own. */
+  #reportInvalid(data: unknown, problem: unknown): void {
+    this.#emit(new InvalidMessageEvent(data, problem, this.now()));
+  }
+
+  /** The announced socket is over: partial chunked messages die with it (chunk ids restart per socket). */
+  #endInbound(): void {
+    this.#reassembler?.reset();
+  }
+
   #route(message: unknown, at: number): void {
     if (this.#requests !== null && this.#requests.size > 0 && this.#requests.settle(message)) return;
     if (this.#router !== null && this.#router.size > 0) this.#router.route(message);
@@ -1021,7 +1040,18 @@ export class ConnectionRuntime implements ConnectionHost {
     }
     if (verdict === 'ack') this.actor.send({ type: 'AUTH.OK' });
     else if (verdict === 'nack') this.actor.send({ type: 'AUTH.FAIL', reason: 'Authentication refused' });
-    else this.#heldDuringAuth = [...this.#heldDuringAuth, data];
+    else this.#hold(data);
+  }
+
+  /** Keeps a message that came before `open`; past the queue's bounds it is reported instead of held. */
+  #hold(data: unknown): void {
+    const held = (this.#heldDuringAuth ??= new HeldMessages(this.#holdLimits.maxMessages, this.#holdLimits.maxBytes));
+    if (held.hold(data, sizeOf(data))) return;
+    const { maxMessages, maxBytes } = this.#holdLimits;
+    this.#reportInvalid(
+      data,
+      new SocketchartError('ERR_QUEUE_FULL', `The server sent more than ${maxMessages} messages or ${maxBytes} bytes before acknowledging authentication; this one was discarded (the bounds are queue.maxMessages and queue.maxBytes).`),
+    );
   }
 
   #matchesPong(isPong: (data: unknown) => boolean, data: unknown): boolean {
@@ -1037,11 +1067,11 @@ export class ConnectionRuntime implements ConnectionHost {
   /** Delivers what arrived during auth after the ack: right after `open`, in arrival order. */
   #releaseHeld(): void {
     const socket = this.#announced;
-    while (this.#heldDuringAuth.length > 0 && this.#announced === socket) {
-      const [data, ...rest] = this.#heldDuringAuth;
-      this.#heldDuringAuth = rest.length > 0 ? rest : NONE;
-      this.#dispatchMessage(data);
-    }
+    const held = this.#heldDuringAuth;
+    if (held === null) return;
+    // A listener may close or replace the socket mid-release: what is left belonged to a socket that is gone.
+    while (held.size > 0 && this.#announced === socket) this.#dispatchMessage(held.shift());
+    held.clear();
   }
 
   #ponged(): void {
@@ -1107,6 +1137,7 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#announced = socket;
     this.#live = socket;
     this.#rtt = null; // a new socket, a new path: no round trip measured on it yet
+    this.#endInbound(); // normally done when the last socket ended; a new socket never inherits partial messages
     // Normally settled when the last socket ended; if some path missed that, report rather than forget.
     this.#settleUnconfirmed(false);
     this.#receipts?.opened();
@@ -1144,6 +1175,7 @@ export class ConnectionRuntime implements ConnectionHost {
     }
     if (this.#announced !== null) {
       this.#announced = null;
+      this.#endInbound();
       this.#emit(new SocketCloseEvent(close, undefined, this.now()));
     }
   }
@@ -1174,6 +1206,7 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#inTransition = true;
     this.#live = null;
     this.#announced = null;
+    this.#endInbound();
     this.#retryToken++;
     this.#closedBy = reason;
     this.#settleUnconfirmed(reason.kind === 'user' && reason.wasClean);

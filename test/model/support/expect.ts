@@ -35,10 +35,18 @@ export function expectedEvents(prev: string, step: ConnectionPathStep): StepEven
   if (prev !== 'open' && step.state === 'open') expected.opens = 1;
   if (step.state === 'closed' && prev !== 'closed') expected.closes.push({ code: -1, closedBy: closedKindOf(step) });
   else if (isOpenish(prev) && !isOpenish(step.state)) expected.closes.push({ code: -1, closedBy: undefined });
-  if (step.event.type === 'SOCKET.ERROR' || step.event.type === 'SOCKET.FAIL') expected.errors = 1;
+  if (step.event.type === 'SOCKET.ERROR' || step.event.type === 'SOCKET.FAIL' || step.transitions.some(failsAttempt)) expected.errors = 1;
   if (prev !== 'reconnecting.backoff' && step.state === 'reconnecting.backoff') expected.reconnecting = 1;
   if (step.transitions.some((key) => key.includes('[retriesExhausted]'))) expected.giveups = 1;
   return expected;
+}
+
+/**
+ * Transitions where the chart fails an attempt on its own (connect/heartbeat timeout, auth refused or timed out):
+ * each reports an `error`, as a failed socket does.
+ */
+function failsAttempt(key: string): boolean {
+  return /--after (connectTimeout|heartbeatTimeout|authTimeout)--> \(stay\)$/.test(key) || key.includes('--AUTH.FAIL');
 }
 
 /** `closedBy.kind` for a step entering `closed`, from the transition that got there. */
