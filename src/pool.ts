@@ -2,7 +2,8 @@ import type { Connection } from './connection.js';
 import type { SendData } from './data.js';
 import { SocketchartError, describe } from './errors.js';
 import { SocketchartEvent } from './events.js';
-import type { ConnectionOptions, PerAttempt } from './options.js';
+import { CONNECTION_OPTION_KEYS, type ConnectionOptions, type PerAttempt } from './options.js';
+import { knownKeys } from './validate.js';
 
 /** `open`: every connection is open. `degraded`: some are. `down`: none is. */
 export type PoolState = 'open' | 'degraded' | 'down';
@@ -144,6 +145,9 @@ export class ConnectionPool<In = unknown, Out = SendData> {
 /** Far above any sane pool; below it a typo like 1e9 would try to open a billion sockets. */
 const MAX_POOL_SIZE = 10_000;
 
+/** Checked here, not only by each connection: the connection's list lacks `size`, so it could not name it for `sise`. */
+const POOL_OPTION_KEYS = [...CONNECTION_OPTION_KEYS, 'size'];
+
 /** Builds `createPool` for an entry point from its `createConnection`. */
 export function poolFactory(
   create: <In, Out>(url: PerAttempt<string | URL>, options: ConnectionOptions<In, Out>) => Connection<In, Out>,
@@ -153,6 +157,7 @@ export function poolFactory(
     options: PoolOptions<In, Out> = {},
   ): ConnectionPool<In, Out> {
     if (typeof options !== 'object' || options === null) throw new SocketchartError('ERR_INVALID_OPTION', `createPool options must be an object; got ${describe(options)}.`);
+    knownKeys('', options, POOL_OPTION_KEYS);
     const { size = 3, ...connectionOptions } = options;
     if (!Number.isInteger(size) || size < 1 || size > MAX_POOL_SIZE) {
       throw new SocketchartError('ERR_INVALID_OPTION', `Option \`size\` must be a whole number from 1 to ${MAX_POOL_SIZE}; got ${describe(size)}.`);

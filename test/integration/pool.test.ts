@@ -43,4 +43,19 @@ describe('connection pool', () => {
   it('rejects a bad size', () => {
     expect(() => createPool('ws://127.0.0.1:1', { size: 0 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
   });
+
+  it('refuses an unknown option, naming the closest key, its own `size` included', () => {
+    const typos: Array<[Record<string, unknown>, string]> = [
+      [{ sise: 2 }, 'size'],
+      [{ Size: 2 }, 'size'],
+      [{ size: 2, heartbaet: false }, 'heartbeat'],
+      [{ reconectTimeout: 100 }, 'connectTimeout'],
+    ];
+    for (const [options, near] of typos) {
+      const typo = Object.keys(options).find((key) => key !== 'size') ?? '';
+      expect(() => createPool('ws://127.0.0.1:1', options)).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: `Unknown option \`${typo}\`; did you mean \`${near}\`?` }),
+      );
+    }
+  });
 });
