@@ -9,12 +9,16 @@
  */
 import { createHash } from 'node:crypto';
 import { type AddressInfo, type Socket, createServer } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { SimulatedClock } from 'xstate';
+import type * as Socketchart from '../../src/index.js';
 import type { Connection } from '../../src/index.js';
 import { createBrowserTransport, createConnection, createNodeTransport } from '../../src/node.js';
 import type { Transport } from '../../src/transports/types.js';
+import { launchChromium } from '../support/chromium.js';
+import { type SocketchartPage, serveSocketchartPage } from '../support/socketchartPage.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyConnection = Connection<any, any>;
@@ -527,4 +531,61 @@ describe('malicious server: resource abuse while open [README: Heartbeat and dea
     await expect.poll(() => s.requests.length).toBe(2);
     expect(w.log.slice(0, 3)).toEqual(['open', 'close:4000', 'open']);
   });
+});
+
+describe('malicious server: what a real browser reports (Chromium) [README: Close codes, Transports]', () => {
+  // Chromium fails these connections itself and hides the cause (an `error` event without detail, then close
+  // 1006), so the browser transport cannot tell a protocol violation or a 401 from a dropped network: the session
+  // retries them as 1006 until `backoff.maxAttempts`. This pins that down, so the README says what really happens.
+  let browser: Browser;
+  let page: SocketchartPage;
+
+  beforeAll(async () => {
+    [browser, page] = await Promise.all([
+      launchChromium(),
+      serveSocketchartPage('<!doctype html><html><body><script src="/socketchart.js"></script></body></html>'),
+    ]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await page?.close();
+  });
+
+  const cases: Array<{ name: string; script: RawScript; auth?: boolean }> = [
+    { name: 'invalid UTF-8 in a text frame', script: { upgraded: (socket) => socket.write(frame(0x1, INVALID_UTF8)) } },
+    { name: 'close code 1005 on the wire', script: { upgraded: (socket) => socket.write(closeFrame(1005)) } },
+    { name: 'a masked frame from the server', script: { upgraded: (socket) => socket.write(frame(0x1, 'x', { mask: true })) } },
+    { name: 'HTTP 401 in query auth mode', script: { respond: (socket) => socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n') }, auth: true },
+  ];
+
+  for (const c of cases) {
+    it(`${c.name}: the DOM says 1006, so the session retries it until maxAttempts`, async () => {
+      const s = await rawServer(c.script);
+      const tab = await browser.newPage();
+      cleanup.push(() => tab.close());
+      await tab.goto(page.url);
+      const result = await tab.evaluate(
+        async ({ url, auth }) => {
+          const sc = (window as unknown as { socketchart: typeof Socketchart }).socketchart;
+          // What Chromium itself reports to a bare WebSocket.
+          const dom = await new Promise<number>((resolve) => {
+            // window's, not the `ws` import of this file (the function runs in the page).
+            const probe = new window.WebSocket(url);
+            probe.onclose = (e) => resolve(e.code);
+          });
+          const conn = sc.createConnection(url, {
+            heartbeat: false,
+            retryWait: () => Promise.resolve(),
+            backoff: { maxAttempts: 2 },
+            ...(auth ? { auth: { mode: 'query' as const, token: () => 't' } } : {}),
+          });
+          const closedBy = await conn.closed();
+          return { dom, kind: closedBy.kind, code: closedBy.code };
+        },
+        { url: s.url, auth: c.auth === true },
+      );
+      expect(result).toEqual({ dom: 1006, kind: 'giveup', code: 1006 });
+      expect(s.requests).toHaveLength(4); // the probe, then 3 attempts
+    });
+  }
 });
