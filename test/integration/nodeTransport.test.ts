@@ -12,7 +12,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, type Socket, createServer } from 'node:net';
+import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type ServerOptions, type WebSocket } from 'ws';
 import type { Connection } from '../../src/index.js';
@@ -204,6 +205,40 @@ describe('createNodeTransport options over real sockets', () => {
     expect(conn.protocol).toBe('v2.chat');
     expect(calls).toEqual([1, 2]);
     expect(s.handshakes.map((h) => h['sec-websocket-protocol'])).toEqual(['v1.chat,fallback', 'v2.chat,fallback']);
+  });
+
+  it('closeTimeout: a whole number of ms, checked when the transport is made', () => {
+    for (const bad of [-1, 1.5, 2 ** 31, '5000', Number.NaN]) {
+      expect(() => createNodeTransport({ closeTimeout: bad as number })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
+    }
+    expect(() => createNodeTransport({ closeTimeout: 0 })).not.toThrow();
+  });
+
+  // The close frame is answered, but the server keeps its half of TCP open: ws's 'close' (and so the connection's)
+  // waits for closeTimeout, then the socket is destroyed and the connection retries.
+  it('closeTimeout: bounds how long a server can hold TCP open after the closing handshake', async () => {
+    const sockets: Socket[] = [];
+    const held = createServer({ allowHalfOpen: true }, (socket) => {
+      sockets.push(socket);
+      socket.on('error', () => {});
+      socket.once('data', (request: Buffer) => {
+        const key = /sec-websocket-key:\s*(.+)\r\n/i.exec(request.toString())?.[1]?.trim() ?? '';
+        const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+        socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+        socket.write(Buffer.from([0x88, 0x02, 0x0f, 0xa0])); // close 4000, then nothing: TCP stays open
+      });
+    });
+    await new Promise<void>((resolve) => held.listen(0, '127.0.0.1', resolve));
+    cleanup.push(
+      () =>
+        new Promise<void>((resolve) => {
+          for (const socket of sockets) socket.destroy();
+          held.close(() => resolve());
+        }),
+    );
+    const conn = connect(`ws://127.0.0.1:${(held.address() as AddressInfo).port}/`, { closeTimeout: 30 }, { shouldReconnect: () => false });
+    const closedBy = await conn.closed();
+    expect({ kind: closedBy.kind, code: closedBy.code, wasClean: closedBy.wasClean }).toEqual({ kind: 'server', code: 4000, wasClean: true });
   });
 
   it.skipIf(tlsCert === null)('tls: wss to a self-signed server opens with its cert as ca, and is refused without', async () => {
