@@ -394,6 +394,14 @@ describe('malicious server: HTTP refusals [README: Auth, Close codes]', () => {
     expect(s.requests).toHaveLength(1);
   });
 
+  it('401 with auth.refreshCodes that leave 1008 out: the refusal is fatal at once (no refresh)', async () => {
+    const s = await rawServer({ respond: refuse(401, 'Unauthorized') });
+    let tokens = 0;
+    const w = connect(s.url, { auth: { mode: 'query', token: () => `t${++tokens}`, refreshCodes: [4001] } });
+    expect(await w.conn.closed()).toMatchObject({ kind: 'fatal', code: 1008, reason: 'HTTP 401 Unauthorized' });
+    expect(tokens).toBe(1);
+  });
+
   for (const [status, text] of [[404, 'Not Found'], [500, 'Internal Server Error'], [503, 'Service Unavailable'], [302, 'Found']] as const) {
     it(`${status}: an error per attempt, 1006, retried until maxAttempts`, async () => {
       const s = await rawServer({ respond: refuse(status, text, status === 302 ? 'Location: http://127.0.0.1:1/\r\n' : '') });
@@ -452,6 +460,21 @@ describe('malicious server: handshake abuse [README: When open, close and error 
     expect(w.errors).toHaveLength(3);
     expect(w.log.at(-1)).toBe('close:1006');
     expect(w.log.slice(0, 3).every((e) => e.startsWith('error:'))).toBe(true);
+  });
+
+  it('permessage-deflate the client did not offer: an error per attempt, retried', async () => {
+    const s = await rawServer({ headers: ['Sec-WebSocket-Extensions: permessage-deflate'] });
+    const w = connect(s.url, { backoff: { maxAttempts: 1 } });
+    expect(await w.conn.closed()).toMatchObject({ kind: 'giveup', code: 1006 });
+    expect(w.errors.map((e) => e.message)).toEqual(Array(2).fill('Server sent a Sec-WebSocket-Extensions header but no extension was requested'));
+  });
+
+  it('an answer that is not HTTP at all: an error per attempt, retried', async () => {
+    const s = await rawServer({ respond: (socket) => socket.end('SSH-2.0-OpenSSH_9.6\r\n') });
+    const w = connect(s.url, { backoff: { maxAttempts: 1 } });
+    expect(await w.conn.closed()).toMatchObject({ kind: 'giveup', code: 1006 });
+    expect(w.errors).toHaveLength(2);
+    expect(s.requests).toHaveLength(2);
   });
 
   it('101 then an immediate FIN, no close frame: 1006, retried (a crash is worth another try)', async () => {
