@@ -9,8 +9,9 @@
  *   npm run bench -- --no-pin  no taskset pinning
  *   npm run bench -- --only=kill,reconnect   only these phases (cpu, heap, reconnect, blackhole, kill, bundle);
  *                              prints the tables but writes no results
- *   npm run bench -- --only=cpu --kinds=socketchart   CPU of these clients only (ws, the floor, always runs); with
+ *   npm run bench -- --only=cpu --kinds=socketchart   CPU (and heap) of these clients only (ws, the floor, always runs); with
  *                              --runs=N, N rounds instead of 7: for repeated before/after comparisons
+ *   npm run bench -- --out=FILE   also write the results (every run's figures) as JSON to FILE, partial runs included
  *
  * Figures, per client where it makes sense:
  *   1. client CPU per echoed 64-byte message (user + system), pipelined (64 in flight), burst (100,000 sent at once)
@@ -143,7 +144,9 @@ if (kindsArg) {
   }
 }
 
-const HEAP_KINDS: readonly HeapKind[] = [...CLIENT_KINDS, 'socketchart-nosocket', 'actor', ...XSTATE_FLOOR_KINDS];
+const ALL_HEAP_KINDS: readonly HeapKind[] = [...CLIENT_KINDS, 'socketchart-nosocket', 'actor', ...XSTATE_FLOOR_KINDS];
+/** With --kinds, the heap phase measures those kinds and ws (the floors and parts need the whole run). */
+const HEAP_KINDS: readonly HeapKind[] = kindsArg ? ALL_HEAP_KINDS.filter((kind) => CPU_KINDS.includes(kind as ClientKind)) : ALL_HEAP_KINDS;
 /** The targets of issue 10 (CPU both pipelined and in a burst; heap of a standalone connection). */
 const TARGETS = {
   cpuRatio: 1.05,
@@ -1174,7 +1177,11 @@ async function main(): Promise<void> {
     const results: Results = { environment, cpu, heap, reconnect, blackhole: await blackhole, kill, bundles };
     const text = report(results);
     process.stdout.write(`\n${text}\n`);
-    if (only) return; // partial run: nothing written
+    const outArg = process.argv.find((arg) => arg.startsWith('--out='));
+    if (outArg) {
+      writeFileSync(outArg.slice('--out='.length), `${JSON.stringify({ ...environment, mode: config.mode, config, only: only ? [...only] : null, targets: TARGETS, ...results, floors: floorsOf(results), environment: undefined }, null, 2)}\n`);
+    }
+    if (only) return; // partial run: nothing written to the repo
     const file = here('./results.json');
     writeFileSync(file, `${JSON.stringify({ ...environment, mode: config.mode, config, targets: TARGETS, ...results, floors: floorsOf(results), environment: undefined }, null, 2)}\n`);
     log(`\nwrote ${file}`);
