@@ -4,6 +4,7 @@
  * `--chaos` injecting faults into it. When stdin or stdout is not a terminal it reads lines from stdin, prints
  * what it receives, and exits when done.
  */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Connection } from '../connection.js';
 import { type InspectableConnection, type InspectorServer, serveInspector } from '../inspector/index.js';
@@ -41,16 +42,24 @@ auth, --retries used up) or, with --json, if a line was not valid JSON.
 Options:
   -p, --protocol <name>    offer this subprotocol in the handshake (repeatable)
   -H, --header <header>    send a handshake header, 'Name: value' (repeatable)
-      --auth-token <token> authenticate each attempt with this token: as the header
+      --auth-token-file <path>
+                           authenticate each attempt with the token in this file: as the header
                            'Authorization: Bearer <token>', or with --auth-in query as ?token=<token>;
-                           close codes 1008/4001 mean "token refused" (retried once, then exit 1)
+                           close codes 1008/4001 mean "token refused" (retried once, then exit 1).
+                           Trailing line breaks are removed. A regular file is read again before every
+                           attempt (a rotated token is used from the next reconnect on); a pipe, such as
+                           <(pass show ws-token), is read once. Unreadable, empty or over 64 KiB: exit 2
+      --auth-token <token> the same with the token itself: other users of this machine can read it in the
+                           process list (ps), so it prints a warning; prefer --auth-token-file or
+                           $SOCKETCHART_AUTH_TOKEN
       --auth-in <where>    header (the default) or query
       --heartbeat <ms>     ping (RFC 6455 ping frames) every <ms>; a pong must come within min(<ms>, 5000) ms
                            or the connection is replaced. Default: every 10000 ms (1000 with the echo server)
       --no-heartbeat       no pings (and no RTT)
       --json               JSON messages: typed lines must be valid JSON (others are refused with the parse
                            error and not sent); received messages are pretty-printed
-      --retries <n>        give up after <n> failed attempts in a row and exit 1 (default: retry forever)
+      --retries <n>        retries after a failed attempt before giving up (exit 1): --retries 2 makes at
+                           most 3 attempts in a row, --retries 0 only one (default: retry forever)
       --drain <ms>         with a <url>, when stdin is not a terminal: after stdin ends, wait until nothing has
                            arrived for <ms> before closing (default 1000)
       --inspect            serve the live statechart view of this connection (the inspector: the chart with
@@ -63,10 +72,14 @@ Options:
       --chaos-faults <list> the faults to choose from, comma-separated (default: drop,refuse,restart,blackhole)
   -h, --help               show this help
 
+Environment:
+  SOCKETCHART_AUTH_TOKEN   the auth token (as --auth-token, without showing it in ps), used when neither
+                           --auth-token-file nor --auth-token is given; set but empty: exit 2
+
 Examples:
   socketchart                              local echo server: type, see it come back
   socketchart --chaos                      the same, while the server misbehaves
-  socketchart wss://echo.example/ws -p chat.v1 -H 'X-Trace: 1' --auth-token "$TOKEN"
+  socketchart wss://echo.example/ws -p chat.v1 -H 'X-Trace: 1' --auth-token-file ~/.config/ws-token
   printf 'a\\nb\\n' | socketchart          sends a and b to the echo server, prints them back, exits 0
   socketchart ws://127.0.0.1:8080 --json < requests.jsonl > replies.json
 `;
@@ -75,6 +88,7 @@ const OPTIONS = {
   protocol: { type: 'string', short: 'p', multiple: true },
   header: { type: 'string', short: 'H', multiple: true },
   'auth-token': { type: 'string' },
+  'auth-token-file': { type: 'string' },
   'auth-in': { type: 'string' },
   heartbeat: { type: 'string' },
   'no-heartbeat': { type: 'boolean' },
@@ -98,7 +112,8 @@ export interface ClientConfig {
   url: string | null;
   protocols: string[];
   headers: Record<string, string>;
-  authToken: string | null;
+  /** Gives the token for each attempt; null: no auth. */
+  authToken: (() => string) | null;
   authIn: 'header' | 'query';
   /** ms, false for --no-heartbeat, null for the default. */
   heartbeat: number | false | null;
@@ -110,10 +125,21 @@ export interface ClientConfig {
   chaosInterval: number;
   /** null: every fault the server supports. */
   chaosFaults: FaultName[] | null;
+  /** Printed on stderr before the session starts. */
+  warnings: string[];
 }
 
-/** Parses the client's arguments; throws `UsageError` (or a parseArgs error) for bad ones. Null for `--help`. */
-export function parseClientArgs(args: readonly string[]): ClientConfig | null {
+/** The variable the client reads its auth token from when no --auth-token flag gives one. */
+export const AUTH_TOKEN_ENV = 'SOCKETCHART_AUTH_TOKEN';
+
+/** Far above any real token (and above the 16 KiB of headers a Node server accepts): a bigger file is a wrong path. */
+const MAX_TOKEN_FILE_BYTES = 64 * 1024;
+
+/**
+ * Parses the client's arguments (and `SOCKETCHART_AUTH_TOKEN` from `env`); throws `UsageError` (or a parseArgs
+ * error) for bad ones. Null for `--help`.
+ */
+export function parseClientArgs(args: readonly string[], env: Readonly<Record<string, string | undefined>> = process.env): ClientConfig | null {
   const { values, positionals } = parseArgs({ args: [...args], options: OPTIONS, allowPositionals: true, strict: true });
   if (values.help) return null;
   if (positionals.length > 1) throw new UsageError(`expected at most one <url>; got ${positionals.map((p) => `'${p}'`).join(', ')}`);
@@ -125,24 +151,98 @@ export function parseClientArgs(args: readonly string[]): ClientConfig | null {
   }
   const authIn = values['auth-in'] ?? 'header';
   if (authIn !== 'header' && authIn !== 'query') throw new UsageError(`--auth-in takes 'header' or 'query'; got '${authIn}'`);
-  if (values['auth-in'] !== undefined && values['auth-token'] === undefined) throw new UsageError('--auth-in needs --auth-token');
-  if (values['auth-token'] === '') throw new UsageError('--auth-token needs a non-empty token');
+  const warnings: string[] = [];
+  const authToken = authTokenSource(values['auth-token'], values['auth-token-file'], env, warnings);
+  if (values['auth-in'] !== undefined && authToken === null) {
+    throw new UsageError(`--auth-in needs a token: --auth-token-file <path>, $${AUTH_TOKEN_ENV} or --auth-token`);
+  }
 
   return {
     url,
     protocols: (values.protocol ?? []).map(checkProtocol),
     headers: parseHeaders(values.header ?? []),
-    authToken: values['auth-token'] ?? null,
+    authToken,
     authIn,
     heartbeat: values['no-heartbeat'] ? false : values.heartbeat === undefined ? null : ms('--heartbeat', values.heartbeat, 1),
     json: values.json === true,
-    retries: values.retries === undefined ? null : ms('--retries', values.retries, 1),
+    retries: values.retries === undefined ? null : ms('--retries', values.retries, 0),
     drain: values.drain === undefined ? 1000 : ms('--drain', values.drain, 0),
     inspect: values.inspect === true,
     chaos: values.chaos === true,
     chaosInterval: values['chaos-interval'] === undefined ? 5000 : ms('--chaos-interval', values['chaos-interval'], 10),
     chaosFaults: values['chaos-faults'] === undefined ? null : parseFaults(values['chaos-faults']),
+    warnings,
   };
+}
+
+/**
+ * Where the token comes from: the file, else the argument, else the environment. Every source is checked now, so
+ * a wrong path or an empty variable is a usage error before anything connects. Messages never quote the token.
+ */
+function authTokenSource(
+  argument: string | undefined,
+  file: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+  warnings: string[],
+): (() => string) | null {
+  if (argument !== undefined && file !== undefined) throw new UsageError('--auth-token and --auth-token-file contradict each other: give one');
+  if (file !== undefined) {
+    const first = readTokenFile(file, (message) => new UsageError(message));
+    if (!first.regular) return () => first.token;
+    // Re-read per attempt so a rotated token is picked up; a failure then fails that attempt (reported, retried).
+    return () => readTokenFile(file, (message) => new Error(message)).token;
+  }
+  if (argument !== undefined) {
+    const token = checkToken(argument, '--auth-token', (message) => new UsageError(message));
+    warnings.push(
+      `--auth-token puts the token on the command line, where other users of this machine can read it (ps, /proc/<pid>/cmdline); use --auth-token-file <path> or $${AUTH_TOKEN_ENV} instead`,
+    );
+    return () => token;
+  }
+  const fromEnv = env[AUTH_TOKEN_ENV];
+  if (fromEnv === undefined) return null;
+  // Set but empty is a mistake (a CI secret that does not exist expands to ''): connecting without auth would hide it.
+  const token = checkToken(fromEnv, `$${AUTH_TOKEN_ENV}`, (message) => new UsageError(message));
+  return () => token;
+}
+
+function checkToken(raw: string, source: string, fail: (message: string) => Error): string {
+  // What `echo token > file` and editors leave at the end; nothing else is changed.
+  const token = raw.replace(/[\r\n]+$/, '');
+  if (token === '') throw fail(`${source} is empty: it must hold the token`);
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(token)) throw fail(`${source} holds a control character (a line break inside the token?): it must hold one token`);
+  return token;
+}
+
+function readTokenFile(path: string, fail: (message: string) => Error): { token: string; regular: boolean } {
+  const source = `--auth-token-file '${path}'`;
+  let read: { bytes: Buffer; regular: boolean };
+  try {
+    read = readAtMost(path, MAX_TOKEN_FILE_BYTES + 1);
+  } catch (error) {
+    throw fail(`${source} cannot be read (${describeError(error)})`);
+  }
+  if (read.bytes.length > MAX_TOKEN_FILE_BYTES) throw fail(`${source} is over ${MAX_TOKEN_FILE_BYTES / 1024} KiB: it must hold only the token`);
+  return { token: checkToken(read.bytes.toString('utf8'), source, fail), regular: read.regular };
+}
+
+/** At most `limit` bytes, so a wrong path (/dev/zero, a log) fails fast instead of filling memory. */
+function readAtMost(path: string, limit: number): { bytes: Buffer; regular: boolean } {
+  const fd = openSync(path, 'r');
+  try {
+    const regular = fstatSync(fd).isFile();
+    const buffer = Buffer.alloc(limit);
+    let length = 0;
+    while (length < limit) {
+      const n = readSync(fd, buffer, length, limit - length, null);
+      if (n === 0) break;
+      length += n;
+    }
+    return { bytes: buffer.subarray(0, length), regular };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function parseFaults(list: string): FaultName[] {
@@ -213,6 +313,7 @@ export const clientCommand: Command = {
       io.stdout(HELP);
       return EXIT_OK;
     }
+    for (const warning of config.warnings) io.stderr(`socketchart: warning: ${warning}\n`);
     return runClient(config, io);
   },
 };
@@ -230,16 +331,13 @@ function connectionOptions(config: ClientConfig, echo: boolean): ConnectionOptio
   const options: ConnectionOptions<unknown, unknown> = { startClosed: true };
   if (config.protocols.length > 0) options.protocols = config.protocols;
   if (Object.keys(config.headers).length > 0) options.headers = config.headers;
-  if (config.authToken !== null) {
-    const token = config.authToken;
-    options.auth = { token: () => token, mode: config.authIn };
-  }
+  if (config.authToken !== null) options.auth = { token: config.authToken, mode: config.authIn };
   if (config.heartbeat === false) options.heartbeat = false;
   else if (config.heartbeat !== null) options.heartbeat = { interval: config.heartbeat, timeout: Math.min(config.heartbeat, 5000) };
   else if (echo) options.heartbeat = ECHO_HEARTBEAT;
   if (echo) options.backoff = ECHO_BACKOFF;
   if (config.json) options.codec = jsonCodec();
-  if (config.retries !== null) options.backoff = { ...options.backoff, maxAttempts: config.retries };
+  if (config.retries !== null) options.backoff = { ...options.backoff, maxRetries: config.retries };
   return options;
 }
 

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import { type TestContext, describe, expect, it } from 'vitest';
 import { clientCommand } from '../../src/cli/client.js';
 import { run } from '../../src/cli/run.js';
@@ -13,6 +13,20 @@ async function server(context: TestContext, options: Parameters<typeof createTes
   const s = await createTestServer(options);
   context.onTestFinished(() => s.close());
   return s;
+}
+
+/** A real HTTP server on 127.0.0.1 that answers every WebSocket handshake with 503 and counts them. */
+async function refusingServer(context: TestContext): Promise<{ url: string; handshakes(): number }> {
+  let handshakes = 0;
+  const http = createServer();
+  http.on('upgrade', (_request, socket) => {
+    handshakes++;
+    socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  context.onTestFinished(() => new Promise<void>((resolve) => http.close(() => resolve())));
+  const { port } = http.address() as { port: number };
+  return { url: `ws://127.0.0.1:${port}/`, handshakes: () => handshakes };
 }
 
 describe.concurrent('socketchart [<url>] (spawned, piped stdio)', () => {
@@ -91,6 +105,19 @@ describe.concurrent('socketchart [<url>] (spawned, piped stdio)', () => {
     expect(cli.stderr()).toMatch(/chaos: injecting drop, restart, blackhole/);
   });
 
+  it.for([
+    [2, 3],
+    [0, 1],
+  ])('--retries %i against a server refusing every handshake: it sees %i handshake(s) in a row, then the CLI gives up with exit 1', async ([retries, attempts], context) => {
+    const refusing = await refusingServer(context);
+    const cli = startCli([refusing.url, '--retries', String(retries)]);
+    expect(await cli.exited).toBe(1);
+    // The process is gone: no attempt can come after these.
+    expect(refusing.handshakes()).toBe(attempts);
+    expect(count(cli.stderr(), /RECONNECTING - retry \d+/g)).toBe(retries);
+    expect(cli.stderr()).toMatch(/the connection ended for good \(giveup, code 1006/);
+  });
+
   it('when the session ends for good (a fatal close code), it says so and exits 1', async (context) => {
     const s = await server(context, { onConnection: (socket) => socket.close(1008, 'policy') });
     const cli = startCli([s.url()]);
@@ -117,7 +144,7 @@ describe.concurrent('socketchart usage (spawned)', () => {
     const help = cli.stdout();
     expect(help).toMatch(/^Usage: socketchart <command>/);
     expect(help).toContain('Usage: socketchart [<url>] [options]');
-    for (const option of ['--protocol', '--header', '--auth-token', '--auth-in', '--heartbeat', '--no-heartbeat', '--json', '--retries', '--drain', '--inspect', '--chaos', '--chaos-interval', '--chaos-faults', '--help']) {
+    for (const option of ['--protocol', '--header', '--auth-token', '--auth-token-file', 'SOCKETCHART_AUTH_TOKEN', '--auth-in', '--heartbeat', '--no-heartbeat', '--json', '--retries', '--drain', '--inspect', '--chaos', '--chaos-interval', '--chaos-faults', '--help']) {
       expect(help).toContain(option);
     }
   });
@@ -144,9 +171,10 @@ describe('socketchart usage (in-process: parsing fails before anything starts)',
     [['--chaos-interval', '100'], /--chaos-interval needs --chaos/],
     [['--chaos', '--chaos-faults', 'flood'], /--chaos-faults takes a comma-separated list/],
     [['--auth-in', 'cookie', '--auth-token', 'x'], /--auth-in takes 'header' or 'query'/],
-    [['--auth-in', 'query'], /--auth-in needs --auth-token/],
+    [['--auth-in', 'query'], /--auth-in needs a token/],
     [['--protocol', 'bad name'], /not a valid subprotocol name/],
-    [['--retries', '0'], /--retries takes a whole number >= 1/],
+    [['--retries=-1'], /--retries takes a whole number >= 0; got '-1'/],
+    [['--retries', '2.5'], /--retries takes a whole number >= 0; got '2.5'/],
   ])('%j: exit 2 with a clear message', async (args, message) => {
     let stdout = '';
     let stderr = '';

@@ -14,11 +14,13 @@ export interface Cli {
   readonly exited: Promise<number | string>;
 }
 
-export function startCli(args: string[]): Cli {
+/** `env` is added to the test's own environment (without its SOCKETCHART_AUTH_TOKEN, so no test inherits a token). */
+export function startCli(args: string[], env: Record<string, string> = {}): Cli {
+  const { SOCKETCHART_AUTH_TOKEN: _inherited, ...inherited } = process.env;
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
     cwd: root,
     stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+    env: { ...inherited, NO_COLOR: '1', FORCE_COLOR: '0', ...env },
   });
   const out = { stdout: '', stderr: '' };
   const watchers = new Set<() => void>();
