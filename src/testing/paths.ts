@@ -34,11 +34,12 @@ import { invalidOption } from '../errors.js';
 import type { ConnectionOptions } from '../options.js';
 import { readyStateOf, statePathOf } from '../statePath.js';
 import { createMemoryTransport } from '../transports/memory.js';
+import { MAX_DELAY } from '../validate.js';
 
 type Snapshot = SnapshotFrom<ConnectionMachine>;
 
 /** setTimeout's ceiling: the chart uses it for timers that never fire in practice. */
-const NEVER = 2_147_483_647;
+const NEVER = MAX_DELAY;
 
 /** A step's event: a chart event, a timer (`xstate.after.<delay>.<state id>`), or `SERVER.MESSAGE` (test-only). */
 export type PathEvent =
@@ -67,7 +68,7 @@ const COMMON = {
   random: () => 0.5,
   connectTimeout: 10_000,
   closeTimeout: 3_000,
-  backoff: { initialDelay: 400, maxAttempts: 2, resetAfter: 4_500 },
+  backoff: { initialDelay: 400, maxRetries: 2, resetAfter: 4_500 },
 } satisfies ConnectionOptions;
 
 /** Heartbeat every 2 s with a 1 s timeout: a probe can fail before the connection counts as stable (4.5 s). */

@@ -84,10 +84,10 @@ describe('over a real ws server on loopback', () => {
     expect(s.accepted).toBe(1);
   });
 
-  it('gives up after maxAttempts when the server keeps refusing', async () => {
+  it('gives up once maxRetries retries are used up when the server keeps refusing', async () => {
     const s = await server();
     s.refuseNext(503, 10);
-    const conn = connect(s.url(), { backoff: { maxAttempts: 2 } });
+    const conn = connect(s.url(), { backoff: { maxRetries: 2 } });
     const log = recordEvents(conn, ['giveup', 'close']);
     await reachState(conn, 'closed');
     expect(conn.closedBy?.kind).toBe('giveup');

@@ -47,7 +47,7 @@ describe('batching', () => {
   });
 
   it('reports each batched message when the session ends while the batch collects', () => {
-    const { memory, conn } = setup({ backoff: { maxAttempts: 0 } });
+    const { memory, conn } = setup({ backoff: { maxRetries: 0 } });
     memory.last!.accept();
     const drops = recordEvents(conn, ['drop']);
     conn.send('x');

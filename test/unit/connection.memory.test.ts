@@ -101,8 +101,8 @@ describe('connection chart over the memory transport', () => {
     expect(delays).toEqual([200, 400, 200]);
   });
 
-  it('gives up after maxAttempts consecutive failures, with giveup then close', () => {
-    const { memory, clock, conn } = setup({ backoff: { maxAttempts: 2 } });
+  it('gives up when maxRetries retries have failed (with 2: the third failure in a row), with giveup then close', () => {
+    const { memory, clock, conn } = setup({ backoff: { maxRetries: 2 } });
     const log = recordEvents(conn, ['giveup', 'close', 'reconnecting']);
     memory.last!.refuse();
     clock.increment(1000);
@@ -115,8 +115,8 @@ describe('connection chart over the memory transport', () => {
     expect(log).toEqual(['reconnecting', 'reconnecting', 'giveup', 'close:1006']);
   });
 
-  it('maxAttempts 0 means the first failure is final', () => {
-    const { memory, conn } = setup({ backoff: { maxAttempts: 0 } });
+  it('maxRetries 0 means the first failure is final', () => {
+    const { memory, conn } = setup({ backoff: { maxRetries: 0 } });
     memory.last!.refuse();
     expect(conn.closedBy?.kind).toBe('giveup');
   });
@@ -244,7 +244,7 @@ describe('connection chart over the memory transport', () => {
     a.memory.last!.accept();
     await expect(opened).resolves.toBeUndefined();
 
-    const b = setup({ backoff: { maxAttempts: 0 } });
+    const b = setup({ backoff: { maxRetries: 0 } });
     const failed = b.conn.opened();
     b.memory.last!.refuse();
     await expect(failed).rejects.toMatchObject({ code: 'ERR_CONNECTION_CLOSED' });

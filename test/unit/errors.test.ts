@@ -40,7 +40,7 @@ describe('bad input gets a typed error with a stable code', () => {
     [{ connectTimeout: NaN }],
     [{ closeTimeout: Infinity }],
     [{ backoff: { factor: 0.5 } }],
-    [{ backoff: { maxAttempts: 1.5 } }],
+    [{ backoff: { maxRetries: 1.5 } }],
     [{ backoff: { initialDelay: '100' } }],
     [{ backoff: 5 }],
     [{ queue: { overflow: 'drop-everything' } }],

@@ -108,7 +108,7 @@ describe('request/response', () => {
   });
 
   it('re-sends pending requests after a reconnect, and fails them when the session gives up', async () => {
-    const { memory, clock, conn } = setup({ backoff: { maxAttempts: 1 } });
+    const { memory, clock, conn } = setup({ backoff: { maxRetries: 1 } });
     memory.last!.accept();
     const reply = conn.request({ type: 'get', key: 'a' });
     memory.last!.close(1006);

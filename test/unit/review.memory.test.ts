@@ -124,7 +124,7 @@ describe('auth ordering', () => {
 describe('pool edge cases', () => {
   it('opened() rejects once too few connections can still open', async () => {
     const memory = createMemoryTransport();
-    const pool = createPool('ws://x/', { size: 2, transport: memory.transport, backoff: { maxAttempts: 0 } });
+    const pool = createPool('ws://x/', { size: 2, transport: memory.transport, backoff: { maxRetries: 0 } });
     const opened = pool.opened(2);
     memory.peers[0]!.refuse();
     await expect(opened).rejects.toMatchObject({ code: 'ERR_CONNECTION_CLOSED' });
@@ -132,7 +132,7 @@ describe('pool edge cases', () => {
 
   it('send() with none open queues on a connection that is still trying, not on a closed one', () => {
     const memory = createMemoryTransport();
-    const pool = createPool('ws://x/', { size: 2, transport: memory.transport, backoff: { maxAttempts: 0 } });
+    const pool = createPool('ws://x/', { size: 2, transport: memory.transport, backoff: { maxRetries: 0 } });
     memory.peers[0]!.refuse();
     const drops = recordEvents(pool.connections[0]!, ['drop']);
     pool.send('a');
