@@ -78,8 +78,12 @@ export function decodeMark(data: Uint8Array): { tag: number; mark: number } | nu
 /** One write: a message, or the messages a batch frame carried (reported one by one). */
 export type LoggedWrite = SendData | readonly SendData[];
 
-/** The ring's size when a write arrives at an empty log (it doubles when full). */
-const FIRST_CAPACITY = 16;
+/**
+ * The ring's size when a write arrives at an empty log (it doubles when full): small, as most connections hold one
+ * or two unconfirmed writes between pongs. Rings past SHRINK_ABOVE shrink once mostly empty again.
+ */
+const FIRST_CAPACITY = 4;
+const SHRINK_ABOVE = 64;
 
 /**
  * The messages written since the last proof of receipt, oldest first. Positions are counted over every write
@@ -153,7 +157,7 @@ export class UnconfirmedLog {
     if (this.#writes === 0) {
       this.#ring = null;
       this.#head = 0;
-    } else if (ring.length > 4 * FIRST_CAPACITY && this.#writes * 8 <= ring.length) {
+    } else if (ring.length > SHRINK_ABOVE && this.#writes * 8 <= ring.length) {
       // After a burst: do not keep a ring sized for it while only a few writes stay unconfirmed at a time.
       this.#resize(ring.length / 4);
     }
