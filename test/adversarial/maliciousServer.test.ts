@@ -191,7 +191,7 @@ function connect(url: string, options: Parameters<typeof createConnection>[1] = 
     retryWait: () => Promise.resolve(),
     random: () => 0,
     // Bounded (2 retries, 3 attempts), so that a regression shows up as 'giveup' instead of a loop.
-    backoff: { maxAttempts: 2 },
+    backoff: { maxRetries: 2 },
     ...options,
   });
   cleanup.push(() => conn.close());
@@ -280,7 +280,7 @@ describe('malicious server: protocol violations end the session with their real 
 
   it('closeCodes can still overrule it (1007 to retry): the session retries, and each attempt reports 1007', async () => {
     const s = await rawServer({ upgraded: (socket) => socket.write(frame(0x1, INVALID_UTF8)) });
-    const w = connect(s.url, { closeCodes: { 1007: 'retry' }, backoff: { maxAttempts: 2 } });
+    const w = connect(s.url, { closeCodes: { 1007: 'retry' }, backoff: { maxRetries: 2 } });
     const closedBy = await w.conn.closed();
     expect(closedBy).toMatchObject({ kind: 'giveup', code: 1007 });
     expect(w.log.filter((e) => e.startsWith('close:'))).toEqual(['close:1007', 'close:1007', 'close:1007']);
@@ -289,7 +289,7 @@ describe('malicious server: protocol violations end the session with their real 
 
   it('a valid close frame with a 4xxx code is not a violation: it is reported as sent, and retried', async () => {
     const s = await rawServer({ upgraded: (socket, i) => socket.end(i < 2 ? closeFrame(4000, 'restart') : Buffer.alloc(0)) });
-    const w = connect(s.url, { backoff: { maxAttempts: 2 } });
+    const w = connect(s.url, { backoff: { maxRetries: 2 } });
     const closedBy = await w.conn.closed();
     expect(closedBy.kind).toBe('giveup');
     expect(w.log.slice(0, 2)).toEqual(['open', 'close:4000']);
@@ -403,7 +403,7 @@ describe('malicious server: HTTP refusals [README: Auth, Close codes]', () => {
   });
 
   for (const [status, text] of [[404, 'Not Found'], [500, 'Internal Server Error'], [503, 'Service Unavailable'], [302, 'Found']] as const) {
-    it(`${status}: an error per attempt, 1006, retried until maxAttempts`, async () => {
+    it(`${status}: an error per attempt, 1006, retried until maxRetries`, async () => {
       const s = await rawServer({ respond: refuse(status, text, status === 302 ? 'Location: http://127.0.0.1:1/\r\n' : '') });
       const w = connect(s.url, { auth: { mode: 'query', token: () => 't' } });
       const closedBy = await w.conn.closed();
@@ -422,7 +422,7 @@ describe('malicious server: handshake abuse [README: When open, close and error 
         socket.write(`X-Flood: ${'a'.repeat(1_000_000)}\r\n\r\n`);
       },
     });
-    const w = connect(s.url, { backoff: { maxAttempts: 1 } });
+    const w = connect(s.url, { backoff: { maxRetries: 1 } });
     const closedBy = await w.conn.closed();
     expect(closedBy).toMatchObject({ kind: 'giveup', code: 1006 });
     expect(w.errors).toHaveLength(2);
@@ -434,14 +434,14 @@ describe('malicious server: handshake abuse [README: When open, close and error 
       respond: (socket) =>
         socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: bm90IHRoZSBrZXk=\r\n\r\n'),
     });
-    const w = connect(s.url, { backoff: { maxAttempts: 1 } });
+    const w = connect(s.url, { backoff: { maxRetries: 1 } });
     expect(await w.conn.closed()).toMatchObject({ kind: 'giveup', code: 1006 });
     expect(w.errors.map((e) => e.message)).toEqual(['Invalid Sec-WebSocket-Accept header', 'Invalid Sec-WebSocket-Accept header']);
   });
 
   it('a subprotocol the client did not offer: an error per attempt, retried', async () => {
     const s = await rawServer({ headers: ['Sec-WebSocket-Protocol: evil'] });
-    const w = connect(s.url, { protocols: ['chat'], backoff: { maxAttempts: 1 } });
+    const w = connect(s.url, { protocols: ['chat'], backoff: { maxRetries: 1 } });
     expect(await w.conn.closed()).toMatchObject({ kind: 'giveup', code: 1006 });
     expect(w.errors.map((e) => e.message)).toEqual(['Server sent an invalid subprotocol', 'Server sent an invalid subprotocol']);
   });
@@ -449,7 +449,7 @@ describe('malicious server: handshake abuse [README: When open, close and error 
   it('never answers the handshake: each connectTimeout fires error then close is reported per attempt (item 6)', async () => {
     const clock = new SimulatedClock();
     const s = await rawServer({ respond: () => {} });
-    const w = connect(s.url, { clock, connectTimeout: 1_000, backoff: { maxAttempts: 2 } });
+    const w = connect(s.url, { clock, connectTimeout: 1_000, backoff: { maxRetries: 2 } });
     for (let attempt = 1; attempt <= 3; attempt++) {
       await expect.poll(() => s.requests.length).toBe(attempt);
       clock.increment(1_000);
@@ -464,14 +464,14 @@ describe('malicious server: handshake abuse [README: When open, close and error 
 
   it('permessage-deflate the client did not offer: an error per attempt, retried', async () => {
     const s = await rawServer({ headers: ['Sec-WebSocket-Extensions: permessage-deflate'] });
-    const w = connect(s.url, { backoff: { maxAttempts: 1 } });
+    const w = connect(s.url, { backoff: { maxRetries: 1 } });
     expect(await w.conn.closed()).toMatchObject({ kind: 'giveup', code: 1006 });
     expect(w.errors.map((e) => e.message)).toEqual(Array(2).fill('Server sent a Sec-WebSocket-Extensions header but no extension was requested'));
   });
 
   it('an answer that is not HTTP at all: an error per attempt, retried', async () => {
     const s = await rawServer({ respond: (socket) => socket.end('SSH-2.0-OpenSSH_9.6\r\n') });
-    const w = connect(s.url, { backoff: { maxAttempts: 1 } });
+    const w = connect(s.url, { backoff: { maxRetries: 1 } });
     expect(await w.conn.closed()).toMatchObject({ kind: 'giveup', code: 1006 });
     expect(w.errors).toHaveLength(2);
     expect(s.requests).toHaveLength(2);
@@ -479,7 +479,7 @@ describe('malicious server: handshake abuse [README: When open, close and error 
 
   it('101 then an immediate FIN, no close frame: 1006, retried (a crash is worth another try)', async () => {
     const s = await rawServer({ upgraded: (socket) => socket.end() });
-    const w = connect(s.url, { backoff: { maxAttempts: 1 } });
+    const w = connect(s.url, { backoff: { maxRetries: 1 } });
     expect(await w.conn.closed()).toMatchObject({ kind: 'giveup', code: 1006, wasClean: false });
     expect(s.requests).toHaveLength(2);
   });
@@ -559,7 +559,7 @@ describe('malicious server: resource abuse while open [README: Heartbeat and dea
 describe('malicious server: what a real browser reports (Chromium) [README: Close codes, Transports]', () => {
   // Chromium fails these connections itself and hides the cause (an `error` event without detail, then close
   // 1006), so the browser transport cannot tell a protocol violation or a 401 from a dropped network: the session
-  // retries them as 1006 until `backoff.maxAttempts`. This pins that down, so the README says what really happens.
+  // retries them as 1006 until `backoff.maxRetries`. This pins that down, so the README says what really happens.
   let browser: Browser;
   let page: SocketchartPage;
 
@@ -582,7 +582,7 @@ describe('malicious server: what a real browser reports (Chromium) [README: Clos
   ];
 
   for (const c of cases) {
-    it(`${c.name}: the DOM says 1006, so the session retries it until maxAttempts`, async () => {
+    it(`${c.name}: the DOM says 1006, so the session retries it until maxRetries`, async () => {
       const s = await rawServer(c.script);
       const tab = await browser.newPage();
       cleanup.push(() => tab.close());
@@ -599,7 +599,7 @@ describe('malicious server: what a real browser reports (Chromium) [README: Clos
           const conn = sc.createConnection(url, {
             heartbeat: false,
             retryWait: () => Promise.resolve(),
-            backoff: { maxAttempts: 2 },
+            backoff: { maxRetries: 2 },
             ...(auth ? { auth: { mode: 'query' as const, token: () => 't' } } : {}),
           });
           const closedBy = await conn.closed();
