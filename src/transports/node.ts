@@ -72,9 +72,6 @@ interface WsSocket extends WebSocket {
   [FLOODED]?: true;
 }
 
-/** ws's default `maxPendingAutoPongs`: pongs not yet written when ws gives up on a socket. */
-const MAX_PENDING_PONGS = 60;
-
 /** Where a socket's events go once the connection has been told how it ended: nowhere. */
 const MUTE: SocketSink = { onOpen: ignore, onMessage: ignore, onError: ignore, onClose: ignore };
 
@@ -136,7 +133,7 @@ function handlePing(this: WebSocket): void {
   if (ws.readyState !== WebSocket.OPEN && ws[CLOSING] === undefined && ws[FLOODED] === undefined) {
     ws[FLOODED] = true;
     ws[SINK].onError(
-      new Error(`Ping flood: the server sent pings faster than their pongs could be written (over ${MAX_PENDING_PONGS} pending); ws dropped the socket`),
+      new Error("Ping flood: the server sent pings faster than their pongs could be written (over ws's maxPendingAutoPongs, 60 by default); ws dropped the socket"),
     );
   }
 }
