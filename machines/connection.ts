@@ -13,7 +13,7 @@
  * Timers are `after` delays, so a SimulatedClock drives every one of them in tests.
  * Messages do not pass through here (see `ConnectionHost.deliver`); the machine owns the lifecycle only.
  */
-import { assign, raise, sendTo, setup } from 'xstate';
+import { assign, fromPromise, raise, sendTo, setup } from 'xstate';
 import { SocketchartError } from '../src/errors.js';
 import { type ResolvedBackoff, backoffDelay, mayRetry } from '../src/policies/backoff.js';
 import { type CloseCodesOption, verdictFor } from '../src/policies/closeCodes.js';
@@ -48,7 +48,10 @@ export interface ConnectionPolicy {
   shouldReconnect: ((close: CloseInfo, retries: number) => boolean) | undefined;
   connectTimeout: number;
   closeTimeout: number;
-  /** A `retryWait` hook decides when to retry: the machine then waits for `RETRY` instead of its own timer. */
+  /**
+   * A `retryWait` hook decides when to retry: `reconnecting.backoff` then waits for its invoked `retryWait` actor
+   * (provided by the host) instead of its own timer.
+   */
   waitsForRetryHook: boolean;
   /** Source of jitter in [0, 1). */
   random: () => number;
@@ -127,8 +130,8 @@ export type ConnectionEvent =
   | { type: 'CONNECT' }
   /** Drop whatever is happening and attempt now; restarts a `closed` session. */
   | { type: 'RECONNECT' }
-  /** Skip the rest of the backoff wait (the `retryWait` hook finished, or the page became visible). */
-  | { type: 'RETRY' }
+  /** The page became visible: a backoff wait is cut short (a user looking at the app wants it connected now). */
+  | { type: 'PAGE.VISIBLE' }
   | { type: 'CLOSE'; code: number; reason: string }
   | { type: 'NETWORK.ONLINE' }
   | { type: 'NETWORK.OFFLINE' }
@@ -146,10 +149,16 @@ export interface ConnectionInput {
   host: ConnectionHost;
 }
 
+/** What the `retryWait` actor is told: the retry number (1 for the first) and the delay the backoff chose. */
+export interface RetryWaitInput {
+  retry: number;
+  delay: number;
+}
+
 /** The AUTH.FAIL reason of the chart's own auth timer. */
 const AUTH_TIMED_OUT = 'Authentication timed out';
 
-/** setTimeout's ceiling: a timer that, in practice, never fires (the `retryWait` hook fires `RETRY` instead). */
+/** setTimeout's ceiling: a timer that, in practice, never fires (the `retryWait` actor ends the wait instead). */
 const NEVER = 2_147_483_647;
 
 /** The close each non-socket reason for losing an attempt is reported as (1006: no close frame was exchanged). */
@@ -201,6 +210,12 @@ export const connectionMachine = setup({
   },
   actors: {
     socket: socketActor,
+    /**
+     * What ends a backoff wait besides its timer. The host provides the app's `retryWait` hook here
+     * (`machine.provide({ actors: { retryWait } })`); without one the built-in timer (`after retryDelay`) decides
+     * and this one only waits to be stopped.
+     */
+    retryWait: fromPromise<void, RetryWaitInput>(({ signal }) => new Promise((settle) => signal.addEventListener('abort', () => settle()))),
   },
   guards: {
     closeIsFatal: ({ context, event }) => {
@@ -295,6 +310,12 @@ export const connectionMachine = setup({
     announceRetry: ({ context }) => context.host.retrying(context.retries, context.retryDelay),
     announceClosed: ({ context }) => context.host.closed(context.closedBy as ClosedReason),
     announceError: ({ context, event }) => context.host.failed((event as { error: Error }).error),
+    /** The app's `retryWait` hook threw or rejected: said out loud, and the retry happens at once. */
+    announceRetryWaitFailure: ({ context, event }) => {
+      const cause = (event as { error: unknown }).error;
+      const message = cause instanceof Error ? cause.message : String(cause);
+      context.host.failed(new SocketchartError('ERR_INVALID_OPTION', `Your \`retryWait\` hook failed: ${message}; retrying now.`, { cause }));
+    },
   },
 }).createMachine({
   id: 'connection',
@@ -421,13 +442,22 @@ export const connectionMachine = setup({
       on: {
         CLOSE: { target: 'closed', actions: 'closedByUser' },
         RECONNECT: { target: 'attempt', actions: 'beginSession' },
-        RETRY: { target: 'attempt' },
         'NETWORK.OFFLINE': { target: '.waitingForNetwork' },
       },
       states: {
         backoff: {
           entry: ['scheduleRetry', 'announceRetry'],
+          // The wait ends with its timer, or with the app's `retryWait` (whose AbortSignal fires if the wait is
+          // left another way: CLOSE, RECONNECT, going offline), or when the page becomes visible.
           after: { retryDelay: { target: '#connection.attempt' } },
+          invoke: {
+            id: 'retryWait',
+            src: 'retryWait',
+            input: ({ context }) => ({ retry: context.retries, delay: context.retryDelay }),
+            onDone: { target: '#connection.attempt' },
+            onError: { target: '#connection.attempt', actions: 'announceRetryWaitFailure' },
+          },
+          on: { 'PAGE.VISIBLE': { target: '#connection.attempt' } },
         },
         waitingForNetwork: {
           on: { 'NETWORK.ONLINE': { target: '#connection.attempt' } },

@@ -139,10 +139,12 @@ export interface ConnectionOptions<In = unknown, Out = SendData> {
   backoff?: BackoffOptions;
   /**
    * Replaces the backoff timer: the retry happens when the returned promise resolves (tests pass
-   * `() => Promise.resolve()`). Receives the retry number and the delay the backoff chose.
+   * `() => Promise.resolve()`). Receives the retry number, the delay the backoff chose, and a signal that aborts
+   * when the wait ends another way (close(), reconnect(), the network going away). It runs as the invoked
+   * `retryWait` actor of `reconnecting.backoff`; a hook that throws or rejects is reported and retries at once.
    * @default undefined (the backoff timer decides)
    */
-  retryWait?: (retry: number, delay: number) => Promise<void>;
+  retryWait?: (retry: number, delay: number, signal: AbortSignal) => Promise<void> | void;
   /**
    * Decides whether to reconnect after the server or network ended a connection (after fatal close codes are
    * excluded). Return false for plain WebSocket behaviour.

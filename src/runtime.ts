@@ -1,4 +1,4 @@
-import { type Actor, type InspectionEvent, createActor } from 'xstate';
+import { type Actor, type InspectionEvent, createActor, fromPromise } from 'xstate';
 import {
   type ClosedReason,
   type ConnectionHost,
@@ -111,7 +111,6 @@ export class ConnectionRuntime implements ConnectionHost {
   /** True between a machine action calling this host and the commit of that transition's snapshot. */
   #inTransition = false;
   #openWaiters: OpenWaiter[] = NONE;
-  #retryToken = 0;
   #stopEnvironment: (() => void) | null = null;
   #closedBy: ClosedReason | null = null;
   readonly #auth: ResolvedAuth | null;
@@ -210,7 +209,12 @@ export class ConnectionRuntime implements ConnectionHost {
     this.queue = new OutboundQueue(resolved.queue, this);
     this.#receipts = resolved.unconfirmed ? new ReceiptTracker(resolved.unconfirmed, resolved.transport.canPing === true) : null;
     const userInspect = options.inspect;
-    this.actor = createActor(connectionMachine, {
+    const retryWait = this.#retryWait;
+    // The app's retryWait hook becomes the backoff's invoked actor: leaving the backoff aborts its signal.
+    const machine = retryWait
+      ? connectionMachine.provide({ actors: { retryWait: fromPromise(async ({ input, signal }) => retryWait(input.retry, input.delay, signal)) } })
+      : connectionMachine;
+    this.actor = createActor(machine, {
       input: { host: this },
       ...(options.clock ? { clock: options.clock } : {}),
       inspect: (event: InspectionEvent) => {
@@ -1183,23 +1187,6 @@ export class ConnectionRuntime implements ConnectionHost {
   retrying(retry: number, delay: number): void {
     this.#inTransition = true;
     this.#emit(new ReconnectingEvent(retry, delay, this.now()));
-    const hook = this.#retryWait;
-    if (!hook) return;
-    const token = ++this.#retryToken;
-    const retryNow = () => {
-      if (token === this.#retryToken && this.actor.getSnapshot().matches({ reconnecting: 'backoff' })) {
-        this.actor.send({ type: 'RETRY' });
-      }
-    };
-    // Whatever the hook does (throw, reject, return a non-promise), the backoff ends: the chart never waits forever.
-    Promise.resolve()
-      .then(() => hook(retry, delay))
-      .then(retryNow, (error: unknown) => {
-        if (token !== this.#retryToken) return;
-        const cause = error instanceof Error ? error : new Error(String(error));
-        this.#emit(new SocketErrorEvent(new SocketchartError('ERR_INVALID_OPTION', `Your \`retryWait\` hook failed: ${cause.message}; retrying now.`, { cause }), this.now()));
-        retryNow();
-      });
   }
 
   closed(reason: ClosedReason): void {
@@ -1207,7 +1194,6 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#live = null;
     this.#announced = null;
     this.#endInbound();
-    this.#retryToken++;
     this.#closedBy = reason;
     this.#settleUnconfirmed(reason.kind === 'user' && reason.wasClean);
     this.counters.closed(this.now());
@@ -1287,9 +1273,7 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#stopEnvironment = this.#environment.subscribe({
       online: () => this.actor.send({ type: 'NETWORK.ONLINE' }),
       offline: () => this.actor.send({ type: 'NETWORK.OFFLINE' }),
-      visible: () => {
-        if (this.actor.getSnapshot().matches({ reconnecting: 'backoff' })) this.actor.send({ type: 'RETRY' });
-      },
+      visible: () => this.actor.send({ type: 'PAGE.VISIBLE' }),
     });
   }
 }

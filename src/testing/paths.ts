@@ -41,15 +41,20 @@ type Snapshot = SnapshotFrom<ConnectionMachine>;
 /** setTimeout's ceiling: the chart uses it for timers that never fire in practice. */
 const NEVER = MAX_DELAY;
 
-/** A step's event: a chart event, a timer (`xstate.after.<delay>.<state id>`), or `SERVER.MESSAGE` (test-only). */
+/**
+ * A step's event: a chart event, a timer (`xstate.after.<delay>.<state id>`), the end of the app's retryWait
+ * (`xstate.done.actor.retryWait`, `xstate.error.actor.retryWait`), or `SERVER.MESSAGE` (test-only).
+ */
 export type PathEvent =
   | ConnectionEvent
   | { type: `xstate.after.${string}` }
+  | { type: 'xstate.done.actor.retryWait' }
+  | { type: 'xstate.error.actor.retryWait'; error: Error }
   /** The server sends an application message: not a chart event, but it proves the connection alive to a probe. */
   | { type: 'SERVER.MESSAGE' };
 
 /** The policy variants the chart is walked under: each makes a different set of guards reachable. */
-export type PathVariantName = 'plain' | 'heartbeat' | 'auth' | 'strict' | 'noReconnect';
+export type PathVariantName = 'plain' | 'heartbeat' | 'auth' | 'strict' | 'noReconnect' | 'retryWait';
 
 export interface PathVariant {
   name: PathVariantName;
@@ -94,6 +99,12 @@ export const PATH_VARIANTS: Readonly<Record<PathVariantName, PathVariant>> = Obj
     name: 'strict',
     summary: 'closeCodes { 1006: fatal }: a connect or heartbeat timeout ends the session',
     options: { ...COMMON, heartbeat: HEARTBEAT, closeCodes: { 1006: 'fatal' } },
+  },
+  retryWait: {
+    name: 'retryWait',
+    summary: 'a retryWait hook ends each backoff (the invoked retryWait actor resolves or fails), not the timer',
+    // Replays put a hook of their own in its place, resolved or rejected at the step that needs it.
+    options: { ...COMMON, heartbeat: false, retryWait: () => new Promise<void>(() => {}) },
   },
   noReconnect: {
     name: 'noReconnect',
@@ -199,7 +210,14 @@ function eventLabel(t: AnyTransitionDefinition): string {
   const type = t.eventType;
   if (type === '') return 'always';
   if (type.startsWith('xstate.after.')) return `after ${type.slice('xstate.after.'.length).split('.')[0]}`;
-  return type;
+  return actorEventLabel(type) ?? type;
+}
+
+/** `done retryWait` / `error retryWait` for the end of an invoked actor, as the diagram names it. */
+function actorEventLabel(type: string): string | null {
+  if (type.startsWith('xstate.done.actor.')) return `done ${type.slice('xstate.done.actor.'.length)}`;
+  if (type.startsWith('xstate.error.actor.')) return `error ${type.slice('xstate.error.actor.'.length)}`;
+  return null;
 }
 
 let transitionIndex: Map<AnyTransitionDefinition, ChartTransition> | null = null;
@@ -239,7 +257,21 @@ export function transitionKeys(transitions: readonly AnyTransitionDefinition[]):
     throw invalidOption('transitionKeys(transitions)', "an array of transition definitions (a '@xstate.microstep' event's `_transitions`)", transitions);
   }
   const index = indexTransitions();
-  return transitions.map((t) => index.get(t)?.key ?? `(unknown transition ${t.eventType})`);
+  return transitions.map((t) => (index.get(t) ?? index.get(sameInBaseChart(t) as AnyTransitionDefinition))?.key ?? `(unknown transition ${t.eventType})`);
+}
+
+/**
+ * A connection whose behaviour was given with `connectionMachine.provide()` (an app's retryWait, say) runs a copy
+ * of the chart: its transitions are the base chart's, found by source state, event and position.
+ */
+function sameInBaseChart(t: AnyTransitionDefinition): AnyTransitionDefinition | undefined {
+  const source = t.source as AnyStateNode | undefined;
+  if (source === undefined) return undefined;
+  const listOf = (node: AnyStateNode): readonly AnyTransitionDefinition[] =>
+    (t.eventType === '' ? node.always : node.transitions.get(t.eventType)) ?? [];
+  const position = listOf(source).indexOf(t);
+  const base = allNodes().find((node) => node.id === source.id);
+  return position < 0 || base === undefined ? undefined : listOf(base)[position];
 }
 
 /** State ids (relative) of the nodes a snapshot is in. */
@@ -335,7 +367,7 @@ function createModel(variant: PathVariant): Model {
           const timerId = id ?? event.type;
           next.timers = [...next.timers.filter((t) => t.id !== timerId), { id: timerId, event, remaining: delay }];
         }
-      } else if (type === 'xstate.spawnChild') {
+      } else if (type === 'xstate.spawnChild' && (params as { id?: string }).id === 'socket') {
         next.socket = 'pending';
       }
     }
@@ -424,9 +456,14 @@ function payloadsFor(type: string, snapshot: Snapshot, world: World, policy: Con
       return [{ type, ...USER_CLOSE }];
     case 'AUTH.FAIL':
       return [{ type, reason: 'Authentication refused' }];
-    // The page became visible: the runtime sends RETRY only while a backoff is waited out.
-    case 'RETRY':
-      return inState('reconnecting.backoff') ? [{ type }] : [];
+    // The page became visible (the chart listens only while a backoff is waited out).
+    case 'PAGE.VISIBLE':
+      return [{ type }];
+    // The app's retryWait hook resolved or failed: only with a hook (otherwise the timer ends the wait).
+    case 'xstate.done.actor.retryWait':
+      return policy.waitsForRetryHook ? [{ type, output: undefined } as unknown as PathEvent] : [];
+    case 'xstate.error.actor.retryWait':
+      return policy.waitsForRetryHook ? [{ type, error: new Error('retryWait failed') } as unknown as PathEvent] : [];
     // The environment reports changes only: offline while online, online while offline.
     case 'NETWORK.OFFLINE':
       return world.online ? [{ type }] : [];
@@ -479,7 +516,7 @@ function serializeCoarse(snapshot: Snapshot): string {
 function describeEvent(event: PathEvent): string {
   if (event.type.startsWith('xstate.after.')) return `after ${event.type.slice('xstate.after.'.length).split('.')[0]}`;
   if (event.type === 'SOCKET.CLOSE') return `SOCKET.CLOSE(${(event as { code: number }).code})`;
-  return event.type;
+  return actorEventLabel(event.type) ?? event.type;
 }
 
 /** Rebuilds the steps of `events` from the initial state on the model; null if one is not offered on the way. */

@@ -88,6 +88,37 @@ export function replayOptions(path: ConnectionPath, user: object | undefined): C
   return merged as ConnectionOptions<unknown, unknown>;
 }
 
+/**
+ * A `retryWait` hook the replay ends when a step says so (`done retryWait` / `error retryWait`), standing in for
+ * the variant's (or the app's) hook.
+ */
+export function controlledRetryWait() {
+  let current: { resolve(): void; reject(error: Error): void } | null = null;
+  return {
+    hook: () =>
+      new Promise<void>((resolve, reject) => {
+        current = { resolve, reject };
+      }),
+    /** Ends the wait (with `error`: fails it) and resolves once the chart has left the backoff. */
+    end(conn: Connection<unknown, unknown> | Connection<never, never>, error: Error | null): Promise<void> {
+      const wait = current;
+      current = null;
+      if (wait === null) throw new Error('no retryWait is pending (is the connection in reconnecting.backoff?)');
+      const left = new Promise<void>((resolve) => {
+        const sub = (conn as Connection<unknown, unknown>).actor.subscribe((snapshot) => {
+          if (!snapshot.matches({ reconnecting: 'backoff' })) {
+            sub.unsubscribe();
+            resolve();
+          }
+        });
+      });
+      if (error) wait.reject(error);
+      else wait.resolve();
+      return left;
+    },
+  };
+}
+
 /** A `SimulatedClock` that counts its pending timers, so the cleanup can tell whether any outlived the connection. */
 export function countingClock() {
   const clock = new SimulatedClock();
@@ -237,9 +268,12 @@ export async function replayPath<In = unknown, Out = SendData>(path: ConnectionP
     return last;
   };
 
+  const retryWait = controlledRetryWait();
+  const replayed = replayOptions(path, options.connection);
+  if (replayed.retryWait) replayed.retryWait = retryWait.hook;
   const conn = new Connection<In, Out>(
     url,
-    { ...replayOptions(path, options.connection), transport, clock: time.clock, environment: env.source } as ConnectionOptions<In, Out>,
+    { ...replayed, transport, clock: time.clock, environment: env.source } as ConnectionOptions<In, Out>,
     transport,
   );
   const fail = (index: number, message: string): never => {
@@ -255,8 +289,12 @@ export async function replayPath<In = unknown, Out = SendData>(path: ConnectionP
         return conn.reconnect();
       case 'CLOSE':
         return conn.close(e.code, e.reason);
-      case 'RETRY':
+      case 'PAGE.VISIBLE':
         return env.becameVisible();
+      case 'xstate.done.actor.retryWait':
+        return retryWait.end(conn, null);
+      case 'xstate.error.actor.retryWait':
+        return retryWait.end(conn, e.error);
       case 'NETWORK.OFFLINE':
         return env.setOnline(false);
       case 'NETWORK.ONLINE':

@@ -21,6 +21,7 @@ import {
   countingClock,
   countingEnvironment,
   mismatch,
+  controlledRetryWait,
   replayOptions,
   runHook,
   where,
@@ -69,6 +70,8 @@ export async function replayPathOnLoopback<In = unknown, Out = SendData>(
   const time = countingClock();
   const env = countingEnvironment();
   const merged = replayOptions(path, options.connection);
+  const retryWait = controlledRetryWait();
+  if (merged.retryWait) merged.retryWait = retryWait.hook;
 
   // As over memory: each attempt's URL waits for the step that needs its socket. A bad one fails the attempt.
   let waiting: ((url: string) => void) | null = null;
@@ -137,8 +140,12 @@ export async function replayPathOnLoopback<In = unknown, Out = SendData>(
         return conn.reconnect();
       case 'CLOSE':
         return conn.close(e.code, e.reason);
-      case 'RETRY':
+      case 'PAGE.VISIBLE':
         return env.becameVisible();
+      case 'xstate.done.actor.retryWait':
+        return retryWait.end(conn, null);
+      case 'xstate.error.actor.retryWait':
+        return retryWait.end(conn, (event as { error: Error }).error);
       case 'NETWORK.OFFLINE':
         return env.setOnline(false);
       case 'NETWORK.ONLINE':

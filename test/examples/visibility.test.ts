@@ -10,7 +10,7 @@ it('visibility: no attempts while offline, connect on online, immediate retry wh
     'reconnecting.waitingForNetwork -> connecting.opening (NETWORK.ONLINE)',
     'connecting.opening -> open (SOCKET.OPEN)',
     'open -> reconnecting.backoff (SOCKET.CLOSE)',
-    'reconnecting.backoff -> connecting.opening (RETRY)', // becameVisible(), not the 5 s timer
+    'reconnecting.backoff -> connecting.opening (PAGE.VISIBLE)', // becameVisible(), not the 5 s timer
     'connecting.opening -> open (SOCKET.OPEN)',
     'open -> closing (CLOSE)',
     'closing -> closed (SOCKET.CLOSE)',

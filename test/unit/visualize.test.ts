@@ -38,6 +38,9 @@ function expectedEvent(node: AnyStateNode, eventType: string): string {
     return `after ${typeof delay === 'number' ? `${delay}ms` : String(delay)}`;
   }
   if (eventType.startsWith('xstate.done.state.')) return 'done';
+  // An invoked actor's end reads `done <id>` / `error <id>` (the chart's retryWait).
+  if (eventType.startsWith('xstate.done.actor.')) return `done ${eventType.slice('xstate.done.actor.'.length)}`;
+  if (eventType.startsWith('xstate.error.actor.')) return `error ${eventType.slice('xstate.error.actor.'.length)}`;
   return eventType;
 }
 

@@ -42,11 +42,11 @@ export function expectedEvents(prev: string, step: ConnectionPathStep): StepEven
 }
 
 /**
- * Transitions where the chart fails an attempt on its own (connect/heartbeat timeout, auth refused or timed out):
- * each reports an `error`, as a failed socket does.
+ * Transitions where the chart fails an attempt on its own (connect/heartbeat timeout, auth refused or timed out)
+ * or the app's retryWait failed: each reports an `error`, as a failed socket does.
  */
 function failsAttempt(key: string): boolean {
-  return /--after (connectTimeout|heartbeatTimeout|authTimeout)--> \(stay\)$/.test(key) || key.includes('--AUTH.FAIL');
+  return /--after (connectTimeout|heartbeatTimeout|authTimeout)--> \(stay\)$/.test(key) || key.includes('--AUTH.FAIL') || key.includes('--error retryWait-->');
 }
 
 /** `closedBy.kind` for a step entering `closed`, from the transition that got there. */
