@@ -89,7 +89,8 @@ export interface TestServer {
   blackhole(on?: boolean): void;
   /**
    * Write a frame with a reserved opcode on every connection (or on `socket`), under ws. The client fails the
-   * connection: it sends a close frame with 1002 and, as browsers do, reports `error` and then `close` 1006.
+   * connection: it sends a close frame with 1002 and reports `error`, then `close` 1002 (the Node transport; fatal,
+   * no retry) or 1006 (a browser, which hides the cause; retried).
    */
   sendMalformedFrame(socket?: WebSocket): void;
   /**
