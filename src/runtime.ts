@@ -1,4 +1,4 @@
-import { type Actor, type InspectionEvent, createActor, fromPromise } from 'xstate';
+import { type Actor, type InspectionEvent, createActor } from 'xstate';
 import {
   type ClosedReason,
   type ConnectionHost,
@@ -89,7 +89,8 @@ export class ConnectionRuntime implements ConnectionHost {
   readonly #startClosed: boolean;
   readonly #clock: ConnectionClock | undefined;
   readonly #environment: EnvironmentSource;
-  readonly #retryWait: ConnectionOptions['retryWait'];
+  /** The app's hook, run by the backoff's invoked `retryWait` actor (see the chart). */
+  readonly retryWait: ConnectionOptions['retryWait'];
   readonly #urlSource: PerAttempt<string | URL>;
   readonly #protocolsSource: PerAttempt<string | string[]>;
   readonly #headersSource: PerAttempt<Record<string, string>> | undefined;
@@ -168,7 +169,7 @@ export class ConnectionRuntime implements ConnectionHost {
     this.transport = resolved.transport;
     this.#clock = options.clock;
     this.#environment = environment;
-    this.#retryWait = options.retryWait;
+    this.retryWait = options.retryWait;
     this.#urlSource = typeof url === 'function' ? url : parseSocketUrl(url);
     if (typeof url !== 'function') this.#url = this.#urlSource as string;
     this.#protocolsSource =
@@ -209,12 +210,7 @@ export class ConnectionRuntime implements ConnectionHost {
     this.queue = new OutboundQueue(resolved.queue, this);
     this.#receipts = resolved.unconfirmed ? new ReceiptTracker(resolved.unconfirmed, resolved.transport.canPing === true) : null;
     const userInspect = options.inspect;
-    const retryWait = this.#retryWait;
-    // The app's retryWait hook becomes the backoff's invoked actor: leaving the backoff aborts its signal.
-    const machine = retryWait
-      ? connectionMachine.provide({ actors: { retryWait: fromPromise(async ({ input, signal }) => retryWait(input.retry, input.delay, signal)) } })
-      : connectionMachine;
-    this.actor = createActor(machine, {
+    this.actor = createActor(connectionMachine, {
       input: { host: this },
       ...(options.clock ? { clock: options.clock } : {}),
       inspect: (event: InspectionEvent) => {

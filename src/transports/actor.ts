@@ -56,8 +56,12 @@ class AttemptSocket implements SocketSink {
     try {
       this.socket = this.#host.transport.open(request, this);
     } catch (error) {
-      // A transport throws only for requests that can never succeed (bad URL, bad subprotocol).
-      this.#sendBack({ type: 'SOCKET.FAIL', error: asError(error) });
+      // A transport throws only for requests that can never succeed (bad URL, bad subprotocol, a bad header).
+      // Reported from a microtask: the first attempt starts inside createConnection(), and its listeners are not
+      // attached yet (WHATWG fires nothing from the constructor either).
+      queueMicrotask(() => {
+        if (!this.stopped) this.#sendBack({ type: 'SOCKET.FAIL', error: asError(error) });
+      });
       return;
     }
     this.#host.attach(this.socket);
@@ -96,7 +100,7 @@ class AttemptSocket implements SocketSink {
     }
     // A provider that failed (a token fetch over a flaky network, say) is worth another try.
     this.#sendBack({ type: 'SOCKET.ERROR', error: cause });
-    this.#sendBack({ type: 'SOCKET.CLOSE', code: 1006, reason: `URL provider failed: ${cause.message}`, wasClean: false });
+    this.#sendBack({ type: 'SOCKET.CLOSE', code: 1006, reason: `A URL, protocols, headers or token provider failed: ${cause.message}`, wasClean: false });
   }
 
   command(command: SocketCommand): void {

@@ -200,6 +200,18 @@ describe('malicious options: providers that throw (README: events never fire ins
   });
 });
 
+describe('bad static input the transport refuses (README: events never fire inside createConnection)', () => {
+  it('a header the Node transport refuses ends the session after createConnection returned, heard by listeners', async () => {
+    const conn = connect('ws://127.0.0.1:1/', { headers: { 'X-Bad': 'a\nb' } });
+    expect(conn.state).toBe('connecting.opening');
+    const heard: string[] = [];
+    conn.addEventListener('error', () => heard.push('error'));
+    conn.addEventListener('close', (e) => heard.push(`close ${e.closedBy?.kind}`));
+    await until(() => conn.state === 'closed', 'closed');
+    expect(heard).toEqual(['error', 'close error']);
+  });
+});
+
 describe('malicious server: accepts TCP, never answers the handshake (README: `error` for each failed attempt)', () => {
   it('each timed-out attempt fires error (ERR_CONNECT_TIMEOUT); the giveup carries it', async () => {
     const sockets: Socket[] = [];

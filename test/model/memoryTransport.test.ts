@@ -27,10 +27,12 @@ describe('MemoryPeer and createMemoryTransport', () => {
     conn.close();
   });
 
-  it('failNextOpen() makes the next attempt fail for good (SOCKET.FAIL): closed by error, no retry', () => {
+  it('failNextOpen() makes the next attempt fail for good (SOCKET.FAIL): closed by error, no retry', async () => {
     const memory = createMemoryTransport();
     memory.failNextOpen('no such endpoint');
     const conn = createConnection('ws://memory.test/', { transport: memory.transport });
+    expect(conn.state).toBe('connecting.opening'); // reported from a microtask, after createConnection returned
+    await Promise.resolve();
     expect(conn.state).toBe('closed');
     expect(conn.closedBy).toMatchObject({ kind: 'error', reason: 'no such endpoint' });
     expect(memory.peers).toHaveLength(0);
