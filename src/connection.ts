@@ -10,10 +10,16 @@ import type { RequestOptions } from './messages/requests.js';
 import type { ConnectionMetrics } from './metrics.js';
 import { type HandlerSlots, ConnectionRuntime } from './runtime.js';
 import { utf8Length } from './data.js';
-import { pathMatches } from './statePath.js';
+import { type StateNameArgument, pathMatches } from './statePath.js';
 import type { BinaryType, Transport } from './transports/types.js';
 
-type Handler<E> = ((event: E) => void) | null;
+/**
+ * An `on*` handler. Declared with method syntax so its parameter is compared bivariantly, as the DOM's `onmessage`
+ * is: a `Connection<Msg, Msg>` then fits where a plain `Connection` is expected (a component prop, `logTransitions`).
+ * With a plain function type the handler slot is writable and contravariant, which made every typed connection
+ * incompatible with `Connection`.
+ */
+type Handler<E> = { bivarianceHack(event: E): void }['bivarianceHack'] | null;
 
 export interface OpenedOptions {
   /** Reject with `ERR_OPEN_TIMEOUT` after this many ms. */
@@ -37,7 +43,7 @@ export interface Subscription {
   unsubscribe(): void;
 }
 
-export class Connection<In = unknown, Out = SendData> implements HandlerSlots {
+export class Connection<In = unknown, Out = unknown> implements HandlerSlots {
   static readonly CONNECTING = 0;
   static readonly OPEN = 1;
   static readonly CLOSING = 2;
@@ -72,13 +78,20 @@ export class Connection<In = unknown, Out = SendData> implements HandlerSlots {
     return this.#runtime.readyState;
   }
 
-  /** The state path, e.g. `'connecting.opening'`, `'open'`, `'reconnecting.backoff'`, `'closed'`. */
+  /**
+   * The state path, e.g. `'connecting.opening'`, `'open'`, `'reconnecting.backoff'`, `'closed'`: always one of
+   * `CONNECTION_STATE_PATHS`. Typed `string` for now; `statePathOf(conn.actor.getSnapshot())` and the `statechange`
+   * event's `from`/`to` give it as a `ConnectionStatePath`.
+   */
   get state(): string {
     return this.#runtime.path;
   }
 
-  /** Whether the chart is in `path` or a state inside it: `matches('reconnecting')`. */
-  matches(path: string): boolean {
+  /**
+   * Whether the chart is in `path` or a state inside it: `matches('reconnecting')`. A literal must name a state
+   * (`ConnectionStateName`): a misspelled one does not compile.
+   */
+  matches<P extends string>(path: StateNameArgument<P>): boolean {
     return pathMatches(this.#runtime.path, path);
   }
 
@@ -251,9 +264,9 @@ export class Connection<In = unknown, Out = SendData> implements HandlerSlots {
     });
   }
 
-  addEventListener<K extends keyof ConnectionEventMap<In>>(
+  addEventListener<K extends keyof ConnectionEventMap<In, Out>>(
     type: K,
-    listener: Listener<ConnectionEventMap<In>[K]> | null,
+    listener: Listener<ConnectionEventMap<In, Out>[K]> | null,
     options?: ListenerOptions | boolean,
   ): void {
     // As the DOM: a null listener is a no-op. Anything else that cannot be called is refused now, not on dispatch.
@@ -266,9 +279,9 @@ export class Connection<In = unknown, Out = SendData> implements HandlerSlots {
     this.#runtime.listeners.add(type, listener as Listener<never>, options);
   }
 
-  removeEventListener<K extends keyof ConnectionEventMap<In>>(
+  removeEventListener<K extends keyof ConnectionEventMap<In, Out>>(
     type: K,
-    listener: Listener<ConnectionEventMap<In>[K]> | null,
+    listener: Listener<ConnectionEventMap<In, Out>[K]> | null,
   ): void {
     if (listener) this.#runtime.listeners.remove(type, listener as Listener<never>);
   }

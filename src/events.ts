@@ -1,6 +1,7 @@
 import type { ClosedReason } from '../machines/connection.js';
 import type { SendData } from './data.js';
 import type { DropReason } from './policies/queue.js';
+import type { ConnectionStatePath } from './statePath.js';
 
 /**
  * The events a connection fires. The first four carry what the DOM's `Event`, `MessageEvent` and `CloseEvent`
@@ -64,18 +65,40 @@ export class SocketErrorEvent extends SocketchartEvent<'error'> {
   }
 }
 
-/** The chart moved: `from` and `to` are state paths like `'reconnecting.backoff'`; `event` is what moved it. */
+/**
+ * The chart moved: `from` and `to` are state paths like `'reconnecting.backoff'`; `event` is what moved it.
+ *
+ * `event.type` is one of the chart's events (`SOCKET.OPEN`, `CLOSE`, `NETWORK.OFFLINE`...), or, for what XState
+ * names internally, the name the diagram shows: `after <delay>` for a timer (`after retryDelay`, `after
+ * connectTimeout`, `after heartbeatTimeout`...), `done <actor>` / `error <actor>` for an invoked actor (`done
+ * retryWait`). The event's other fields are XState's, as is. `conn.actor` shows the raw events.
+ */
 export class StateChangeEvent extends SocketchartEvent<'statechange'> {
-  readonly from: string;
-  readonly to: string;
+  readonly from: ConnectionStatePath;
+  readonly to: ConnectionStatePath;
   readonly event: { type: string; [key: string]: unknown };
 
   constructor(from: string, to: string, event: { type: string }, timeStamp: number) {
     super('statechange', timeStamp);
-    this.from = from;
-    this.to = to;
-    this.event = event;
+    this.from = from as ConnectionStatePath;
+    this.to = to as ConnectionStatePath;
+    const type = publicEventType(event.type);
+    // A copy only when renamed: timers and actors, never the socket events that make up most transitions.
+    this.event = type === event.type ? event : { ...event, type };
   }
+}
+
+const XSTATE = 'xstate.';
+
+/** `xstate.after.retryDelay.connection.reconnecting.backoff` -> `after retryDelay`, as `visualize` labels it. */
+function publicEventType(type: string): string {
+  if (!type.startsWith(XSTATE)) return type;
+  const rest = type.slice(XSTATE.length);
+  if (rest.startsWith('after.')) return `after ${rest.slice('after.'.length).split('.')[0]}`;
+  for (const [prefix, word] of [['done.actor.', 'done'], ['error.actor.', 'error'], ['done.state.', 'done']] as const) {
+    if (rest.startsWith(prefix)) return `${word} ${rest.slice(prefix.length)}`;
+  }
+  return rest;
 }
 
 /** A retry is scheduled: `attempt` counts retries since the connection was last healthy; `delay` is in ms. */
@@ -90,15 +113,31 @@ export class ReconnectingEvent extends SocketchartEvent<'reconnecting'> {
   }
 }
 
-/** A message the connection could not deliver. Every undelivered message produces exactly one. */
-export class DropEvent extends SocketchartEvent<'drop'> {
+/**
+ * A message the connection could not deliver. Every undelivered message produces exactly one; a batch reports each
+ * of its messages, never the envelope.
+ *
+ * To send it again: `conn.send(e.message)`. Not `e.data`, which is the frame the codec made of it (sending that
+ * would encode it twice).
+ */
+export class DropEvent<Out = unknown> extends SocketchartEvent<'drop'> {
+  /** The encoded frame (the codec's output; under the raw codec the very value sent). */
   readonly data: SendData;
+  /**
+   * The value passed to `send()` (or `subscribe()`, `request()`: then with its correlation id), the same object, not
+   * a copy. Under the raw codec it is `data`.
+   *
+   * One case cannot carry it: a drop reported by a delivery layer of your own that calls `host.drop(data, reason)`
+   * without the message it was given. Then it is `data`, the only thing that layer kept (`atLeastOnce()` keeps both).
+   */
+  readonly message: Out;
   readonly reason: DropReason;
 
-  constructor(data: SendData, reason: DropReason, timeStamp: number) {
+  constructor(data: SendData, reason: DropReason, timeStamp: number, message: Out = data as Out) {
     super('drop', timeStamp);
     this.data = data;
     this.reason = reason;
+    this.message = message;
   }
 }
 
@@ -137,7 +176,7 @@ export class DrainEvent extends SocketchartEvent<'drain'> {
   }
 }
 
-export interface ConnectionEventMap<In = unknown> {
+export interface ConnectionEventMap<In = unknown, Out = unknown> {
   drain: DrainEvent;
   'invalid-message': InvalidMessageEvent;
   open: OpenEvent;
@@ -146,7 +185,7 @@ export interface ConnectionEventMap<In = unknown> {
   error: SocketErrorEvent;
   statechange: StateChangeEvent;
   reconnecting: ReconnectingEvent;
-  drop: DropEvent;
+  drop: DropEvent<Out>;
   giveup: GiveupEvent;
 }
 

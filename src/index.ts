@@ -65,5 +65,14 @@ export type { DropReason, OverflowPolicy, QueueOptions } from './policies/queue.
 export type { SendData } from './data.js';
 export { createBrowserTransport } from './transports/browser.js';
 export type { BinaryType, CloseInfo, OpenRequest, SocketSink, Transport, TransportSocket } from './transports/types.js';
-export { statePathOf, readyStateOf, pathMatches } from './statePath.js';
+export {
+  CONNECTION_STATE_PATHS,
+  pathMatches,
+  readyStateOf,
+  statePathOf,
+  type ConnectionSnapshot,
+  type ConnectionStateName,
+  type ConnectionStatePath,
+  type StateNameArgument,
+} from './statePath.js';
 export { logTransitions, type TransitionLogOptions } from './logTransitions.js';

@@ -1,5 +1,6 @@
 import { type Actor, type InspectionEvent, createActor } from 'xstate';
 import {
+  type AuthVerdict,
   type ClosedReason,
   type ConnectionHost,
   type ConnectionMachine,
@@ -34,7 +35,7 @@ import {
 } from './options.js';
 import type { EnvironmentSource } from './policies/environment.js';
 import { type DeliveryFactory, type DeliveryLayer, NO_MESSAGE } from './delivery/types.js';
-import { type DropReason, type Dropped, OutboundQueue, type QueueTag } from './policies/queue.js';
+import { BatchOrigin, type DropReason, type Dropped, MessageTrail, OutboundQueue, type QueueTag } from './policies/queue.js';
 import { TokenBucket } from './policies/rateLimit.js';
 import { ReceiptTracker } from './policies/unconfirmed.js';
 import type { ResolvedBatching } from './messages/batching.js';
@@ -118,6 +119,8 @@ export class ConnectionRuntime implements ConnectionHost {
   readonly #heartbeat: ResolvedHeartbeat | null;
   /** The token for this attempt's auth message; dropped as soon as it is sent, and never put in the chart. */
   #token: string | null = null;
+  /** Where the running auth exchange (`connecting.authenticating`'s actor) reports the verdict; null otherwise. */
+  #authVerdict: ((verdict: AuthVerdict) => void) | null = null;
   /** Messages that arrived during `authenticating`: delivered right after `open`. Made on first use. */
   #heldDuringAuth: HeldMessages | null = null;
   readonly #holdLimits: { maxMessages: number; maxBytes: number };
@@ -148,6 +151,8 @@ export class ConnectionRuntime implements ConnectionHost {
   readonly #batching: ResolvedBatching | null;
   /** Frames collected for the next batch, and the timer that sends it. */
   #batch: SendData[] = NONE;
+  /** What was passed to send() for each of them; under the raw codec the same array as `#batch`. */
+  #batchMessages: unknown[] = NONE;
   #batchTimer: unknown = null;
   readonly #chunkSize: number;
   readonly #reassembler: Reassembler | null;
@@ -156,6 +161,8 @@ export class ConnectionRuntime implements ConnectionHost {
   readonly #delivery: DeliveryLayer | null;
   /** Plain mode: what the server has proven it received of the live socket's writes (see policies/unconfirmed). */
   readonly #receipts: ReceiptTracker | null;
+  /** The messages behind the unconfirmed frames, for their drop reports; only with a codec (raw: message is frame). */
+  readonly #trail: MessageTrail | null;
 
   constructor(
     facade: HandlerSlots,
@@ -209,6 +216,7 @@ export class ConnectionRuntime implements ConnectionHost {
       : null;
     this.queue = new OutboundQueue(resolved.queue, this);
     this.#receipts = resolved.unconfirmed ? new ReceiptTracker(resolved.unconfirmed, resolved.transport.canPing === true) : null;
+    this.#trail = this.#receipts !== null && this.#codec !== rawCodec ? new MessageTrail() : null;
     const userInspect = options.inspect;
     this.actor = createActor(connectionMachine, {
       input: { host: this },
@@ -367,8 +375,8 @@ export class ConnectionRuntime implements ConnectionHost {
   }
 
   /** The queue reports what it drops here. */
-  dropped({ data, reason }: Dropped): void {
-    this.#emit(new DropEvent(data, reason, this.now()));
+  dropped({ data, reason, message }: Dropped): void {
+    this.#emit(new DropEvent(data, reason, this.now(), message));
   }
 
   // ---- user commands ------------------------------------------------------------------------------------------
@@ -398,16 +406,21 @@ export class ConnectionRuntime implements ConnectionHost {
     if (this.#maxMessageSize !== Infinity) this.#checkSize(data);
     if (this.#chunkSize !== Infinity && typeof data !== 'string') this.#checkSplittable(data);
     if (this.#batching !== null && this.#readyState < 2 && !this.#restoring) {
-      this.#addToBatch(data);
+      this.#addToBatch(data, message);
       return;
     }
-    this.#sendFrame(data, undefined);
+    this.#sendFrame(data, undefined, message);
   }
 
-  #addToBatch(data: SendData): void {
+  #addToBatch(data: SendData, message: unknown): void {
     const batching = this.#batching as ResolvedBatching;
-    if (this.#batch === NONE) this.#batch = [];
+    if (this.#batch === NONE) {
+      this.#batch = [];
+      // Under the raw codec each message is its own frame: one array serves as both.
+      this.#batchMessages = this.#codec === rawCodec ? this.#batch : [];
+    }
     this.#batch.push(data);
+    if (this.#batchMessages !== this.#batch) this.#batchMessages.push(message);
     if (this.#batch.length >= batching.maxMessages) this.flushBatch();
     else if (this.#batchTimer === null) this.#batchTimer = this.#timers().setTimeout(() => this.flushBatch(), batching.window);
   }
@@ -417,8 +430,10 @@ export class ConnectionRuntime implements ConnectionHost {
     if (this.#batchTimer !== null) this.#timers().clearTimeout(this.#batchTimer);
     this.#batchTimer = null;
     const frames = this.#batch;
+    const messages = this.#batchMessages;
     if (frames.length === 0) return;
     this.#batch = NONE;
+    this.#batchMessages = NONE;
     let frame: SendData;
     try {
       frame = frames.length === 1 ? (frames[0] as SendData) : (this.#batching as ResolvedBatching).envelope(frames);
@@ -426,21 +441,21 @@ export class ConnectionRuntime implements ConnectionHost {
     } catch (error) {
       // The envelope failed: nothing of the batch can be sent; each message is reported.
       this.#reportCallbackError('batching.envelope', error);
-      this.#reportSoon(frames, 'closed');
+      this.#reportSoon(frames, messages, 'closed');
       return;
     }
     try {
-      this.#sendFrame(frame, undefined, frames);
+      this.#sendFrame(frame, undefined, frames.length === 1 ? messages[0] : new BatchOrigin(frames, messages));
     } catch (error) {
       // Only a full queue under overflow 'reject' refuses a frame, and no send() is there to throw to: report.
       if (!(error instanceof SocketchartError && error.code === 'ERR_QUEUE_FULL')) throw error;
-      this.#reportSoon(frames, 'queue-full');
+      this.#reportSoon(frames, messages, 'queue-full');
     }
   }
 
   /** Reports messages as dropped, after the transition in progress if there is one. */
-  #reportSoon(messages: readonly SendData[], reason: DropReason): void {
-    for (const data of messages) this.#queueEvent(new DropEvent(data, reason, this.now()));
+  #reportSoon(frames: readonly SendData[], messages: readonly unknown[], reason: DropReason): void {
+    for (let i = 0; i < frames.length; i++) this.#queueEvent(new DropEvent(frames[i] as SendData, reason, this.now(), messages[i]));
     if (!this.#inTransition) this.#flush();
   }
 
@@ -449,16 +464,21 @@ export class ConnectionRuntime implements ConnectionHost {
     if (this.#batchTimer !== null) this.#timers().clearTimeout(this.#batchTimer);
     this.#batchTimer = null;
     const frames = this.#batch;
+    const messages = this.#batchMessages;
     this.#batch = NONE;
-    for (const data of frames) this.queue.enqueue(data, this.now());
+    this.#batchMessages = NONE;
+    for (let i = 0; i < frames.length; i++) this.queue.enqueue(frames[i] as SendData, this.now(), undefined, messages[i]);
   }
 
   /** The session ended with a batch still collecting: each of its messages is reported, not the envelope. */
   #dropBatch(): void {
     if (this.#batchTimer !== null) this.#timers().clearTimeout(this.#batchTimer);
     this.#batchTimer = null;
-    for (const data of this.#batch) this.#queueEvent(new DropEvent(data, 'closed', this.now()));
+    const frames = this.#batch;
+    const messages = this.#batchMessages;
     this.#batch = NONE;
+    this.#batchMessages = NONE;
+    for (let i = 0; i < frames.length; i++) this.#queueEvent(new DropEvent(frames[i] as SendData, 'closed', this.now(), messages[i]));
   }
 
   /** The frame for an app message; a codec that fails becomes ERR_INVALID_DATA (it is the message that is bad). */
@@ -481,7 +501,7 @@ export class ConnectionRuntime implements ConnectionHost {
    * Writes one message on `socket`: as one frame, or, with chunking, as its chunks. A message is split only here,
    * at the moment it is written, so the queue and its drop reports always deal in whole messages.
    */
-  #write(socket: TransportSocket, data: SendData, tracked: boolean, parts?: readonly SendData[]): boolean {
+  #write(socket: TransportSocket, data: SendData, tracked: boolean, origin?: unknown): boolean {
     if (this.#chunkSize === Infinity || byteLengthOf(data) <= this.#chunkSize) {
       if (!socket.send(data)) return false;
     } else {
@@ -493,39 +513,63 @@ export class ConnectionRuntime implements ConnectionHost {
     const size = sizeOf(data);
     this.counters.countOut(size, this.now());
     // Requests are not tracked: an unanswered request already ends loudly (resent, or rejected).
-    if (tracked) this.#receipts?.written(socket, parts ?? data);
+    if (tracked && this.#receipts !== null) this.#logWrite(this.#receipts, socket, data, origin);
     return true;
+  }
+
+  /** Logs a write as unconfirmed, and with a codec its messages in the trail (see MessageTrail). */
+  #logWrite(receipts: ReceiptTracker, socket: TransportSocket, data: SendData, origin: unknown): void {
+    const batch = origin instanceof BatchOrigin ? origin : null;
+    receipts.written(socket, batch !== null ? batch.frames : data);
+    const trail = this.#trail;
+    if (trail === null) return;
+    if (batch !== null) for (const message of batch.messages) trail.push(message);
+    else trail.push(origin);
+    trail.keepLast(receipts.length);
   }
 
   /** The live socket is gone: what it carried that the server never confirmed is reported, one drop each. */
   #settleUnconfirmed(confirmedByHandshake: boolean): void {
     const unconfirmed = this.#receipts?.settle(confirmedByHandshake);
-    if (unconfirmed) for (const data of unconfirmed) this.#emit(new DropEvent(data, 'unconfirmed', this.now()));
+    // The log holds the newest writes, so the trail's newest messages are theirs, in the same order.
+    const messages = this.#trail?.takeLast(unconfirmed?.length ?? 0);
+    if (unconfirmed) {
+      for (let i = 0; i < unconfirmed.length; i++) {
+        const data = unconfirmed[i] as SendData;
+        this.#emit(new DropEvent(data, 'unconfirmed', this.now(), messages ? messages[i] : data));
+      }
+    }
+  }
+
+  /** Reports a frame that will not be delivered: each message of a batch, or the one message it carries. */
+  #reportDrop(data: SendData, origin: unknown, reason: DropReason): void {
+    if (!(origin instanceof BatchOrigin)) this.#emit(new DropEvent(data, reason, this.now(), origin));
+    else for (let i = 0; i < origin.frames.length; i++) this.#emit(new DropEvent(origin.frames[i] as SendData, reason, this.now(), origin.messages[i]));
   }
 
   /**
    * Writes `data` now if it can, else hands it to the delivery layer or the queue (or reports it dropped).
    * Returns true only when it was written to the live socket now.
    */
-  #sendFrame(data: SendData, request: QueueTag | undefined, parts?: readonly SendData[]): boolean {
+  #sendFrame(data: SendData, request: QueueTag | undefined, origin: unknown): boolean {
     if (this.#delivery !== null) {
-      if (this.#readyState >= 2) this.#emit(new DropEvent(data, 'closed', this.now()));
-      else this.#delivery.send(data);
+      if (this.#readyState >= 2) this.#reportDrop(data, origin, 'closed');
+      else this.#delivery.send(data, origin);
       return false;
     }
     const live = this.#live;
     // Restore messages (subscriptions, joins) are not tracked: they are sent again on every open anyway.
     const tracked = request === undefined && !this.#restoring;
-    if (live !== null && (this.#restoring || (this.queue.length === 0 && this.#mayWrite(live))) && this.#write(live, data, tracked, parts)) {
+    if (live !== null && (this.#restoring || (this.queue.length === 0 && this.#mayWrite(live))) && this.#write(live, data, tracked, origin)) {
       return true;
     }
     if (this.#readyState >= 2) {
       // After close() the data has nowhere to go; say so instead of swallowing it as the DOM does.
-      this.#emit(new DropEvent(data, 'closed', this.now()));
+      this.#reportDrop(data, origin, 'closed');
       return false;
     }
     // Not open yet, or the socket is already past OPEN without the chart knowing: keep it for the next socket.
-    if (this.queue.enqueue(data, this.now(), request, parts) === 'rejected') {
+    if (this.queue.enqueue(data, this.now(), request, origin) === 'rejected') {
       throw new SocketchartError(
         'ERR_QUEUE_FULL',
         `The outbound queue is full (${this.queue.length} messages, ${this.queue.bytes} bytes) and queue.overflow is 'reject'; wait for 'open' or raise queue.maxMessages / queue.maxBytes.`,
@@ -559,15 +603,15 @@ export class ConnectionRuntime implements ConnectionHost {
     let stalled = false;
     const empty = this.queue.drainWhile(
       () => !stalled && this.#mayWrite(socket),
-      (data, request, parts) => {
+      (data, request, origin) => {
         // A request settled while it waited (timed out, aborted, failed on a lost socket) must not go out now.
         if (request?.settled) return;
-        if (this.#write(socket, data, request === undefined, parts)) {
+        if (this.#write(socket, data, request === undefined, origin)) {
           if (request) request.sentOn = socket;
         } else {
           // The socket is past OPEN before the chart knows: keep the message for the next socket.
           stalled = true;
-          this.queue.requeueFront(data, this.now(), request, parts);
+          this.queue.requeueFront(data, this.now(), request, origin);
         }
       },
       this.now(),
@@ -631,7 +675,7 @@ export class ConnectionRuntime implements ConnectionHost {
       },
       mayWrite: () => this.#live !== null && this.#mayWrite(this.#live),
       waitToWrite: () => this.#schedulePump(),
-      drop: (data, reason) => this.#emit(new DropEvent(data, reason, this.now())),
+      drop: (data, reason, message = data) => this.#reportDrop(data, message, reason),
       setTimeout: timers.setTimeout,
       clearTimeout: timers.clearTimeout,
     });
@@ -708,7 +752,7 @@ export class ConnectionRuntime implements ConnectionHost {
     if (live !== null || this.#delivery !== null) {
       // While open (and always under a delivery layer) a request takes the same road as send(): chunking, flow
       // limits, the queue (tagged, so the pump marks it sent or skips it once settled) or the delivery layer.
-      entry.sentOn = this.#sendFrame(data, entry) ? live : QUEUED;
+      entry.sentOn = this.#sendFrame(data, entry, entry.message) ? live : QUEUED;
     }
     return promise;
   }
@@ -1028,7 +1072,9 @@ export class ConnectionRuntime implements ConnectionHost {
   /** A message on a socket that is not open yet: only the auth exchange happens there. */
   #beforeOpen(data: unknown): void {
     const auth = this.#auth;
-    if (!auth || auth.mode !== 'message' || !this.actor.getSnapshot().matches({ attempt: { connecting: 'authenticating' } })) return;
+    const report = this.#authVerdict;
+    // Only the auth exchange (the invoked actor of `connecting.authenticating`) listens before `open`.
+    if (auth === null || report === null) return;
     this.#inbound++;
     let verdict: 'ack' | 'nack' | 'other';
     try {
@@ -1038,8 +1084,8 @@ export class ConnectionRuntime implements ConnectionHost {
       this.#flush();
       verdict = 'other';
     }
-    if (verdict === 'ack') this.actor.send({ type: 'AUTH.OK' });
-    else if (verdict === 'nack') this.actor.send({ type: 'AUTH.FAIL', reason: 'Authentication refused' });
+    if (verdict === 'ack') report({ type: 'AUTH.OK' });
+    else if (verdict === 'nack') report({ type: 'AUTH.FAIL', reason: 'Authentication refused' });
     else this.#hold(data);
   }
 
@@ -1089,20 +1135,28 @@ export class ConnectionRuntime implements ConnectionHost {
 
   // ---- ConnectionHost: notifications (called by the machine's actions, mid-transition) ------------------------
 
-  sendAuth(): void {
+  /**
+   * Runs this attempt's auth exchange for the chart's `authExchange` actor: sends the auth message, then sorts the
+   * frames that arrive before `open` into the ack, a nack, or messages held for after `open`. Returns its end.
+   */
+  authenticate(report: (verdict: AuthVerdict) => void): () => void {
+    this.#authVerdict = report;
     const token = this.#token;
     this.#token = null;
     const auth = this.#auth;
-    if (!auth || token === null || !this.#socket) return;
-    let message: SendData;
-    try {
-      message = auth.message(token);
-    } catch (error) {
-      this.#reportCallbackError('auth.message', error);
-      this.actor.send({ type: 'AUTH.FAIL', reason: 'auth.message threw' });
-      return;
+    if (auth !== null && token !== null && this.#socket !== null) {
+      let message: SendData | null = null;
+      try {
+        message = auth.message(token);
+      } catch (error) {
+        this.#reportCallbackError('auth.message', error);
+        report({ type: 'AUTH.FAIL', reason: 'auth.message threw' });
+      }
+      if (message !== null) this.#socket.send(message);
     }
-    this.#socket.send(message);
+    return () => {
+      if (this.#authVerdict === report) this.#authVerdict = null;
+    };
   }
 
   sendPing(): void {

@@ -11,12 +11,43 @@ import { invalidOption } from './errors.js';
  */
 const SCOPE = 'attempt';
 
-export function statePathOf(snapshot: { value: StateValue }): string {
+/**
+ * Every value `conn.state` (and `statePathOf`) takes, and the `from`/`to` of `statechange` events. A test walks the
+ * chart and fails if this list and the chart disagree.
+ */
+export const CONNECTION_STATE_PATHS = [
+  'idle',
+  'connecting.opening',
+  'connecting.authenticating',
+  'open',
+  'closing',
+  'reconnecting.backoff',
+  'reconnecting.waitingForNetwork',
+  'closed',
+] as const;
+
+/** A public state path: `'connecting.opening'`, `'open'`, `'reconnecting.backoff'`... */
+export type ConnectionStatePath = (typeof CONNECTION_STATE_PATHS)[number];
+
+/** What `conn.matches()` and `pathMatches()` take: a state path, or a state holding some (`'connecting'`, `'reconnecting'`). */
+export type ConnectionStateName = ConnectionStatePath | 'connecting' | 'reconnecting';
+
+/**
+ * A state name argument: a literal must be a `ConnectionStateName` (a misspelled one does not compile), while a
+ * value typed just `string` is taken as before (it matches nothing if it names no state).
+ */
+export type StateNameArgument<P extends string> = string extends P ? P : P extends ConnectionStateName ? P : ConnectionStateName;
+
+/** The connection chart's snapshot (`conn.actor.getSnapshot()`), for selectors: `statePathOf(snapshot)` reads its public path. */
+export type ConnectionSnapshot = SnapshotFrom<ConnectionMachine>;
+
+/** The public state path of a chart snapshot: `useSelector(conn.actor, statePathOf)` gives `'connecting.opening'`... */
+export function statePathOf(snapshot: { value: StateValue }): ConnectionStatePath {
   const value = (snapshot as { value?: unknown } | null)?.value;
   if (typeof value !== 'string' && (typeof value !== 'object' || value === null)) {
     throw invalidOption('statePathOf(snapshot)', 'a snapshot of the connection chart (conn.actor.getSnapshot())', snapshot);
   }
-  return pathOf(value as StateValue, connectionMachine.root, snapshot);
+  return pathOf(value as StateValue, connectionMachine.root, snapshot) as ConnectionStatePath;
 }
 
 function pathOf(value: StateValue, parent: AnyStateNode, snapshot: unknown): string {
@@ -37,7 +68,7 @@ function pathOf(value: StateValue, parent: AnyStateNode, snapshot: unknown): str
 }
 
 /** True when the public path `path` is the current state or one of its ancestors (`'connecting'`). */
-export function pathMatches(current: string, path: string): boolean {
+export function pathMatches<P extends string>(current: string, path: StateNameArgument<P>): boolean {
   if (typeof current !== 'string') throw invalidOption('pathMatches(current)', "a state path such as conn.state ('connecting.opening')", current);
   if (typeof path !== 'string') throw invalidOption('pathMatches(current, path)', "a state path such as 'connecting'", path);
   return current === path || current.startsWith(`${path}.`);

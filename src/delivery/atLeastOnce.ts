@@ -57,11 +57,16 @@ type Resolved = Required<AtLeastOnceOptions>;
 
 interface Entry {
   seq: number;
-  /** What the app sent (reported as is when dropped). */
+  /** The codec's frame of what the app sent (reported as the drop's `data`). */
   data: SendData;
   /** What goes on the wire. */
   frame: string | Uint8Array;
   bytes: number;
+  /**
+   * What the app passed to `send()`, only when it is not `data` (a codec other than raw): under the raw codec the
+   * entry has no such field, so it costs nothing there.
+   */
+  message?: unknown;
 }
 
 /**
@@ -146,7 +151,7 @@ class AtLeastOnceLayer implements DeliveryLayer {
     return { count: this.#entries.length - this.#head, bytes: this.#bytes };
   }
 
-  send(data: SendData): void {
+  send(data: SendData, message: unknown = data): void {
     if (hasBlob && data instanceof Blob) {
       throw new SocketchartError(
         'ERR_INVALID_DATA',
@@ -163,17 +168,17 @@ class AtLeastOnceLayer implements DeliveryLayer {
           `Acknowledged delivery holds ${count} unacknowledged messages (${this.#bytes} bytes); this one (${bytes} bytes) does not fit delivery.maxMessages / delivery.maxBytes. Wait for acknowledgements or raise the limits.`,
         );
       }
-      this.#host.drop(data, bytes > maxBytes ? 'too-large' : 'queue-full');
+      this.#host.drop(data, bytes > maxBytes ? 'too-large' : 'queue-full', message);
       return;
     }
     if (this.#nextSeq > MAX_SEQ) {
       // 2^53 messages in one session; never in practice, but never wrap around either.
-      this.#host.drop(data, 'closed');
+      this.#host.drop(data, 'closed', message);
       return;
     }
     const seq = this.#nextSeq++;
     const frame = typeof data === 'string' ? encodeText(seq, data) : encodeBinary(seq, bytesOf(data as Exclude<SendData, string | Blob>));
-    this.#entries.push({ seq, data, frame, bytes });
+    this.#entries.push(message === data ? { seq, data, frame, bytes } : { seq, data, frame, bytes, message });
     this.#bytes += bytes;
     if (this.#writable) this.#writeWaiting();
   }
@@ -261,7 +266,10 @@ class AtLeastOnceLayer implements DeliveryLayer {
     this.#nextToWrite = 1;
     this.#lastIn = 0;
     this.#ackedIn = 0;
-    for (let i = head; i < entries.length; i++) this.#host.drop((entries[i] as Entry).data, 'closed');
+    for (let i = head; i < entries.length; i++) {
+      const entry = entries[i] as Entry;
+      this.#host.drop(entry.data, 'closed', 'message' in entry ? entry.message : entry.data);
+    }
   }
 
   /** Whether the inbound data frame `seq` is the next one (deliver it); duplicates and gaps are not delivered. */

@@ -12,8 +12,12 @@ export interface DeliveryHost {
   mayWrite(): boolean;
   /** `mayWrite()` said no: the connection calls the layer's `resume()` once writing may go on. */
   waitToWrite(): void;
-  /** Report a message that will never be delivered. */
-  drop(data: SendData, reason: DropReason): void;
+  /**
+   * Report a message that will never be delivered: its frame, and the `message` `send(data, message)` was given
+   * with it (the drop event's `message`, what the app resends). Without `message` the event carries `data` as the
+   * message, which is wrong for any codec but raw: a layer should keep the message it was given until then.
+   */
+  drop(data: SendData, reason: DropReason, message?: unknown): void;
   /** Timers on the connection's clock (acks are batched on them). */
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(id: unknown): void;
@@ -30,8 +34,11 @@ export const NO_MESSAGE: unique symbol = Symbol('socketchart.noMessage');
 export interface DeliveryLayer {
   /** Extra subprotocols to offer in the handshake. */
   readonly protocols: readonly string[];
-  /** An app message (already encoded by the codec). */
-  send(data: SendData): void;
+  /**
+   * An app message: `data` is what the codec made of it, `message` what the app passed to `send()` (opaque; give it
+   * back to `host.drop` if the message is dropped). Under the raw codec they are the same value.
+   */
+  send(data: SendData, message: unknown): void;
   /** A frame from the server: the app payload to decode and deliver, or NO_MESSAGE. */
   inbound(frame: unknown): unknown;
   /** A socket opened: write the resume handshake and everything not yet acknowledged. */

@@ -76,6 +76,63 @@ export type DropReason =
 export interface Dropped {
   data: SendData;
   reason: DropReason;
+  /** What was passed to `send()` (the queue reports the `origin` it was given; `data` itself under the raw codec). */
+  message: unknown;
+}
+
+/**
+ * The messages one batch frame carries, as its queue entry's origin: a drop reports them one by one, each with its
+ * own frame and message (the user never sent the envelope itself). Under the raw codec `messages` is `frames`.
+ */
+export class BatchOrigin {
+  constructor(
+    readonly frames: readonly SendData[],
+    readonly messages: readonly unknown[],
+  ) {}
+}
+
+/**
+ * With a codec other than raw: the messages of the writes the unconfirmed log holds, oldest first. The log keeps
+ * frames only (it sizes them, and must not tell a batch from a message that happens to be an array), and it always
+ * holds a suffix of the writes made: confirmations and its limits remove the oldest. So the last N messages here
+ * are the messages of the N frames it reports, in order. Trimmed to the log's length on every write, so it never
+ * holds more than the log did.
+ */
+export class MessageTrail {
+  #items: unknown[] = [];
+  #head = 0;
+
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(message: unknown): void {
+    this.#items.push(message);
+  }
+
+  /** Forget all but the newest `count`. */
+  keepLast(count: number): void {
+    const excess = this.length - count;
+    if (excess <= 0) return;
+    const items = this.#items;
+    for (let i = 0; i < excess; i++) items[this.#head + i] = undefined; // release them now
+    this.#head += excess;
+    if (this.#head === items.length) {
+      this.#items = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > items.length) {
+      this.#items = items.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  /** The newest `count`, oldest first, and forget everything. */
+  takeLast(count: number): unknown[] {
+    const taken = this.#items.slice(Math.max(this.#head, this.#items.length - count));
+    this.#items = [];
+    this.#head = 0;
+    return taken;
+  }
 }
 
 /** What a queued message may carry besides its data: the request it belongs to, if any. */
@@ -91,8 +148,11 @@ interface Entry {
   bytes: number;
   queuedAt: number;
   tag: QueueTag | undefined;
-  /** A batch frame's messages: what a drop reports (the user never sent the envelope itself). */
-  parts: readonly SendData[] | undefined;
+  /**
+   * What a drop reports as the message: what was passed to `send()`, or a `BatchOrigin` for a batch frame. It takes
+   * the place of the old batch-parts field, so an entry is no bigger for it; under the raw codec it is `data` itself.
+   */
+  origin: unknown;
 }
 
 export type EnqueueResult = 'queued' | 'rejected';
@@ -127,28 +187,28 @@ export class OutboundQueue {
 
   /**
    * Queue `data`. Under `reject`, a message that does not fit is refused (`'rejected'`) and the caller must
-   * report it; under the drop policies the queue reports what it drops itself.
+   * report it; under the drop policies the queue reports what it drops itself, with `origin` (see `Entry.origin`).
    */
-  enqueue(data: SendData, now: number, tag?: QueueTag, parts?: readonly SendData[]): EnqueueResult {
+  enqueue(data: SendData, now: number, tag?: QueueTag, origin?: unknown): EnqueueResult {
     this.expire(now);
     const bytes = byteLengthOf(data);
     const { maxMessages, maxBytes, overflow } = this.#options;
     if (bytes > maxBytes || maxMessages === 0) {
       if (overflow === 'reject') return 'rejected';
-      this.#report(data, parts, 'too-large');
+      this.#report(data, origin, 'too-large');
       return 'queued';
     }
     const fits = () => this.length < maxMessages && this.#bytes + bytes <= maxBytes;
     if (!fits()) {
       if (overflow === 'reject') return 'rejected';
       if (overflow === 'drop-newest') {
-        this.#report(data, parts, 'queue-full');
+        this.#report(data, origin, 'queue-full');
         return 'queued';
       }
       while (!fits()) this.#drop(this.#shift(), 'queue-full');
     }
     if (this.#entries === EMPTY) this.#entries = [];
-    this.#entries.push({ data, bytes, queuedAt: now, tag, parts });
+    this.#entries.push({ data, bytes, queuedAt: now, tag, origin });
     this.#bytes += bytes;
     return 'queued';
   }
@@ -159,20 +219,20 @@ export class OutboundQueue {
    */
   drainWhile(
     canWrite: () => boolean,
-    write: (data: SendData, tag: QueueTag | undefined, parts: readonly SendData[] | undefined) => void,
+    write: (data: SendData, tag: QueueTag | undefined, origin: unknown) => void,
     now: number,
   ): boolean {
     this.expire(now);
     while (this.length > 0 && canWrite()) {
       const entry = this.#shift();
-      write(entry.data, entry.tag, entry.parts);
+      write(entry.data, entry.tag, entry.origin);
     }
     return this.length === 0;
   }
 
   /** Put a message back at the front (a write that the socket refused after it was taken from the queue). */
-  requeueFront(data: SendData, now: number, tag?: QueueTag, parts?: readonly SendData[]): void {
-    const entry = { data, bytes: byteLengthOf(data), queuedAt: now, tag, parts };
+  requeueFront(data: SendData, now: number, tag?: QueueTag, origin?: unknown): void {
+    const entry = { data, bytes: byteLengthOf(data), queuedAt: now, tag, origin };
     if (this.#head > 0) this.#entries[--this.#head] = entry;
     else if (this.#entries === EMPTY) this.#entries = [entry];
     else this.#entries.unshift(entry);
@@ -209,11 +269,11 @@ export class OutboundQueue {
   }
 
   #drop(entry: Entry, reason: DropReason): void {
-    this.#report(entry.data, entry.parts, reason);
+    this.#report(entry.data, entry.origin, reason);
   }
 
-  #report(data: SendData, parts: readonly SendData[] | undefined, reason: DropReason): void {
-    if (parts === undefined) this.#sink.dropped({ data, reason });
-    else for (const part of parts) this.#sink.dropped({ data: part, reason });
+  #report(data: SendData, origin: unknown, reason: DropReason): void {
+    if (!(origin instanceof BatchOrigin)) this.#sink.dropped({ data, reason, message: origin });
+    else for (let i = 0; i < origin.frames.length; i++) this.#sink.dropped({ data: origin.frames[i] as SendData, reason, message: origin.messages[i] });
   }
 }
