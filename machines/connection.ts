@@ -13,7 +13,7 @@
  * Timers are `after` delays, so a SimulatedClock drives every one of them in tests.
  * Messages do not pass through here (see `ConnectionHost.deliver`); the machine owns the lifecycle only.
  */
-import { assign, fromPromise, raise, sendTo, setup } from 'xstate';
+import { type EventObject, assign, fromCallback, fromPromise, raise, sendTo, setup } from 'xstate';
 import { SocketchartError } from '../src/errors.js';
 import { type ResolvedBackoff, backoffDelay, mayRetry } from '../src/policies/backoff.js';
 import { type CloseCodesOption, verdictFor } from '../src/policies/closeCodes.js';
@@ -96,8 +96,11 @@ export interface ConnectionHost extends SocketHost {
   closed(reason: ClosedReason): void;
   /** A socket error (the close that follows decides what happens). */
   failed(error: Error): void;
-  /** Send the auth message on the current socket (`connecting.authenticating` entry). */
-  sendAuth(): void;
+  /**
+   * The auth exchange of `connecting.authenticating` (its invoked actor): send the auth message on the current
+   * socket, report the server's ack or refusal through `report`; the returned function ends it.
+   */
+  authenticate(report: (verdict: AuthVerdict) => void): () => void;
   /** The app's retryWait hook, when it has one: its promise ends a backoff wait; `signal` aborts if left otherwise. */
   retryWait?: (retry: number, delay: number, signal: AbortSignal) => Promise<void> | void;
   /** Probe the connection: a ping frame, an app-level ping message, or nothing (passive mode). */
@@ -146,6 +149,9 @@ export type ConnectionEvent =
   /** Raised by the chart's own timers, so the reason an attempt was lost is an event of its own. */
   | { type: 'CONNECT.TIMEOUT' }
   | { type: 'HEARTBEAT.TIMEOUT' };
+
+/** What the auth exchange reports: the server acknowledged the auth message, or refused it. */
+export type AuthVerdict = { type: 'AUTH.OK' } | { type: 'AUTH.FAIL'; reason: string };
 
 export interface ConnectionInput {
   host: ConnectionHost;
@@ -213,6 +219,8 @@ export const connectionMachine = setup({
   },
   actors: {
     socket: socketActor,
+    /** Sends the auth message and listens for the server's verdict, for as long as `authenticating` lasts. */
+    authExchange: fromCallback<EventObject, { host: ConnectionHost }>(({ input, sendBack }) => input.host.authenticate(sendBack)),
     /**
      * What ends a backoff wait besides its timer: the app's `retryWait` hook, run by the host. Without one the
      * built-in timer (`after retryDelay`) decides and this actor only waits to be stopped. (Swap it with
@@ -259,7 +267,6 @@ export const connectionMachine = setup({
     markStable: assign({ retries: 0, authRefreshed: false }),
     markAuthRefreshed: assign({ authRefreshed: true }),
     markProbe: assign({ inboundAtProbe: ({ context }) => context.host.inboundCount() }),
-    sendAuth: ({ context }) => context.host.sendAuth(),
     sendPing: ({ context }) => context.host.sendPing(),
     recordClose: assign({ lastClose: ({ event }) => closeInfoOf(event) }),
     recordError: assign({ lastError: ({ event }) => (event as { error: Error }).error }),
@@ -378,7 +385,7 @@ export const connectionMachine = setup({
               },
             },
             authenticating: {
-              entry: 'sendAuth',
+              invoke: { id: 'authExchange', src: 'authExchange', input: ({ context }) => ({ host: context.host }) },
               after: { authTimeout: { actions: raise({ type: 'AUTH.FAIL', reason: AUTH_TIMED_OUT }) } },
               on: {
                 'AUTH.OK': { target: '#connection.attempt.open', actions: 'announceOpen' },
