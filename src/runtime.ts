@@ -125,6 +125,8 @@ export class ConnectionRuntime implements ConnectionHost {
   #heldDuringAuth: HeldMessages | null = null;
   readonly #holdLimits: { maxMessages: number; maxBytes: number };
   #inbound = 0;
+  /** The clock read of the inbound message being dispatched (-1 outside a dispatch). */
+  #dispatchAt = -1;
   #pingSentAt = -1;
   #rtt: number | null = null;
   readonly #codec: Codec<unknown, unknown>;
@@ -511,7 +513,7 @@ export class ConnectionRuntime implements ConnectionHost {
       }
     }
     const size = sizeOf(data);
-    this.counters.countOut(size, this.now());
+    this.counters.countOut(size, this.#dispatchAt >= 0 ? this.#dispatchAt : this.now());
     // Requests are not tracked: an unanswered request already ends loudly (resent, or rejected).
     if (tracked && this.#receipts !== null) this.#logWrite(this.#receipts, socket, data, origin);
     return true;
@@ -1059,7 +1061,14 @@ export class ConnectionRuntime implements ConnectionHost {
     if (facade.onmessage === null && !this.listeners.has('message')) return;
     const event = new SocketMessageEvent(data, this.#url, at);
     event.target = facade;
-    this.listeners.dispatch(event, facade.onmessage);
+    // A reply sent from the listener happens in the instant the event carries: it shares that clock read.
+    const outer = this.#dispatchAt;
+    this.#dispatchAt = at;
+    try {
+      this.listeners.dispatch(event, facade.onmessage);
+    } finally {
+      this.#dispatchAt = outer;
+    }
   }
 
   pong(socket: TransportSocket, data?: Uint8Array): void {
