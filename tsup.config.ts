@@ -5,6 +5,7 @@ export default defineConfig({
     index: 'src/index.ts',
     node: 'src/node.ts',
     testing: 'src/testing/index.ts',
+    'testing-browser': 'src/testing/browser.ts',
     cli: 'src/cli/main.ts',
     delivery: 'src/delivery/index.ts',
     server: 'src/server/index.ts',

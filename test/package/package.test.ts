@@ -14,6 +14,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const TIMEOUT = 120_000;
 
+/** The TypeScript versions an app may compile the .d.ts with: the repo's 5.9 and 7 (the native compiler, `typescript7`). */
+const COMPILERS = [
+  { name: 'TypeScript 5.9', tsc: join(root, 'node_modules', 'typescript', 'bin', 'tsc'), version: /^Version 5\.9\./ },
+  { name: 'TypeScript 7', tsc: join(root, 'node_modules', 'typescript7', 'bin', 'tsc'), version: /^Version 7\./ },
+] as const;
+
+/** Every entry with its types: the exports key and the dist file name. */
+const ENTRIES = [
+  ['.', 'index'],
+  ['./node', 'node'],
+  ['./testing', 'testing'],
+  ['./testing/browser', 'testing-browser'],
+  ['./delivery', 'delivery'],
+  ['./server', 'server'],
+] as const;
+
 interface Result {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -154,6 +170,40 @@ createConnection(42);
 conn.notAMethod();
 `;
 
+/**
+ * An app with typed messages (issue 12): a Connection<Msg, Msg> goes where a Connection is taken, a drop is resent
+ * as the message it was, the snapshot and state names are typed. Checked under each compiler and resolution.
+ */
+const typedCheck = `import {
+  createConnection,
+  jsonCodec,
+  logTransitions,
+  statePathOf,
+  type Connection,
+  type ConnectionSnapshot,
+  type ConnectionStatePath,
+  type DropEvent,
+} from 'socketchart';
+import { connectionPaths, replayPath } from 'socketchart/testing/browser';
+
+type Msg = { type: 'chat'; text: string } | { type: 'join'; room: string };
+export const typed = createConnection<Msg, Msg>('ws://127.0.0.1:1', { codec: jsonCodec(), startClosed: true });
+export const stopLog: () => void = logTransitions(typed);
+export function status(props: { conn: Connection }): string {
+  return props.conn.state;
+}
+status({ conn: typed });
+typed.addEventListener('drop', (e: DropEvent<Msg>) => typed.send(e.message));
+// @ts-expect-error -- the frame is not a Msg: resend e.message
+typed.addEventListener('drop', (e) => typed.send(e.data));
+export const snapshot: ConnectionSnapshot = typed.actor.getSnapshot();
+export const path: ConnectionStatePath = statePathOf(snapshot);
+export const reconnecting: boolean = typed.matches('reconnecting');
+// @ts-expect-error -- a misspelled state name
+typed.matches('reconecting');
+export const replays: Array<Promise<void>> = connectionPaths().slice(0, 1).map((p) => replayPath<Msg, Msg>(p, { onStep: (c) => void logTransitions(c) }));
+`;
+
 const node16Esm = `import { createConnection } from 'socketchart/node';
 import { atLeastOnce } from 'socketchart/delivery';
 export const conn = createConnection('ws://127.0.0.1:1', { delivery: atLeastOnce() });
@@ -221,13 +271,33 @@ describe('the packed package', () => {
     const missing = targets.filter((t) => !packedFiles.includes(normalize(t.target)));
     expect(missing, `exports/bin targets missing from the tarball`).toEqual([]);
     // The types of each entry: .d.ts under import, .d.cts under require.
-    for (const entry of ['.', './node', './testing', './delivery', './server']) {
+    for (const [entry] of ENTRIES) {
       expect(exportTargets(pkg.exports[entry], [entry]).map((t) => t.target)).toEqual(
         expect.arrayContaining([expect.stringMatching(/\.d\.ts$/), expect.stringMatching(/\.d\.cts$/)]),
       );
     }
-    expect(packedFiles.filter((f) => /^(src|test|bench|scripts|examples|machines)\//.test(f) || f.endsWith('.test.ts'))).toEqual([]);
+    // Examples ship as source to read (their tests included: they show how to test an app); nothing else does.
+    expect(packedFiles.filter((f) => /^(src|test|bench|scripts|machines)\//.test(f) || (f.endsWith('.test.ts') && !f.startsWith('examples/')))).toEqual([]);
     expect(packedFiles).toEqual(expect.arrayContaining(['package.json', 'README.md', 'PROTOCOL.md']));
+  });
+
+  it('holds every examples/ file or folder the README links, so the links resolve from the npm page', async () => {
+    const readme = await readFile(join(root, 'README.md'), 'utf8');
+    const links = [...new Set([...readme.matchAll(/\]\((examples\/[^)#\s]*)\)/g)].map((m) => m[1] as string))];
+    expect(links.length).toBeGreaterThan(5);
+    const missing = links.filter((link) => (link.endsWith('/') ? !packedFiles.some((f) => f.startsWith(link)) : !packedFiles.includes(link)));
+    expect(missing, 'README links to examples the package does not ship').toEqual([]);
+    // What a shipped example imports from another example ships too.
+    const examples = packedFiles.filter((f) => f.startsWith('examples/') && f.endsWith('.ts'));
+    const unshipped: string[] = [];
+    for (const file of examples) {
+      const text = await readFile(join(pkgDir, file), 'utf8');
+      for (const [, specifier] of text.matchAll(/from '(\.\.\/[^']+)'/g)) {
+        const target = join(file, '..', specifier as string).replace(/\.js$/, '.ts');
+        if (target.startsWith('examples/') && !packedFiles.includes(target)) unshipped.push(`${file}: ${specifier}`);
+      }
+    }
+    expect(unshipped).toEqual([]);
   });
 
   it('imports at run time only Node built-ins, its own name and declared dependencies or peers', async () => {
@@ -236,8 +306,9 @@ describe('the packed package', () => {
     const files = (await readdir(join(pkgDir, 'dist'))).filter((f) => /\.(c|m)?js$/.test(f));
     expect(files.length).toBeGreaterThan(10);
     const undeclared: string[] = [];
-    // `from 'x'`, `import 'x'`, `import('x')`, `require('x')`; not `require('u' + 'rl')` (a computed name).
-    const bare = /(?:\b(?:from|import)\s*["']([^"'./][^"']*)["']|\b(?:import|require)\s*\(\s*["']([^"'./][^"']*)["']\s*\))/g;
+    // `from 'x'`, `import 'x'`, `import('x')`, `require('x')`; not `require('u' + 'rl')` (a computed name), nor the
+    // words of a message such as `moved from '${before}'` (no package name starts with `$`).
+    const bare = /(?:\b(?:from|import)\s*["']([^"'./$][^"']*)["']|\b(?:import|require)\s*\(\s*["']([^"'./$][^"']*)["']\s*\))/g;
     for (const file of files) {
       const text = await readFile(join(pkgDir, 'dist', file), 'utf8');
       for (const [, statement, call] of text.matchAll(bare)) {
@@ -322,6 +393,11 @@ describe('the packed package', () => {
       expect(output).not.toMatch(/\b__require\(|\brequire\(["']/);
       expect(output.length).toBeGreaterThan(1000);
 
+      // The test kit's browser entry bundles for a browser too (socketchart/testing pulls ws and node:http).
+      const kit = await bundle(`import { replayPath, connectionPaths } from 'socketchart/testing/browser'; globalThis.k = [replayPath, connectionPaths];`);
+      expect(kit.errors).toEqual([]);
+      expect(Object.keys(kit.metafile.inputs).filter((i) => !/node_modules\/(socketchart|xstate)\//.test(i) && i !== '<stdin>')).toEqual([]);
+
       // The check above would catch a Node import: the same bundle of socketchart/node fails on its built-ins.
       const failure = await bundle(`import { createConnection } from 'socketchart/node'; globalThis.c = createConnection;`).then(
         () => null,
@@ -330,11 +406,13 @@ describe('the packed package', () => {
       expect(failure?.errors.map((e) => e.text).join('\n')).toMatch(/Could not resolve "(node:)?(http|net|https|fs|stream|crypto|zlib|events|url|tls|buffer)"/);
     }, TIMEOUT);
 
-    it('type-checks an app under moduleResolution bundler', async () => {
-      await mkdir(join(app, 'bundler'), { recursive: true });
-      await writeFile(join(app, 'bundler', 'check.ts'), bundlerCheck);
+    it.each(COMPILERS)('type-checks an app under moduleResolution bundler, strict ($name)', async ({ name, tsc, version }) => {
+      const dir = `bundler-${name.replace(/\W+/g, '')}`;
+      await mkdir(join(app, dir), { recursive: true });
+      await writeFile(join(app, dir, 'check.ts'), bundlerCheck);
+      await writeFile(join(app, dir, 'typed.ts'), typedCheck);
       await writeFile(
-        join(app, 'bundler', 'tsconfig.json'),
+        join(app, dir, 'tsconfig.json'),
         JSON.stringify({
           compilerOptions: {
             target: 'ES2022',
@@ -346,23 +424,24 @@ describe('the packed package', () => {
             noEmit: true,
             skipLibCheck: false,
           },
-          files: ['check.ts'],
+          files: ['check.ts', 'typed.ts'],
         }),
       );
-      const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-      const result = await run(process.execPath, [tsc, '-p', 'bundler', '--listFiles'], app);
+      const versionRun = await run(process.execPath, [tsc, '--version'], app);
+      expect(versionRun.stdout).toMatch(version);
+      const result = await run(process.execPath, [tsc, '-p', dir, '--listFiles'], app);
       expect(result.code, describeRun(result)).toBe(0);
-      for (const entry of ['index', 'node', 'testing', 'delivery', 'server']) {
-        expect(result.stdout).toContain(`node_modules/socketchart/dist/${entry}.d.ts`);
-      }
+      for (const [, file] of ENTRIES) expect(result.stdout).toContain(`node_modules/socketchart/dist/${file}.d.ts`);
     }, TIMEOUT);
 
-    it('type-checks ESM and CJS files under module node16 (import and require types)', async () => {
-      await mkdir(join(app, 'node16'), { recursive: true });
-      await writeFile(join(app, 'node16', 'check.mts'), node16Esm);
-      await writeFile(join(app, 'node16', 'check.cts'), node16Cjs);
+    it.each(COMPILERS)('type-checks ESM and CJS files under module node16, strict (import and require types; $name)', async ({ name, tsc }) => {
+      const dir = `node16-${name.replace(/\W+/g, '')}`;
+      await mkdir(join(app, dir), { recursive: true });
+      await writeFile(join(app, dir, 'check.mts'), node16Esm);
+      await writeFile(join(app, dir, 'check.cts'), node16Cjs);
+      await writeFile(join(app, dir, 'typed.mts'), typedCheck);
       await writeFile(
-        join(app, 'node16', 'tsconfig.json'),
+        join(app, dir, 'tsconfig.json'),
         JSON.stringify({
           compilerOptions: {
             target: 'ES2022',
@@ -375,14 +454,14 @@ describe('the packed package', () => {
             // The bundler check above already checks the .d.ts files (slow); this one checks resolution.
             skipLibCheck: true,
           },
-          files: ['check.mts', 'check.cts'],
+          files: ['check.mts', 'check.cts', 'typed.mts'],
         }),
       );
-      const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-      const result = await run(process.execPath, [tsc, '-p', 'node16', '--listFiles'], app);
+      const result = await run(process.execPath, [tsc, '-p', dir, '--listFiles'], app);
       expect(result.code, describeRun(result)).toBe(0);
       expect(result.stdout).toContain('node_modules/socketchart/dist/node.d.ts');
       expect(result.stdout).toContain('node_modules/socketchart/dist/delivery.d.ts');
+      expect(result.stdout).toContain('node_modules/socketchart/dist/testing-browser.d.ts');
       expect(result.stdout).toContain('node_modules/socketchart/dist/node.d.cts');
       expect(result.stdout).toContain('node_modules/socketchart/dist/index.d.cts');
       expect(result.stdout).toContain('node_modules/socketchart/dist/testing.d.cts');
