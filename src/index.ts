@@ -3,6 +3,7 @@
  * This entry is browser-safe (no Node built-ins); `socketchart/node` adds the `ws` transport.
  */
 import { connectionFactory, missingTransport } from './connection.js';
+import { connectionLogicFactory } from './logic.js';
 import { poolFactory } from './pool.js';
 import { createBrowserTransport, hasGlobalWebSocket } from './transports/browser.js';
 
@@ -17,12 +18,24 @@ export const createConnection = /* @__PURE__ */ connectionFactory(() => {
 });
 
 export const createPool = /* @__PURE__ */ poolFactory(createConnection);
+export const connectionLogic = /* @__PURE__ */ connectionLogicFactory(createConnection);
+export { connectionOf, type ConnectionLogic, type ConnectionLogicCommand, type ConnectionLogicEvent, type ConnectionLogicInput } from './logic.js';
 export { ConnectionPool, PoolStateEvent, type PoolOptions, type PoolState } from './pool.js';
 export { Connection, type MessageOf, type MessageType, type OpenedOptions, type Subscription } from './connection.js';
 export { jsonCodec, rawCodec, type Codec } from './messages/codec.js';
 export { Reassembler, splitMessage, type ChunkingOptions } from './messages/chunking.js';
 export type { BatchingOptions } from './messages/batching.js';
 export type { RequestOptions } from './messages/requests.js';
+export type { RequestsOptions } from './messages/requestsOptions.js';
+export type {
+  BatchingPlugin,
+  ChunkingPlugin,
+  Plugin,
+  PluginHost,
+  RequestsPlugin,
+  RouterPlugin,
+  SchemaPlugin,
+} from './plugins/types.js';
 export type { StandardResult, StandardSchemaV1 } from './messages/schema.js';
 export type { ConnectionMetrics } from './metrics.js';
 export {
@@ -44,7 +57,6 @@ export {
   type ConnectionOptions,
   type HeartbeatOptions,
   type PerAttempt,
-  type RequestsOptions,
 } from './options.js';
 export { backoffDelay, type BackoffOptions } from './policies/backoff.js';
 export {
@@ -76,3 +88,4 @@ export {
   type StateNameArgument,
 } from './statePath.js';
 export { logTransitions, type TransitionLogOptions } from './logTransitions.js';
+export { createSharedConnection, SharedConnection, canShare, leaderMachine, type SharedConnectionOptions, type LeaderMachine } from './shared/index.js';
