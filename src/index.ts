@@ -26,16 +26,6 @@ export { jsonCodec, rawCodec, type Codec } from './messages/codec.js';
 export { Reassembler, splitMessage, type ChunkingOptions } from './messages/chunking.js';
 export type { BatchingOptions } from './messages/batching.js';
 export type { RequestOptions } from './messages/requests.js';
-export type { RequestsOptions } from './messages/requestsOptions.js';
-export type {
-  BatchingPlugin,
-  ChunkingPlugin,
-  Plugin,
-  PluginHost,
-  RequestsPlugin,
-  RouterPlugin,
-  SchemaPlugin,
-} from './plugins/types.js';
 export type { StandardResult, StandardSchemaV1 } from './messages/schema.js';
 export type { ConnectionMetrics } from './metrics.js';
 export {
@@ -57,6 +47,7 @@ export {
   type ConnectionOptions,
   type HeartbeatOptions,
   type PerAttempt,
+  type RequestsOptions,
 } from './options.js';
 export { backoffDelay, type BackoffOptions } from './policies/backoff.js';
 export {
@@ -88,4 +79,3 @@ export {
   type StateNameArgument,
 } from './statePath.js';
 export { logTransitions, type TransitionLogOptions } from './logTransitions.js';
-export { createSharedConnection, SharedConnection, canShare, leaderMachine, type SharedConnectionOptions, type LeaderMachine } from './shared/index.js';
