@@ -79,3 +79,4 @@ export {
   type StateNameArgument,
 } from './statePath.js';
 export { logTransitions, type TransitionLogOptions } from './logTransitions.js';
+export { createSharedConnection, SharedConnection, canShare, leaderMachine, type SharedConnectionOptions, type LeaderMachine } from './shared/index.js';

@@ -1,0 +1,120 @@
+/**
+ * What the tabs of one shared connection say to each other over their `BroadcastChannel`.
+ *
+ * Every value crosses by structured clone, so nothing here is a class: errors travel as `{ name, message, code }`
+ * and are rebuilt on arrival, events as their fields. Inbound messages cross *decoded*: the leader's codec and
+ * schema ran once, and every tab receives the same value (so a codec must produce values structured clone can
+ * carry: JSON values, strings, ArrayBuffers, Blobs; class instances arrive as plain objects).
+ *
+ * Addressing: `to` names one tab (a tab id). A message addressed to a tab that is gone is ignored by everyone; the
+ * sender keeps what needs an answer (sends until acknowledged, requests until replied) and sends it again to the
+ * next leader. Messages from one tab arrive in the order it posted them (BroadcastChannel keeps per-sender order),
+ * which is what makes "in order per tab" hold.
+ */
+import type { ClosedReason } from '../../machines/connection.js';
+import type { SendData } from '../data.js';
+import { SocketchartError, type SocketchartErrorCode } from '../errors.js';
+import type { DropReason } from '../policies/queue.js';
+
+/** Bumped when the messages below change shape: tabs on another version never share a channel. */
+export const SHARED_PROTOCOL_VERSION = 1;
+
+/** An error as structured clone can carry it, keeping socketchart's stable `code`. */
+export interface WireError {
+  name: string;
+  message: string;
+  code?: SocketchartErrorCode;
+}
+
+/** `closedBy`, with its error flattened. */
+export type WireClosedReason = Omit<ClosedReason, 'error'> & { error?: WireError };
+
+/** What a tab needs to show the leader's connection: sent on every statechange and to every late joiner. */
+export interface LeaderSnapshot {
+  state: string;
+  url: string;
+  protocol: string;
+  extensions: string;
+  closedBy: WireClosedReason | null;
+}
+
+interface FromTab {
+  /** The sending tab's id. */
+  from: string;
+}
+
+interface FromLeader extends FromTab {
+  /** The leader's term: later leaders have larger ones; anything from an older term is stale. */
+  epoch: number;
+}
+
+export type WireMessage =
+  /** A tab arrived (or lost its leader): the leader, if any, answers with `leader` addressed to it. */
+  | ({ t: 'hello' } & FromTab)
+  /** `from` leads (it holds the lock). Broadcast when it takes the lock; addressed (`to`) when answering a hello. */
+  | ({ t: 'leader'; to?: string; snap: LeaderSnapshot } & FromLeader)
+  /** The leader is leaving (its page hides or its handle closed): the lock is about to pass on. */
+  | ({ t: 'bye' } & FromLeader)
+  /** The leader's chart moved. */
+  | ({ t: 'state'; event: string; snap: LeaderSnapshot } & FromLeader)
+  /** A connection event, its fields flattened (`open`, `close`, `error`, `reconnecting`, `giveup`, `drain`, `invalid-message`). */
+  | ({ t: 'event'; event: WireEvent } & FromLeader)
+  /** An inbound message, decoded by the leader. */
+  | ({ t: 'message'; data: unknown; origin: string } & FromLeader)
+  /** A follower's send: the `seq`-th of its tab, for the leader `to`. */
+  | ({ t: 'send'; to: string; seq: number; message: unknown } & FromTab)
+  /** Every send of tab `to` up to `seq` is written (or handed to its own drop report): forget them. */
+  | ({ t: 'ack'; to: string; seq: number } & FromLeader)
+  /** A message of tab `to` that will not be delivered. */
+  | ({ t: 'drop'; to: string; reason: DropReason; data: SendData; message: unknown } & FromLeader)
+  /** A follower's request `rid` (its own numbering), for the leader `to`. */
+  | ({ t: 'request'; to: string; rid: number; message: unknown; timeout?: number } & FromTab)
+  | ({ t: 'cancel'; to: string; rid: number } & FromTab)
+  | ({ t: 'reply'; to: string; rid: number; ok: true; value: unknown } & FromLeader)
+  | ({ t: 'reply'; to: string; rid: number; ok: false; error: WireError } & FromLeader)
+  /** `open()` or `reconnect()` called in a follower: the leader runs it on the socket. */
+  | ({ t: 'command'; to: string; command: 'open' | 'reconnect' } & FromTab);
+
+export type WireEvent =
+  | { type: 'open' }
+  | { type: 'close'; code: number; reason: string; wasClean: boolean; closedBy: WireClosedReason | null }
+  | { type: 'error'; error: WireError }
+  | { type: 'reconnecting'; attempt: number; delay: number }
+  | { type: 'giveup'; closedBy: WireClosedReason }
+  | { type: 'drain'; bufferedAmount: number }
+  | { type: 'invalid-message'; data: unknown; problem: unknown };
+
+export function toWireError(error: unknown): WireError {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return typeof code === 'string' ? { name: error.name, message: error.message, code: code as SocketchartErrorCode } : { name: error.name, message: error.message };
+  }
+  return { name: 'Error', message: String(error) };
+}
+
+export function fromWireError(wire: WireError): Error {
+  if (wire.code !== undefined) return new SocketchartError(wire.code, wire.message);
+  const error = new Error(wire.message);
+  error.name = wire.name;
+  return error;
+}
+
+export function toWireClosedReason(reason: ClosedReason | null | undefined): WireClosedReason | null {
+  if (!reason) return null;
+  const { error, ...rest } = reason;
+  return error ? { ...rest, error: toWireError(error) } : rest;
+}
+
+export function fromWireClosedReason(reason: WireClosedReason | null): ClosedReason | null {
+  if (!reason) return null;
+  const { error, ...rest } = reason;
+  return error ? { ...rest, error: fromWireError(error) } : rest;
+}
+
+/** `readyState` of a public state path, as the chart's tags give it. */
+export function readyStateOfPath(path: string): 0 | 1 | 2 | 3 {
+  if (path === 'open') return 1;
+  if (path === 'closing') return 2;
+  if (path === 'closed') return 3;
+  return 0;
+}
