@@ -8,6 +8,12 @@ export default defineConfig({
     'testing-browser': 'src/testing/browser.ts',
     cli: 'src/cli/main.ts',
     delivery: 'src/delivery/index.ts',
+    // Message plug-ins: each its own entry, so an app's bundle holds only those it imports.
+    chunking: 'src/plugins/chunking.ts',
+    batching: 'src/plugins/batching.ts',
+    requests: 'src/plugins/requests.ts',
+    schema: 'src/plugins/schema.ts',
+    router: 'src/plugins/router.ts',
     server: 'src/server/index.ts',
     'server-redis': 'src/server/redis.ts',
   },

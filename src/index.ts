@@ -26,6 +26,16 @@ export { jsonCodec, rawCodec, type Codec } from './messages/codec.js';
 export { Reassembler, splitMessage, type ChunkingOptions } from './messages/chunking.js';
 export type { BatchingOptions } from './messages/batching.js';
 export type { RequestOptions } from './messages/requests.js';
+export type { RequestsOptions } from './messages/requestsOptions.js';
+export type {
+  BatchingPlugin,
+  ChunkingPlugin,
+  Plugin,
+  PluginHost,
+  RequestsPlugin,
+  RouterPlugin,
+  SchemaPlugin,
+} from './plugins/types.js';
 export type { StandardResult, StandardSchemaV1 } from './messages/schema.js';
 export type { ConnectionMetrics } from './metrics.js';
 export {
@@ -47,7 +57,6 @@ export {
   type ConnectionOptions,
   type HeartbeatOptions,
   type PerAttempt,
-  type RequestsOptions,
 } from './options.js';
 export { backoffDelay, type BackoffOptions } from './policies/backoff.js';
 export {

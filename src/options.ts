@@ -1,11 +1,12 @@
 /**
  * Connection options: the top-level ones, and the composition of the option groups. Each group (`backoff`,
- * `queue`, `heartbeat`, `auth`, `flow`, `batching`, `chunking`, `requests`, `unconfirmed`) has its type, defaults
- * and resolver in its own module; this file puts them together and re-exports them, so that importers keep one
- * place to look.
+ * `queue`, `heartbeat`, `auth`, `flow`, `unconfirmed`) has its type, defaults and resolver in its own module; this
+ * file puts them together and re-exports them, so that importers keep one place to look. Message features
+ * (`chunking`, `batching`, `requests`, `schema`, `router`) are plug-ins: their options, defaults and checks live in
+ * their own entries (src/plugins/), and here only the plug-in value is recognised.
  */
 import type { ActorOptions, AnyActorLogic, InspectionEvent, Observer } from 'xstate';
-import { invalidOption } from './errors.js';
+import { SocketchartError, describe, invalidOption } from './errors.js';
 import { type AuthOptions, AUTH_DEFAULTS, type ResolvedAuth, resolveAuth } from './policies/auth.js';
 import { type BackoffOptions, BACKOFF_DEFAULTS, type ResolvedBackoff, resolveBackoff } from './policies/backoff.js';
 import { type CloseCodesOption, checkCloseTable } from './policies/closeCodes.js';
@@ -16,11 +17,8 @@ import { type QueueOptions, QUEUE_DEFAULTS, type ResolvedQueue, resolveQueue } f
 import { type ResolvedUnconfirmed, type UnconfirmedOptions, UNCONFIRMED_DEFAULTS, resolveUnconfirmed } from './policies/unconfirmedOptions.js';
 import type { SendData } from './data.js';
 import type { DeliveryFactory } from './delivery/types.js';
-import { type BatchingOptions, BATCHING_DEFAULTS, type ResolvedBatching, resolveBatching } from './messages/batching.js';
-import { type ChunkingOptions, CHUNKING_DEFAULTS, type ResolvedChunking, resolveChunking } from './messages/chunkingOptions.js';
 import type { Codec } from './messages/codec.js';
-import { type RequestsOptions, REQUESTS_DEFAULTS, type ResolvedRequests, resolveRequests } from './messages/requestsOptions.js';
-import { type StandardSchemaV1, isStandardSchema } from './messages/schema.js';
+import type { BatchingPlugin, ChunkingPlugin, RequestsPlugin, RouterPlugin, SchemaPlugin } from './plugins/types.js';
 import type { BinaryType, CloseInfo, Transport } from './transports/types.js';
 import { type Assert, type ListsAllKeys, callback, delay, flag, knownKeys, text, whole } from './validate.js';
 
@@ -31,9 +29,6 @@ export { type FlowOptions, type ResolvedFlow, resolveFlow } from './policies/flo
 export { type HeartbeatOptions, type ResolvedHeartbeat, isJsonOfType, resolveHeartbeat } from './policies/heartbeat.js';
 export { resolveQueue } from './policies/queue.js';
 export { resolveUnconfirmed } from './policies/unconfirmedOptions.js';
-export { resolveBatching } from './messages/batching.js';
-export { type ResolvedChunking, resolveChunking } from './messages/chunkingOptions.js';
-export { type RequestsOptions, type ResolvedRequests, resolveRequests } from './messages/requestsOptions.js';
 
 type MaybePromise<T> = T | Promise<T>;
 
@@ -51,22 +46,24 @@ export interface ConnectionOptions<In = unknown, Out = SendData> {
    */
   codec?: Codec<In, Out>;
   /**
-   * Validates every decoded inbound message (any Standard Schema validator: zod, valibot, arktype). Rejected
-   * messages become `invalid-message` events, never `message` events.
-   * @default undefined
+   * Plug-in (`schema(validator)` from `socketchart/schema`): validates every decoded inbound message with a
+   * Standard Schema validator (zod, valibot, arktype). Rejected messages become `invalid-message` events, never
+   * `message` events.
+   * @default undefined (no validation)
    */
-  schema?: StandardSchemaV1<unknown, In>;
+  schema?: SchemaPlugin<In>;
   /**
-   * The discriminant field `on(type, handler)` routes by.
-   * @default 'type'
+   * Plug-in (`router()` from `socketchart/router`): `conn.on(type, handler)`, `once`, `off`, routing by a
+   * discriminant field (`router({ typeField })`).
+   * @default undefined (`on()` throws ERR_INVALID_OPTION naming the import)
    */
-  typeField?: string;
+  router?: RouterPlugin;
   /**
-   * Request/response (`request()`): the correlation field, the reply timeout, what happens to requests in flight
-   * when the socket is lost.
-   * @default `DEFAULTS.requests` (each field's own default)
+   * Plug-in (`requests()` from `socketchart/requests`): `conn.request()`, with its correlation field, reply timeout
+   * and what happens to requests in flight when the socket is lost.
+   * @default undefined (`request()` rejects with ERR_INVALID_OPTION naming the import)
    */
-  requests?: RequestsOptions;
+  requests?: RequestsPlugin;
   /**
    * Acknowledged delivery (see PROTOCOL.md): a layer built by e.g. `atLeastOnce()` from
    * `socketchart/delivery`. It keeps every message until the server acknowledges it and replays it after a
@@ -75,17 +72,17 @@ export interface ConnectionOptions<In = unknown, Out = SendData> {
    */
   delivery?: DeliveryFactory;
   /**
-   * Coalesce small outbound messages sent within `window` ms into one frame built by `envelope` (and split
-   * inbound batches with `split`).
+   * Plug-in (`batching({ envelope })` from `socketchart/batching`): coalesce small outbound messages sent within
+   * `window` ms into one frame built by `envelope` (and split inbound batches with `split`).
    * @default undefined (off: every send is its own frame)
    */
-  batching?: BatchingOptions;
+  batching?: BatchingPlugin;
   /**
-   * Split outbound messages bigger than `chunkSize` into several frames and reassemble inbound chunks (both
-   * ends must speak the format of `splitMessage`/`Reassembler`). `true` uses the defaults.
+   * Plug-in (`chunking()` from `socketchart/chunking`): split outbound messages bigger than `chunkSize` into
+   * several frames and reassemble inbound chunks (both ends must speak the format of `splitMessage`/`Reassembler`).
    * @default undefined (off)
    */
-  chunking?: ChunkingOptions | true;
+  chunking?: ChunkingPlugin;
   /**
    * Backpressure and rate limiting of outbound messages while open.
    * @default `DEFAULTS.flow` (no backpressure, no rate limit)
@@ -204,11 +201,7 @@ export interface ConnectionOptions<In = unknown, Out = SendData> {
 /** Every default in one place (each group's own defaults, composed); the README's options table is checked against this. */
 export const DEFAULTS = Object.freeze({
   flow: FLOW_DEFAULTS,
-  batching: BATCHING_DEFAULTS,
-  chunking: CHUNKING_DEFAULTS,
-  typeField: 'type',
   maxMessageSize: Infinity,
-  requests: REQUESTS_DEFAULTS,
   protocols: Object.freeze([]) as readonly string[],
   startClosed: false,
   connectTimeout: 10_000,
@@ -224,12 +217,13 @@ export interface ResolvedOptions {
   transport: Transport;
   /** Null when off, and always under a delivery layer (it has acknowledgements). */
   unconfirmed: ResolvedUnconfirmed | null;
-  batching: ResolvedBatching | null;
-  chunking: ResolvedChunking | null;
+  batching: BatchingPlugin | null;
+  chunking: ChunkingPlugin | null;
+  requests: RequestsPlugin | null;
+  schema: SchemaPlugin | null;
+  router: RouterPlugin | null;
   flow: ResolvedFlow;
-  typeField: string;
   maxMessageSize: number;
-  requests: ResolvedRequests;
   auth: ResolvedAuth | null;
   heartbeat: ResolvedHeartbeat | null;
   startClosed: boolean;
@@ -245,7 +239,7 @@ export interface ResolvedOptions {
  * `knownKeys('', options, [...CONNECTION_OPTION_KEYS, 'size'])`, so a typo of their own key is named too.
  */
 export const CONNECTION_OPTION_KEYS = [
-  'codec', 'schema', 'typeField', 'requests', 'delivery', 'batching', 'chunking', 'flow', 'maxMessageSize', 'transport',
+  'codec', 'schema', 'router', 'requests', 'delivery', 'batching', 'chunking', 'flow', 'maxMessageSize', 'transport',
   'protocols', 'headers', 'binaryType', 'startClosed', 'connectTimeout', 'closeTimeout', 'backoff', 'retryWait',
   'shouldReconnect', 'closeCodes', 'queue', 'unconfirmed', 'environment', 'clock', 'random', 'auth', 'heartbeat', 'inspect',
 ] as const;
@@ -275,9 +269,25 @@ export function checkTransport(transport: unknown): void {
   }
 }
 
+/**
+ * A message feature's option takes the plug-in value its entry makes. Anything else (the former `chunking: true`,
+ * `batching: { ... }`, a bare schema) is refused with the import that replaces it.
+ */
+function plugin<P>(name: string, value: unknown, call: string): P | null {
+  if (value === undefined) return null;
+  if (typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === name && isFunction((value as { create?: unknown }).create)) return value as P;
+  throw new SocketchartError(
+    'ERR_INVALID_OPTION',
+    `Option \`${name}\` takes the plug-in ${call} from 'socketchart/${name}' (message features are imports, so an app ships only those it uses): import { ${name} } from 'socketchart/${name}', then createConnection(url, { ${name}: ${call} }); got ${describe(value)}.`,
+  );
+}
+
 /** Checks everything that can be checked before the first attempt, so mistakes fail at construction. */
 export function resolveOptions(options: ConnectionOptions<unknown, unknown>, transport: Transport): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
+  if ('typeField' in options) {
+    throw invalidOption('typeField', "unset: the field `on()` routes by is the router plug-in's (import { router } from 'socketchart/router', then createConnection(url, { router: router({ typeField }) }))", options.typeField);
+  }
   knownKeys('', options, CONNECTION_OPTION_KEYS);
   callback('retryWait', options.retryWait);
   callback('shouldReconnect', options.shouldReconnect);
@@ -300,20 +310,18 @@ export function resolveOptions(options: ConnectionOptions<unknown, unknown>, tra
   if (options.codec !== undefined && (typeof options.codec?.encode !== 'function' || typeof options.codec?.decode !== 'function')) {
     throw invalidOption('codec', 'an object with encode() and decode() (e.g. jsonCodec())', options.codec);
   }
-  if (options.schema !== undefined && !isStandardSchema(options.schema)) {
-    throw invalidOption('schema', 'a Standard Schema validator (zod, valibot, arktype, ...)', options.schema);
-  }
   const startClosed = flag('startClosed', options.startClosed, DEFAULTS.startClosed);
   const unconfirmed = resolveUnconfirmed(options.unconfirmed);
   return {
     transport,
     unconfirmed: options.delivery === undefined ? unconfirmed : null,
-    batching: resolveBatching(options.batching),
-    chunking: resolveChunking(options.chunking),
+    batching: plugin('batching', options.batching, 'batching({ envelope })'),
+    chunking: plugin('chunking', options.chunking, 'chunking({ chunkSize })'),
+    requests: plugin('requests', options.requests, 'requests({ timeout })'),
+    schema: plugin('schema', options.schema, 'schema(yourSchema)'),
+    router: plugin('router', options.router, 'router({ typeField })'),
     flow: resolveFlow(options.flow),
-    typeField: text('typeField', options.typeField, DEFAULTS.typeField),
     maxMessageSize: whole('maxMessageSize', options.maxMessageSize, DEFAULTS.maxMessageSize, 0, true),
-    requests: resolveRequests(options.requests),
     auth: resolveAuth(options.auth, transport),
     heartbeat: resolveHeartbeat(options.heartbeat, transport),
     startClosed,

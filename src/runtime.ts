@@ -8,7 +8,7 @@ import {
   connectionMachine,
 } from '../machines/connection.js';
 import { type SendData, assertSendData, byteLengthOf } from './data.js';
-import { SocketchartError, describe, invalidOption } from './errors.js';
+import { SocketchartError, describe } from './errors.js';
 import {
   DrainEvent,
   DropEvent,
@@ -24,8 +24,6 @@ import {
   StateChangeEvent,
 } from './events.js';
 import {
-  MAX_DELAY,
-  isDelay,
   type ConnectionClock,
   ConnectionOptions,
   PerAttempt,
@@ -38,22 +36,16 @@ import { type DeliveryFactory, type DeliveryLayer, NO_MESSAGE } from './delivery
 import { BatchOrigin, type DropReason, type Dropped, MessageTrail, OutboundQueue, type QueueTag } from './policies/queue.js';
 import { TokenBucket } from './policies/rateLimit.js';
 import { ReceiptTracker } from './policies/unconfirmed.js';
-import type { ResolvedBatching } from './messages/batching.js';
 import { HeldMessages } from './inbound/held.js';
-import { Reassembler, splitMessage } from './messages/chunking.js';
 import { type Codec, rawCodec } from './messages/codec.js';
-import { RequestTracker, type RequestOptions, abortReason } from './messages/requests.js';
-import { MessageRouter } from './messages/router.js';
-import type { StandardResult, StandardSchemaV1 } from './messages/schema.js';
+import { type RequestOptions, abortReason } from './messages/requests.js';
+import type { Batcher, Chunker, PluginHost, Requester, Router, Timers, Validator } from './plugins/types.js';
 import { type ConnectionMetrics, MetricsCounters, sizeOf } from './metrics.js';
 import { readyStateOf, statePathOf } from './statePath.js';
 import type { BinaryType, CloseInfo, OpenRequest, Transport, TransportSocket } from './transports/types.js';
 import { parseProtocols, parseSocketUrl } from './url.js';
 
 type Handler = ((event: never) => void) | null;
-
-/** A request's `sentOn` while it waits in the outbound queue: the queue, not a resend, takes it to a socket. */
-const QUEUED = Symbol('queued');
 
 /** The shared empty list: per-connection lists are allocated only when something goes in them. */
 const NONE = Object.freeze([]) as never[];
@@ -78,7 +70,7 @@ interface OpenWaiter {
  * Events the machine causes are fired only after the machine has committed its new snapshot, so a listener
  * always sees `readyState` and `state` as they are after the transition, and may call back into the connection.
  */
-export class ConnectionRuntime implements ConnectionHost {
+export class ConnectionRuntime implements ConnectionHost, PluginHost {
   readonly transport: Transport;
   readonly policy: ConnectionPolicy;
   readonly listeners = new ListenerRegistry();
@@ -130,15 +122,14 @@ export class ConnectionRuntime implements ConnectionHost {
   #pingSentAt = -1;
   #rtt: number | null = null;
   readonly #codec: Codec<unknown, unknown>;
-  readonly #schema: StandardSchemaV1 | undefined;
-  /** Keeps async schema validations in arrival order. */
-  #validating: Promise<void> | null = null;
-  #router: MessageRouter<unknown> | null = null;
-  #requests: RequestTracker | null = null;
-  readonly #typeField: string;
-  readonly #requestOptions: ResolvedOptions['requests'];
-  readonly #requestsOnReconnect: 'resend' | 'fail';
+  readonly raw: boolean;
   readonly #maxMessageSize: number;
+  /** The message plug-ins the app passed (null: not imported); see plugins/types.ts for where each is called. */
+  readonly #chunker: Chunker | null;
+  readonly #batcher: Batcher | null;
+  readonly #requester: Requester | null;
+  readonly #validator: Validator | null;
+  readonly #router: Router | null;
   /** `onEveryOpen` hooks (joins, subscriptions), run on every open before the queue is flushed. */
   #everyOpen: Array<() => void> = NONE;
   /** True while the open sequence writes restore messages: they go to the socket ahead of the queue. */
@@ -150,15 +141,6 @@ export class ConnectionRuntime implements ConnectionHost {
   /** Set when a send waited for the socket's buffer; cleared (with a `drain` event) once it drained. */
   #backpressured = false;
   #pumpTimer: unknown = null;
-  readonly #batching: ResolvedBatching | null;
-  /** Frames collected for the next batch, and the timer that sends it. */
-  #batch: SendData[] = NONE;
-  /** What was passed to send() for each of them; under the raw codec the same array as `#batch`. */
-  #batchMessages: unknown[] = NONE;
-  #batchTimer: unknown = null;
-  readonly #chunkSize: number;
-  readonly #reassembler: Reassembler | null;
-  #chunkId = 0;
   /** The acknowledged-delivery layer, when `delivery` is configured: it owns the outbound path. */
   readonly #delivery: DeliveryLayer | null;
   /** Plain mode: what the server has proven it received of the live socket's writes (see policies/unconfirmed). */
@@ -201,24 +183,21 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#auth = resolved.auth;
     this.#heartbeat = resolved.heartbeat;
     this.#codec = (options.codec ?? rawCodec) as Codec<unknown, unknown>;
-    this.#schema = options.schema;
-    this.#typeField = resolved.typeField;
-    this.#requestOptions = resolved.requests;
-    this.#requestsOnReconnect = resolved.requests.onReconnect;
+    this.raw = this.#codec === rawCodec;
     this.#maxMessageSize = resolved.maxMessageSize;
     this.#highWaterMark = resolved.flow.highWaterMark;
     this.#lowWaterMark = resolved.flow.lowWaterMark;
     this.#bucket = resolved.flow.rateLimit ? new TokenBucket(resolved.flow.rateLimit, this.now()) : null;
     this.#delivery = options.delivery !== undefined ? this.#createDelivery(options.delivery) : null;
-    this.#batching = resolved.batching;
-    this.#chunkSize = resolved.chunking?.chunkSize ?? Infinity;
     this.#holdLimits = { maxMessages: resolved.queue.maxMessages, maxBytes: resolved.queue.maxBytes };
-    this.#reassembler = resolved.chunking
-      ? new Reassembler(resolved.chunking.maxMessageBytes, { onDiscard: ({ error }) => this.#reportInvalid(undefined, error) })
-      : null;
     this.queue = new OutboundQueue(resolved.queue, this);
     this.#receipts = resolved.unconfirmed ? new ReceiptTracker(resolved.unconfirmed, resolved.transport.canPing === true) : null;
     this.#trail = this.#receipts !== null && this.#codec !== rawCodec ? new MessageTrail() : null;
+    this.#chunker = resolved.chunking?.create(this) ?? null;
+    this.#batcher = resolved.batching?.create(this) ?? null;
+    this.#requester = resolved.requests?.create(this) ?? null;
+    this.#validator = resolved.schema?.create(this) ?? null;
+    this.#router = resolved.router?.create(this) ?? null;
     const userInspect = options.inspect;
     this.actor = createActor(connectionMachine, {
       input: { host: this },
@@ -257,9 +236,9 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#readyState = 3;
     this.#settleUnconfirmed(false);
     this.queue.clear('closed');
-    this.#requests?.failAll(this.#closedError());
+    this.#requester?.ended(this.closedError());
     this.#delivery?.ended();
-    this.#dropBatch();
+    this.#batcher?.drop();
     this.#queueEvent(new SocketErrorEvent(cause, this.now()));
     this.#queueEvent(new SocketCloseEvent(reason, reason, this.now()));
     this.#flush();
@@ -276,7 +255,7 @@ export class ConnectionRuntime implements ConnectionHost {
       try {
         return call(...args);
       } catch (error) {
-        this.#reportCallbackError(name, error);
+        this.reportCallbackError(name, error);
         return fallback;
       }
     };
@@ -289,29 +268,23 @@ export class ConnectionRuntime implements ConnectionHost {
         if (typeof r === 'number' && r >= 0 && r < 1) return r;
         throw new TypeError(`random() must return a number in [0, 1); got ${describe(r)}`);
       } catch (error) {
-        this.#reportCallbackError('random', error);
+        this.reportCallbackError('random', error);
         return 0.5;
       }
     };
   }
 
-  #reportCallbackError(name: string, error: unknown): void {
+  reportCallbackError(name: string, error: unknown): void {
     const cause = error instanceof Error ? error : new Error(String(error));
     const reported = new SocketchartError('ERR_INVALID_OPTION', `Your \`${name}\` callback threw: ${cause.message}`, { cause });
     // Called from a guard or an action: the event goes out once the transition commits.
     this.#queueEvent(new SocketErrorEvent(reported, this.now()));
   }
 
-  /** The message router, made on first use: most connections never route. */
-  get router(): MessageRouter<unknown> {
-    this.#router ??= new MessageRouter(this.#typeField);
+  /** The router plug-in behind `on/once/off`. */
+  get router(): Router {
+    if (this.#router === null) throw missingPlugin('on/once/off(type, handler)', 'router', 'router()');
     return this.#router;
-  }
-
-  /** The request tracker, made on first `request()`. */
-  get requests(): RequestTracker {
-    this.#requests ??= new RequestTracker(this.#requestOptions.idField, this.#timers(), this.#requestOptions.timeout);
-    return this.#requests;
   }
 
   start(): void {
@@ -398,89 +371,29 @@ export class ConnectionRuntime implements ConnectionHost {
   close(code: number, reason: string): void {
     if (this.#readyState === 2 || this.#readyState === 3) return;
     // What was sent before close() goes out before the close frame.
-    this.flushBatch();
+    this.#batcher?.flush();
     this.actor.send({ type: 'CLOSE', code, reason });
   }
 
   send(message: unknown): void {
     const data = this.#codec === rawCodec ? (message as SendData) : this.encode(message);
     if (typeof data !== 'string') assertSendData(data);
-    if (this.#maxMessageSize !== Infinity) this.#checkSize(data);
-    if (this.#chunkSize !== Infinity && typeof data !== 'string') this.#checkSplittable(data);
-    if (this.#batching !== null && this.#readyState < 2 && !this.#restoring) {
-      this.#addToBatch(data, message);
+    this.checkOutbound(data);
+    if (this.#batcher !== null && this.#readyState < 2 && !this.#restoring) {
+      this.#batcher.add(data, message);
       return;
     }
-    this.#sendFrame(data, undefined, message);
-  }
-
-  #addToBatch(data: SendData, message: unknown): void {
-    const batching = this.#batching as ResolvedBatching;
-    if (this.#batch === NONE) {
-      this.#batch = [];
-      // Under the raw codec each message is its own frame: one array serves as both.
-      this.#batchMessages = this.#codec === rawCodec ? this.#batch : [];
-    }
-    this.#batch.push(data);
-    if (this.#batchMessages !== this.#batch) this.#batchMessages.push(message);
-    if (this.#batch.length >= batching.maxMessages) this.flushBatch();
-    else if (this.#batchTimer === null) this.#batchTimer = this.#timers().setTimeout(() => this.flushBatch(), batching.window);
-  }
-
-  /** Sends what the batch holds now, as one frame (a batch of one goes as itself). */
-  flushBatch(): void {
-    if (this.#batchTimer !== null) this.#timers().clearTimeout(this.#batchTimer);
-    this.#batchTimer = null;
-    const frames = this.#batch;
-    const messages = this.#batchMessages;
-    if (frames.length === 0) return;
-    this.#batch = NONE;
-    this.#batchMessages = NONE;
-    let frame: SendData;
-    try {
-      frame = frames.length === 1 ? (frames[0] as SendData) : (this.#batching as ResolvedBatching).envelope(frames);
-      assertSendData(frame);
-    } catch (error) {
-      // The envelope failed: nothing of the batch can be sent; each message is reported.
-      this.#reportCallbackError('batching.envelope', error);
-      this.#reportSoon(frames, messages, 'closed');
-      return;
-    }
-    try {
-      this.#sendFrame(frame, undefined, frames.length === 1 ? messages[0] : new BatchOrigin(frames, messages));
-    } catch (error) {
-      // Only a full queue under overflow 'reject' refuses a frame, and no send() is there to throw to: report.
-      if (!(error instanceof SocketchartError && error.code === 'ERR_QUEUE_FULL')) throw error;
-      this.#reportSoon(frames, messages, 'queue-full');
-    }
+    this.sendFrame(data, undefined, message);
   }
 
   /** Reports messages as dropped, after the transition in progress if there is one. */
-  #reportSoon(frames: readonly SendData[], messages: readonly unknown[], reason: DropReason): void {
+  reportDrops(frames: readonly SendData[], messages: readonly unknown[], reason: DropReason): void {
     for (let i = 0; i < frames.length; i++) this.#queueEvent(new DropEvent(frames[i] as SendData, reason, this.now(), messages[i]));
     if (!this.#inTransition) this.#flush();
   }
 
-  #batchIntoQueue(): void {
-    if (this.#batch.length === 0) return;
-    if (this.#batchTimer !== null) this.#timers().clearTimeout(this.#batchTimer);
-    this.#batchTimer = null;
-    const frames = this.#batch;
-    const messages = this.#batchMessages;
-    this.#batch = NONE;
-    this.#batchMessages = NONE;
-    for (let i = 0; i < frames.length; i++) this.queue.enqueue(frames[i] as SendData, this.now(), undefined, messages[i]);
-  }
-
-  /** The session ended with a batch still collecting: each of its messages is reported, not the envelope. */
-  #dropBatch(): void {
-    if (this.#batchTimer !== null) this.#timers().clearTimeout(this.#batchTimer);
-    this.#batchTimer = null;
-    const frames = this.#batch;
-    const messages = this.#batchMessages;
-    this.#batch = NONE;
-    this.#batchMessages = NONE;
-    for (let i = 0; i < frames.length; i++) this.#queueEvent(new DropEvent(frames[i] as SendData, 'closed', this.now(), messages[i]));
+  enqueue(data: SendData, message: unknown): void {
+    this.queue.enqueue(data, this.now(), undefined, message);
   }
 
   /** The frame for an app message; a codec that fails becomes ERR_INVALID_DATA (it is the message that is bad). */
@@ -504,11 +417,11 @@ export class ConnectionRuntime implements ConnectionHost {
    * at the moment it is written, so the queue and its drop reports always deal in whole messages.
    */
   #write(socket: TransportSocket, data: SendData, tracked: boolean, origin?: unknown): boolean {
-    if (this.#chunkSize === Infinity || byteLengthOf(data) <= this.#chunkSize) {
+    const frames = this.#chunker?.split(data);
+    if (!frames) {
       if (!socket.send(data)) return false;
     } else {
-      const bytes = typeof data === 'string' ? data : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data as ArrayBuffer);
-      for (const frame of splitMessage(bytes, ++this.#chunkId, this.#chunkSize)) {
+      for (const frame of frames) {
         if (!socket.send(frame)) return false;
       }
     }
@@ -517,6 +430,10 @@ export class ConnectionRuntime implements ConnectionHost {
     // Requests are not tracked: an unanswered request already ends loudly (resent, or rejected).
     if (tracked && this.#receipts !== null) this.#logWrite(this.#receipts, socket, data, origin);
     return true;
+  }
+
+  write(socket: TransportSocket, data: SendData, tracked: boolean): boolean {
+    return this.#write(socket, data, tracked);
   }
 
   /** Logs a write as unconfirmed, and with a codec its messages in the trail (see MessageTrail). */
@@ -553,7 +470,7 @@ export class ConnectionRuntime implements ConnectionHost {
    * Writes `data` now if it can, else hands it to the delivery layer or the queue (or reports it dropped).
    * Returns true only when it was written to the live socket now.
    */
-  #sendFrame(data: SendData, request: QueueTag | undefined, origin: unknown): boolean {
+  sendFrame(data: SendData, request: QueueTag | undefined, origin: unknown): boolean {
     if (this.#delivery !== null) {
       if (this.#readyState >= 2) this.#reportDrop(data, origin, 'closed');
       else this.#delivery.send(data, origin);
@@ -641,7 +558,7 @@ export class ConnectionRuntime implements ConnectionHost {
     const waitForToken = this.#bucket && !this.#backpressured ? this.#bucket.wait(this.now()) : 0;
     // The socket has no portable drain signal, so a backpressured pump polls its buffer at frame rate.
     const delay = this.#backpressured ? Math.max(16, waitForToken) : waitForToken;
-    this.#pumpTimer = this.#timers().setTimeout(() => this.#pump(), delay);
+    this.#pumpTimer = this.timers().setTimeout(() => this.#pump(), delay);
   }
 
   /**
@@ -667,7 +584,7 @@ export class ConnectionRuntime implements ConnectionHost {
   }
 
   #buildDelivery(factory: DeliveryFactory): DeliveryLayer {
-    const timers = this.#timers();
+    const timers = this.timers();
     return factory({
       write: (frame) => {
         const live = this.#live;
@@ -689,78 +606,39 @@ export class ConnectionRuntime implements ConnectionHost {
   }
 
   #stopPump(): void {
-    if (this.#pumpTimer !== null) this.#timers().clearTimeout(this.#pumpTimer);
+    if (this.#pumpTimer !== null) this.timers().clearTimeout(this.#pumpTimer);
     this.#pumpTimer = null;
   }
 
-  /** A Blob can only be read asynchronously, so chunking (which splits at write time) cannot split one. */
-  #checkSplittable(data: SendData): void {
-    if (typeof Blob !== 'undefined' && data instanceof Blob && data.size > this.#chunkSize) {
-      throw new SocketchartError(
-        'ERR_INVALID_DATA',
-        `A Blob of ${data.size} bytes is bigger than chunking.chunkSize (${this.#chunkSize}) and cannot be split synchronously; send \`await blob.arrayBuffer()\` instead.`,
-      );
+  /** The checks every outbound frame passes when it is accepted, so one written later obeys the same limits. */
+  checkOutbound(data: SendData): void {
+    if (this.#maxMessageSize !== Infinity) {
+      const size = byteLengthOf(data);
+      if (size > this.#maxMessageSize) {
+        throw new SocketchartError(
+          'ERR_MESSAGE_TOO_LARGE',
+          `The message is ${size} bytes; maxMessageSize is ${this.#maxMessageSize}. Split it (see chunking in the README) or raise maxMessageSize.`,
+        );
+      }
     }
-  }
-
-  #checkSize(data: SendData): void {
-    const size = byteLengthOf(data);
-    if (size > this.#maxMessageSize) {
-      throw new SocketchartError(
-        'ERR_MESSAGE_TOO_LARGE',
-        `The message is ${size} bytes; maxMessageSize is ${this.#maxMessageSize}. Split it (see chunking in the README) or raise maxMessageSize.`,
-      );
-    }
+    if (this.#chunker !== null && typeof data !== 'string') this.#chunker.check(data);
   }
 
   request<R>(body: unknown, options: RequestOptions): Promise<R> {
-    if (this.#codec === rawCodec) {
-      return Promise.reject(
-        new SocketchartError('ERR_INVALID_OPTION', 'request() needs a codec that carries objects, e.g. createConnection(url, { codec: jsonCodec() }).'),
-      );
-    }
-    if (typeof body !== 'object' || body === null) {
-      return Promise.reject(new SocketchartError('ERR_INVALID_DATA', 'request() takes an object message (its reply is matched by the id field).'));
-    }
-    if (this.#readyState === 3) return Promise.reject(this.#closedError());
-    if (typeof options !== 'object' || options === null) return Promise.reject(invalidOption('request(message, options)', 'an object { timeout?, signal? }', options));
-    if (options.timeout !== undefined && !isDelay(options.timeout, true)) {
-      return Promise.reject(invalidOption('request({ timeout })', `ms from 0 to ${MAX_DELAY} (or Infinity)`, options.timeout));
-    }
-    const signal = options.signal as unknown;
-    if (signal !== undefined && !(typeof signal === 'object' && signal !== null && typeof (signal as AbortSignal).aborted === 'boolean')) {
-      return Promise.reject(invalidOption('request({ signal })', 'an AbortSignal', signal));
-    }
-    let created: ReturnType<RequestTracker['create']>;
-    let data: SendData;
-    try {
-      created = this.requests.create<R>(body, options);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const { entry } = created;
-    const promise = created.promise as Promise<R>;
-    if (entry.settled) return promise; // its signal was aborted already: nothing goes out
-    try {
-      // Checked in every state, so a request written later, on open, obeys the same limits as send().
-      data = this.encode(entry.message);
-      if (this.#maxMessageSize !== Infinity) this.#checkSize(data);
-      if (this.#chunkSize !== Infinity && typeof data !== 'string') this.#checkSplittable(data);
-    } catch (error) {
-      entry.reject(error as Error);
-      return promise;
-    }
-    const live = this.#live;
-    if (live !== null || this.#delivery !== null) {
-      // While open (and always under a delivery layer) a request takes the same road as send(): chunking, flow
-      // limits, the queue (tagged, so the pump marks it sent or skips it once settled) or the delivery layer.
-      entry.sentOn = this.#sendFrame(data, entry, entry.message) ? live : QUEUED;
-    }
-    return promise;
+    if (this.#requester === null) return Promise.reject(missingPlugin('request()', 'requests', 'requests()'));
+    return this.#requester.request(body, options) as Promise<R>;
   }
 
-  #writeRequest(socket: TransportSocket, entry: { message: object; sentOn: unknown }): void {
-    if (this.#write(socket, this.encode(entry.message), false)) entry.sentOn = socket;
+  get live(): TransportSocket | null {
+    return this.#live;
+  }
+
+  get announced(): TransportSocket | null {
+    return this.#announced;
+  }
+
+  get delivering(): boolean {
+    return this.#delivery !== null;
   }
 
   /** Runs `hook` on every open from now on (and now, if open). Returns the function that stops it. */
@@ -809,7 +687,7 @@ export class ConnectionRuntime implements ConnectionHost {
     };
   }
 
-  #timers(): { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(id: unknown): void } {
+  timers(): Timers {
     const clock = this.#clock;
     if (clock) return { setTimeout: (fn, ms) => clock.setTimeout(fn, ms), clearTimeout: (id) => clock.clearTimeout(id as never) };
     return { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (id) => clearTimeout(id as ReturnType<typeof setTimeout>) };
@@ -817,7 +695,7 @@ export class ConnectionRuntime implements ConnectionHost {
 
   whenOpen(timeout: number | undefined, signal: AbortSignal | undefined): Promise<void> {
     if (this.#readyState === 1) return Promise.resolve();
-    if (this.#readyState === 3) return Promise.reject(this.#closedError());
+    if (this.#readyState === 3) return Promise.reject(this.closedError());
     return new Promise<void>((resolve, reject) => {
       let timer: unknown;
       const settle = () => {
@@ -945,24 +823,22 @@ export class ConnectionRuntime implements ConnectionHost {
     const at = this.now();
     this.counters.countIn(sizeOf(frame), at);
     let data = frame;
-    if (this.#reassembler !== null) {
+    if (this.#chunker !== null) {
       try {
-        data = this.#reassembler.accept(frame);
+        data = this.#chunker.accept(frame);
       } catch (error) {
-        this.#invalid(frame, error);
+        this.invalid(frame, error);
         return;
       }
       if (data === undefined) return;
-      // A reassembled binary message arrives as the binaryType asks.
-      if (data instanceof Uint8Array && data !== frame && this.#binaryType === 'arraybuffer') data = data.buffer;
     }
-    const split = this.#batching?.split;
+    const split = this.#batcher?.split;
     if (split) {
       let parts: unknown[] | undefined;
       try {
         parts = split(data);
       } catch (error) {
-        this.#invalid(data, error);
+        this.invalid(data, error);
         return;
       }
       if (parts !== undefined) {
@@ -979,80 +855,33 @@ export class ConnectionRuntime implements ConnectionHost {
       try {
         message = this.#codec.decode(data);
       } catch (error) {
-        this.#invalid(data, error);
+        this.invalid(data, error);
         return;
       }
     }
-    const schema = this.#schema;
-    if (schema) {
-      if (this.#validating) {
-        this.#validateLater(schema, data, message, at);
-        return;
-      }
-      let result: ReturnType<StandardSchemaV1['~standard']['validate']>;
-      try {
-        result = schema['~standard'].validate(message);
-      } catch (error) {
-        this.#invalid(data, error);
-        return;
-      }
-      if (result instanceof Promise) {
-        this.#validating = Promise.resolve();
-        this.#validateLater(schema, data, message, at, result);
-        return;
-      }
-      if (result.issues) {
-        this.#invalid(data, result.issues);
-        return;
-      }
-      message = result.value;
-    }
-    this.#route(message, at);
+    if (this.#validator !== null) this.#validator.accept(data, message, at);
+    else this.route(message, at);
   }
 
-  /**
-   * Async validation, chained so messages keep their arrival order. A validator that rejects makes that message
-   * invalid, not the chain; messages of a socket that is gone by the time they validate are not delivered.
-   */
-  #validateLater(schema: StandardSchemaV1, data: unknown, message: unknown, at: number, started?: Promise<StandardResult<unknown>>): void {
-    const socket = this.#announced;
-    const tail = (this.#validating ?? Promise.resolve())
-      .then(() => started ?? schema['~standard'].validate(message))
-      .then(
-        (result) => {
-          if (this.#announced !== socket) return;
-          if (result.issues) this.#invalid(data, result.issues);
-          else this.#route(result.value, at);
-        },
-        (error: unknown) => {
-          if (this.#announced === socket) this.#invalid(data, error);
-        },
-      );
-    this.#validating = tail;
-    void tail.then(() => {
-      if (this.#validating === tail) this.#validating = null;
-    });
-  }
-
-  #invalid(data: unknown, problem: unknown): void {
+  invalid(data: unknown, problem: unknown): void {
     const event = new InvalidMessageEvent(data, problem, this.now());
     event.target = this.#facade;
     this.listeners.dispatch(event, null);
   }
 
   /** Like #invalid, but safe mid-transition: the event waits for the commit like the chart's own. */
-  #reportInvalid(data: unknown, problem: unknown): void {
+  reportInvalid(data: unknown, problem: unknown): void {
     this.#emit(new InvalidMessageEvent(data, problem, this.now()));
   }
 
   /** The announced socket is over: partial chunked messages die with it (chunk ids restart per socket). */
   #endInbound(): void {
-    this.#reassembler?.reset();
+    this.#chunker?.reset();
   }
 
-  #route(message: unknown, at: number): void {
-    if (this.#requests !== null && this.#requests.size > 0 && this.#requests.settle(message)) return;
-    if (this.#router !== null && this.#router.size > 0) this.#router.route(message);
+  route(message: unknown, at: number): void {
+    if (this.#requester?.settle(message)) return;
+    this.#router?.route(message);
     this.#deliverMessage(message, at);
   }
 
@@ -1089,7 +918,7 @@ export class ConnectionRuntime implements ConnectionHost {
     try {
       verdict = auth.isAck(data) ? 'ack' : auth.isNack(data) ? 'nack' : 'other';
     } catch (error) {
-      this.#reportCallbackError('auth.isAck/isNack', error);
+      this.reportCallbackError('auth.isAck/isNack', error);
       this.#flush();
       verdict = 'other';
     }
@@ -1103,7 +932,7 @@ export class ConnectionRuntime implements ConnectionHost {
     const held = (this.#heldDuringAuth ??= new HeldMessages(this.#holdLimits.maxMessages, this.#holdLimits.maxBytes));
     if (held.hold(data, sizeOf(data))) return;
     const { maxMessages, maxBytes } = this.#holdLimits;
-    this.#reportInvalid(
+    this.reportInvalid(
       data,
       new SocketchartError('ERR_QUEUE_FULL', `The server sent more than ${maxMessages} messages or ${maxBytes} bytes before acknowledging authentication; this one was discarded (the bounds are queue.maxMessages and queue.maxBytes).`),
     );
@@ -1113,7 +942,7 @@ export class ConnectionRuntime implements ConnectionHost {
     try {
       return isPong(data);
     } catch (error) {
-      this.#reportCallbackError('heartbeat.isPong', error);
+      this.reportCallbackError('heartbeat.isPong', error);
       this.#flush();
       return false;
     }
@@ -1158,7 +987,7 @@ export class ConnectionRuntime implements ConnectionHost {
       try {
         message = auth.message(token);
       } catch (error) {
-        this.#reportCallbackError('auth.message', error);
+        this.reportCallbackError('auth.message', error);
         report({ type: 'AUTH.FAIL', reason: 'auth.message threw' });
       }
       if (message !== null) this.#socket.send(message);
@@ -1180,7 +1009,7 @@ export class ConnectionRuntime implements ConnectionHost {
         if (socket.send(heartbeat.ping())) this.#receipts?.messagePingSent();
       } catch (error) {
         // No ping goes out, so the probe times out and the socket is replaced: loud, not stuck.
-        this.#reportCallbackError('heartbeat.ping', error);
+        this.reportCallbackError('heartbeat.ping', error);
       }
     }
   }
@@ -1209,10 +1038,10 @@ export class ConnectionRuntime implements ConnectionHost {
     // anything an `open` listener sends.
     this.#delivery?.opened();
     // A batch still collecting from before the open is part of the queue: it must not overtake the restore.
-    this.#batchIntoQueue();
+    this.#batcher?.intoQueue();
     this.#restoring = true;
     for (const hook of this.#everyOpen) this.#runHook(hook);
-    if (this.#requests !== null) for (const entry of this.#requests.unsentOn(socket)) this.#writeRequest(socket, entry);
+    this.#requester?.opened(socket);
     this.#restoring = false;
     this.#pump();
     this.#queueEvent(new OpenEvent(this.now()));
@@ -1233,9 +1062,7 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#delivery?.lost();
     this.counters.closed(this.now());
     this.counters.lastClose = close;
-    if (this.#requestsOnReconnect === 'fail') {
-      this.#requests?.failAll(new SocketchartError('ERR_CONNECTION_LOST', `The connection was lost (${close.code}${close.reason ? ` ${close.reason}` : ''}) before the reply came.`));
-    }
+    this.#requester?.lost(close);
     if (this.#announced !== null) {
       this.#announced = null;
       this.#endInbound();
@@ -1257,9 +1084,9 @@ export class ConnectionRuntime implements ConnectionHost {
     this.#settleUnconfirmed(reason.kind === 'user' && reason.wasClean);
     this.counters.closed(this.now());
     this.counters.lastClose = { code: reason.code, reason: reason.reason, wasClean: reason.wasClean };
-    this.#requests?.failAll(this.#closedError());
+    this.#requester?.ended(this.closedError());
     this.#delivery?.ended();
-    this.#dropBatch();
+    this.#batcher?.drop();
     this.#stopEnvironment?.();
     this.#stopEnvironment = null;
     this.queue.clear('closed');
@@ -1306,7 +1133,7 @@ export class ConnectionRuntime implements ConnectionHost {
       const event = this.#pending.shift() as SocketchartEvent;
       event.target = facade;
       if (event.type === 'open') this.#settleWaiters(null);
-      else if (event.type === 'close' && (event as SocketCloseEvent).closedBy) this.#settleWaiters(this.#closedError());
+      else if (event.type === 'close' && (event as SocketCloseEvent).closedBy) this.#settleWaiters(this.closedError());
       this.listeners.dispatch(event, facade[`on${event.type}`]);
       if (event.type === 'open') this.#releaseHeld();
     }
@@ -1321,7 +1148,7 @@ export class ConnectionRuntime implements ConnectionHost {
     }
   }
 
-  #closedError(): SocketchartError {
+  closedError(): SocketchartError {
     const by = this.#closedBy;
     const detail = by ? ` (${by.kind}: ${by.code}${by.reason ? ` ${by.reason}` : ''})` : '';
     return new SocketchartError('ERR_CONNECTION_CLOSED', `The connection is closed${detail}; call reconnect() to start again.`);
@@ -1335,4 +1162,12 @@ export class ConnectionRuntime implements ConnectionHost {
       visible: () => this.actor.send({ type: 'PAGE.VISIBLE' }),
     });
   }
+}
+
+/** A method whose plug-in the app did not pass: say which import gives it. */
+function missingPlugin(method: string, option: string, call: string): SocketchartError {
+  return new SocketchartError(
+    'ERR_INVALID_OPTION',
+    `${method} needs the ${option} plug-in: import { ${option} } from 'socketchart/${option}' and pass createConnection(url, { ${option}: ${call} }).`,
+  );
 }

@@ -9,6 +9,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { createConnection } from '../../src/node.js'; // in an app: 'socketchart/node'
+import { router } from '../../src/plugins/router.js'; // in an app: 'socketchart/router'
 import { type GameMessage, gameCodec } from './protocol.js';
 import { startBinaryServer } from './server.js';
 
@@ -18,6 +19,7 @@ export async function run(log: (line: string) => void = console.log) {
   const conn = createConnection<GameMessage, GameMessage>(server.url, {
     binaryType: 'arraybuffer',
     codec: gameCodec,
+    router: router(), // conn.on(type, handler)
     backoff: { initialDelay: 100 },
   });
   const positions: Array<[number, number]> = [];

@@ -10,6 +10,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { type Connection, type MessageOf, createConnection, jsonCodec } from '../../src/node.js'; // in an app: 'socketchart/node'
+import { router } from '../../src/plugins/router.js'; // in an app: 'socketchart/router'
 import { startChatServer } from './server.js';
 
 export type ServerMessage =
@@ -27,7 +28,7 @@ type ChatConnection = Connection<ServerMessage, ClientMessage>;
 
 /** The whole client: a connection that joins on every open, and two senders. */
 export function createChat(url: string, username: string) {
-  const conn: ChatConnection = createConnection(url, { codec: jsonCodec(), backoff: { initialDelay: 100 } });
+  const conn: ChatConnection = createConnection(url, { codec: jsonCodec(), router: router(), backoff: { initialDelay: 100 } });
   conn.onEveryOpen(() => conn.send({ type: 'join', username, timestamp: Date.now() }));
   return {
     conn,

@@ -10,6 +10,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { createConnection, jsonCodec } from '../../src/node.js'; // in an app: 'socketchart/node'
+import { router } from '../../src/plugins/router.js'; // in an app: 'socketchart/router'
 import { startGameServer } from './server.js';
 
 type Position = { x: number; y: number };
@@ -25,6 +26,7 @@ export type GameIn =
 export function createGameClient(url: string, playerId: string) {
   const conn = createConnection<GameIn, GameOut>(url, {
     codec: jsonCodec(),
+    router: router(), // conn.on / conn.once by message type
     backoff: { initialDelay: 100 },
     // A probe every 100 ms; no answer within 300 ms means the connection is dead. (Games use ~1-5 s.)
     heartbeat: { mode: 'message', interval: 100, timeout: 300, ping: () => JSON.stringify({ type: 'ping', timestamp: Date.now() }) },

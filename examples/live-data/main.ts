@@ -9,6 +9,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { type Subscription, createConnection, jsonCodec } from '../../src/node.js'; // in an app: 'socketchart/node'
+import { router } from '../../src/plugins/router.js'; // in an app: 'socketchart/router'
 import { startPriceFeed } from './server.js';
 
 export type FeedRequest = { action: 'subscribe' | 'unsubscribe'; symbols: string[] };
@@ -18,7 +19,7 @@ export type FeedMessage =
 
 /** The client: a connection plus one `Subscription` per symbol. */
 export function createPriceStream(url: string) {
-  const conn = createConnection<FeedMessage, FeedRequest>(url, { codec: jsonCodec(), backoff: { initialDelay: 100 } });
+  const conn = createConnection<FeedMessage, FeedRequest>(url, { codec: jsonCodec(), router: router(), backoff: { initialDelay: 100 } });
   const symbols = new Map<string, Subscription>();
   return {
     conn,

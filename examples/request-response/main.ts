@@ -10,6 +10,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { createConnection, isSocketchartError, jsonCodec } from '../../src/node.js'; // in an app: 'socketchart/node'
+import { requests } from '../../src/plugins/requests.js'; // in an app: 'socketchart/requests'
 import { startApiServer } from './server.js';
 
 export type Request =
@@ -24,7 +25,7 @@ export async function run(log: (line: string) => void = console.log) {
   const server = await startApiServer();
   const conn = createConnection<Reply, Request>(server.url, {
     codec: jsonCodec(),
-    requests: { timeout: 2_000 }, // the default for every request; each may pass its own
+    requests: requests({ timeout: 2_000 }), // the default for every request; each may pass its own
     backoff: { initialDelay: 100 },
   });
   await conn.opened({ timeout: 2_000 });

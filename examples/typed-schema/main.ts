@@ -10,11 +10,13 @@
  */
 import { fileURLToPath } from 'node:url';
 import { type Connection, createConnection, jsonCodec } from '../../src/node.js'; // in an app: 'socketchart/node'
+import { router } from '../../src/plugins/router.js'; // in an app: 'socketchart/router'
+import { schema } from '../../src/plugins/schema.js'; // in an app: 'socketchart/schema'
 import { type ClientMessage, type ServerMessage, serverMessage } from './schema.js';
 import { startTypedServer } from './server.js';
 
 export function createTypedClient(url: string): Connection<ServerMessage, ClientMessage> {
-  return createConnection(url, { codec: jsonCodec(), schema: serverMessage });
+  return createConnection(url, { codec: jsonCodec(), schema: schema(serverMessage), router: router() });
 }
 
 /** The scripted scenario: subscribe, receive a backlog with bad messages in it, see which ones got through. */

@@ -3,6 +3,8 @@ import { invalidOption } from '../errors.js';
 import { type Assert, type ListsAllKeys, callback, delay, group, whole } from '../validate.js';
 
 /**
+ * The options of the batching plug-in (`batching()` from `socketchart/batching`).
+ *
  * Coalescing small outbound messages into one frame. Opt-in: it trades up to `window` ms of latency for fewer
  * frames (and fewer syscalls) when an app sends many small messages at once.
  */
@@ -41,9 +43,10 @@ export const BATCHING_DEFAULTS = Object.freeze({
 const KEYS = ['window', 'maxMessages', 'envelope', 'split'] as const;
 type _Keys = Assert<ListsAllKeys<BatchingOptions, typeof KEYS>>;
 
-export function resolveBatching(batching: BatchingOptions | undefined): ResolvedBatching | null {
-  const b = group('batching', batching, KEYS, 'an object { envelope, window?, maxMessages?, split? }');
-  if (b === undefined) return null;
+export function resolveBatching(batching: BatchingOptions): ResolvedBatching {
+  const expected = 'an object { envelope, window?, maxMessages?, split? }';
+  const b = group('batching', batching, KEYS, expected);
+  if (b === undefined) throw invalidOption('batching', expected, b);
   if (typeof b.envelope !== 'function') throw invalidOption('batching.envelope', 'a function building one frame from the batched frames', b.envelope);
   const d = BATCHING_DEFAULTS;
   return {

@@ -1,6 +1,6 @@
 /**
- * The `chunking` option group: defaults and resolver. The type lives with the split/reassemble code in
- * `chunking.ts`; this file stays apart so resolving options does not pull that code into every bundle.
+ * The options of the chunking plug-in (`chunking()` from `socketchart/chunking`): defaults and resolver. The type
+ * lives with the split/reassemble code in `chunking.ts`.
  */
 import { type Assert, type ListsAllKeys, group, whole } from '../validate.js';
 import type { ChunkingOptions } from './chunking.js';
@@ -16,10 +16,9 @@ export const CHUNKING_DEFAULTS = Object.freeze({
 const KEYS = ['chunkSize', 'maxMessageBytes'] as const;
 type _Keys = Assert<ListsAllKeys<ChunkingOptions, typeof KEYS>>;
 
-export function resolveChunking(chunking: ChunkingOptions | true | undefined): ResolvedChunking | null {
-  if (chunking === undefined) return null;
-  if (chunking === true) return CHUNKING_DEFAULTS;
-  const c = group('chunking', chunking, KEYS, 'true or an object') as ChunkingOptions;
+export function resolveChunking(chunking: ChunkingOptions | undefined): ResolvedChunking {
+  const c = group('chunking', chunking, KEYS);
+  if (c === undefined) return CHUNKING_DEFAULTS;
   const d = CHUNKING_DEFAULTS;
   return {
     // Smaller frames would be mostly header.

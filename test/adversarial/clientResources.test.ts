@@ -10,6 +10,7 @@ import type { Connection } from '../../src/index.js';
 import { Reassembler, splitMessage } from '../../src/messages/chunking.js';
 import { createConnection } from '../../src/node.js';
 import { SocketchartError, isSocketchartError } from '../../src/errors.js';
+import { chunking } from '../../src/plugins/chunking.js';
 
 const COUNT = 40_000;
 const fast = { retryWait: () => Promise.resolve(), random: () => 0, heartbeat: false } as const;
@@ -71,7 +72,7 @@ describe('malicious server: chunked messages (README "Chunking": partial message
         for (const frame of splitMessage(newMessage, 1, 128)) socket.send(frame as string);
       }
     });
-    const conn = connect(url, { chunking: { chunkSize: 128 } });
+    const conn = connect(url, { chunking: chunking({ chunkSize: 128 }) });
     const got: string[] = [];
     conn.onmessage = (e) => got.push(String(e.data));
     const bad = invalids(conn);
@@ -89,7 +90,7 @@ describe('malicious server: chunked messages (README "Chunking": partial message
       for (let id = 0; id < 1000; id++) socket.send(splitMessage(body, id, chunkSize)[0] as string);
       socket.send('done');
     });
-    const conn = connect(url, { chunking: { chunkSize } });
+    const conn = connect(url, { chunking: chunking({ chunkSize }) });
     const bad = invalids(conn);
     const got: string[] = [];
     conn.onmessage = (e) => got.push(String(e.data));
@@ -112,7 +113,7 @@ describe('malicious server: chunked messages (README "Chunking": partial message
         socket.send('after');
       }
     });
-    const conn = connect(url, { chunking: true });
+    const conn = connect(url, { chunking: chunking() });
     const bad = invalids(conn);
     const got: string[] = [];
     conn.onmessage = (e) => got.push(String(e.data));
@@ -128,7 +129,7 @@ describe('malicious server: chunked messages (README "Chunking": partial message
       for (const frame of splitMessage(message, 7, 65_536)) socket.send(frame as string);
       socket.send('after');
     });
-    const conn = connect(url, { chunking: { chunkSize: 65_536, maxMessageBytes: 1_048_576 } });
+    const conn = connect(url, { chunking: chunking({ chunkSize: 65_536, maxMessageBytes: 1_048_576 }) });
     const bad = invalids(conn);
     const got: string[] = [];
     conn.onmessage = (e) => got.push(String(e.data).slice(0, 5));

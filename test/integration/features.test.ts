@@ -4,6 +4,8 @@ import type { Connection } from '../../src/index.js';
 import { createConnection, jsonCodec } from '../../src/node.js';
 import { type TestServer, createTestServer } from '../../src/testing/index.js';
 import { nextEvent, reachState, recordEvents } from '../support/events.js';
+import { requests } from '../../src/plugins/requests.js';
+import { batching } from '../../src/plugins/batching.js';
 
 // Retries happen at once (retryWait), so the real-socket tests never wait out a backoff.
 const fast = { retryWait: () => Promise.resolve(), random: () => 0 } as const;
@@ -45,7 +47,7 @@ describe('batching over a real ws server', () => {
   it('sends the messages of one window as one frame, and splits the inbound batch into message events', async () => {
     const s = await server(); // echoes every frame as it came
     const clock = new SimulatedClock();
-    const conn = connect(s.url(), { clock, heartbeat: false, batching: { window: 10, envelope, split } });
+    const conn = connect(s.url(), { clock, heartbeat: false, batching: batching({ window: 10, envelope, split }) });
     await conn.opened();
     const got: string[] = [];
     conn.onmessage = (e) => got.push(String(e.data));
@@ -69,7 +71,7 @@ describe('batching over a real ws server', () => {
 
   it('splits a batch the server sends on its own into separate message events, through the codec', async () => {
     const s = await server();
-    const conn = connect(s.url(), { codec: jsonCodec(), heartbeat: false, batching: { envelope, split } });
+    const conn = connect(s.url(), { codec: jsonCodec(), heartbeat: false, batching: batching({ envelope, split }) });
     const socket = s.nextConnection();
     await conn.opened();
     const messages = recordEvents(conn, ['message', 'invalid-message']);
@@ -85,7 +87,7 @@ describe('batching over a real ws server', () => {
 describe('requests across a dropped connection', () => {
   it("with onReconnect 'fail', a pending request rejects with ERR_CONNECTION_LOST when the server drops it", async () => {
     const s = await server({ onMessage: () => {} }); // never answers
-    const conn = connect(s.url(), { codec: jsonCodec(), requests: { onReconnect: 'fail' } });
+    const conn = connect(s.url(), { codec: jsonCodec(), requests: requests({ onReconnect: 'fail' }) });
     await conn.opened();
     const reply = conn.request({ type: 'get', key: 'a' });
     const outcome = reply.then(
@@ -113,7 +115,7 @@ describe('requests across a dropped connection', () => {
         socket.send(JSON.stringify({ type: 'reply', id, ok: true }));
       },
     });
-    const conn = connect(s.url(), { codec: jsonCodec() });
+    const conn = connect(s.url(), { codec: jsonCodec(), requests: requests() });
     await conn.opened();
     const messages = recordEvents(conn, ['message']);
     const reply = conn.request<{ type: string; id: string; ok: boolean }>({ type: 'get', key: 'a' });

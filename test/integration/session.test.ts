@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createConnection } from '../../src/node.js';
 import { createTcpRelay, createTestServer } from '../../src/testing/index.js';
 import { nextEvent, reachState } from '../support/events.js';
+import { chunking } from '../../src/plugins/chunking.js';
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -94,7 +95,7 @@ describe('chunking over a real echo server', () => {
       },
     });
     cleanup.push(() => server.close());
-    const conn = createConnection(server.url(), { chunking: { chunkSize: 16_384 }, binaryType: 'arraybuffer' });
+    const conn = createConnection(server.url(), { chunking: chunking({ chunkSize: 16_384 }), binaryType: 'arraybuffer' });
     cleanup.push(() => conn.close());
     await conn.opened();
     const text = 'é'.repeat(100_000);

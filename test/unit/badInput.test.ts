@@ -17,6 +17,11 @@
 import { WebSocketServer } from 'ws';
 import { describe, expect, it } from 'vitest';
 import { atLeastOnce } from '../../src/delivery/index.js';
+import { batching } from '../../src/plugins/batching.js';
+import { chunking } from '../../src/plugins/chunking.js';
+import { requests } from '../../src/plugins/requests.js';
+import { router } from '../../src/plugins/router.js';
+import { schema } from '../../src/plugins/schema.js';
 import {
   type Connection,
   DEFAULTS,
@@ -51,7 +56,7 @@ const memory = () => createMemoryTransport().transport;
 /** A connection that does nothing by itself (startClosed, memory transport): construction-time checks only. */
 const make = (options: Record<string, unknown> = {}, url: unknown = 'ws://example.test/'): Connection<Any, Any> =>
   createConnection(url as string, { transport: memory(), startClosed: true, ...options } as Any);
-const makeJson = () => make({ codec: jsonCodec() });
+const makeJson = () => make({ codec: jsonCodec(), requests: requests(), router: router() });
 
 /**
  * What calling `run` gives: the SocketchartError code (thrown, or a rejected promise), 'no error', 'pending' (a
@@ -103,6 +108,35 @@ const opt = (name: string, options: Record<string, unknown>): Case => ({
   code: 'ERR_INVALID_OPTION',
 });
 
+matrix('message plug-ins: their options are checked when the plug-in is made', [
+  { name: 'chunking(42)', run: () => chunking(42 as Any), code: 'ERR_INVALID_OPTION' },
+  { name: 'chunking({ chunkSize: 10 })', run: () => chunking({ chunkSize: 10 }), code: 'ERR_INVALID_OPTION' },
+  { name: 'chunking({ chunksize: 1024 })', run: () => chunking({ chunksize: 1024 } as Any), code: 'ERR_INVALID_OPTION' },
+  { name: 'batching({})', run: () => batching({} as Any), code: 'ERR_INVALID_OPTION' },
+  { name: 'batching()', run: () => (batching as Any)(), code: 'ERR_INVALID_OPTION' },
+  { name: 'batching({ envelope, window: -1 })', run: () => batching({ envelope: () => '', window: -1 }), code: 'ERR_INVALID_OPTION' },
+  { name: "requests({ onReconnect: 'retry' })", run: () => requests({ onReconnect: 'retry' as Any }), code: 'ERR_INVALID_OPTION' },
+  { name: 'requests({ timeout: NaN })', run: () => requests({ timeout: NaN }), code: 'ERR_INVALID_OPTION' },
+  { name: 'schema(42)', run: () => schema(42 as Any), code: 'ERR_INVALID_OPTION' },
+  { name: "router({ typeField: '' })", run: () => router({ typeField: '' }), code: 'ERR_INVALID_OPTION' },
+  { name: "router({ typefield: 'kind' })", run: () => router({ typefield: 'kind' } as Any), code: 'ERR_INVALID_OPTION' },
+]);
+
+describe('message features without their plug-in', () => {
+  it('the former option shapes name the import to use', () => {
+    expect(() => make({ chunking: true })).toThrow(/import \{ chunking \} from 'socketchart\/chunking'/);
+    expect(() => make({ batching: { envelope: () => '' } })).toThrow(/import \{ batching \} from 'socketchart\/batching'/);
+    expect(() => make({ requests: { timeout: 1 } })).toThrow(/import \{ requests \} from 'socketchart\/requests'/);
+    expect(() => make({ router: {} })).toThrow(/import \{ router \} from 'socketchart\/router'/);
+  });
+
+  it('request() and on() say which plug-in they need', async () => {
+    const conn = make({ codec: jsonCodec() });
+    await expect(conn.request({})).rejects.toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining("import { requests } from 'socketchart/requests'") }));
+    expect(() => conn.on('chat', () => {})).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining("import { router } from 'socketchart/router'") }));
+  });
+});
+
 matrix('createConnection: URLs errors.test.ts does not cover', [
   { name: "''", run: () => make({}, ''), code: 'ERR_INVALID_URL' },
   { name: "'ws://' (no host)", run: () => make({}, 'ws://'), code: 'ERR_INVALID_URL' },
@@ -144,7 +178,14 @@ matrix('createConnection: options errors.test.ts does not cover', [
   opt('random', { random: 42 }),
   opt('closeCodes', { closeCodes: 42 }),
   opt('chunking', { chunking: 42 }),
-  opt('chunking.chunkSize', { chunking: { chunkSize: 10 } }),
+  // The former shapes of the message features: refused, naming the import that replaces them.
+  opt('chunking', { chunking: true }),
+  opt('chunking', { chunking: { chunkSize: 1024 } }),
+  opt('batching', { batching: { envelope: () => '' } }),
+  opt('requests', { requests: { timeout: 10 } }),
+  opt('schema', { schema: { '~standard': { version: 1, vendor: 'x', validate: (value: unknown) => ({ value }) } } }),
+  opt('router', { router: { typeField: 'kind' } }),
+  opt('typeField', { typeField: 'kind' }),
   opt('backoff.maxDelay', { backoff: { maxDelay: NaN } }),
   opt('backoff.initialDelay', { backoff: { initialDelay: Infinity } }),
   opt('backoff.maxAttempts', { backoff: { maxAttempts: -1 } }),
@@ -424,14 +465,20 @@ describe('createConnection: unknown option keys (issue 12)', () => {
     [{ heartbeat: { intervall: 1000 } }, '`heartbeat.interval`'],
     [{ auth: { token: (): string => 't', refreshcodes: [4001] } }, '`auth.refreshCodes`'],
     [{ auth: { token: (): string => 't', queryParameter: 't' } }, '`auth.queryParam`'],
-    [{ chunking: { chunksize: 1024 } }, '`chunking.chunkSize`'],
-    [{ batching: { envelope, windw: 5 } }, '`batching.window`'],
     [{ flow: { highWatermark: 10 } }, '`flow.highWaterMark`'],
     [{ flow: { rateLimit: { perSec: 10 } } }, '`flow.rateLimit.perSecond`'],
-    [{ requests: { timout: 10 } }, '`requests.timeout`'],
     [{ unconfirmed: { confirmevery: 10 } }, '`unconfirmed.confirmEvery`'],
   ])('%j -> ERR_INVALID_OPTION naming the closest valid key', (options, expected) => {
     expect(refusal(options)).toContain(expected);
+  });
+
+  it.each<[() => unknown, string]>([
+    [() => chunking({ chunksize: 1024 } as Any), '`chunking.chunkSize`'],
+    [() => batching({ envelope, windw: 5 } as Any), '`batching.window`'],
+    [() => requests({ timout: 10 } as Any), '`requests.timeout`'],
+    [() => router({ typefield: 'kind' } as Any), '`router.typeField`'],
+  ])('a plug-in names the closest valid key of its options (%#)', (make, expected) => {
+    expect(make).toThrow(expected);
   });
 
   it('lists the valid keys when none is close', () => {
@@ -448,10 +495,10 @@ describe('createConnection: unknown option keys (issue 12)', () => {
   it('accepts every key of every group that ConnectionOptions declares', () => {
     const everything = {
       codec: jsonCodec(),
-      schema: { '~standard': { version: 1, vendor: 'test', validate: (value: unknown) => ({ value }) } },
-      typeField: 'kind',
-      requests: { idField: 'rid', timeout: 100, onReconnect: 'fail' },
-      batching: { envelope, window: 5, maxMessages: 10, split: () => undefined },
+      schema: schema({ '~standard': { version: 1, vendor: 'test', validate: (value: unknown) => ({ value }) } }),
+      router: router({ typeField: 'kind' }),
+      requests: requests({ idField: 'rid', timeout: 100, onReconnect: 'fail' }),
+      batching: batching({ envelope, window: 5, maxMessages: 10, split: () => undefined }),
       flow: { highWaterMark: 100, lowWaterMark: 10, rateLimit: { perSecond: 5, burst: 2 } },
       maxMessageSize: 1000,
       protocols: ['chat'],
@@ -478,7 +525,7 @@ describe('createConnection: unknown option keys (issue 12)', () => {
     };
     const transport = { ...memory(), supportsHeaders: true };
     expect(refusal({ ...everything, transport })).toBe('accepted');
-    expect(refusal({ chunking: { chunkSize: 128, maxMessageBytes: 1000 }, delivery: undefined })).toBe('accepted');
+    expect(refusal({ chunking: chunking({ chunkSize: 128, maxMessageBytes: 1000 }), delivery: undefined })).toBe('accepted');
     expect(refusal({ delivery: atLeastOnce(), unconfirmed: false, heartbeat: false, chunking: undefined })).toBe('accepted');
     expect(refusal({ backoff: { maxAttempts: 3 } })).toBe('accepted');
   });

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createConnection, jsonCodec } from '../../src/index.js';
 import { createMemoryTransport } from '../../src/transports/memory.js';
 import { recordEvents } from '../support/events.js';
+import { batching } from '../../src/plugins/batching.js';
 
 const envelope = (frames: unknown[]) => JSON.stringify({ type: 'batch', frames });
 const split = (frame: unknown) => {
@@ -13,7 +14,7 @@ const split = (frame: unknown) => {
 function setup(options: Parameters<typeof createConnection>[1] = {}) {
   const memory = createMemoryTransport();
   const clock = new SimulatedClock();
-  const conn = createConnection('ws://x/', { transport: memory.transport, clock, batching: { envelope, split, window: 10, maxMessages: 3 }, ...options });
+  const conn = createConnection('ws://x/', { transport: memory.transport, clock, batching: batching({ envelope, split, window: 10, maxMessages: 3 }), ...options });
   return { memory, clock, conn };
 }
 
@@ -58,7 +59,7 @@ describe('batching', () => {
 
   it('splits inbound batches into messages, through the codec', () => {
     const memory = createMemoryTransport();
-    const conn = createConnection('ws://x/', { transport: memory.transport, codec: jsonCodec(), batching: { envelope, split } });
+    const conn = createConnection('ws://x/', { transport: memory.transport, codec: jsonCodec(), batching: batching({ envelope, split }) });
     const got: unknown[] = [];
     conn.onmessage = (e) => got.push(e.data);
     memory.last!.accept();
@@ -68,7 +69,7 @@ describe('batching', () => {
   });
 
   it('refuses a batching option without an envelope', () => {
-    expect(() => setup({ batching: {} as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
+    expect(() => setup({ batching: batching({} as never) })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
   });
 });
 

@@ -2,6 +2,7 @@ import { SimulatedClock } from 'xstate';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { type DropEvent, createConnection, jsonCodec } from '../../src/index.js';
 import { atLeastOnce } from '../../src/delivery/index.js';
+import { batching } from '../../src/plugins/batching.js';
 import { MessageTrail } from '../../src/policies/queue.js';
 import { createMemoryTransport } from '../../src/transports/memory.js';
 
@@ -106,10 +107,10 @@ describe('drop events carry the original message', () => {
   });
 
   describe('batches: each message with its own', () => {
-    const batching = { window: 10, envelope: (frames: readonly (string | ArrayBufferLike | ArrayBufferView | Blob)[]) => `[${frames.join(',')}]` };
+    const batched = batching({ window: 10, envelope: (frames) => `[${frames.join(',')}]` });
 
     it('unconfirmed batch frames', () => {
-      const { memory, clock, conn, drops } = setup({ batching });
+      const { memory, clock, conn, drops } = setup({ batching: batched });
       memory.last!.accept();
       const sent = [chat('a'), chat('b')];
       conn.send(sent[0]!);
@@ -121,7 +122,7 @@ describe('drop events carry the original message', () => {
     });
 
     it('a batch queued while not open, then closed', () => {
-      const { clock, conn, drops } = setup({ batching });
+      const { clock, conn, drops } = setup({ batching: batched });
       const sent = [chat('a'), chat('b'), chat('c')];
       for (const m of sent) conn.send(m);
       clock.increment(10);
@@ -131,12 +132,12 @@ describe('drop events carry the original message', () => {
 
     it('a batch whose envelope throws', () => {
       const { memory, clock, conn, drops } = setup({
-        batching: {
+        batching: batching({
           window: 10,
           envelope: () => {
             throw new Error('no envelope');
           },
-        },
+        }),
       });
       memory.last!.accept();
       const sent = [chat('a'), chat('b')];
@@ -147,7 +148,7 @@ describe('drop events carry the original message', () => {
     });
 
     it('a batch a full queue refuses (overflow reject)', () => {
-      const { clock, conn, drops } = setup({ batching, queue: { maxMessages: 1, overflow: 'reject' } });
+      const { clock, conn, drops } = setup({ batching: batched, queue: { maxMessages: 1, overflow: 'reject' } });
       conn.send(chat('x'));
       clock.increment(10);
       const sent = [chat('a'), chat('b')];

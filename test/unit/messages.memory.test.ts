@@ -3,6 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { type StandardSchemaV1, createConnection, jsonCodec } from '../../src/index.js';
 import { createMemoryTransport } from '../../src/transports/memory.js';
 import { recordEvents } from '../support/events.js';
+import { router } from '../../src/plugins/router.js';
+import { schema } from '../../src/plugins/schema.js';
+import { requests } from '../../src/plugins/requests.js';
 
 type ServerMsg = { type: 'chat'; text: string } | { type: 'presence'; users: string[] } | { type: 'reply'; id: string; ok: boolean };
 type ClientMsg = { type: 'join'; room: string } | { type: 'chat'; text: string } | { type: 'leave'; room: string } | { type: 'get'; id?: string; key: string };
@@ -15,6 +18,8 @@ function setup(options: Parameters<typeof createConnection<ServerMsg, ClientMsg>
     clock,
     random: () => 0,
     codec: jsonCodec<ServerMsg, ClientMsg>(),
+    requests: requests(),
+    router: router(),
     ...options,
   });
   return { memory, clock, conn };
@@ -47,7 +52,7 @@ describe('typed messages', () => {
   });
 
   it('reports malformed and schema-rejected input as invalid-message, never as message, never a crash', async () => {
-    const { memory, conn } = setup({ schema: serverMsgSchema });
+    const { memory, conn } = setup({ schema: schema(serverMsgSchema) });
     const log = recordEvents(conn, ['message', 'invalid-message']);
     memory.last!.accept();
     memory.last!.message('{not json');
@@ -61,7 +66,7 @@ describe('typed messages', () => {
     const asyncSchema: StandardSchemaV1<unknown, ServerMsg> = {
       '~standard': { version: 1, vendor: 'test', validate: async (value) => ({ value: value as ServerMsg }) },
     };
-    const { memory, conn } = setup({ schema: asyncSchema });
+    const { memory, conn } = setup({ schema: schema(asyncSchema) });
     const got: string[] = [];
     conn.onmessage = (e) => got.push((e.data as { text: string }).text);
     memory.last!.accept();
@@ -100,7 +105,7 @@ describe('request/response', () => {
   });
 
   it('times out with ERR_REQUEST_TIMEOUT on the injected clock', async () => {
-    const { memory, clock, conn } = setup({ requests: { timeout: 500 } });
+    const { memory, clock, conn } = setup({ requests: requests({ timeout: 500 }) });
     memory.last!.accept();
     const reply = conn.request({ type: 'get', key: 'a' });
     clock.increment(500);
@@ -126,7 +131,7 @@ describe('request/response', () => {
   });
 
   it("with onReconnect 'fail', a lost socket rejects pending requests with ERR_CONNECTION_LOST", async () => {
-    const { memory, conn } = setup({ requests: { onReconnect: 'fail' } });
+    const { memory, conn } = setup({ requests: requests({ onReconnect: 'fail' }) });
     memory.last!.accept();
     const reply = conn.request({ type: 'get', key: 'a' });
     memory.last!.close(1006);
@@ -156,7 +161,7 @@ describe('request/response', () => {
 
   it('needs an object codec', async () => {
     const memory = createMemoryTransport();
-    const raw = createConnection('ws://example.test/', { transport: memory.transport });
+    const raw = createConnection('ws://example.test/', { transport: memory.transport, requests: requests() });
     await expect(raw.request('x')).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
   });
 });

@@ -2,6 +2,10 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createConnection } from '../../src/index.js';
 import { DEFAULTS } from '../../src/options.js';
+import { BATCHING_DEFAULTS } from '../../src/plugins/batching.js';
+import { CHUNKING_DEFAULTS } from '../../src/plugins/chunking.js';
+import { REQUESTS_DEFAULTS } from '../../src/plugins/requests.js';
+import { ROUTER_DEFAULTS } from '../../src/plugins/router.js';
 import { createMemoryTransport } from '../../src/transports/memory.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
@@ -42,7 +46,7 @@ describe('README', () => {
     const known = new Set([
       ...flatten(DEFAULTS).keys(),
       'transport', 'headers', 'binaryType', 'retryWait', 'shouldReconnect', 'closeCodes', 'environment', 'clock', 'random', 'inspect',
-      'codec', 'schema', 'batching.envelope', 'batching.split', 'chunking', 'flow.lowWaterMark', 'flow.rateLimit', 'auth.token', 'auth.message', 'auth.isAck', 'auth.isNack', 'heartbeat', 'heartbeat.mode', 'heartbeat.ping', 'heartbeat.isPong', 'unconfirmed', 'delivery',
+      'codec', 'schema', 'router', 'requests', 'batching', 'chunking', 'flow.lowWaterMark', 'flow.rateLimit', 'auth.token', 'auth.message', 'auth.isAck', 'auth.isNack', 'heartbeat', 'heartbeat.mode', 'heartbeat.ping', 'heartbeat.isPong', 'unconfirmed', 'delivery',
     ]);
     expect(documented.filter((name) => !known.has(name))).toEqual([]);
   });
@@ -56,6 +60,16 @@ describe('README', () => {
       expect(() => createConnection('ws://example.test/', { ...options, transport, startClosed: true }).close(), name).not.toThrow(/Unknown option/);
     }
     expect(() => createConnection('ws://example.test/', { transport, backoff: { maxAttempt: undefined } as never })).toThrow(/maxAttempts/);
+  });
+
+  it("lists every plug-in's defaults with the value its entry uses", () => {
+    const pluginTable = readme.slice(readme.indexOf('<!-- plugin-options:start -->'), readme.indexOf('<!-- plugin-options:end -->'));
+    const pluginRows = new Map([...pluginTable.matchAll(/^\| `([^`]+)` \| (.+?) \|/gm)].map((m) => [m[1]!, m[2]!.trim()] as const));
+    const defaults = flatten({ chunking: CHUNKING_DEFAULTS, batching: BATCHING_DEFAULTS, requests: REQUESTS_DEFAULTS, router: ROUTER_DEFAULTS });
+    for (const [name, value] of defaults) expect(pluginRows.get(name), `README default of \`${name}\``).toBe(`\`${show(value)}\``);
+    for (const name of pluginRows.keys()) {
+      expect(defaults.has(name) || ['batching.envelope', 'batching.split'].includes(name), `${name} is not a plug-in option`).toBe(true);
+    }
   });
 
   it('gives the two set-up commands and the test command CI runs', () => {

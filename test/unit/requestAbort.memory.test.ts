@@ -3,13 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { createConnection, jsonCodec } from '../../src/index.js';
 import { createMemoryTransport } from '../../src/transports/memory.js';
 import { recordEvents } from '../support/events.js';
+import { requests } from '../../src/plugins/requests.js';
 
 type Reply = { type: 'reply'; id: string; ok: boolean };
 
 function setup() {
   const memory = createMemoryTransport();
   const clock = new SimulatedClock();
-  const conn = createConnection('ws://example.test/', { transport: memory.transport, clock, random: () => 0, codec: jsonCodec() });
+  const conn = createConnection('ws://example.test/', { transport: memory.transport, clock, random: () => 0, codec: jsonCodec(), requests: requests() });
   const messages: unknown[] = [];
   conn.addEventListener('message', (e) => messages.push(e.data));
   return { memory, clock, conn, messages };

@@ -5,13 +5,16 @@ import { type StandardSchemaV1, createConnection, createPool, jsonCodec } from '
 import { Reassembler } from '../../src/messages/chunking.js';
 import { createMemoryTransport } from '../../src/transports/memory.js';
 import { recordEvents } from '../support/events.js';
+import { schema } from '../../src/plugins/schema.js';
+import { requests } from '../../src/plugins/requests.js';
+import { chunking } from '../../src/plugins/chunking.js';
 
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 describe('chunking with the queue', () => {
   it('queues and drops whole messages, never chunks', () => {
     const memory = createMemoryTransport();
-    const conn = createConnection('ws://x/', { transport: memory.transport, chunking: { chunkSize: 128 }, queue: { maxMessages: 3 } });
+    const conn = createConnection('ws://x/', { transport: memory.transport, chunking: chunking({ chunkSize: 128 }), queue: { maxMessages: 3 } });
     const drops = recordEvents(conn, ['drop']);
     const big = 'x'.repeat(1000);
     conn.send(big);
@@ -21,7 +24,7 @@ describe('chunking with the queue', () => {
 
   it('splits a queued message when it is written, and the chunks reassemble', () => {
     const memory = createMemoryTransport();
-    const conn = createConnection('ws://x/', { transport: memory.transport, chunking: { chunkSize: 128 } });
+    const conn = createConnection('ws://x/', { transport: memory.transport, chunking: chunking({ chunkSize: 128 }) });
     const big = 'é\u0001'.repeat(300);
     conn.send(big);
     memory.last!.accept();
@@ -36,7 +39,7 @@ describe('chunking with the queue', () => {
 describe('chunking and Blobs', () => {
   it('refuses a Blob bigger than chunkSize at send() (it cannot be split synchronously); a small one goes as is', () => {
     const memory = createMemoryTransport();
-    const conn = createConnection('ws://x/', { transport: memory.transport, chunking: { chunkSize: 128 } });
+    const conn = createConnection('ws://x/', { transport: memory.transport, chunking: chunking({ chunkSize: 128 }) });
     memory.last!.accept();
     expect(() => conn.send(new Blob([new Uint8Array(1000)]))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_DATA' }));
     expect(memory.last!.sent).toEqual([]); // before: one empty frame, silently
@@ -50,7 +53,7 @@ describe('requests in the queue', () => {
   it('a request written by the pump is resent after the socket is lost', async () => {
     const memory = createMemoryTransport();
     const clock = new SimulatedClock();
-    const conn = createConnection<unknown, object>('ws://x/', { transport: memory.transport, clock, random: () => 0, codec: jsonCodec(), flow: { rateLimit: { perSecond: 10, burst: 1 } } });
+    const conn = createConnection<unknown, object>('ws://x/', { transport: memory.transport, clock, random: () => 0, codec: jsonCodec(), requests: requests(), flow: { rateLimit: { perSecond: 10, burst: 1 } } });
     memory.last!.accept();
     conn.send({ type: 'first' });
     void conn.request({ type: 'get' });
@@ -65,7 +68,7 @@ describe('requests in the queue', () => {
   it("with onReconnect 'fail', a rejected request still in the queue is not sent later", async () => {
     const memory = createMemoryTransport();
     const clock = new SimulatedClock();
-    const conn = createConnection<unknown, object>('ws://x/', { transport: memory.transport, clock, random: () => 0, codec: jsonCodec(), requests: { onReconnect: 'fail' }, flow: { rateLimit: { perSecond: 1, burst: 1 } } });
+    const conn = createConnection<unknown, object>('ws://x/', { transport: memory.transport, clock, random: () => 0, codec: jsonCodec(), requests: requests({ onReconnect: 'fail' }), flow: { rateLimit: { perSecond: 1, burst: 1 } } });
     memory.last!.accept();
     conn.send({ type: 'first' });
     const req = conn.request({ charge: 100 });
@@ -80,7 +83,7 @@ describe('requests in the queue', () => {
 
   it('a request made while not open obeys maxMessageSize', async () => {
     const memory = createMemoryTransport();
-    const conn = createConnection<unknown, object>('ws://x/', { transport: memory.transport, codec: jsonCodec(), maxMessageSize: 50 });
+    const conn = createConnection<unknown, object>('ws://x/', { transport: memory.transport, codec: jsonCodec(), requests: requests(), maxMessageSize: 50 });
     await expect(conn.request({ blob: 'x'.repeat(100) })).rejects.toMatchObject({ code: 'ERR_MESSAGE_TOO_LARGE' });
   });
 });
@@ -88,11 +91,11 @@ describe('requests in the queue', () => {
 describe('async validation', () => {
   it('a validator that rejects once makes that message invalid and later ones still arrive, in order', async () => {
     let n = 0;
-    const schema: StandardSchemaV1<unknown, unknown> = {
+    const validator: StandardSchemaV1<unknown, unknown> = {
       '~standard': { version: 1, vendor: 't', validate: async (v) => (++n === 1 ? Promise.reject(new Error('flaky')) : { value: v }) },
     };
     const memory = createMemoryTransport();
-    const conn = createConnection('ws://x/', { transport: memory.transport, codec: jsonCodec(), schema });
+    const conn = createConnection('ws://x/', { transport: memory.transport, codec: jsonCodec(), schema: schema(validator) });
     const log = recordEvents(conn, ['invalid-message']);
     const got: unknown[] = [];
     conn.onmessage = (e) => got.push(e.data);

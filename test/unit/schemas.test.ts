@@ -5,6 +5,7 @@ import { type StandardSchemaV1, createConnection, jsonCodec } from '../../src/in
 import type { InvalidMessageEvent } from '../../src/events.js';
 import { isStandardSchema } from '../../src/messages/schema.js';
 import { createMemoryTransport } from '../../src/transports/memory.js';
+import { schema } from '../../src/plugins/schema.js';
 
 /** What every validator below turns `{"type":"tick","n":"42",...}` into: `n` parsed to a number. */
 type Tick = { type: 'tick'; n: number };
@@ -17,9 +18,9 @@ const validators: Array<[string, StandardSchemaV1<unknown, Tick>, { stripsUnknow
   ['valibot', valibotSchema, { stripsUnknownKeys: true }],
 ];
 
-function setup(schema: StandardSchemaV1<unknown, Tick>) {
+function setup(validator: StandardSchemaV1<unknown, Tick>) {
   const memory = createMemoryTransport();
-  const conn = createConnection<Tick>('ws://example.test/', { transport: memory.transport, codec: jsonCodec(), schema });
+  const conn = createConnection<Tick>('ws://example.test/', { transport: memory.transport, codec: jsonCodec(), schema: schema(validator) });
   const messages: Tick[] = [];
   const invalid: InvalidMessageEvent[] = [];
   conn.addEventListener('message', (e) => messages.push(e.data));

@@ -5,6 +5,8 @@ import { atLeastOnce } from '../../src/delivery/index.js';
 import { CONFIRM_PING, HEARTBEAT_PING, UnconfirmedLog, decodeMark, encodeMark } from '../../src/policies/unconfirmed.js';
 import { createMemoryTransport } from '../../src/transports/memory.js';
 import { recordEvents } from '../support/events.js';
+import { requests } from '../../src/plugins/requests.js';
+import { batching } from '../../src/plugins/batching.js';
 
 /**
  * Plain mode's no-silent-loss rule: what was written to a socket that then died before the server confirmed it is
@@ -187,7 +189,7 @@ describe('unconfirmed writes (plain mode)', () => {
   });
 
   it('reports each message of a batch frame, not the envelope', () => {
-    const { memory, clock, conn } = setup({ batching: { window: 10, envelope: (frames) => JSON.stringify(frames) } });
+    const { memory, clock, conn } = setup({ batching: batching({ window: 10, envelope: (frames) => JSON.stringify(frames) }) });
     memory.last!.accept();
     const log = recordEvents(conn, ['drop']);
     conn.send('a');
@@ -200,7 +202,7 @@ describe('unconfirmed writes (plain mode)', () => {
 
   it('a batch that waited in the queue (backpressure) is still reported message by message', () => {
     const { memory, clock, conn } = setup({
-      batching: { window: 10, envelope: (frames) => JSON.stringify(frames) },
+      batching: batching({ window: 10, envelope: (frames) => JSON.stringify(frames) }),
       flow: { highWaterMark: 100 },
     });
     const peer = memory.last!;
@@ -220,7 +222,7 @@ describe('unconfirmed writes (plain mode)', () => {
 
   it('a batch the full queue refuses (overflow reject) is reported, not thrown from a timer', () => {
     const { memory, clock, conn } = setup({
-      batching: { window: 10, envelope: (frames) => JSON.stringify(frames) },
+      batching: batching({ window: 10, envelope: (frames) => JSON.stringify(frames) }),
       queue: { maxMessages: 1, overflow: 'reject' },
     });
     conn.send('x');
@@ -248,7 +250,7 @@ describe('unconfirmed writes (plain mode)', () => {
   });
 
   it('does not track requests: a lost request is resent (or fails) instead', async () => {
-    const { memory, clock, conn } = setup({ codec: jsonCodec() });
+    const { memory, clock, conn } = setup({ codec: jsonCodec(), requests: requests() });
     memory.last!.accept();
     const log = recordEvents(conn, ['drop']);
     const reply = conn.request({ type: 'get' }, { timeout: 10_000 });
