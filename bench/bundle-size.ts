@@ -15,8 +15,16 @@ import type { ClientKind } from './common.js';
 /** The floor rows (see above): not clients, so the summary table leaves them out. */
 export type BundleFloor = 'xstate floor' | 'connection machine';
 
+/**
+ * One row per message plug-in: `createConnection` plus that plug-in's import, so a plug-in's cost is its row minus
+ * the `socketchart` row (the README's plug-in table). Not clients either: the summary table leaves them out.
+ */
+export type BundlePluginRow = `socketchart + ${'chunking' | 'batching' | 'requests' | 'schema' | 'router' | 'jsonCodec' | 'every plug-in'}`;
+
+const PLUGINS = ['chunking', 'batching', 'requests', 'schema', 'router'] as const;
+
 export interface BundleSize {
-  client: ClientKind | 'socketchart + atLeastOnce' | BundleFloor;
+  client: ClientKind | 'socketchart + atLeastOnce' | BundleFloor | BundlePluginRow;
   /** what the entry imports */
   entry: string;
   minBytes: number;
@@ -36,6 +44,21 @@ const ENTRIES: Array<{ client: BundleSize['client']; entry: string; code: string
     client: 'socketchart + atLeastOnce',
     entry: "... plus import { atLeastOnce } from 'socketchart/delivery'",
     code: "export { createConnection } from './src/index.ts'; export { atLeastOnce } from './src/delivery/index.ts';",
+  },
+  ...PLUGINS.map((name) => ({
+    client: `socketchart + ${name}` as const,
+    entry: `... plus import { ${name} } from 'socketchart/${name}'`,
+    code: `export { createConnection } from './src/index.ts'; export { ${name} } from './src/plugins/${name}.ts';`,
+  })),
+  {
+    client: 'socketchart + jsonCodec',
+    entry: "... plus import { jsonCodec } from 'socketchart'",
+    code: "export { createConnection, jsonCodec } from './src/index.ts';",
+  },
+  {
+    client: 'socketchart + every plug-in',
+    entry: '... plus all five plug-ins and jsonCodec',
+    code: `export { createConnection, jsonCodec } from './src/index.ts'; ${PLUGINS.map((name) => `export { ${name} } from './src/plugins/${name}.ts';`).join(' ')}`,
   },
   {
     client: 'xstate floor',
