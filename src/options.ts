@@ -20,7 +20,7 @@ import type { DeliveryFactory } from './delivery/types.js';
 import type { Codec } from './messages/codec.js';
 import type { BatchingPlugin, ChunkingPlugin, RequestsPlugin, RouterPlugin, SchemaPlugin } from './plugins/types.js';
 import type { BinaryType, CloseInfo, Transport } from './transports/types.js';
-import { type Assert, type ListsAllKeys, callback, delay, flag, knownKeys, text, whole } from './validate.js';
+import { type Assert, type ListsAllKeys, callback, delay, flag, knownKeys, whole } from './validate.js';
 
 export { MAX_DELAY, isDelay } from './validate.js';
 export { type AuthOptions, type ResolvedAuth, resolveAuth } from './policies/auth.js';
