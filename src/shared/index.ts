@@ -4,7 +4,11 @@
  */
 import { connectionFactory, missingTransport } from '../connection.js';
 import { createBrowserTransport, hasGlobalWebSocket } from '../transports/browser.js';
-import { sharedConnectionFactory } from './sharedConnection.js';
+import type { Connection } from '../connection.js';
+import type { SendData } from '../data.js';
+import type { ConnectionOptions, PerAttempt } from '../options.js';
+import type { SharedConnectionOptions } from './options.js';
+import { SharedConnection } from './sharedConnection.js';
 
 let browserTransport: ReturnType<typeof createBrowserTransport> | undefined;
 
@@ -17,7 +21,14 @@ const createBrowserConnection = /* @__PURE__ */ connectionFactory(() => {
 });
 
 /** Opens one connection shared by every tab of this origin that uses the same `name` (default: the URL). */
-export const createSharedConnection = /* @__PURE__ */ sharedConnectionFactory(createBrowserConnection);
-export { SharedConnection, canShare, type SharedConnectionOptions } from './sharedConnection.js';
+export function createSharedConnection<In = unknown, Out = SendData>(
+  url: PerAttempt<string | URL>,
+  options: SharedConnectionOptions<In, Out> = {},
+): SharedConnection<In, Out> {
+  return new SharedConnection<In, Out>(url, options, createBrowserConnection as <I, O>(url: PerAttempt<string | URL>, options: ConnectionOptions<I, O>) => Connection<I, O>);
+}
+export { SharedConnection } from './sharedConnection.js';
+export type { SharedConnectionOptions } from './options.js';
+export { canShare } from './protocol.js';
 export { leaderMachine, type LeaderContext, type LeaderEmitted, type LeaderEvent, type LeaderMachine } from './leaderMachine.js';
 export { SHARED_PROTOCOL_VERSION } from './protocol.js';

@@ -12,8 +12,9 @@
  * which is what makes "in order per tab" hold.
  */
 import type { ClosedReason } from '../../machines/connection.js';
-import type { SendData } from '../data.js';
-import { SocketchartError, type SocketchartErrorCode } from '../errors.js';
+import { type SendData, utf8Length } from '../data.js';
+import { SocketchartError, type SocketchartErrorCode, describe } from '../errors.js';
+import { MAX_CLOSE_REASON_BYTES, isValidUserCloseCode } from '../policies/closeCodes.js';
 import type { DropReason } from '../policies/queue.js';
 
 /** Bumped when the messages below change shape: tabs on another version never share a channel. */
@@ -117,4 +118,27 @@ export function readyStateOfPath(path: string): 0 | 1 | 2 | 3 {
   if (path === 'closing') return 2;
   if (path === 'closed') return 3;
   return 0;
+}
+
+/** The checks `Connection.close` makes, made before a leader resigns (they must not throw halfway through it). */
+export function checkClose(code: number | undefined, reason: string | undefined): void {
+  if (code !== undefined && !isValidUserCloseCode(code)) {
+    throw new SocketchartError('ERR_INVALID_CLOSE_CODE', `close() takes code 1000 or 3000-4999 (4000-4999 for your application); got ${describe(code)}.`);
+  }
+  if (reason !== undefined && typeof reason !== 'string') {
+    throw new SocketchartError('ERR_INVALID_CLOSE_CODE', `close() takes a string reason; got ${describe(reason)}.`);
+  }
+  if (reason !== undefined && utf8Length(reason) > MAX_CLOSE_REASON_BYTES) {
+    throw new SocketchartError('ERR_REASON_TOO_LONG', `The close reason is ${utf8Length(reason)} UTF-8 bytes; the protocol allows ${MAX_CLOSE_REASON_BYTES}. Shorten it.`);
+  }
+}
+
+/** Whether this page can share: Web Locks (secure contexts only) and BroadcastChannel. */
+export function canShare(): boolean {
+  return (
+    typeof BroadcastChannel === 'function' &&
+    typeof navigator !== 'undefined' &&
+    typeof (navigator as { locks?: { request?: unknown } }).locks?.request === 'function' &&
+    (globalThis as { isSecureContext?: boolean }).isSecureContext !== false
+  );
 }

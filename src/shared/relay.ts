@@ -1,0 +1,111 @@
+/**
+ * The leader's side of the data plane: it writes followers' sends on its socket and runs their requests through
+ * its own tracker, answering each tab alone.
+ *
+ * A follower's send is acknowledged only once it is written (or handed to the connection when the session is over,
+ * so the connection reports it): while the socket is not open it is held here, and its tab keeps it too, so a
+ * leader that dies while holding it loses nothing. Held sends are written in arrival order when the socket opens,
+ * after the leader's own queue.
+ */
+import type { Connection } from '../connection.js';
+import type { SendData } from '../data.js';
+import type { DropReason } from '../policies/queue.js';
+import { OriginLog } from './origins.js';
+import { type WireMessage, toWireError } from './protocol.js';
+
+export interface RelayHost<Out> {
+  readonly conn: Connection<unknown, Out>;
+  readonly tab: string;
+  epoch(): number;
+  post(msg: WireMessage): void;
+  encode(message: Out): SendData;
+}
+
+export class LeaderRelay<Out> {
+  readonly #host: RelayHost<Out>;
+  /** Follower sends that arrived while the socket was not open, in arrival order. */
+  #held: Array<{ from: string; seq: number; message: unknown }> = [];
+  /** Per follower tab, the highest seq received (a resend of one already here is ignored). */
+  readonly #received = new Map<string, number>();
+  readonly #origins = new OriginLog();
+  /** Follower requests in flight, by `tab:rid`. */
+  readonly #requests = new Map<string, AbortController>();
+
+  constructor(host: RelayHost<Out>) {
+    this.#host = host;
+  }
+
+  /** A follower's `seq`-th send. */
+  send(from: string, seq: number, message: unknown): void {
+    if (seq <= (this.#received.get(from) ?? 0)) return;
+    this.#received.set(from, seq);
+    const r = this.#host.conn.readyState;
+    if (this.#held.length === 0 && (r === 1 || r === 3)) this.#write(from, seq, message);
+    else this.#held.push({ from, seq, message });
+  }
+
+  /** The socket opened or the session ended: write (or hand over for reporting) what was held. */
+  flush(): void {
+    for (const entry of this.#held.splice(0)) this.#write(entry.from, entry.seq, entry.message);
+  }
+
+  /** The tab a dropped message came from (undefined: the leader's own). */
+  originOf(message: unknown): string | undefined {
+    return this.#origins.take(message);
+  }
+
+  request(from: string, rid: number, message: unknown, timeout: number | undefined): void {
+    const key = `${from}:${rid}`;
+    if (this.#requests.has(key)) return;
+    const abort = new AbortController();
+    this.#requests.set(key, abort);
+    const { tab } = this.#host;
+    const epoch = this.#host.epoch();
+    const reply = (result: { ok: true; value: unknown } | { ok: false; error: unknown }) => {
+      // Cut short by this tab resigning: the asking tab asks the next leader, so no answer from here.
+      if (this.#requests.get(key) !== abort) return;
+      this.#requests.delete(key);
+      if (result.ok) this.#host.post({ t: 'reply', from: tab, epoch, to: from, rid, ok: true, value: result.value });
+      else this.#host.post({ t: 'reply', from: tab, epoch, to: from, rid, ok: false, error: toWireError(result.error) });
+    };
+    let pending: Promise<unknown>;
+    try {
+      pending = this.#host.conn.request(message as Out, { signal: abort.signal, ...(timeout === undefined ? {} : { timeout }) });
+    } catch (error) {
+      pending = Promise.reject(error);
+    }
+    pending.then((value) => reply({ ok: true, value }), (error: unknown) => reply({ ok: false, error }));
+  }
+
+  cancel(from: string, rid: number): void {
+    this.#requests.get(`${from}:${rid}`)?.abort();
+  }
+
+  /** This tab stops leading: its followers ask the next leader again. */
+  resign(): void {
+    const requests = [...this.#requests.values()];
+    this.#requests.clear();
+    for (const abort of requests) abort.abort();
+    this.#held = [];
+  }
+
+  #write(from: string, seq: number, message: unknown): void {
+    const { conn, tab } = this.#host;
+    this.#origins.add(message, from);
+    try {
+      conn.send(message as Out);
+    } catch (error) {
+      // The follower checked it with its own options; a leader whose options differ refuses it, never silently.
+      this.#origins.take(message);
+      const reason: DropReason = (error as { code?: string }).code === 'ERR_MESSAGE_TOO_LARGE' ? 'too-large' : 'closed';
+      let data: SendData;
+      try {
+        data = this.#host.encode(message as Out);
+      } catch {
+        data = String(message);
+      }
+      this.#host.post({ t: 'drop', from: tab, epoch: this.#host.epoch(), to: from, reason, data, message });
+    }
+    this.#host.post({ t: 'ack', from: tab, epoch: this.#host.epoch(), to: from, seq });
+  }
+}
