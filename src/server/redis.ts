@@ -116,7 +116,7 @@ const MARK = `${K}
 local v = redis.call('HMGET', KEYS[1], 'e', 'i')
 if tonumber(v[1]) ~= tonumber(ARGV[1]) then return -1 end
 local seq = tonumber(ARGV[2])
-if seq <= tonumber(v[2]) then return 0 end
+if seq ~= tonumber(v[2]) + 1 then return -3 end
 local p = 4
 for _ = 1, tonumber(ARGV[3]) do
   local argc = tonumber(ARGV[p])
@@ -241,18 +241,43 @@ export function redisSessionStore(options: RedisSessionStoreOptions): SharedSess
   const keys = (id: string): [string, string] => [`${prefix}{${id}}:s`, `${prefix}{${id}}:o`];
   const channel = `${prefix}node:`;
 
-  const run = async (which: keyof typeof SCRIPTS, keyList: string[], args: Array<string | Buffer>): Promise<unknown> => {
-    if (!client.isReady) {
-      throw new SocketchartError('ERR_CONNECTION_CLOSED', 'The Redis session store is unreachable (client not ready); try again when Redis is back.');
-    }
-    const s = scripts[which];
-    const tail = [String(keyList.length), ...keyList, ...args];
+  // Scripts are loaded before the first call, and again after every reconnect (a restarted Redis has none). Calls
+  // made meanwhile wait in order: retrying a NOSCRIPT failure one by one would run them out of order (a mark for
+  // seq 5 before the one for seq 4), as other calls of the same batch find the script loaded by the first retry.
+  let loaded: Promise<void> | null = null;
+  let ready = false;
+  client.on('ready', () => {
+    loaded = null;
+    ready = false;
+  });
+  const load = (): Promise<void> =>
+    (loaded ??= Promise.all(Object.values(scripts).map((s) => client.sendCommand(['SCRIPT', 'LOAD', s.source]))).then(
+      () => {
+        ready = true;
+      },
+      (error: unknown) => {
+        loaded = null;
+        throw error;
+      },
+    ));
+  const send = async (s: Script, tail: Array<string | Buffer>): Promise<unknown> => {
     try {
       return await client.sendCommand(['EVALSHA', s.sha, ...tail], commandOptions);
     } catch (error) {
+      // Only after a SCRIPT FLUSH behind the store's back; never with the loading above.
       if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw error;
       return client.sendCommand(['EVAL', s.source, ...tail], commandOptions);
     }
+  };
+  const run = (which: keyof typeof SCRIPTS, keyList: string[], args: Array<string | Buffer>): Promise<unknown> => {
+    if (!client.isReady) {
+      return Promise.reject(
+        new SocketchartError('ERR_CONNECTION_CLOSED', 'The Redis session store is unreachable (client not ready); try again when Redis is back.'),
+      );
+    }
+    const tail = [String(keyList.length), ...keyList, ...args];
+    if (ready) return send(scripts[which], tail);
+    return load().then(() => send(scripts[which], tail));
   };
 
   const pairs = (reply: unknown[], from: number): UnackedMessage[] => {
@@ -314,6 +339,10 @@ export function redisSessionStore(options: RedisSessionStoreOptions): SharedSess
     },
     async mark(id, epoch, seq, effects) {
       const result = asNumber(await run('MARK', keys(id).slice(0, 1), [String(epoch), String(seq), ...effectArgs(effects)]));
+      if (result === -3) {
+        // Never expected: marks are sent in order on one connection. Loud rather than a silently skipped effect.
+        throw new SocketchartError('ERR_INVALID_DATA', `The Redis store refused the mark of seq ${seq} of session ${id}: not the next one.`);
+      }
       return result === -1 ? 'stale' : 'ok';
     },
     async trim(id, epoch, ack) {

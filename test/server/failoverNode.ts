@@ -1,0 +1,29 @@
+/**
+ * One server node for the failover test: a ws server on a free port with attachAckServer on the shared Redis store.
+ * Every onMessage call is logged to Redis (`<prefix>calls`, "key|pid", outside the transaction), and the message
+ * itself is committed with its mark (`<prefix>processed`), so the parent can tell processing from recording.
+ * The parent kills it with SIGKILL.
+ */
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { createClient } from 'redis';
+import { WebSocketServer } from 'ws';
+import { attachAckServer } from '../../src/server/index.js';
+import { redisSessionStore } from '../../src/server/redis.js';
+
+const url = process.env.REDIS_URL!;
+const prefix = process.env.PREFIX!;
+const client = createClient({ url, disableOfflineQueue: true });
+client.on('error', () => {});
+await client.connect();
+const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+await once(wss, 'listening');
+attachAckServer(wss, {
+  store: redisSessionStore({ client, prefix }),
+  onMessage(_session, payload, message) {
+    void client.rPush(`${prefix}calls`, `${message.key}|${process.pid}`).catch(() => {});
+    message.commit(['RPUSH', `${prefix}processed`, String(payload)]);
+  },
+  onError: () => {},
+});
+process.send!({ port: (wss.address() as AddressInfo).port });
