@@ -10,7 +10,10 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { launchChromium } from '../support/chromium.js';
 import type { SocketchartPage } from '../support/socketchartPage.js';
 import { serveSharedPage } from '../support/sharedPage.js';
+import { readFileSync } from 'node:fs';
 import type * as Socketchart from '../../src/index.js';
+import { leaderMachine } from '../../src/shared/leaderMachine.js';
+import { toMermaid } from '../../src/visualize/mermaid.js';
 
 const WAIT = { timeout: 5_000, polling: 10 } as const;
 
@@ -165,6 +168,14 @@ async function leaderOf(tabs: Page[]): Promise<Page> {
   expect(roles.filter((role) => role === 'leader')).toHaveLength(1);
   return tabs[roles.indexOf('leader')] as Page;
 }
+
+describe('the leader chart', () => {
+  it("README's diagram is the one the machine generates now", () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const block = /<!-- shared-diagram:start -->\n```mermaid\n([\s\S]*?)```\n<!-- shared-diagram:end -->/.exec(readme)?.[1];
+    expect(block).toBe(toMermaid(leaderMachine));
+  });
+});
 
 describe('createSharedConnection in Chromium', () => {
   it('three tabs: one WebSocket, a broadcast reaches all three, a send from each arrives once', async () => {
