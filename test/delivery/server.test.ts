@@ -358,6 +358,34 @@ describe('the protocol, byte by byte (a hand-written client)', () => {
     expect(await c.closed).toMatchObject({ code: 4408 });
   });
 
+  it('memory store: onMessage gets an idempotency key and commits function effects with the mark; sendTo reaches the session; state is explicit', async () => {
+    const effects: string[] = [];
+    let session: AckSession | null = null;
+    const { url, server } = await ackServer({
+      onSession: (s) => (session = s),
+      onMessage: (_s, payload, message) => {
+        expect(() => message.commit(['RPUSH', 'x'] as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_DATA' }));
+        message.commit(() => effects.push(`${message.key}=${String(payload)}`));
+      },
+    });
+    const c = await raw(url);
+    c.ws.send(helloFrame(SID, 0, 1));
+    await c.frame(1);
+    expect(session!.state).toBe('attached');
+    c.ws.send('1:a');
+    c.ws.send('1:a'); // a duplicate: no second effect
+    c.ws.send('2:b');
+    await until(() => effects.length === 2);
+    expect(effects).toEqual([`${SID}:1=a`, `${SID}:2=b`]);
+    expect(await server.sendTo(SID, 'pushed')).toBe(true);
+    await until(() => c.frames.includes('1:pushed'));
+    expect(await server.sendTo('unknown-session-0000001', 'x')).toBe(false);
+    c.ws.terminate();
+    await until(() => session!.state === 'detached');
+    session!.end();
+    expect(session!.state).toBe('expired');
+  });
+
   it('validates its options', () => {
     const wss = new WebSocketServer({ noServer: true });
     const bad: Array<[string, unknown]> = [

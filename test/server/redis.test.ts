@@ -282,7 +282,12 @@ describe('split brain: a node cut off from its client must not act for the sessi
   async function scenario(loseNotice: boolean) {
     const prefix = newPrefix();
     let onA: AckSession | null = null;
-    const a = await redisNode(prefix, { ackEvery: 1, onSession: (s) => (onA = s) }, loseNotice);
+    const undelivered: Array<[string[], string]> = [];
+    const a = await redisNode(
+      prefix,
+      { ackEvery: 1, onSession: (s) => (onA = s), onUndelivered: (_s, payloads, reason) => undelivered.push([payloads.map(String), reason]) },
+      loseNotice,
+    );
     const b = await redisNode(prefix, { ackEvery: 1 });
     const relay = await freezableRelay(a.port);
     const c1 = await raw(relay.url);
@@ -298,18 +303,26 @@ describe('split brain: a node cut off from its client must not act for the sessi
     c2.ws.send('2:b');
     expect(JSON.parse(await c2.frame(1))).toMatchObject({ resumed: true, ack: 1 });
     await until(() => b.received.length === 1);
-    return { prefix, a, b, relay, c1, c2, onA: onA! };
+    return { prefix, a, b, relay, c1, c2, onA: onA!, undelivered };
   }
 
   it.each([
     ['with the takeover notice', false],
     ['with the notice lost (the fence check alone)', true],
   ])('(a) the link heals and A receives the old frames: A does not process them (%s)', async (_name, loseNotice) => {
-    const { a, b, relay, onA } = await scenario(loseNotice);
+    const { a, b, relay, onA, undelivered, c2 } = await scenario(loseNotice);
+    if (loseNotice) {
+      // A still believes it owns the session: it accepts a send, the store refuses it (fenced), and it is reported.
+      expect(onA.send('late-accepted')).toBe(true);
+      await until(() => undelivered.length === 1);
+      expect(undelivered).toEqual([[['late-accepted'], 'taken-over']]);
+      expect(onA.state).toBe('lost');
+    }
     relay.heal();
     await until(() => onA.state === 'lost');
-    // A's late sends are refused (false), never accepted and lost.
+    // Once A knows, its late sends are refused at once (false): never accepted and lost.
     expect(onA.send('late')).toBe(false);
+    expect(c2.frames.some((f) => f.includes('late'))).toBe(false);
     expect(a.received).toEqual(['a']);
     expect(b.received).toEqual(['b']);
   });
