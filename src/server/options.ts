@@ -1,0 +1,218 @@
+/**
+ * `attachAckServer`'s options, their defaults and their checks; its stats and handle types.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { WebSocket } from 'ws';
+import { invalidOption } from '../errors.js';
+import { type SessionStore, type SharedSessionStore, createMemorySessionStore, isSharedStore } from './store.js';
+import type { AckMessage, AckPayload, AckSendData, AckSession, Clock, UndeliveredReason } from './types.js';
+
+export interface AckServerOptions {
+  /**
+   * Each client message, once (a replayed duplicate is acknowledged and skipped), in order. `message.key` is its
+   * idempotency key; `message.commit(effect)` records an effect together with the processed mark.
+   */
+  onMessage(session: AckSession, payload: AckPayload, message: AckMessage): void;
+  /** A socket attached to a session: new (`resumed: false`) or resumed. Messages sent here follow the replay. */
+  onSession?(session: AckSession, info: { resumed: boolean; request: IncomingMessage }): void;
+  /** A session expired (no socket for `sessionTtl` ms) with these messages never acknowledged: report them. */
+  onExpire?(session: AckSession, undelivered: AckPayload[]): void;
+  /**
+   * Messages `send()` accepted that a shared store then refused (`'taken-over'`: another node owns the session now;
+   * `'full'`; `'store-failed'`). Never called with the memory store, whose `send()` answers at once.
+   * @default reported to `onError` as an `ERR_QUEUE_FULL` / `ERR_CONNECTION_CLOSED` SocketchartError
+   */
+  onUndelivered?(session: AckSession, undelivered: AckPayload[], reason: UndeliveredReason): void;
+  /** A frame outside the protocol (auth messages, app-level pings): not sequenced, not acknowledged. */
+  onUnsequenced?(socket: WebSocket, payload: AckPayload, session: AckSession | null): void;
+  /**
+   * A socket that did not negotiate `socketchart.ack.v1`. If it throws, the error goes to `onError` and the socket
+   * is closed with 1011.
+   * @default it is closed with 1002
+   */
+  onPlainConnection?(socket: WebSocket, request: IncomingMessage): void;
+  /**
+   * `onMessage` (or another hook) threw, or the store failed. Also told (when given) why `sessionKey()` refused a
+   * socket; that refusal is never rethrown.
+   * @default rethrown from a microtask, as an EventEmitter listener would
+   */
+  onError?(error: unknown, session: AckSession | null): void;
+  /**
+   * Maps the client's session id to the store key, e.g. prefixing the authenticated user so one user can never
+   * resume another's session. Throwing refuses the socket (1008); the error goes to `onError` if given, and is
+   * otherwise dropped (a refusal is not a crash).
+   * @default the session id as is
+   */
+  sessionKey?(sessionId: string, request: IncomingMessage): string;
+  /**
+   * Where sessions live: `createMemorySessionStore()` (this process), a `SessionStore` of your own, or a
+   * `SharedSessionStore` such as `redisSessionStore({ client })` from `socketchart/server/redis` (several nodes).
+   * @default createMemorySessionStore()
+   */
+  store?: SessionStore | SharedSessionStore;
+  /**
+   * Ms a session is kept with no socket attached; then it expires (`onExpire`). `Infinity` keeps it forever.
+   * @default 120000
+   */
+  sessionTtl?: number;
+  /** @default 10000 */
+  maxUnacked?: number;
+  /** @default 8388608 (8 MiB) */
+  maxUnackedBytes?: number;
+  /** New sessions beyond this are refused with 1013 (try again later). @default 100000 */
+  maxSessions?: number;
+  /** Acknowledge after this many client messages... @default 32 */
+  ackEvery?: number;
+  /** ...or this many ms after the first unacknowledged one. @default 20 */
+  ackDelay?: number;
+  /** Answer `{"type":"ping"}` text frames with `{"type":"pong"}` (socketchart's `heartbeat: { mode: 'message' }`). @default true */
+  answerPings?: boolean;
+  /**
+   * Data messages are written to a socket only while its `bufferedAmount` is below this many bytes; the rest wait
+   * (held, as unacknowledged messages are) and go out as the socket drains. This bounds what one socket that does
+   * not read can pin in memory, including a replay on resume.
+   * @default 1048576 (1 MiB)
+   */
+  maxSocketBuffer?: number;
+  /**
+   * Ms a socket may stay open without a session: from the upgrade until its `hello` was answered (the store
+   * included). Then it is closed with 1013.
+   * @default 10000
+   */
+  helloTimeout?: number;
+  /** Sockets open without a session yet (no `hello` answered). One more is closed at once with 1013. @default 10000 */
+  maxPreHelloSockets?: number;
+  /**
+   * Bytes of frames one socket may send while its session loads from an async store; past it the socket is closed
+   * with 1013.
+   * @default 1048576 (1 MiB)
+   */
+  maxBacklogBytes?: number;
+  /** Timers and time (tests pass xstate's `SimulatedClock`). @default the real clock, timers unref'd */
+  clock?: { now(): number; setTimeout(fn: () => void, ms: number): unknown; clearTimeout(id: unknown): void };
+}
+
+/** Counters since `attachAckServer`, for metrics and tests. */
+export interface AckServerStats {
+  /** Sessions created (a hello with an unknown session id). */
+  created: number;
+  /** Sockets that resumed an existing session. */
+  resumed: number;
+  /** Sessions that expired with no socket attached. */
+  expired: number;
+  /** Client messages processed (each once). */
+  processed: number;
+  /** Client messages received again after they were processed, and skipped. */
+  duplicates: number;
+  /** Server messages written again on resume. */
+  replayed: number;
+  /** Sockets closed for a protocol error, a sequence gap, a takeover or a bound. */
+  refused: number;
+}
+
+export interface AckServer {
+  /** Sessions this process holds (attached, or detached and not yet expired). */
+  readonly sessions: ReadonlyMap<string, AckSession>;
+  /** This node's id (the channel a shared store sends its notices to). */
+  readonly node: string;
+  /**
+   * Send to a session wherever its client is: on this node, on another node (through a shared store), or nowhere
+   * now (kept for replay). Resolves true once the store holds the message, false when it was refused (no such
+   * session, or it does not fit `maxUnacked` / `maxUnackedBytes`); rejects when the store failed (the message may
+   * or may not have been stored).
+   */
+  sendTo(sessionId: string, data: AckSendData): Promise<boolean>;
+  readonly stats: Readonly<AckServerStats>;
+  /** Stop speaking the protocol on `wss`: listeners removed, timers cleared. Does not close `wss` or its sockets. */
+  close(): void;
+}
+
+export const ACK_SERVER_DEFAULTS = Object.freeze({
+  sessionTtl: 120_000,
+  maxUnacked: 10_000,
+  maxUnackedBytes: 8_388_608,
+  maxSessions: 100_000,
+  ackEvery: 32,
+  ackDelay: 20,
+  maxSocketBuffer: 1_048_576,
+  helloTimeout: 10_000,
+  maxPreHelloSockets: 10_000,
+  maxBacklogBytes: 1_048_576,
+});
+
+/**
+ * Pong answers written but not yet flushed to the kernel on one socket: a client that sends pings and never reads
+ * is closed with 1008 at this many.
+ */
+export const MAX_UNFLUSHED_PONGS = 64;
+
+
+/** The longest delay setTimeout honours (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2_147_483_647;
+
+const realClock: Clock = {
+  now: () => Date.now(),
+  setTimeout(fn, ms) {
+    const timer = setTimeout(fn, ms);
+    timer.unref();
+    return timer;
+  },
+  clearTimeout: (id) => clearTimeout(id as ReturnType<typeof setTimeout>),
+};
+
+export function resolveServerOptions(options: AckServerOptions) {
+  if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object with onMessage', options);
+  if (typeof options.onMessage !== 'function') throw invalidOption('onMessage', 'a function (session, payload) => void', options.onMessage);
+  for (const name of ['onSession', 'onExpire', 'onUndelivered', 'onUnsequenced', 'onPlainConnection', 'onError', 'sessionKey'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') throw invalidOption(name, 'a function', options[name]);
+  }
+  const store = options.store ?? createMemorySessionStore();
+  if (
+    typeof store !== 'object' ||
+    store === null ||
+    (isSharedStore(store)
+      ? (['available', 'claim', 'touch', 'fence', 'append', 'mark', 'trim', 'release', 'read', 'remove', 'listen'] as const).some((m) => typeof store[m] !== 'function')
+      : (['get', 'set', 'delete'] as const).some((m) => typeof (store as SessionStore)[m] !== 'function'))
+  ) {
+    throw invalidOption('store', 'a SessionStore { get, set, delete } or a SharedSessionStore', store);
+  }
+  const clock = options.clock ?? realClock;
+  if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function') {
+    throw invalidOption('clock', 'an object with now(), setTimeout() and clearTimeout()', clock);
+  }
+  const d = ACK_SERVER_DEFAULTS;
+  const number = (name: keyof typeof d, min: number, integer: boolean, allowInfinity: boolean, timer = false): number => {
+    const value = options[name];
+    if (value === undefined) return d[name];
+    const ok =
+      typeof value === 'number' &&
+      value >= min &&
+      ((integer ? Number.isInteger(value) : Number.isFinite(value)) || (allowInfinity && value === Infinity)) &&
+      // Timers cannot wait longer (a longer setTimeout fires at once).
+      (!timer || value === Infinity || value <= MAX_TIMER_MS);
+    if (!ok) {
+      const range = `${min}${timer ? ` and <= ${MAX_TIMER_MS}` : ''}`;
+      throw invalidOption(name, `a ${integer ? 'whole ' : ''}number >= ${range}${allowInfinity ? ' (or Infinity)' : ''}`, value);
+    }
+    return value;
+  };
+  if (options.answerPings !== undefined && typeof options.answerPings !== 'boolean') throw invalidOption('answerPings', 'a boolean', options.answerPings);
+  return {
+    store,
+    clock,
+    sessionTtl: number('sessionTtl', 0, false, true, true),
+    maxUnacked: number('maxUnacked', 1, true, true),
+    maxUnackedBytes: number('maxUnackedBytes', 1, true, true),
+    maxSessions: number('maxSessions', 1, true, true),
+    ackEvery: number('ackEvery', 1, true, false),
+    ackDelay: number('ackDelay', 0, false, false, true),
+    maxSocketBuffer: number('maxSocketBuffer', 1, true, true),
+    helloTimeout: number('helloTimeout', 1, false, false, true),
+    maxPreHelloSockets: number('maxPreHelloSockets', 1, true, true),
+    maxBacklogBytes: number('maxBacklogBytes', 0, true, true),
+    answerPings: options.answerPings ?? true,
+  };
+}
+
+
+export type ResolvedServerOptions = ReturnType<typeof resolveServerOptions>;
