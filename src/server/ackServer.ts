@@ -11,7 +11,7 @@ import { SocketchartError, invalidOption } from '../errors.js';
 import { type LocalContext, MemorySession, isThenable } from './memorySession.js';
 import { type AckServer, type AckServerOptions, type AckServerStats, MAX_UNFLUSHED_PONGS, resolveServerOptions } from './options.js';
 import { type SharedContext, SharedSession } from './session.js';
-import { type SessionStore, type SharedSessionStore, type StoreNotice, isSharedStore } from './store.js';
+import { LEASE_RENEW_MS, type SessionStore, type SharedSessionStore, type StoreNotice, isSharedStore } from './store.js';
 import { type AckSendData, type AckSession, type Link, storedPayload } from './types.js';
 
 export type { AckMessage, AckPayload, AckSendData, AckSession, UndeliveredReason } from './types.js';
@@ -298,11 +298,12 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
     } else session.noticeOut(notice.seq);
   };
   let stopListening: Promise<(() => Promise<void>) | null> = Promise.resolve(null);
-  // An attached session's keys carry a lease (sessionTtl + the store's grace) that this node renews, so the
-  // sessions of a node that died expire like detached ones.
+  // An attached session's keys carry a lease that this node renews every LEASE_RENEW_MS, so the sessions of a node
+  // that died expire like detached ones; the renewal also answers the session's next seq, which catches messages
+  // other nodes stored whose `out` notice this node missed.
   let leaseTimer: unknown = null;
   const renewLeases = () => {
-    leaseTimer = clock.setTimeout(renewLeases, Math.max(1000, Math.floor(o.sessionTtl / 3)));
+    leaseTimer = clock.setTimeout(renewLeases, LEASE_RENEW_MS);
     if (!sharedStore?.available()) return;
     for (const session of shared.values()) {
       if (session.state !== 'attached') continue;
@@ -310,12 +311,13 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
       sharedStore.touch(session.id, epoch, o.sessionTtl).then(
         (result) => {
           if (result === 'stale') session.staleAt(epoch);
+          else if (result > 1) session.noticeOut(result - 1);
         },
         (error: unknown) => report(error, session),
       );
     }
   };
-  if (sharedStore && o.sessionTtl !== Infinity) leaseTimer = clock.setTimeout(renewLeases, Math.max(1000, Math.floor(o.sessionTtl / 3)));
+  if (sharedStore) leaseTimer = clock.setTimeout(renewLeases, LEASE_RENEW_MS);
   if (sharedStore) {
     stopListening = sharedStore.listen(node, onNotice, (error) => report(error, null)).catch((error: unknown) => {
       report(error, null);

@@ -127,6 +127,14 @@ export class MemorySession implements LinkedSession {
     return true;
   }
 
+  sendDurable(payload: AckSendData): Promise<boolean> {
+    try {
+      return Promise.resolve(this.send(payload));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
   end(code = 1000, reason = ''): AckPayload[] {
     validateEnd(code, reason);
     const undelivered = this.#forget();

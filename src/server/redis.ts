@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import { RESP_TYPES, type RedisClientType } from 'redis';
 import { SocketchartError, invalidOption } from '../errors.js';
-import type { ClaimResult, SharedSessionStore, StoreEffect, StoreNotice, UnackedMessage } from './store.js';
+import { type ClaimResult, LEASE_RENEW_MS, type SharedSessionStore, type StoreEffect, type StoreNotice, type UnackedMessage } from './store.js';
 
 // Any node-redis 5 client (modules, scripts, RESP 2 or 3): the store only sends raw commands.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -147,10 +147,13 @@ return 1
 
 const TOUCH = `
 local s, o = KEYS[1], KEYS[2]
-if tonumber(redis.call('HGET', s, 'e')) ~= tonumber(ARGV[1]) then return -1 end
-redis.call('PEXPIRE', s, ARGV[2])
-redis.call('PEXPIRE', o, ARGV[2])
-return 1
+local v = redis.call('HMGET', s, 'e', 'n')
+if tonumber(v[1]) ~= tonumber(ARGV[1]) then return -1 end
+if ARGV[2] ~= '' then
+  redis.call('PEXPIRE', s, ARGV[2])
+  redis.call('PEXPIRE', o, ARGV[2])
+end
+return tonumber(v[2])
 `;
 
 const RELEASE = `
@@ -301,14 +304,16 @@ export function redisSessionStore(options: RedisSessionStoreOptions): SharedSess
   };
 
   const limit = (n: number) => String(n === Infinity ? UNBOUNDED : n);
-  /** Key TTL for a session kept `ttl` ms: '' keeps it forever. */
+  /** Key TTL for a detached session kept `ttl` ms: '' keeps it forever. */
   const lease = (ttl: number) => (ttl === Infinity ? '' : String(Math.ceil(ttl) + grace));
+  /** Key TTL for an attached session: its owner renews it every LEASE_RENEW_MS; it outlives the owner by `ttl`. */
+  const attachedLease = (ttl: number) => (ttl === Infinity ? '' : String(Math.max(Math.ceil(ttl) + grace, 3 * LEASE_RENEW_MS)));
 
   return {
     shared: true,
     available: () => client.isReady,
     async claim(id, node, hello, ttl): Promise<ClaimResult> {
-      const reply = (await run('CLAIM', keys(id), [node, String(hello.ack), String(hello.next), channel, id, lease(ttl)])) as unknown[];
+      const reply = (await run('CLAIM', keys(id), [node, String(hello.ack), String(hello.next), channel, id, attachedLease(ttl)])) as unknown[];
       const status = asNumber(reply[0]);
       if (status === -1) return { refused: String(reply[1]) };
       if (status === 0) return { resumed: false, epoch: 1, lastIn: asNumber(reply[2]), nextOut: 1, unacked: [] };
@@ -349,8 +354,8 @@ export function redisSessionStore(options: RedisSessionStoreOptions): SharedSess
       return asNumber(await run('TRIM', keys(id), [String(epoch), String(ack)])) === -1 ? 'stale' : 'ok';
     },
     async touch(id, epoch, ttl) {
-      if (ttl === Infinity) return 'ok';
-      return asNumber(await run('TOUCH', keys(id), [String(epoch), lease(ttl)])) === -1 ? 'stale' : 'ok';
+      const next = asNumber(await run('TOUCH', keys(id), [String(epoch), attachedLease(ttl)]));
+      return next === -1 ? 'stale' : next;
     },
     async release(id, epoch, ttl) {
       return asNumber(await run('RELEASE', keys(id), [String(epoch), lease(ttl)])) === -1 ? 'stale' : 'ok';

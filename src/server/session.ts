@@ -166,6 +166,14 @@ export class SharedSession implements LinkedSession {
     return true;
   }
 
+  async sendDurable(payload: AckSendData): Promise<boolean> {
+    const stored = storedPayload(payload);
+    const bytes = bytesOfPayload(stored);
+    const held = this.pending;
+    if (held.count >= this.#c.limits.maxUnacked || held.bytes + bytes > this.#c.limits.maxUnackedBytes) return false;
+    return (await this.append(stored, bytes)) === true;
+  }
+
   /** Store one server message (fenced), then write it: true once stored, else why not. Rejects if the store failed. */
   async append(stored: string | Uint8Array, bytes = bytesOfPayload(stored)): Promise<true | UndeliveredReason> {
     for (;;) {

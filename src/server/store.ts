@@ -125,8 +125,11 @@ export interface SharedSessionStore {
    * `ttl` ms (a lease the owner renews with `touch`), so the sessions of a node that died expire too.
    */
   claim(id: string, node: string, hello: { ack: number; next: number }, ttl: number): Promise<ClaimResult>;
-  /** Renew the lease of a session `epoch` owns (attached on this node) for `ttl` ms. */
-  touch(id: string, epoch: number, ttl: number): Promise<'ok' | 'stale'>;
+  /**
+   * Renew the lease of a session `epoch` owns (attached on this node) for `ttl` ms; answers the session's next
+   * server seq (so a node that missed an `out` notice still learns of messages other nodes stored), or `'stale'`.
+   */
+  touch(id: string, epoch: number, ttl: number): Promise<number | 'stale'>;
   /** The processed mark if `epoch` still owns the session, else `'stale'`. */
   fence(id: string, epoch: number): Promise<number | 'stale'>;
   /**
@@ -156,6 +159,12 @@ export interface SharedSessionStore {
   /** Deliver notices for `node` to `onNotice` until the returned function is called. */
   listen(node: string, onNotice: (notice: StoreNotice) => void, onError: (error: unknown) => void): Promise<() => Promise<void>>;
 }
+
+/**
+ * How often a node renews the leases of the sessions attached to it (`touch`), with a shared store. A store keeps
+ * an attached session at least three times this long past the last renewal.
+ */
+export const LEASE_RENEW_MS = 10_000;
 
 export function isSharedStore(store: unknown): store is SharedSessionStore {
   return typeof store === 'object' && store !== null && (store as { shared?: unknown }).shared === true;

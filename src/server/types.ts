@@ -52,11 +52,18 @@ export interface AckSession {
   /**
    * Send `payload` to the client, exactly once and in order, across reconnects. Written now if a socket is
    * attached, else on resume. False when it does not fit `maxUnacked` / `maxUnackedBytes`, or the session is over:
-   * then nothing was sent, and the caller decides. With a shared store, true means accepted: the message is written
-   * once the store holds it, and if the store refuses it afterwards it is reported to `onUndelivered`; use
-   * `server.sendTo()` to wait until it is stored.
+   * then nothing was sent, and the caller decides. With a shared store, true means accepted, not yet stored: the
+   * message is written once the store holds it; if the store refuses it, it is reported to `onUndelivered`, and if
+   * this node dies first it is lost with the node. When the caller must know, use `sendDurable()`.
    */
   send(payload: AckSendData): boolean;
+  /**
+   * `send()` that says when the message is safe: resolves true once the store holds it (it will then reach the
+   * client once, in order, whichever node dies), false when it was not accepted (bounds, session over, taken over
+   * by another node); rejects when the store failed (stored or not is then unknown). With the memory store it
+   * resolves at once, as `send()` answers.
+   */
+  sendDurable(payload: AckSendData): Promise<boolean>;
   /**
    * End the session now: close its socket (code 1000 unless given), forget its state, and return the messages
    * that were never acknowledged. A code ws cannot send (1004-1006, 1015, outside 1000-4999) throws

@@ -380,6 +380,8 @@ describe('the protocol, byte by byte (a hand-written client)', () => {
     expect(await server.sendTo(SID, 'pushed')).toBe(true);
     await until(() => c.frames.includes('1:pushed'));
     expect(await server.sendTo('unknown-session-0000001', 'x')).toBe(false);
+    expect(await session!.sendDurable('durable')).toBe(true);
+    await until(() => c.frames.includes('2:durable'));
     c.ws.terminate();
     await until(() => session!.state === 'detached');
     session!.end();

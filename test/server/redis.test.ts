@@ -14,6 +14,7 @@ import { helloFrame } from '../../src/delivery/protocol.js';
 import { createConnection } from '../../src/node.js';
 import { type AckServer, type AckServerOptions, type AckSession, type SharedSessionStore, attachAckServer } from '../../src/server/index.js';
 import { redisSessionStore } from '../../src/server/redis.js';
+import { LEASE_RENEW_MS } from '../../src/server/store.js';
 import { type RedisServer, startRedis } from './redisServer.js';
 
 let redis: RedisServer;
@@ -41,20 +42,20 @@ async function redisClient() {
 }
 
 /** One server node: its own ws server, Redis connection and attachAckServer, sharing `prefix` with its peers. */
-async function redisNode(prefix: string, options: Partial<AckServerOptions> = {}, deafToTakeovers = false) {
+async function redisNode(prefix: string, options: Partial<AckServerOptions> = {}, deafTo: 'lost' | 'out' | false = false) {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await once(wss, 'listening');
   const client = await redisClient();
   const received: string[] = [];
   const errors: unknown[] = [];
   const store = redisSessionStore({ client, prefix });
-  // A node that never hears "another node took the session" (a notice lost with a subscriber connection).
+  // A node that never hears one kind of notice (as when its subscriber connection drops one).
   const deaf: SharedSessionStore = {
     ...store,
-    listen: (node, onNotice, onError) => store.listen(node, (n) => (n.type === 'lost' ? undefined : onNotice(n)), onError),
+    listen: (node, onNotice, onError) => store.listen(node, (n) => (n.type === deafTo ? undefined : onNotice(n)), onError),
   };
   const server: AckServer = attachAckServer(wss, {
-    store: deafToTakeovers ? deaf : store,
+    store: deafTo ? deaf : store,
     onMessage: (_s, p) => received.push(String(p)),
     onError: (error) => errors.push(error),
     ...options,
@@ -197,6 +198,36 @@ describe('sessions in Redis: clients resume on any node', () => {
     expect(c2.frames.slice(1)).toEqual(['bin:0000000000000002010203', '3:while-away']);
   });
 
+  it('a node that misses the "out" notice of a message another node stored still writes it, at its next lease renewal', async () => {
+    const prefix = newPrefix();
+    const clock = new SimulatedClock();
+    const a = await redisNode(prefix, { clock }, 'out');
+    const b = await redisNode(prefix);
+    const c = await raw(a.url);
+    c.ws.send(helloFrame(SID, 0, 1));
+    await c.frame(1);
+    expect(await b.server.sendTo(SID, 'quiet')).toBe(true);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(c.frames).toHaveLength(1);
+    clock.increment(LEASE_RENEW_MS);
+    expect(await c.frame(2)).toBe('1:quiet');
+  });
+
+  it('session.sendDurable() resolves once Redis holds the message, false when it is not accepted', async () => {
+    const prefix = newPrefix();
+    let session: AckSession | null = null;
+    const a = await redisNode(prefix, { maxUnacked: 2, onSession: (s) => (session = s) });
+    const c = await raw(a.url);
+    c.ws.send(helloFrame(SID, 0, 1));
+    await until(() => session !== null);
+    expect(await session!.sendDurable('one')).toBe(true);
+    expect(await a.client.hGet(`${prefix}{${SID}}:o`, '1')).toBe('tone');
+    expect(await session!.sendDurable('two')).toBe(true);
+    expect(await session!.sendDurable('three')).toBe(false); // maxUnacked
+    await until(() => c.frames.length === 3);
+    expect(c.frames.slice(1)).toEqual(['1:one', '2:two']);
+  });
+
   it('onMessage gets an idempotency key, and message.commit() runs Redis commands atomically with the mark', async () => {
     const prefix = newPrefix();
     const keys: string[] = [];
@@ -286,7 +317,7 @@ describe('split brain: a node cut off from its client must not act for the sessi
     const a = await redisNode(
       prefix,
       { ackEvery: 1, onSession: (s) => (onA = s), onUndelivered: (_s, payloads, reason) => undelivered.push([payloads.map(String), reason]) },
-      loseNotice,
+      loseNotice ? 'lost' : false,
     );
     const b = await redisNode(prefix, { ackEvery: 1 });
     const relay = await freezableRelay(a.port);
