@@ -24,7 +24,9 @@ export type SocketchartErrorCode =
   /** No pong (and no other traffic) within `heartbeat.timeout`: the connection was declared dead. */
   | 'ERR_HEARTBEAT_TIMEOUT'
   /** The server refused authentication (a nack, an HTTP 401/403, or no ack within `auth.timeout`). */
-  | 'ERR_AUTH_FAILED';
+  | 'ERR_AUTH_FAILED'
+  /** A method that needs a plug-in (request() needs requests(), on() needs router()) was called without it. */
+  | 'ERR_PLUGIN_MISSING';
 
 export class SocketchartError extends Error {
   readonly code: SocketchartErrorCode;

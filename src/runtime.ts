@@ -1167,7 +1167,7 @@ export class ConnectionRuntime implements ConnectionHost, PluginHost {
 /** A method whose plug-in the app did not pass: say which import gives it. */
 function missingPlugin(method: string, option: string, call: string): SocketchartError {
   return new SocketchartError(
-    'ERR_INVALID_OPTION',
+    'ERR_PLUGIN_MISSING',
     `${method} needs the ${option} plug-in: import { ${option} } from 'socketchart/${option}' and pass createConnection(url, { ${option}: ${call} }).`,
   );
 }

@@ -27,7 +27,13 @@ const ENTRIES = [
   ['./testing', 'testing'],
   ['./testing/browser', 'testing-browser'],
   ['./delivery', 'delivery'],
+  ['./chunking', 'chunking'],
+  ['./batching', 'batching'],
+  ['./requests', 'requests'],
+  ['./schema', 'schema'],
+  ['./router', 'router'],
   ['./server', 'server'],
+  ['./server/redis', 'server-redis'],
 ] as const;
 
 interface Result {

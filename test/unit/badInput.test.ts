@@ -132,8 +132,8 @@ describe('message features without their plug-in', () => {
 
   it('request() and on() say which plug-in they need', async () => {
     const conn = make({ codec: jsonCodec() });
-    await expect(conn.request({})).rejects.toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining("import { requests } from 'socketchart/requests'") }));
-    expect(() => conn.on('chat', () => {})).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining("import { router } from 'socketchart/router'") }));
+    await expect(conn.request({})).rejects.toThrow(expect.objectContaining({ code: 'ERR_PLUGIN_MISSING', message: expect.stringContaining("import { requests } from 'socketchart/requests'") }));
+    expect(() => conn.on('chat', () => {})).toThrow(expect.objectContaining({ code: 'ERR_PLUGIN_MISSING', message: expect.stringContaining("import { router } from 'socketchart/router'") }));
   });
 });
 
@@ -256,7 +256,7 @@ matrix('Connection methods', [
   { name: 'opened(null)', run: () => make().opened(null as Any), code: 'ERR_INVALID_OPTION' },
   { name: 'opened({ signal: 42 })', run: () => make().opened({ signal: 42 as Any }), code: 'ERR_INVALID_OPTION' },
   // request(): likewise.
-  { name: 'request({}) with the raw codec', run: () => make().request({}), code: 'ERR_INVALID_OPTION' },
+  { name: 'request({}) without the requests plug-in', run: () => make().request({}), code: 'ERR_PLUGIN_MISSING' },
   { name: 'request(null)', run: () => makeJson().request(null), code: 'ERR_INVALID_DATA' },
   { name: "request('text')", run: () => makeJson().request('text'), code: 'ERR_INVALID_DATA' },
   { name: 'request({}) after close()', run: () => {
