@@ -42,6 +42,7 @@ export interface SharedContext {
     ackEvery: number;
     ackDelay: number;
     maxSocketBuffer: number;
+    maxBacklogBytes: number;
   };
   readonly stats: { resumed: number; created: number; replayed: number; processed: number; duplicates: number; refused: number; expired: number };
   onMessage(session: AckSession, payload: AckPayload, message: AckMessage): void;
@@ -67,7 +68,12 @@ export class SharedSession implements LinkedSession {
   #expiryTimer: unknown = null;
   /** Client frames waiting for the fence check and `onMessage`, in order. */
   #inbound: Array<[number, AckPayload]> = [];
+  /** Bytes in `#inbound`, bounded by `maxBacklogBytes` (a store slower than the client's frames). */
+  #inboundBytes = 0;
   #processing = false;
+  /** One trim in flight at a time; acks meanwhile only raise `#trimTo` (a flood of acks is one call per round trip). */
+  #trimming = false;
+  #trimTo = 0;
   /** Server messages the store holds and the client has not acknowledged, by seq (consecutive from `#firstOut`). */
   readonly #out = new Map<number, string | Uint8Array>();
   #firstOut = 1;
@@ -125,7 +131,9 @@ export class SharedSession implements LinkedSession {
     this.epoch = claim.epoch;
     this.#lastIn = claim.lastIn;
     this.#acks.reset(claim.lastIn);
-    this.#inbound = [];
+    this.#trimTo = claim.unacked[0] ? claim.unacked[0].seq - 1 : claim.nextOut - 1;
+    this.#inboundBytes = 0;
+    this.#dropInbound();
     this.#out.clear();
     this.#bytes = 0;
     for (const m of claim.unacked) {
@@ -222,7 +230,7 @@ export class SharedSession implements LinkedSession {
     if (this.link !== link) return;
     this.link = null;
     this.#acks.cancel();
-    this.#inbound = [];
+    this.#dropInbound();
     if (this.state !== 'attached') return;
     this.state = 'detached';
     const ttl = this.#c.limits.sessionTtl;
@@ -238,6 +246,12 @@ export class SharedSession implements LinkedSession {
 
   data(seq: number, payload: AckPayload): void {
     if (this.state !== 'attached') return;
+    this.#inboundBytes += typeof payload === 'string' ? payload.length * 3 : payload.byteLength;
+    if (this.#inboundBytes > this.#c.limits.maxBacklogBytes) {
+      this.#dropInbound();
+      this.#c.fail(this.link as Link, ACK_CLOSE_CODES.tryAgainLater, 'session store too slow');
+      return;
+    }
     this.#inbound.push([seq, payload]);
     if (!this.#processing) void this.#process(this.link as Link);
   }
@@ -254,12 +268,30 @@ export class SharedSession implements LinkedSession {
       this.#out.delete(seq);
     }
     this.#firstOut = ack + 1;
+    if (ack > this.#trimTo) this.#trimTo = ack;
+    this.#trim();
+  }
+
+  #dropInbound(): void {
+    this.#inbound = [];
+    this.#inboundBytes = 0;
+  }
+
+  #trim(): void {
+    if (this.#trimming || this.state !== 'attached') return;
     const epoch = this.epoch;
+    const ack = this.#trimTo;
+    this.#trimming = true;
     this.#c.store.trim(this.id, epoch, ack).then(
       (result) => {
+        this.#trimming = false;
         if (result === 'stale') this.staleAt(epoch);
+        else if (this.#trimTo > ack) this.#trim();
       },
-      (error) => this.#c.report(error, this),
+      (error) => {
+        this.#trimming = false;
+        this.#c.report(error, this);
+      },
     );
   }
 
@@ -291,7 +323,7 @@ export class SharedSession implements LinkedSession {
     this.state = state;
     if (this.link) this.link.session = null;
     this.link = null;
-    this.#inbound = [];
+    this.#dropInbound();
     this.#out.clear();
     this.#bytes = 0;
     this.dispose();
@@ -340,7 +372,8 @@ export class SharedSession implements LinkedSession {
         // A claim sent meanwhile would refuse the marks: leave the frames to the client's replay on its new socket.
         if (this.link !== link || this.state !== 'attached' || this.claiming > 0) return;
         const batch = this.#inbound;
-        this.#inbound = [];
+        this.#dropInbound();
+        this.#inboundBytes = 0;
         for (const [seq, payload] of batch) {
           if (!this.#one(link, seq, payload)) return;
         }
@@ -397,7 +430,7 @@ export class SharedSession implements LinkedSession {
   #storeFailed(link: Link, error: unknown): void {
     this.#c.report(error, this);
     // Nothing more can be recorded: the client replays what was not acknowledged on its next socket.
-    this.#inbound = [];
+    this.#dropInbound();
     this.#c.fail(link, ACK_CLOSE_CODES.serverError, 'session store failed');
   }
 

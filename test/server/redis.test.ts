@@ -42,7 +42,12 @@ async function redisClient() {
 }
 
 /** One server node: its own ws server, Redis connection and attachAckServer, sharing `prefix` with its peers. */
-async function redisNode(prefix: string, options: Partial<AckServerOptions> = {}, deafTo: 'lost' | 'out' | false = false) {
+async function redisNode(
+  prefix: string,
+  options: Partial<AckServerOptions> = {},
+  deafTo: 'lost' | 'out' | false = false,
+  wrap: (store: SharedSessionStore) => SharedSessionStore = (store) => store,
+) {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await once(wss, 'listening');
   const client = await redisClient();
@@ -55,7 +60,7 @@ async function redisNode(prefix: string, options: Partial<AckServerOptions> = {}
     listen: (node, onNotice, onError) => store.listen(node, (n) => (n.type === deafTo ? undefined : onNotice(n)), onError),
   };
   const server: AckServer = attachAckServer(wss, {
-    store: deafTo ? deaf : store,
+    store: wrap(deafTo ? deaf : store),
     onMessage: (_s, p) => received.push(String(p)),
     onError: (error) => errors.push(error),
     ...options,
@@ -119,9 +124,9 @@ async function freezableRelay(port: number) {
   };
 }
 
-async function until(check: () => boolean, ms = 5000): Promise<void> {
+async function until(check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, 2));
   }
@@ -306,6 +311,39 @@ describe('sessions in Redis: clients resume on any node', () => {
     expect(got).toEqual(Array.from({ length: 200 }, (_, i) => `echo:m${i}`));
     expect(processed).toEqual(Array.from({ length: 200 }, (_, i) => `m${i}`));
     expect(a.server.stats.resumed + b.server.stats.resumed).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('malicious client against a shared store: no unbounded per-socket buffer', () => {
+  it('"frames waiting for the store are bounded by maxBacklogBytes (1013)": a store that stops answering fence checks', async () => {
+    const prefix = newPrefix();
+    const a = await redisNode(prefix, { maxBacklogBytes: 64 * 1024 }, false, (store) => ({ ...store, fence: () => new Promise(() => {}) }));
+    const c = await raw(a.url);
+    c.ws.send(helloFrame(SID, 0, 1));
+    await c.frame(1);
+    const big = 'x'.repeat(16 * 1024);
+    for (let i = 1; i <= 200 && c.ws.readyState === WebSocket.OPEN; i++) c.ws.send(`${i}:${big}`);
+    expect(await c.closed).toMatchObject({ code: 1013, reason: 'session store too slow' });
+    expect(a.received).toEqual([]);
+  });
+
+  it('"a flood of acks costs one store call per round trip": trims are coalesced', async () => {
+    const prefix = newPrefix();
+    let trims = 0;
+    let session: AckSession | null = null;
+    const a = await redisNode(prefix, { onSession: (s) => (session = s) }, false, (store) => ({
+      ...store,
+      trim: (...args) => (trims++, store.trim(...args)),
+    }));
+    const c = await raw(a.url);
+    c.ws.send(helloFrame(SID, 0, 1));
+    await until(() => session !== null);
+    await Promise.all(Array.from({ length: 2000 }, (_, i) => session!.sendDurable(`m${i}`)));
+    await until(() => c.frames.length === 2001);
+    for (let ack = 1; ack <= 2000; ack++) c.ws.send(`{"type":"ack","ack":${ack}}`);
+    await until(async () => (await a.client.hLen(`${prefix}{${SID}}:o`)) === 0);
+    expect(session!.pending.count).toBe(0);
+    expect(trims).toBeLessThan(100);
   });
 });
 
