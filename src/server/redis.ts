@@ -374,9 +374,14 @@ export function redisSessionStore(options: RedisSessionStoreOptions): SharedSess
       subscriber.on('error', onError);
       await subscriber.connect();
       await subscriber.subscribe(channel + node, (message: string) => {
-        const [kind, id, n] = message.split(' ');
-        if (id === undefined || n === undefined) return;
-        const value = Number(n);
+        // "<kind> <id> <n>": the id is what sessionKey() made, and may itself hold spaces.
+        const first = message.indexOf(' ');
+        const last = message.lastIndexOf(' ');
+        if (first < 0 || last <= first) return;
+        const kind = message.slice(0, first);
+        const id = message.slice(first + 1, last);
+        const value = Number(message.slice(last + 1));
+        if (!Number.isSafeInteger(value)) return;
         if (kind === 'l') onNotice({ type: 'lost', id, epoch: value } satisfies StoreNotice);
         else if (kind === 'o') onNotice({ type: 'out', id, seq: value });
       });

@@ -182,6 +182,23 @@ describe('sessions in Redis: clients resume on any node', () => {
     expect(await c2.frame(2)).toBe('4:s4');
   });
 
+  it('session keys with spaces and braces (whatever sessionKey makes) work across nodes, notices included', async () => {
+    const prefix = newPrefix();
+    const sessionKey = (sid: string) => `user {42} / ${sid}`;
+    const a = await redisNode(prefix, { sessionKey });
+    const b = await redisNode(prefix, { sessionKey });
+    const c1 = await raw(a.url);
+    c1.ws.send(helloFrame(SID, 0, 1));
+    await c1.frame(1);
+    expect(await b.server.sendTo(`user {42} / ${SID}`, 'spaced')).toBe(true);
+    expect(await c1.frame(2)).toBe('1:spaced');
+    const c2 = await raw(b.url); // takes the session over: A is told (a "lost" notice naming the spaced key)
+    c2.ws.send(helloFrame(SID, 1, 1));
+    expect(JSON.parse(await c2.frame(1))).toMatchObject({ resumed: true });
+    await until(() => a.server.sessions.get(`user {42} / ${SID}`) === undefined);
+    expect((await c1.closed).code).toBe(4408);
+  });
+
   it('server.sendTo() from any node reaches the client where it is attached, and is kept for replay when it is attached nowhere', async () => {
     const prefix = newPrefix();
     const a = await redisNode(prefix);
