@@ -4,7 +4,6 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const ENTRY = fileURLToPath(new URL('../../src/index.ts', import.meta.url));
 
 /** A page on 127.0.0.1 that loads the browser core as the global `socketchart` (from /socketchart.js). */
 export interface SocketchartPage {
@@ -12,10 +11,14 @@ export interface SocketchartPage {
   close(): Promise<void>;
 }
 
-/** Bundles src/index.ts for Chromium (as an app's bundler would) and serves it beside `html` on port 0. */
-export async function serveSocketchartPage(html: string): Promise<SocketchartPage> {
+/**
+ * Bundles src/index.ts for Chromium (as an app's bundler would) and serves it beside `html` on port 0.
+ * `alsoExport` adds export lines to the global (paths relative to the repo root), e.g. a plug-in's entry.
+ */
+export async function serveSocketchartPage(html: string, alsoExport: readonly string[] = []): Promise<SocketchartPage> {
+  const entry = ["export * from './src/index.ts';", ...alsoExport].join('\n');
   const bundle = await build({
-    entryPoints: [ENTRY],
+    stdin: { contents: entry, resolveDir: ROOT, sourcefile: 'socketchart-entry.ts', loader: 'ts' },
     absWorkingDir: ROOT,
     bundle: true,
     format: 'iife',
