@@ -289,15 +289,19 @@ export function redisSessionStore(options: RedisSessionStoreOptions): SharedSess
     return out;
   };
 
+  function checkEffect(effect: StoreEffect): asserts effect is readonly (string | Uint8Array)[] {
+    if (!Array.isArray(effect) || effect.length === 0 || !effect.every((a) => typeof a === 'string' || a instanceof Uint8Array)) {
+      throw new SocketchartError(
+        'ERR_INVALID_DATA',
+        "The Redis session store commits Redis commands: message.commit(['RPUSH', 'key', value]) (strings or bytes).",
+      );
+    }
+  }
+
   const effectArgs = (effects: readonly StoreEffect[]): Array<string | Buffer> => {
     const args: Array<string | Buffer> = [String(effects.length)];
     for (const effect of effects) {
-      if (!Array.isArray(effect) || effect.length === 0 || !effect.every((a) => typeof a === 'string' || a instanceof Uint8Array)) {
-        throw new SocketchartError(
-          'ERR_INVALID_DATA',
-          "The Redis session store commits Redis commands: message.commit(['RPUSH', 'key', value]) (strings or bytes).",
-        );
-      }
+      checkEffect(effect);
       args.push(String(effect.length), ...effect.map((a) => (typeof a === 'string' ? a : Buffer.from(a.buffer, a.byteOffset, a.byteLength))));
     }
     return args;
@@ -312,6 +316,7 @@ export function redisSessionStore(options: RedisSessionStoreOptions): SharedSess
   return {
     shared: true,
     available: () => client.isReady,
+    checkEffect,
     async claim(id, node, hello, ttl): Promise<ClaimResult> {
       const reply = (await run('CLAIM', keys(id), [node, String(hello.ack), String(hello.next), channel, id, attachedLease(ttl)])) as unknown[];
       const status = asNumber(reply[0]);

@@ -16,6 +16,7 @@ import { WebSocket } from 'ws';
 import { ACK_CLOSE_CODES, BINARY_HEADER_BYTES, ackFrame, welcomeFrame, writeSeq } from '../delivery/protocol.js';
 import { AckBatcher, type SequenceVerdict, classifySeq } from '../delivery/sequencing.js';
 import type { SharedSessionStore, StoreEffect, UnackedMessage } from './store.js';
+import { SocketchartError } from '../errors.js';
 import {
   type AckMessage,
   type AckPayload,
@@ -399,11 +400,13 @@ export class SharedSession implements LinkedSession {
     this.#c.stats.processed++;
     const effects: StoreEffect[] = [];
     let open = true;
+    const store = this.#c.store;
     const message: AckMessage = {
       key: `${this.id}:${seq}`,
       seq,
       commit(effect) {
-        if (!open) throw new Error('message.commit() only works while onMessage runs');
+        if (!open) throw new SocketchartError('ERR_INVALID_DATA', 'message.commit() only works while onMessage runs.');
+        store.checkEffect?.(effect);
         effects.push(effect);
       },
     };

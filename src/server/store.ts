@@ -143,6 +143,8 @@ export interface SharedSessionStore {
     payload: string | Uint8Array,
     limits: { maxUnacked: number; maxUnackedBytes: number },
   ): Promise<number | 'unknown' | 'stale'>;
+  /** Throws a typed error (`ERR_INVALID_DATA`) for an effect this store cannot run, at `message.commit()`. */
+  checkEffect?(effect: StoreEffect): void;
   /** Record client message `seq` as processed, running `effects` in the same atomic step. */
   mark(id: string, epoch: number, seq: number, effects: readonly StoreEffect[]): Promise<'ok' | 'stale'>;
   /** Forget server messages up to `ack` (the client has them). */

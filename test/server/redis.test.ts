@@ -331,6 +331,59 @@ describe('sessions in Redis: clients resume on any node', () => {
   });
 });
 
+describe('bad input', () => {
+  it('redisSessionStore() and attachAckServer() check a shared store at the call', async () => {
+    const client = await redisClient();
+    const bad: Array<[string, unknown]> = [
+      ['options', null],
+      ['client', { client: {} }],
+      ['prefix', { client, prefix: 5 }],
+      ['expiryGrace', { client, expiryGrace: -1 }],
+      ['expiryGrace', { client, expiryGrace: 1.5 }],
+      ['commandTimeout', { client, commandTimeout: 0 }],
+    ];
+    for (const [name, options] of bad) {
+      expect(() => redisSessionStore(options as never), name).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining(name) }),
+      );
+    }
+    const wss = new WebSocketServer({ noServer: true });
+    const halfShared = { ...redisSessionStore({ client }), touch: undefined };
+    expect(() => attachAckServer(wss, { onMessage: () => {}, store: halfShared as never })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('SharedSessionStore') }),
+    );
+    expect(() => attachAckServer(wss, { onMessage: () => {}, onUndelivered: 'no' as never })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('onUndelivered') }),
+    );
+    wss.close();
+  });
+
+  it('message.commit() checks its effect: a Redis command is a non-empty array of strings or bytes', async () => {
+    const prefix = newPrefix();
+    const thrown: unknown[] = [];
+    const a = await redisNode(prefix, {
+      ackEvery: 1,
+      onMessage: (_s, _p, message) => {
+        for (const effect of [[], 'RPUSH x y', [1, 2], () => {}]) {
+          try {
+            message.commit(effect as never);
+          } catch (error) {
+            thrown.push(error);
+          }
+        }
+      },
+    });
+    const c = await raw(a.url);
+    c.ws.send(helloFrame(SID, 0, 1));
+    c.ws.send('1:x');
+    // Refused at the call, with a typed error; the message itself is recorded and acknowledged.
+    await until(() => c.frames.includes('{"type":"ack","ack":1}'));
+    expect(thrown).toHaveLength(4);
+    expect(thrown.every((e) => (e as { code?: string }).code === 'ERR_INVALID_DATA')).toBe(true);
+    expect(a.errors).toEqual([]);
+  });
+});
+
 describe('malicious client against a shared store: no unbounded per-socket buffer', () => {
   it('"frames waiting for the store are bounded by maxBacklogBytes (1013)": a store that stops answering fence checks', async () => {
     const prefix = newPrefix();
