@@ -15,6 +15,7 @@ export {
   type UndeliveredReason,
 } from './ackServer.js';
 export {
+  LEASE_RENEW_MS,
   createMemorySessionStore,
   type ClaimResult,
   type SessionRecord,

@@ -485,6 +485,27 @@ describe('split brain: a node cut off from its client must not act for the sessi
 });
 
 describe('Redis down', () => {
+  it('a real client through an outage: it retries on 1011 and, once Redis is back, every message it held gets through', async () => {
+    const prefix = newPrefix();
+    const processed: string[] = [];
+    const a = await redisNode(prefix, { onMessage: (_s, p) => processed.push(String(p)) });
+    const conn = createConnection(a.url, { retryWait: () => new Promise((r) => setTimeout(r, 20)), random: () => 0, delivery: atLeastOnce() });
+    cleanup.push(() => conn.close());
+    const drops: unknown[] = [];
+    conn.addEventListener('drop', (e) => drops.push(e));
+    await conn.opened();
+    for (let i = 0; i < 50; i++) conn.send(`before-${i}`);
+    await until(() => processed.length === 50 && conn.bufferedAmount === 0);
+    await redis.kill();
+    for (let i = 0; i < 50; i++) conn.send(`during-${i}`);
+    await until(() => conn.state !== 'open'); // closed with 1011, retrying
+    await redis.restart();
+    await until(() => processed.length >= 100 && conn.bufferedAmount === 0, 15_000);
+    // This Redis kept no data: the session started over and the held messages went into the new one, once each.
+    expect(processed).toEqual([...Array.from({ length: 50 }, (_, i) => `before-${i}`), ...Array.from({ length: 50 }, (_, i) => `during-${i}`)]);
+    expect(drops).toEqual([]);
+  }, 20_000);
+
   it('never crashes: attached sockets close with 1011 on their next frame, new sessions are refused with 1011, sends report false; back when Redis is', async () => {
     const prefix = newPrefix();
     let session: AckSession | null = null;
