@@ -133,7 +133,6 @@ export class SharedSession implements LinkedSession {
     this.#lastIn = claim.lastIn;
     this.#acks.reset(claim.lastIn);
     this.#trimTo = claim.unacked[0] ? claim.unacked[0].seq - 1 : claim.nextOut - 1;
-    this.#inboundBytes = 0;
     this.#dropInbound();
     this.#out.clear();
     this.#bytes = 0;
@@ -374,8 +373,9 @@ export class SharedSession implements LinkedSession {
         if (this.link !== link || this.state !== 'attached' || this.claiming > 0) return;
         const batch = this.#inbound;
         this.#dropInbound();
-        this.#inboundBytes = 0;
         for (const [seq, payload] of batch) {
+          // onMessage may have ended the session, or another node may have taken it, since the last message.
+          if (this.link !== link || this.state !== 'attached') return;
           if (!this.#one(link, seq, payload)) return;
         }
       }

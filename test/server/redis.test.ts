@@ -250,6 +250,24 @@ describe('sessions in Redis: clients resume on any node', () => {
     expect(c.frames.slice(1)).toEqual(['1:one', '2:two']);
   });
 
+  it('session.end() from onMessage stops the batch: the frames after it are not processed', async () => {
+    const prefix = newPrefix();
+    const seen: string[] = [];
+    const a = await redisNode(prefix, {
+      onMessage: (s, p) => {
+        seen.push(String(p));
+        if (String(p) === 'stop') s.end(4000, 'done');
+      },
+    });
+    const c = await raw(a.url);
+    c.ws.send(helloFrame(SID, 0, 1));
+    await c.frame(1);
+    for (const f of ['1:a', '2:stop', '3:after', '4:after']) c.ws.send(f);
+    expect((await c.closed).code).toBe(4000);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(seen).toEqual(['a', 'stop']);
+  });
+
   it('onMessage gets an idempotency key, and message.commit() runs Redis commands atomically with the mark', async () => {
     const prefix = newPrefix();
     const keys: string[] = [];
