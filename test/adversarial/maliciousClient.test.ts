@@ -234,6 +234,73 @@ describe('malicious client: user callbacks that throw never crash the server', (
   });
 });
 
+describe('malicious client: hooks that throw or misbehave', () => {
+  it('"onSession threw: reported to onError": the session it was told about keeps working', async () => {
+    const errors: unknown[] = [];
+    const received: string[] = [];
+    const { url } = await ackServer({
+      onSession: () => {
+        throw new Error('onSession bug');
+      },
+      onMessage: (_s, p) => received.push(String(p)),
+      onError: (error) => errors.push(error),
+    });
+    const c = await reader(url);
+    c.ws.send(helloFrame(SID, 0, 1));
+    c.ws.send('1:still-works');
+    await until(() => received.length === 1);
+    expect(errors).toEqual([expect.objectContaining({ message: 'onSession bug' })]);
+    expect(c.ws.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it('"onUnsequenced threw: reported to onError": the next frames are still read', async () => {
+    const errors: unknown[] = [];
+    const received: string[] = [];
+    const { url } = await ackServer({
+      onUnsequenced: () => {
+        throw new Error('onUnsequenced bug');
+      },
+      onMessage: (_s, p) => received.push(String(p)),
+      onError: (error) => errors.push(error),
+    });
+    const c = await reader(url);
+    c.ws.send('{"type":"auth"}');
+    c.ws.send(helloFrame(SID, 0, 1));
+    c.ws.send('1:after');
+    await until(() => received.length === 1);
+    expect(errors).toEqual([expect.objectContaining({ message: 'onUnsequenced bug' })]);
+  });
+
+  it('"sessionKey() must return a non-empty string": anything else refuses the socket (1008)', async () => {
+    for (const key of ['', 42, null]) {
+      const errors: unknown[] = [];
+      const { url } = await ackServer({ sessionKey: () => key as never, onError: (error) => errors.push(error) });
+      const c = await reader(url);
+      c.ws.send(helloFrame(SID, 0, 1));
+      expect((await c.closed).code).toBe(1008);
+      expect(errors).toEqual([expect.objectContaining({ name: 'TypeError' })]);
+    }
+  });
+
+  it('"new sessions beyond maxSessions are refused with 1013": one client cycling session ids cannot grow the map', async () => {
+    const { url, server } = await ackServer({ maxSessions: 3 });
+    for (let i = 0; i < 3; i++) {
+      const c = await reader(url);
+      c.ws.send(helloFrame(`cycling-session-${String(i).padStart(8, '0')}`, 0, 1));
+      await until(() => c.frames.length === 1);
+      c.ws.terminate();
+    }
+    const extra = await reader(url);
+    extra.ws.send(helloFrame('cycling-session-99999999', 0, 1));
+    expect((await extra.closed).code).toBe(1013);
+    expect(server.sessions.size).toBe(3);
+    // A session that exists may still resume.
+    const back = await reader(url);
+    back.ws.send(helloFrame('cycling-session-00000001', 0, 1));
+    expect(JSON.parse(await until(() => back.frames.length === 1).then(() => back.frames[0]!))).toMatchObject({ resumed: true });
+  });
+});
+
 describe('malicious client: no unbounded per-socket buffer', () => {
   /** A session holding `count` unacknowledged messages of `size` bytes, its first socket gone. */
   async function heavySession(count: number, size: number, options: Partial<AckServerOptions> = {}) {
