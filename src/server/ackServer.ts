@@ -53,7 +53,7 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
   const sessions = new Map<string, MemorySession>();
   const loading = new Map<string, Promise<MemorySession | undefined>>();
   let closed = false;
-  const stats: AckServerStats = { created: 0, resumed: 0, expired: 0, processed: 0, duplicates: 0, replayed: 0, refused: 0 };
+  const stats: AckServerStats = { created: 0, resumed: 0, expired: 0, processed: 0, duplicates: 0, replayed: 0, refused: 0, storeFailures: 0, undelivered: 0 };
 
   /** Sockets open and not yet attached to a session (bounded by `maxPreHelloSockets`). */
   let preHello = 0;
@@ -71,6 +71,25 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
       options.onError(error, session);
     } catch (thrown) {
       rethrow(thrown);
+    }
+  };
+
+  // Infrastructure failures are not app bugs: without onError they are counted and warned about once per kind
+  // (process.emitWarning), never rethrown, so an outage of the store cannot crash the process.
+  const warned = new Set<string>();
+  const warnOnce = (code: string, message: string) => {
+    if (warned.has(code)) return;
+    warned.add(code);
+    process.emitWarning(message, { code });
+  };
+  const storeFailure = (error: unknown, session: AckSession | null) => {
+    stats.storeFailures++;
+    if (options.onError) report(error, session);
+    else {
+      warnOnce(
+        'SOCKETCHART_STORE_FAILED',
+        `socketchart: the session store failed (${error instanceof Error ? error.message : String(error)}); the sockets concerned were closed with 1011. Pass onError to attachAckServer to see every failure; stats.storeFailures counts them.`,
+      );
     }
   };
 
@@ -109,6 +128,7 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
     onSession: options.onSession?.bind(options),
     onExpire: options.onExpire?.bind(options),
     report,
+    storeFailure,
     fail,
     shut,
   };
@@ -159,7 +179,7 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
       }
     };
     const storeFailed = (error: unknown) => {
-      report(error, null);
+      storeFailure(error, null);
       fail(link, ACK_CLOSE_CODES.serverError, 'session store failed');
     };
     if (sessions.has(key)) {
@@ -215,6 +235,7 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
       }
     },
     undelivered(session, payloads, reason) {
+      stats.undelivered += payloads.length;
       if (options.onUndelivered) {
         try {
           options.onUndelivered(session, payloads, reason);
@@ -223,15 +244,12 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
         }
         return;
       }
-      report(
-        new SocketchartError(
-          reason === 'full' ? 'ERR_QUEUE_FULL' : 'ERR_CONNECTION_CLOSED',
-          `${payloads.length} message(s) accepted by session.send() were not delivered (${reason}); pass onUndelivered to handle them.`,
-        ),
-        session,
-      );
+      const message = `${payloads.length} message(s) accepted by session.send() were not delivered (${reason}); pass onUndelivered to handle them.`;
+      if (options.onError) report(new SocketchartError(reason === 'full' ? 'ERR_QUEUE_FULL' : 'ERR_CONNECTION_CLOSED', message), session);
+      else warnOnce('SOCKETCHART_UNDELIVERED', `socketchart: ${message} stats.undelivered counts them.`);
     },
     report,
+    storeFailure,
     fail,
     forget(session) {
       if (shared.get(session.id) === session) shared.delete(session.id);
@@ -264,7 +282,7 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
         }
         if (link.closed || closed || link.ws.readyState !== WebSocket.OPEN) {
           // Claimed for a socket that is gone: let the session expire as if it had detached at once.
-          sharedStore.release(key, result.epoch, o.sessionTtl).catch((error: unknown) => report(error, null));
+          sharedStore.release(key, result.epoch, o.sessionTtl).catch((error: unknown) => storeFailure(error, null));
           return;
         }
         let session = shared.get(key);
@@ -284,7 +302,7 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
       },
       (error: unknown) => {
         if (existing && existing.claiming > 0) existing.claiming--;
-        report(error, null);
+        storeFailure(error, null);
         fail(link, ACK_CLOSE_CODES.serverError, 'session store failed');
       },
     );
@@ -313,14 +331,14 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
           if (result === 'stale') session.staleAt(epoch);
           else if (result > 1) session.noticeOut(result - 1);
         },
-        (error: unknown) => report(error, session),
+        (error: unknown) => storeFailure(error, session),
       );
     }
   };
   if (sharedStore) leaseTimer = clock.setTimeout(renewLeases, LEASE_RENEW_MS);
   if (sharedStore) {
-    stopListening = sharedStore.listen(node, onNotice, (error) => report(error, null)).catch((error: unknown) => {
-      report(error, null);
+    stopListening = sharedStore.listen(node, onNotice, (error) => storeFailure(error, null)).catch((error: unknown) => {
+      storeFailure(error, null);
       return null;
     });
   }
@@ -472,7 +490,7 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
     for (const session of sessions.values()) session.dispose();
     for (const session of shared.values()) session.dispose();
     if (leaseTimer !== null) clock.clearTimeout(leaseTimer);
-    void stopListening.then((stop) => stop?.()).catch((error: unknown) => report(error, null));
+    void stopListening.then((stop) => stop?.()).catch((error: unknown) => storeFailure(error, null));
   };
   wss.on('connection', onConnection);
   wss.on('close', dispose);

@@ -35,6 +35,8 @@ export interface LocalContext {
   onSession?(session: AckSession, info: { resumed: boolean; request: IncomingMessage }): void;
   onExpire?(session: AckSession, undelivered: AckPayload[]): void;
   report(error: unknown, session: AckSession | null): void;
+  /** A store call failed: to `onError`, never rethrown. */
+  storeFailure(error: unknown, session: AckSession | null): void;
   fail(link: Link, code: number, reason: string, now?: boolean): void;
   shut(ws: WebSocket, code: number, reason: string, now?: boolean): void;
 }
@@ -348,7 +350,7 @@ export class MemorySession implements LinkedSession {
       },
       (error) => {
         this.#persisting = false;
-        this.#c.report(error, this);
+        this.#c.storeFailure(error, this);
         this.link?.ws.close(ACK_CLOSE_CODES.serverError, 'session store failed');
       },
     );
@@ -372,7 +374,7 @@ export class MemorySession implements LinkedSession {
         this.#expireNow();
       },
       (error) => {
-        this.#c.report(error, this);
+        this.#c.storeFailure(error, this);
         this.#expireNow();
       },
     );
@@ -395,7 +397,7 @@ export class MemorySession implements LinkedSession {
     this.ended = true;
     this.dispose();
     if (this.#c.sessions.get(this.id) === this) this.#c.sessions.delete(this.id);
-    thenOrNow(() => this.#c.store.delete(this.id, this.record.epoch), () => undefined, (error) => this.#c.report(error, this));
+    thenOrNow(() => this.#c.store.delete(this.id, this.record.epoch), () => undefined, (error) => this.#c.storeFailure(error, this));
     const undelivered = this.record.unacked.map((m) => toPayload(m.payload));
     this.record.unacked = [];
     this.#bytes = 0;

@@ -20,7 +20,8 @@ export interface AckServerOptions {
   /**
    * Messages `send()` accepted that a shared store then refused (`'taken-over'`: another node owns the session now;
    * `'full'`; `'store-failed'`). Never called with the memory store, whose `send()` answers at once.
-   * @default reported to `onError` as an `ERR_QUEUE_FULL` / `ERR_CONNECTION_CLOSED` SocketchartError
+   * @default reported to `onError` as an `ERR_QUEUE_FULL` / `ERR_CONNECTION_CLOSED` SocketchartError (without
+   * `onError`: counted in `stats.undelivered`, one process warning)
    */
   onUndelivered?(session: AckSession, undelivered: AckPayload[], reason: UndeliveredReason): void;
   /** A frame outside the protocol (auth messages, app-level pings): not sequenced, not acknowledged. */
@@ -34,7 +35,9 @@ export interface AckServerOptions {
   /**
    * `onMessage` (or another hook) threw, or the store failed. Also told (when given) why `sessionKey()` refused a
    * socket; that refusal is never rethrown.
-   * @default rethrown from a microtask, as an EventEmitter listener would
+   * @default a hook's error is rethrown from a microtask, as an EventEmitter listener would; a store failure (and
+   * a message `onUndelivered` would get, when it is not given) is counted in `stats` and warned about once per
+   * kind with `process.emitWarning`, never rethrown: a store outage does not crash the process
    */
   onError?(error: unknown, session: AckSession | null): void;
   /**
@@ -108,6 +111,10 @@ export interface AckServerStats {
   replayed: number;
   /** Sockets closed for a protocol error, a sequence gap, a takeover or a bound. */
   refused: number;
+  /** Session store calls that failed (each also goes to `onError`; never rethrown). */
+  storeFailures: number;
+  /** Messages `send()` accepted and a shared store then refused (each also goes to `onUndelivered`). */
+  undelivered: number;
 }
 
 export interface AckServer {

@@ -51,6 +51,8 @@ export interface SharedContext {
   onExpire(session: AckSession, undelivered: AckPayload[]): void;
   undelivered(session: AckSession, payloads: AckPayload[], reason: UndeliveredReason): void;
   report(error: unknown, session: AckSession | null): void;
+  /** A store call failed: to `onError`, never rethrown (an outage must not crash the process). */
+  storeFailure(error: unknown, session: AckSession | null): void;
   fail(link: Link, code: number, reason: string, now?: boolean): void;
   /** The session is over on this node (expired, ended, lost): drop it from the node's map. */
   forget(session: SharedSession): void;
@@ -167,7 +169,7 @@ export class SharedSession implements LinkedSession {
         if (ok !== true) this.#c.undelivered(this, [toPayload(stored)], ok);
       },
       (error) => {
-        this.#c.report(error, this);
+        this.#c.storeFailure(error, this);
         this.#c.undelivered(this, [toPayload(stored)], 'store-failed');
       },
     );
@@ -220,7 +222,7 @@ export class SharedSession implements LinkedSession {
     this.#over('expired');
     this.#c.store.remove(this.id, this.epoch, false).then(
       () => undefined,
-      (error) => this.#c.report(error, this),
+      (error) => this.#c.storeFailure(error, this),
     );
     if (link && link.ws.readyState === WebSocket.OPEN) link.ws.close(code, reason);
     return undelivered;
@@ -239,7 +241,7 @@ export class SharedSession implements LinkedSession {
       (result) => {
         if (result === 'stale') this.staleAt(epoch);
       },
-      (error) => this.#c.report(error, this),
+      (error) => this.#c.storeFailure(error, this),
     );
     if (ttl !== Infinity) this.#expiryTimer = this.#c.clock.setTimeout(() => this.#expire(), ttl);
   }
@@ -290,7 +292,7 @@ export class SharedSession implements LinkedSession {
       },
       (error) => {
         this.#trimming = false;
-        this.#c.report(error, this);
+        this.#c.storeFailure(error, this);
       },
     );
   }
@@ -337,8 +339,8 @@ export class SharedSession implements LinkedSession {
     try {
       result = await this.#c.store.remove(this.id, this.epoch, true);
     } catch (error) {
-      // Redis keeps its TTL (sessionTtl + expiryGrace): the keys go without a report.
-      this.#c.report(error, this);
+      // Redis keeps its TTL (sessionTtl + expiryGrace): the keys go without an onExpire.
+      this.#c.storeFailure(error, this);
       return;
     }
     if (this.state !== 'detached') return;
@@ -431,7 +433,7 @@ export class SharedSession implements LinkedSession {
   }
 
   #storeFailed(link: Link, error: unknown): void {
-    this.#c.report(error, this);
+    this.#c.storeFailure(error, this);
     // Nothing more can be recorded: the client replays what was not acknowledged on its next socket.
     this.#dropInbound();
     this.#c.fail(link, ACK_CLOSE_CODES.serverError, 'session store failed');
@@ -492,7 +494,7 @@ export class SharedSession implements LinkedSession {
       },
       (error) => {
         this.#filling = false;
-        this.#c.report(error, this);
+        this.#c.storeFailure(error, this);
       },
     );
   }

@@ -503,6 +503,36 @@ describe('split brain: a node cut off from its client must not act for the sessi
 });
 
 describe('Redis down', () => {
+  it('without onError: store failures are counted and warned about once, never rethrown (the process lives on)', async () => {
+    const prefix = newPrefix();
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await once(wss, 'listening');
+    const client = await redisClient();
+    const server = attachAckServer(wss, { store: redisSessionStore({ client, prefix }), onMessage: () => {} });
+    cleanup.push(() => new Promise<void>((resolve) => (server.close(), wss.close(() => resolve()))));
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    cleanup.push(() => process.off('warning', onWarning));
+    const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`;
+    const c1 = await raw(url);
+    c1.ws.send(helloFrame(SID, 0, 1));
+    await c1.frame(1);
+    await redis.kill();
+    await until(() => !client.isReady);
+    c1.ws.send('1:x');
+    expect((await c1.closed).code).toBe(1011);
+    const c2 = await raw(url);
+    c2.ws.send(helloFrame('another-session-000002', 0, 1));
+    expect((await c2.closed).code).toBe(1011);
+    await until(() => warnings.length > 0);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(warnings.map((w) => (w as Error & { code?: string }).code)).toEqual(['SOCKETCHART_STORE_FAILED']);
+    expect(server.stats.storeFailures).toBeGreaterThanOrEqual(2);
+    await redis.restart();
+    await until(() => client.isReady, 10_000);
+  });
+
   it('a real client through an outage: it retries on 1011 and, once Redis is back, every message it held gets through', async () => {
     const prefix = newPrefix();
     const processed: string[] = [];
