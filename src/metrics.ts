@@ -114,6 +114,41 @@ export class MetricsCounters {
   }
 }
 
+/** What `metrics()` reads besides the counters: the outbound side and the heartbeat. */
+export interface MetricsSources {
+  rtt: number | null;
+  queueLength: number;
+  queueBytes: number;
+  unconfirmedMessages: number;
+  unconfirmedUntracked: number;
+}
+
+/** The figures `conn.metrics` shows, at `now`. */
+export function readMetrics(c: MetricsCounters, now: number, sources: MetricsSources): ConnectionMetrics {
+  const open = c.openedAt >= 0;
+  const lastSecond = c.lastSecond(now);
+  return {
+    connectedSince: open ? c.openedAt : null,
+    uptime: open ? now - c.openedAt : 0,
+    totalUptime: c.closedUptime + (open ? now - c.openedAt : 0),
+    reconnects: Math.max(0, c.opens - 1),
+    messagesIn: c.messagesIn,
+    messagesOut: c.messagesOut,
+    bytesIn: c.bytesIn,
+    bytesOut: c.bytesOut,
+    lastClose: c.lastClose,
+    rtt: sources.rtt,
+    queueLength: sources.queueLength,
+    queueBytes: sources.queueBytes,
+    unconfirmedMessages: sources.unconfirmedMessages,
+    unconfirmedUntracked: sources.unconfirmedUntracked,
+    messagesInLastSecond: lastSecond.messagesIn,
+    messagesOutLastSecond: lastSecond.messagesOut,
+    bytesInLastSecond: lastSecond.bytesIn,
+    bytesOutLastSecond: lastSecond.bytesOut,
+  };
+}
+
 /** Size used by the counters: bytes for binary, string length for text (no UTF-8 pass on the hot path). */
 export function sizeOf(data: unknown): number {
   if (typeof data === 'string') return data.length;

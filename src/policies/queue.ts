@@ -185,6 +185,11 @@ export class OutboundQueue {
     return this.#bytes;
   }
 
+  /** `length`, as a delivery layer's `pending` names it. */
+  get count(): number {
+    return this.length;
+  }
+
   /**
    * Queue `data`. Under `reject`, a message that does not fit is refused (`'rejected'`) and the caller must
    * report it; under the drop policies the queue reports what it drops itself, with `origin` (see `Entry.origin`).

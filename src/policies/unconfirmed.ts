@@ -1,5 +1,6 @@
 import type { SendData } from '../data.js';
 import { sizeOf } from '../metrics.js';
+import { BatchOrigin, MessageTrail } from './queue.js';
 
 /**
  * Plain mode (no `delivery`) cannot know what the server received: TCP reports a write done once the kernel has the
@@ -242,8 +243,12 @@ export class ReceiptTracker {
    */
   #pongMarks: number[] | null = null;
 
-  constructor(options: ResolvedUnconfirmed, canPing: boolean) {
+  /** The messages behind the logged frames, for their drop reports; only with a codec (raw: message is frame). */
+  readonly #trail: MessageTrail | null;
+
+  constructor(options: ResolvedUnconfirmed, canPing: boolean, keepMessages: boolean) {
     this.#log = new UnconfirmedLog(options);
+    this.#trail = keepMessages ? new MessageTrail() : null;
     const pings = canPing && options.confirmEvery > 0;
     this.#confirmEvery = pings ? options.confirmEvery : Infinity;
     this.#messagesTrigger = pings ? Math.max(1, options.maxMessages / 4) : Infinity;
@@ -265,10 +270,20 @@ export class ReceiptTracker {
     this.#confirmAt = this.#log.mark + this.#confirmEvery;
   }
 
-  /** A user message (or a batch's messages) went out on `socket`; past the thresholds, ask for a receipt. */
-  written(socket: { ping?(data?: Uint8Array): void }, write: LoggedWrite): void {
+  /**
+   * A user message (or a batch's messages) went out on `socket`; past the thresholds, ask for a receipt. `origin`
+   * is what `send()` was given (a `BatchOrigin` for a batch frame), kept in the trail with a codec.
+   */
+  written(socket: { ping?(data?: Uint8Array): void }, data: SendData, origin: unknown): void {
     const log = this.#log;
-    log.add(write);
+    const batch = origin instanceof BatchOrigin ? origin : null;
+    log.add(batch !== null ? batch.frames : data);
+    const trail = this.#trail;
+    if (trail !== null) {
+      if (batch !== null) for (const message of batch.messages) trail.push(message);
+      else trail.push(origin);
+      trail.keepLast(log.length);
+    }
     if (
       !this.#confirmInFlight &&
       (log.mark >= this.#confirmAt || log.length >= this.#messagesTrigger || log.bytes >= this.#bytesTrigger) &&
@@ -314,15 +329,20 @@ export class ReceiptTracker {
   /**
    * The socket that carried the logged writes is gone. A closing handshake the client started and the server
    * answered proves receipt of all of them (its answer follows our close frame, which follows them); anything else,
-   * a close the server started included, may have lost them: returns them, oldest first, to be reported.
+   * a close the server started included, may have lost them: each is given to `report`, oldest first, with its message.
    */
-  settle(confirmedByHandshake: boolean): SendData[] {
+  settle(confirmedByHandshake: boolean, report: (data: SendData, message: unknown) => void): void {
     this.#pongMarks = null;
     this.#confirmInFlight = false;
     this.#confirmAt = Infinity;
-    if (this.#log.length === 0) return [];
-    const unconfirmed = this.#log.takeAll();
-    return confirmedByHandshake ? [] : unconfirmed;
+    const unconfirmed = this.#log.length === 0 ? [] : this.#log.takeAll();
+    if (confirmedByHandshake) unconfirmed.length = 0;
+    // The log holds the newest writes, so the trail's newest messages are theirs, in the same order.
+    const messages = this.#trail?.takeLast(unconfirmed.length);
+    for (let i = 0; i < unconfirmed.length; i++) {
+      const data = unconfirmed[i] as SendData;
+      report(data, messages ? messages[i] : data);
+    }
   }
 
   #confirm(mark: number): void {

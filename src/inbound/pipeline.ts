@@ -1,0 +1,224 @@
+import { SocketchartError } from '../errors.js';
+import { InvalidMessageEvent, type ListenerRegistry, SocketMessageEvent } from '../events.js';
+import { NO_MESSAGE } from '../delivery/types.js';
+import type { AuthExchange } from '../host/authExchange.js';
+import type { HeartbeatProbe } from '../host/heartbeat.js';
+import { type Codec, rawCodec } from '../messages/codec.js';
+import { type MetricsCounters, sizeOf } from '../metrics.js';
+import type { Outbound } from '../outbound/types.js';
+import type { Batcher, Chunker, Requester, Router, Validator } from '../plugins/types.js';
+import type { ResolvedQueue } from '../policies/queue.js';
+import type { TransportSocket } from '../transports/types.js';
+import { HeldMessages } from './held.js';
+
+type Handler = ((event: never) => void) | null;
+
+/** The facade's `onmessage`, read at dispatch time. */
+export interface MessageSlot {
+  onmessage: Handler;
+}
+
+/** What the pipeline needs of the connection. */
+export interface InboundHost {
+  /** The socket whose `open` was announced and whose `close` was not yet: messages come only from it. */
+  readonly announced: TransportSocket | null;
+  /** The current attempt's socket (before `open`, only the auth exchange reads it). */
+  readonly socket: TransportSocket | null;
+  /** `conn.url`, the message events' `origin`. */
+  readonly url: string;
+  readonly counters: MetricsCounters;
+  now(): number;
+  /** The heartbeat's pong arrived. */
+  ponged(): void;
+  /** An `invalid-message` event, safe mid-transition. */
+  reportInvalid(data: unknown, problem: unknown): void;
+}
+
+/** The plug-ins and policies on the inbound path (null: not in use). */
+export interface InboundParts {
+  codec: Codec<unknown, unknown>;
+  chunker: Chunker | null;
+  batcher: Batcher | null;
+  validator: Validator | null;
+  requester: Requester | null;
+  router: Router | null;
+  heartbeat: HeartbeatProbe | null;
+  auth: AuthExchange | null;
+  /** Bounds for messages held during auth (the queue's). */
+  queue: ResolvedQueue;
+}
+
+/**
+ * Inbound frames, from the transport to the `message` listeners, in this order: the delivery layer's unwrapping,
+ * the auth hold, the heartbeat's pong, chunk reassembly, batch split, decode, validation, request replies,
+ * routing, listeners. No XState event per message; the chart hears only of pongs and the auth verdict.
+ */
+export class InboundPipeline {
+  readonly #host: InboundHost;
+  readonly #facade: MessageSlot;
+  readonly #listeners: ListenerRegistry;
+  readonly #outbound: Outbound;
+  readonly #codec: Codec<unknown, unknown>;
+  readonly #chunker: Chunker | null;
+  readonly #split: Batcher['split'];
+  readonly #validator: Validator | null;
+  readonly #requester: Requester | null;
+  readonly #router: Router | null;
+  readonly #heartbeat: HeartbeatProbe | null;
+  readonly #auth: AuthExchange | null;
+  readonly #queue: ResolvedQueue;
+  /** Messages that arrived during `authenticating`: delivered right after `open`. Made on first use. */
+  #held: HeldMessages | null = null;
+  /** Messages received so far (the heartbeat counts traffic as life). */
+  count = 0;
+  /** The clock read of the inbound message being dispatched (-1 outside a dispatch). */
+  dispatchAt = -1;
+
+  constructor(host: InboundHost, facade: MessageSlot, listeners: ListenerRegistry, outbound: Outbound, parts: InboundParts) {
+    this.#host = host;
+    this.#facade = facade;
+    this.#listeners = listeners;
+    this.#outbound = outbound;
+    this.#codec = parts.codec;
+    this.#chunker = parts.chunker;
+    this.#split = parts.batcher?.split;
+    this.#validator = parts.validator;
+    this.#requester = parts.requester;
+    this.#router = parts.router;
+    this.#heartbeat = parts.heartbeat;
+    this.#auth = parts.auth;
+    this.#queue = parts.queue;
+  }
+
+  deliver(socket: TransportSocket, frame: unknown): void {
+    const host = this.#host;
+    if (socket !== host.announced) {
+      if (socket === host.socket) this.#beforeOpen(frame);
+      return;
+    }
+    this.count++;
+    const data = this.#outbound.inbound(frame);
+    if (data === NO_MESSAGE) return;
+    // Messages held during auth go first: anything newer waits behind them, so arrival order holds.
+    if (this.#held !== null && this.#held.size > 0) {
+      this.#hold(data);
+      return;
+    }
+    const heartbeat = this.#heartbeat;
+    if (heartbeat !== null && heartbeat.isPong !== null && heartbeat.tookPong(heartbeat.isPong, data)) {
+      host.ponged();
+      return;
+    }
+    this.#dispatch(data);
+  }
+
+  #dispatch(frame: unknown): void {
+    // One clock read per inbound message: the metrics and the event's timeStamp share it.
+    const at = this.#host.now();
+    this.#host.counters.countIn(sizeOf(frame), at);
+    let data = frame;
+    if (this.#chunker !== null) {
+      try {
+        data = this.#chunker.accept(frame);
+      } catch (error) {
+        this.invalid(frame, error);
+        return;
+      }
+      if (data === undefined) return;
+    }
+    const split = this.#split;
+    if (split) {
+      let parts: unknown[] | undefined;
+      try {
+        parts = split(data);
+      } catch (error) {
+        this.invalid(data, error);
+        return;
+      }
+      if (parts !== undefined) {
+        for (const part of parts) this.#decodeAndRoute(part, at);
+        return;
+      }
+    }
+    this.#decodeAndRoute(data, at);
+  }
+
+  #decodeAndRoute(data: unknown, at: number): void {
+    let message = data;
+    if (this.#codec !== rawCodec) {
+      try {
+        message = this.#codec.decode(data);
+      } catch (error) {
+        this.invalid(data, error);
+        return;
+      }
+    }
+    if (this.#validator !== null) this.#validator.accept(data, message, at);
+    else this.route(message, at);
+  }
+
+  /** An `invalid-message` event, now. */
+  invalid(data: unknown, problem: unknown): void {
+    const event = new InvalidMessageEvent(data, problem, this.#host.now());
+    event.target = this.#facade;
+    this.#listeners.dispatch(event, null);
+  }
+
+  /** A decoded, valid message: a request's reply, or for the router and the `message` listeners. */
+  route(message: unknown, at: number): void {
+    if (this.#requester?.settle(message)) return;
+    this.#router?.route(message);
+    const facade = this.#facade;
+    if (facade.onmessage === null && !this.#listeners.has('message')) return;
+    const event = new SocketMessageEvent(message, this.#host.url, at);
+    event.target = facade;
+    // A reply sent from the listener happens in the instant the event carries: it shares that clock read.
+    const outer = this.dispatchAt;
+    this.dispatchAt = at;
+    try {
+      this.#listeners.dispatch(event, facade.onmessage);
+    } finally {
+      this.dispatchAt = outer;
+    }
+  }
+
+  /** The announced socket is over: partial chunked messages die with it (chunk ids restart per socket). */
+  ended(): void {
+    this.#chunker?.reset();
+  }
+
+  /** A new socket was attached: nothing held for an earlier one carries over. */
+  attached(): void {
+    this.#held?.clear();
+  }
+
+  /** A message on a socket that is not open yet: only the auth exchange happens there. */
+  #beforeOpen(data: unknown): void {
+    const auth = this.#auth;
+    if (auth === null || !auth.listening) return;
+    this.count++;
+    if (auth.sort(data)) this.#hold(data);
+  }
+
+  /** Keeps a message that came before `open`; past the queue's bounds it is reported instead of held. */
+  #hold(data: unknown): void {
+    const { maxMessages, maxBytes } = this.#queue;
+    const held = (this.#held ??= new HeldMessages(maxMessages, maxBytes));
+    if (held.hold(data, sizeOf(data))) return;
+    this.#host.reportInvalid(
+      data,
+      new SocketchartError('ERR_QUEUE_FULL', `The server sent more than ${maxMessages} messages or ${maxBytes} bytes before acknowledging authentication; this one was discarded (the bounds are queue.maxMessages and queue.maxBytes).`),
+    );
+  }
+
+  /** Delivers what arrived during auth after the ack: right after `open`, in arrival order. */
+  releaseHeld(): void {
+    const host = this.#host;
+    const socket = host.announced;
+    const held = this.#held;
+    if (held === null) return;
+    // A listener may close or replace the socket mid-release: what is left belonged to a socket that is gone.
+    while (held.size > 0 && host.announced === socket) this.#dispatch(held.shift());
+    held.clear();
+  }
+}

@@ -1,0 +1,151 @@
+import type { SendData } from '../data.js';
+import { type DeliveryFactory, type DeliveryHost, type DeliveryLayer, NO_MESSAGE } from '../delivery/types.js';
+import { SocketchartError, describe } from '../errors.js';
+import { type MetricsCounters, sizeOf } from '../metrics.js';
+import type { Timers } from '../plugins/types.js';
+import { type DropReason, type DropSink, OutboundQueue, type ResolvedQueue } from '../policies/queue.js';
+import type { BinaryType, TransportSocket } from '../transports/types.js';
+import type { FlowGate } from './flowGate.js';
+import type { Outbound } from './types.js';
+
+/** What an app's delivery layer needs of the connection. */
+export interface LayeredHost extends DropSink {
+  readonly live: TransportSocket | null;
+  readonly readyState: 0 | 1 | 2 | 3;
+  readonly binaryType: BinaryType;
+  readonly counters: MetricsCounters;
+  now(): number;
+  timers(): Timers;
+  reportDrop(data: SendData, origin: unknown, reason: DropReason): void;
+}
+
+/**
+ * The app's delivery layer (`delivery: atLeastOnce()`, see PROTOCOL.md) fitted to the connection: it is the
+ * layer's `DeliveryHost` (writes, flow gate, drops, timers) and, to the runtime, the same `Outbound` as plain mode.
+ * It owns the outbound path: every app message goes to the layer, which decides what is written when.
+ */
+export class LayeredDelivery implements Outbound, DeliveryHost {
+  readonly #host: LayeredHost;
+  readonly #gate: FlowGate;
+  readonly #timers: Timers;
+  readonly #layer: DeliveryLayer;
+  readonly #queueOptions: ResolvedQueue;
+  /** Only a batch still collecting at open lands here (see `enqueue`); made on first use. */
+  #queue: OutboundQueue | null = null;
+
+  constructor(factory: DeliveryFactory, host: LayeredHost, gate: FlowGate, queue: ResolvedQueue) {
+    if (typeof factory !== 'function') {
+      throw new SocketchartError('ERR_INVALID_OPTION', `Option \`delivery\` must be a factory such as atLeastOnce(); got ${describe(factory)}.`);
+    }
+    this.#host = host;
+    this.#gate = gate;
+    this.#timers = host.timers();
+    this.#queueOptions = queue;
+    const layer = factory(this);
+    const complete =
+      typeof layer === 'object' && layer !== null &&
+      (['send', 'inbound', 'opened', 'lost', 'ended'] as const).every((name) => typeof layer[name] === 'function');
+    if (!complete) {
+      throw new SocketchartError('ERR_INVALID_OPTION', `Option \`delivery\` must return a delivery layer (send, inbound, opened, lost, ended), e.g. atLeastOnce(); got ${describe(layer)}.`);
+    }
+    this.#layer = layer;
+  }
+
+  // ---- DeliveryHost: what the layer uses ----------------------------------------------------------------------
+
+  write(frame: SendData): boolean {
+    const live = this.#host.live;
+    if (live === null || !live.send(frame)) return false;
+    this.#host.counters.countOut(sizeOf(frame), this.#host.now());
+    return true;
+  }
+
+  mayWrite(): boolean {
+    const live = this.#host.live;
+    return live !== null && this.#gate.mayWrite(live);
+  }
+
+  waitToWrite(): void {
+    this.#gate.schedule();
+  }
+
+  drop(data: SendData, reason: DropReason, message: unknown = data): void {
+    this.#host.reportDrop(data, message, reason);
+  }
+
+  setTimeout(fn: () => void, ms: number): unknown {
+    return this.#timers.setTimeout(fn, ms);
+  }
+
+  clearTimeout(id: unknown): void {
+    this.#timers.clearTimeout(id);
+  }
+
+  // ---- Outbound: what the runtime uses ------------------------------------------------------------------------
+
+  get protocols(): readonly string[] {
+    return this.#layer.protocols;
+  }
+
+  get pending(): { count: number; bytes: number } {
+    return this.#layer.pending;
+  }
+
+  get queueLength(): number {
+    return this.#queue?.length ?? 0;
+  }
+
+  get queueBytes(): number {
+    return this.#queue?.bytes ?? 0;
+  }
+
+  get bytesHeld(): number {
+    return (this.#queue?.bytes ?? 0) + this.#layer.pending.bytes;
+  }
+
+  send(data: SendData, message: unknown): boolean {
+    if (this.#host.readyState >= 2) this.#host.reportDrop(data, message, 'closed');
+    else this.#layer.send(data, message);
+    return false;
+  }
+
+  /**
+   * The connection's queue is not used under a layer; a batch still collecting when the socket opened is kept
+   * here and reported (`closed`) when the session ends, as before this module existed.
+   */
+  enqueue(data: SendData, message: unknown): void {
+    (this.#queue ??= new OutboundQueue(this.#queueOptions, this.#host)).enqueue(data, this.#host.now(), undefined, message);
+  }
+
+  /** The layer holds the messages; it writes while the limits allow, and asks again if they stop it. */
+  resume(): void {
+    this.#layer.resume?.();
+  }
+
+  /**
+   * The layer reads binary frames synchronously (their sequence header), so sockets give it ArrayBuffers; the app
+   * gets Blobs after unwrapping if it asked for them.
+   */
+  wireBinaryType(binaryType: BinaryType): BinaryType {
+    return binaryType === 'blob' ? 'arraybuffer' : binaryType;
+  }
+
+  inbound(frame: unknown): unknown {
+    const data = this.#layer.inbound(frame);
+    if (data !== NO_MESSAGE && this.#host.binaryType === 'blob' && data instanceof ArrayBuffer) return new Blob([data]);
+    return data;
+  }
+
+  opened(): void {
+    this.#layer.opened();
+  }
+
+  lost(): void {
+    this.#layer.lost();
+  }
+
+  ended(): void {
+    this.#layer.ended();
+    this.#queue?.clear('closed');
+  }
+}
