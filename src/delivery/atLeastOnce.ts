@@ -13,6 +13,7 @@ import {
   readSeq,
   BINARY_HEADER_BYTES,
 } from './protocol.js';
+import { AckBatcher, classifySeq } from './sequencing.js';
 import { type DeliveryFactory, type DeliveryHost, type DeliveryLayer, NO_MESSAGE } from './types.js';
 
 export interface AtLeastOnceOptions {
@@ -133,18 +134,19 @@ class AtLeastOnceLayer implements DeliveryLayer {
   #writable = false;
   /** The seq of the next message to write on this socket (the ones before it went out, or were acknowledged). */
   #nextToWrite = 1;
+  /** The highest seq written on any socket of this session: the server cannot have processed more. */
+  #highestWritten = 0;
   /** The server answered this socket's `hello`: frames from here on are protocol frames. */
   #welcomed = false;
   /** The highest inbound seq delivered (in order, so everything up to it was delivered). */
   #lastIn = 0;
-  /** The highest inbound seq the server was told about. */
-  #ackedIn = 0;
-  #ackForced = false;
-  #ackTimer: unknown = null;
+  /** Cumulative acks of what was delivered, batched (the same rules as the server's, src/delivery/sequencing). */
+  readonly #acks: AckBatcher;
 
   constructor(host: DeliveryHost, options: Resolved) {
     this.#host = host;
     this.#options = options;
+    this.#acks = new AckBatcher(host, options.ackEvery, options.ackDelay, (ack) => this.#welcomed && this.#write(ackFrame(ack)));
   }
 
   get pending(): { count: number; bytes: number } {
@@ -203,6 +205,7 @@ class AtLeastOnceLayer implements DeliveryLayer {
         return;
       }
       if (!this.#write((entries[i] as Entry).frame)) return;
+      if (this.#nextToWrite > this.#highestWritten) this.#highestWritten = this.#nextToWrite;
       this.#nextToWrite++;
     }
   }
@@ -210,11 +213,9 @@ class AtLeastOnceLayer implements DeliveryLayer {
   opened(): void {
     this.#writable = true;
     this.#welcomed = false;
-    this.#clearAckTimer();
-    this.#ackForced = false;
+    this.#acks.reset(this.#lastIn);
     const oldest = this.#entries.length > this.#head ? (this.#entries[this.#head] as Entry).seq : this.#nextSeq;
     if (!this.#write(helloFrame(this.#sid, this.#lastIn, oldest))) return;
-    this.#ackedIn = this.#lastIn;
     // Everything not acknowledged, in order (as the flow limits allow); the server drops what it already processed.
     this.#nextToWrite = oldest;
     this.#writeWaiting();
@@ -250,7 +251,7 @@ class AtLeastOnceLayer implements DeliveryLayer {
   lost(): void {
     this.#writable = false;
     this.#welcomed = false;
-    this.#clearAckTimer();
+    this.#acks.cancel();
   }
 
   ended(): void {
@@ -264,8 +265,9 @@ class AtLeastOnceLayer implements DeliveryLayer {
     this.#sid = newSessionId();
     this.#nextSeq = 1;
     this.#nextToWrite = 1;
+    this.#highestWritten = 0;
     this.#lastIn = 0;
-    this.#ackedIn = 0;
+    this.#acks.reset(0);
     for (let i = head; i < entries.length; i++) {
       const entry = entries[i] as Entry;
       this.#host.drop(entry.data, 'closed', 'message' in entry ? entry.message : entry.data);
@@ -274,16 +276,14 @@ class AtLeastOnceLayer implements DeliveryLayer {
 
   /** Whether the inbound data frame `seq` is the next one (deliver it); duplicates and gaps are not delivered. */
   #sequenced(seq: number): boolean {
-    if (seq === this.#lastIn + 1) {
+    const verdict = classifySeq(seq, this.#lastIn);
+    if (verdict === 'next') {
       this.#lastIn = seq;
-      this.#scheduleAck();
+      this.#acks.advance(seq);
       return true;
     }
-    if (seq <= this.#lastIn) {
-      // A replay of something delivered: the server missed our ack, so tell it again.
-      this.#ackForced = true;
-      this.#scheduleAck();
-    }
+    // A replay of something delivered: the server missed our ack, so tell it again.
+    if (verdict === 'duplicate') this.#acks.duplicate();
     // A gap: a conforming server never sends one (it replays from our `hello.ack`); nothing is delivered out of order.
     return false;
   }
@@ -293,13 +293,17 @@ class AtLeastOnceLayer implements DeliveryLayer {
     this.#welcomed = true;
     // A new server session numbers its messages from `next` on; a resumed one replays from our `hello.ack`.
     this.#lastIn = resumed ? Math.max(this.#lastIn, next - 1) : next - 1;
-    this.#ackedIn = this.#lastIn;
+    this.#acks.reset(this.#lastIn);
     this.#acked(ack);
   }
 
-  /** The server processed everything up to `ack`. */
+  /**
+   * The server processed everything up to `ack`. An ack beyond the last message ever written in this session is a
+   * broken or lying server: it is ignored, so nothing unsent is forgotten (it stays held and is sent).
+   */
   #acked(ack: number): void {
     const entries = this.#entries;
+    if (ack > this.#highestWritten) return;
     while (this.#head < entries.length && (entries[this.#head] as Entry).seq <= ack) {
       this.#bytes -= (entries[this.#head] as Entry).bytes;
       entries[this.#head] = undefined as unknown as Entry;
@@ -314,39 +318,13 @@ class AtLeastOnceLayer implements DeliveryLayer {
     }
   }
 
-  #scheduleAck(): void {
-    if (!this.#welcomed) return;
-    if (this.#lastIn - this.#ackedIn >= this.#options.ackEvery) {
-      this.#sendAck();
-      return;
-    }
-    if (this.#ackTimer === null) this.#ackTimer = this.#host.setTimeout(() => {
-      this.#ackTimer = null;
-      this.#sendAck();
-    }, this.#options.ackDelay);
-  }
-
-  #sendAck(): void {
-    this.#clearAckTimer();
-    if (!this.#welcomed || (this.#lastIn === this.#ackedIn && !this.#ackForced)) return;
-    if (this.#write(ackFrame(this.#lastIn))) {
-      this.#ackedIn = this.#lastIn;
-      this.#ackForced = false;
-    }
-  }
-
-  #clearAckTimer(): void {
-    if (this.#ackTimer !== null) this.#host.clearTimeout(this.#ackTimer);
-    this.#ackTimer = null;
-  }
-
   #write(frame: string | Uint8Array): boolean {
     if (!this.#writable) return false;
     if (this.#host.write(frame)) return true;
     // The socket is past OPEN before the connection knows: keep everything for the next one.
     this.#writable = false;
     this.#welcomed = false;
-    this.#clearAckTimer();
+    this.#acks.cancel();
     return false;
   }
 }

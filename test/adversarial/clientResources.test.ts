@@ -8,6 +8,7 @@ import { WebSocketServer, type WebSocket as ServerSocket } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Connection } from '../../src/index.js';
 import { Reassembler, splitMessage } from '../../src/messages/chunking.js';
+import { atLeastOnce } from '../../src/delivery/index.js';
 import { createConnection } from '../../src/node.js';
 import { SocketchartError, isSocketchartError } from '../../src/errors.js';
 import { chunking } from '../../src/plugins/chunking.js';
@@ -181,6 +182,35 @@ describe('malicious server: messages before the auth ack (bounded like the queue
     expect(isSocketchartError(bad[0]!.problem, 'ERR_QUEUE_FULL')).toBe(true);
     expect(bad[0]!.data).toBe('m30000');
   }, 30_000);
+});
+
+describe('malicious server: acknowledged delivery (README: nothing held is forgotten until the server confirms it)', () => {
+  it.each([
+    ['welcome.ack', (sid: string) => [`{"type":"welcome","sid":"${sid}","resumed":false,"ack":1000000,"next":1}`]],
+    ['ack', (sid: string) => [`{"type":"welcome","sid":"${sid}","resumed":false,"ack":0,"next":1}`, '{"type":"ack","ack":1000000}']],
+  ])('a %s beyond what the client sent confirms nothing: the next socket replays every message', async (_name, bogus) => {
+    const received: string[][] = [];
+    const url = await wsServer((socket, index) => {
+      const mine: string[] = (received[index] = []);
+      socket.on('message', (raw) => {
+        const text = String(raw);
+        if (!text.startsWith('{"type":"hello"')) {
+          mine.push(text);
+          // The first socket dies once it has both messages, without a true ack.
+          if (index === 0 && mine.length === 2) socket.terminate();
+          return;
+        }
+        const sid = (JSON.parse(text) as { sid: string }).sid;
+        if (index === 0) for (const frame of bogus(sid)) socket.send(frame);
+        else socket.send(`{"type":"welcome","sid":"${sid}","resumed":true,"ack":0,"next":1}`);
+      });
+    });
+    const conn = connect(url, { delivery: atLeastOnce() });
+    conn.send('a');
+    conn.send('b');
+    await until(() => (received[1]?.length ?? 0) === 2, 'the replay on the second socket');
+    expect(received).toEqual([['1:a', '2:b'], ['1:a', '2:b']]);
+  });
 });
 
 describe('malicious options: providers that throw (README: events never fire inside createConnection)', () => {
