@@ -82,7 +82,7 @@ import type { ServerRequestBody, ServerResponse, ServerRole } from './server.js'
 
 const quick = process.argv.includes('--quick');
 const underTsx = process.argv.includes('--tsx');
-const PHASES = ['cpu', 'heap', 'reconnect', 'blackhole', 'kill', 'bundle'] as const;
+const PHASES = ['cpu', 'heap', 'reconnect', 'blackhole', 'kill', 'bundle', 'redis'] as const;
 type Phase = (typeof PHASES)[number];
 const onlyArg = process.argv.find((arg) => arg.startsWith('--only='));
 const only = onlyArg ? new Set(onlyArg.slice('--only='.length).split(',')) : null;
@@ -787,6 +787,36 @@ interface Results {
   blackhole: BlackholeResult[];
   kill: KillResult[];
   bundles: BundleSize[];
+  /** bench/redisStore.ts: the server with its sessions in Redis against the memory store (null: no redis-server). */
+  redisStore: RedisStoreResult | null;
+}
+
+interface RedisStoreRow {
+  store: 'memory' | 'redis';
+  resumeMedianMs: number;
+  resumeP99Ms: number;
+  inboundUsPerMsgWall: number;
+  outboundUsPerMsgWall: number;
+}
+
+interface RedisStoreResult {
+  resumes: number;
+  held: number;
+  messages: number;
+  rows: RedisStoreRow[];
+}
+
+/** Runs bench/redisStore.ts (it starts its own redis-server on a free port) when redis-server is installed. */
+function measureRedisStore(): RedisStoreResult | null {
+  const binary = process.env.REDIS_SERVER ?? '/usr/bin/redis-server';
+  if (spawnSync(binary, ['--version']).status !== 0) {
+    log(`redis store: skipped (no ${binary})`);
+    return null;
+  }
+  const run = spawnSync(process.execPath, ['--import', 'tsx', here('./redisStore.ts'), '--json'], { encoding: 'utf8', timeout: 300_000 });
+  const last = run.stdout.trim().split('\n').at(-1) ?? '';
+  if (run.status !== 0 || !last.startsWith('{')) throw new Error(`bench/redisStore.ts failed (${run.status}): ${run.stderr.slice(-500)}`);
+  return JSON.parse(last) as RedisStoreResult;
 }
 
 type SummaryRow = 'ws' | 'reconnecting-websocket' | 'partysocket' | 'socket.io' | 'socketchart' | 'socketchart + atLeastOnce';
@@ -1098,6 +1128,16 @@ function report(r: Results): string {
   for (const b of r.bundles) bundleRows.push([b.client, b.entry, kb(b.minBytes), kb(b.gzipBytes), b.xstateMinBytes ? kb(b.xstateMinBytes) : '']);
   out.push(table(bundleRows));
   out.push('  xstate floor: the least any XState-based client ships; connection machine: socketchart\'s chart alone, with its xstate.');
+  if (r.redisStore) {
+    const { resumes, held, messages, rows } = r.redisStore;
+    out.push('');
+    out.push(`8. Server sessions in Redis vs in memory (bench/redisStore.ts: ${resumes} resumes holding ${held} messages each; ${messages} messages each way, on loopback)`);
+    const redisRows = [['store', 'resume median', 'resume p99', 'client -> server per msg (wall)', 'server -> client per msg (wall)']];
+    for (const row of rows) {
+      redisRows.push([row.store, `${row.resumeMedianMs.toFixed(2)} ms`, `${row.resumeP99Ms.toFixed(2)} ms`, `${row.inboundUsPerMsgWall.toFixed(1)} us`, `${row.outboundUsPerMsgWall.toFixed(1)} us`]);
+    }
+    out.push(table(redisRows));
+  }
   return out.join('\n');
 }
 
@@ -1137,7 +1177,18 @@ function readmeSection(r: Results): string {
     markdownTable(targetRows(r)),
     '',
     ...floorsSection(floorsOf(r)),
+    ...redisSection(r.redisStore),
   ].join('\n');
+}
+
+/** The server with sessions in Redis against the memory store, for the README's multi-node section. */
+function redisSection(result: RedisStoreResult | null): string[] {
+  if (result === null) return [];
+  const rows = [['store', 'resume median', 'resume p99', 'client -> server per message', 'server -> client per message']];
+  for (const row of result.rows) {
+    rows.push([row.store, `${row.resumeMedianMs.toFixed(2)} ms`, `${row.resumeP99Ms.toFixed(2)} ms`, `${row.inboundUsPerMsgWall.toFixed(1)} µs`, `${row.outboundUsPerMsgWall.toFixed(1)} µs`]);
+  }
+  return ['', `Server sessions in Redis vs in memory (bench/redisStore.ts, loopback: ${result.resumes} resumes holding ${result.held} messages each, ${result.messages} messages each way; wall time per message):`, '', markdownTable(rows)];
 }
 
 // ---- main ---------------------------------------------------------------------------------------------------------
@@ -1173,8 +1224,10 @@ async function main(): Promise<void> {
     const reconnect = phaseEnabled('reconnect') ? await measureReconnect(server) : [];
     log('kill-every-second runs');
     const kill = phaseEnabled('kill') ? await measureKill(server) : [];
+    log('redis store runs');
+    const redisStore = phaseEnabled('redis') ? measureRedisStore() : null;
     log('waiting for the blackhole runs');
-    const results: Results = { environment, cpu, heap, reconnect, blackhole: await blackhole, kill, bundles };
+    const results: Results = { environment, cpu, heap, reconnect, blackhole: await blackhole, kill, bundles, redisStore };
     const text = report(results);
     process.stdout.write(`\n${text}\n`);
     const outArg = process.argv.find((arg) => arg.startsWith('--out='));
