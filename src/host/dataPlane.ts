@@ -1,0 +1,254 @@
+import { type SendData, assertSendData } from '../data.js';
+import { SocketchartError } from '../errors.js';
+import { InboundPipeline } from '../inbound/pipeline.js';
+import { type Codec, rawCodec } from '../messages/codec.js';
+import type { RequestOptions } from '../messages/requests.js';
+import { MetricsCounters, sizeOf } from '../metrics.js';
+import type { ConnectionClock, ConnectionOptions, ResolvedOptions } from '../options.js';
+import { FlowGate } from '../outbound/flowGate.js';
+import { checkFrame, encodeMessage, writeMessage } from '../outbound/frames.js';
+import { LayeredDelivery } from '../outbound/layered.js';
+import { PlainDelivery } from '../outbound/plain.js';
+import type { Outbound } from '../outbound/types.js';
+import type { Batcher, Chunker, PluginHost, Requester, Router, Timers } from '../plugins/types.js';
+import type { QueueTag } from '../policies/queue.js';
+import type { ReceiptTracker } from '../policies/unconfirmed.js';
+import type { BinaryType, Transport, TransportSocket } from '../transports/types.js';
+import { AuthExchange } from './authExchange.js';
+import { ConnectionEvents, type HandlerSlots } from './events.js';
+import { HeartbeatProbe } from './heartbeat.js';
+import { timersOf } from './policy.js';
+
+/**
+ * The data plane of a connection: the sockets messages travel on, the outbound side (encode, batch, chunk, a
+ * delivery layer behind the flow gate: src/outbound/) and the inbound pipeline (src/inbound/), and the contract the
+ * message plug-ins use (`PluginHost`). No XState event per message: the chart hears only of pongs and auth verdicts.
+ *
+ * The base of `ConnectionRuntime`, which adds the control plane (the chart's actor and what its actions call). One
+ * object per connection, so splitting the two costs no heap and no hop per message.
+ */
+export abstract class DataPlane extends ConnectionEvents implements PluginHost {
+  readonly transport: Transport;
+  readonly counters = new MetricsCounters();
+  /** True when the codec is `rawCodec`: messages are their frames. */
+  readonly raw: boolean;
+
+  protected readonly clock: ConnectionClock | undefined;
+  readonly #codec: Codec<unknown, unknown>;
+  readonly #maxMessageSize: number;
+  /** The message plug-ins the app passed (null: not imported); see plugins/types.ts for where each is called. */
+  readonly #chunker: Chunker | null;
+  protected readonly batcher: Batcher | null;
+  protected readonly requester: Requester | null;
+  readonly #router: Router | null;
+  protected readonly gate: FlowGate;
+  /** Where app messages go: plain mode or the app's delivery layer, the same to this class. */
+  protected readonly outbound: Outbound;
+  /** Plain mode's unconfirmed-write tracking (the heartbeat's pongs confirm writes too); null when off. */
+  protected readonly receipts: ReceiptTracker | null;
+  protected readonly inbound: InboundPipeline;
+  protected readonly heartbeat: HeartbeatProbe | null;
+  protected readonly auth: AuthExchange | null;
+
+  /** The current attempt's socket, from creation to the end of the attempt. */
+  protected current: TransportSocket | null = null;
+  /** The socket `send()` writes to: set exactly while the chart is in `open`. */
+  protected liveSocket: TransportSocket | null = null;
+  /** The socket whose `open` was announced and whose `close` was not yet: inbound messages come only from it. */
+  protected announcedSocket: TransportSocket | null = null;
+  /** True while the open sequence writes restore messages: they go to the socket ahead of the queue. */
+  protected restoringNow = false;
+  #binaryType: BinaryType;
+
+  constructor(facade: HandlerSlots, options: ConnectionOptions, resolved: ResolvedOptions) {
+    super(facade);
+    this.transport = resolved.transport;
+    this.clock = options.clock;
+    this.#binaryType = options.binaryType ?? resolved.transport.defaultBinaryType;
+    this.#codec = (options.codec ?? rawCodec) as Codec<unknown, unknown>;
+    this.raw = this.#codec === rawCodec;
+    this.#maxMessageSize = resolved.maxMessageSize;
+    this.gate = new FlowGate(resolved.flow, this);
+    if (options.delivery !== undefined) {
+      this.outbound = new LayeredDelivery(options.delivery, this, this.gate, resolved.queue);
+      this.receipts = null;
+    } else {
+      const plain = new PlainDelivery(this, this.gate, resolved.queue, resolved.unconfirmed, resolved.transport.canPing === true, this.raw);
+      this.outbound = plain;
+      this.receipts = plain.receipts;
+    }
+    this.#chunker = resolved.chunking?.create(this) ?? null;
+    this.batcher = resolved.batching?.create(this) ?? null;
+    this.requester = resolved.requests?.create(this) ?? null;
+    const validator = resolved.schema?.create(this) ?? null;
+    this.#router = resolved.router?.create(this) ?? null;
+    this.heartbeat = resolved.heartbeat ? new HeartbeatProbe(resolved.heartbeat, this, this.receipts) : null;
+    this.auth = resolved.auth ? new AuthExchange(resolved.auth, this) : null;
+    this.inbound = new InboundPipeline(this, facade, this.listeners, this.outbound, {
+      codec: this.#codec,
+      chunker: this.#chunker,
+      batcher: this.batcher,
+      validator,
+      requester: this.requester,
+      router: this.#router,
+      heartbeat: this.heartbeat,
+      auth: this.auth,
+      queue: resolved.queue,
+    });
+  }
+
+  abstract readonly url: string;
+  abstract closedError(): SocketchartError;
+  /** The heartbeat's pong arrived (the chart hears of it). */
+  abstract ponged(): void;
+
+  now(): number {
+    return this.clock?.now ? this.clock.now() : Date.now();
+  }
+
+  timers(): Timers {
+    return timersOf(this.clock);
+  }
+
+  // ---- the sockets --------------------------------------------------------------------------------------------
+
+  get live(): TransportSocket | null {
+    return this.liveSocket;
+  }
+
+  get announced(): TransportSocket | null {
+    return this.announcedSocket;
+  }
+
+  /** The current attempt's socket. */
+  get socket(): TransportSocket | null {
+    return this.current;
+  }
+
+  get binaryType(): BinaryType {
+    return this.#binaryType;
+  }
+
+  set binaryType(type: BinaryType) {
+    if (!this.transport.binaryTypes.includes(type)) {
+      throw new SocketchartError(
+        'ERR_INVALID_OPTION',
+        `binaryType must be one of ${this.transport.binaryTypes.map((t) => `'${t}'`).join(', ')} with the ${this.transport.name} transport; got ${JSON.stringify(type)}.`,
+      );
+    }
+    this.#binaryType = type;
+    if (this.current) this.current.binaryType = this.wireBinaryType();
+  }
+
+  /** The binaryType sockets are opened with (see `Outbound.wireBinaryType`). */
+  wireBinaryType(): BinaryType {
+    return this.outbound.wireBinaryType(this.#binaryType);
+  }
+
+  get bufferedAmount(): number {
+    return (this.current?.bufferedAmount ?? 0) + this.outbound.bytesHeld;
+  }
+
+  /** The last round-trip time measured by the heartbeat, in ms (null before the first pong). */
+  get rtt(): number | null {
+    return this.heartbeat?.rtt ?? null;
+  }
+
+  deliver(socket: TransportSocket, frame: unknown): void {
+    this.inbound.deliver(socket, frame);
+  }
+
+  // ---- outbound -----------------------------------------------------------------------------------------------
+
+  send(message: unknown): void {
+    const data = this.raw ? (message as SendData) : this.encode(message);
+    if (typeof data !== 'string') assertSendData(data);
+    this.checkOutbound(data);
+    if (this.batcher !== null && this.state < 2 && !this.restoringNow) {
+      this.batcher.add(data, message);
+      return;
+    }
+    this.outbound.send(data, message);
+  }
+
+  request<R>(body: unknown, options: RequestOptions): Promise<R> {
+    if (this.requester === null) return Promise.reject(missingPlugin('request()', 'requests', 'requests()'));
+    return this.requester.request(body, options) as Promise<R>;
+  }
+
+  get restoring(): boolean {
+    return this.restoringNow;
+  }
+
+  get delivering(): boolean {
+    return this.outbound instanceof LayeredDelivery;
+  }
+
+  /** Subprotocols the delivery layer needs offered. */
+  get deliveryProtocols(): readonly string[] {
+    return this.outbound.protocols;
+  }
+
+  /** The frame for an app message (the codec); throws ERR_INVALID_DATA. */
+  encode(message: unknown): SendData {
+    return encodeMessage(this.#codec, message);
+  }
+
+  checkOutbound(data: SendData): void {
+    checkFrame(data, this.#maxMessageSize, this.#chunker);
+  }
+
+  /**
+   * Writes `data` now if it can, else hands it to the delivery layer or the queue (or reports it dropped).
+   * Returns true only when it was written to the live socket now.
+   */
+  sendFrame(data: SendData, request: QueueTag | undefined, origin: unknown): boolean {
+    return this.outbound.send(data, origin, request) === true;
+  }
+
+  /** Writes one message on `socket` (split if chunking is on) and counts it; false if the socket refused. */
+  writeFrame(socket: TransportSocket, data: SendData): boolean {
+    if (!writeMessage(socket, data, this.#chunker)) return false;
+    const at = this.inbound.dispatchAt;
+    this.counters.countOut(sizeOf(data), at >= 0 ? at : this.now());
+    return true;
+  }
+
+  /** For plug-ins: requests are never tracked as unconfirmed (an unanswered request already ends loudly). */
+  write(socket: TransportSocket, data: SendData, _tracked: boolean): boolean {
+    return this.writeFrame(socket, data);
+  }
+
+  enqueue(data: SendData, message: unknown): void {
+    this.outbound.enqueue(data, message);
+  }
+
+  /** The flow gate lets writes go again: the outbound side writes what it holds. */
+  resumeWrites(): boolean | void {
+    return this.outbound.resume();
+  }
+
+  // ---- inbound ------------------------------------------------------------------------------------------------
+
+  /** The router plug-in behind `on/once/off`. */
+  get router(): Router {
+    if (this.#router === null) throw missingPlugin('on/once/off(type, handler)', 'router', 'router()');
+    return this.#router;
+  }
+
+  invalid(data: unknown, problem: unknown): void {
+    this.inbound.invalid(data, problem);
+  }
+
+  route(message: unknown, at: number): void {
+    this.inbound.route(message, at);
+  }
+}
+
+/** A method whose plug-in the app did not pass: say which import gives it. */
+function missingPlugin(method: string, option: string, call: string): SocketchartError {
+  return new SocketchartError(
+    'ERR_PLUGIN_MISSING',
+    `${method} needs the ${option} plug-in: import { ${option} } from 'socketchart/${option}' and pass createConnection(url, { ${option}: ${call} }).`,
+  );
+}
