@@ -53,9 +53,8 @@ export class MetricsCounters {
   bytesIn = 0;
   bytesOut = 0;
   lastClose: CloseInfo | null = null;
-  /** Per-second buckets: the second being counted [#from, #until), its counts, and the previous second's. */
+  /** Per-second buckets: the second being counted [#from, #from + 1000), its counts, and the previous second's. */
   #from = -Infinity;
-  #until = -Infinity;
   #inThis = 0;
   #outThis = 0;
   #inLast = 0;
@@ -98,9 +97,9 @@ export class MetricsCounters {
 
   #roll(now: number): void {
     // Two comparisons on the hot path; the division only once a second (or when the clock jumps back).
-    if (now < this.#until && now >= this.#from) return;
+    if (now < this.#from + 1000 && now >= this.#from) return;
     const from = Math.floor(now / 1000) * 1000;
-    const adjacent = from === this.#until;
+    const adjacent = from === this.#from + 1000;
     this.#inLast = adjacent ? this.#inThis : 0;
     this.#outLast = adjacent ? this.#outThis : 0;
     this.#bytesInLast = adjacent ? this.#bytesInThis : 0;
@@ -110,7 +109,6 @@ export class MetricsCounters {
     this.#bytesInThis = 0;
     this.#bytesOutThis = 0;
     this.#from = from;
-    this.#until = from + 1000;
   }
 }
 

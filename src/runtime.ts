@@ -95,7 +95,7 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
     this.abandoned();
     this.liveSocket = null;
     this.announcedSocket = null;
-    this.inbound.ended();
+    this.inboundEnded();
     this.gate.stop();
     this.#stopEnvironment?.();
     this.#stopEnvironment = null;
@@ -201,7 +201,7 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
 
   attach(socket: TransportSocket): void {
     this.current = socket;
-    this.inbound.attached();
+    this.inboundAttached();
   }
 
   handshakeDone(socket: TransportSocket, info: { protocol: string; extensions: string }): void {
@@ -223,7 +223,7 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
   }
 
   ponged(): void {
-    this.heartbeat?.answered();
+    this.heartbeat?.answered(this.now());
     this.actor.send({ type: 'PONG' });
   }
 
@@ -233,11 +233,7 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
 
   sendPing(): void {
     const socket = this.announcedSocket;
-    if (socket !== null) this.heartbeat?.send(socket);
-  }
-
-  inboundCount(): number {
-    return this.inbound.count;
+    if (socket !== null) this.heartbeat?.send(socket, this, this.receipts);
   }
 
   isOnline(): boolean {
@@ -252,7 +248,7 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
     this.announcedSocket = socket;
     this.liveSocket = socket;
     this.heartbeat?.reset();
-    this.inbound.ended(); // normally done when the last socket ended; a new socket never inherits partial messages
+    this.inboundEnded(); // normally done when the last socket ended; a new socket never inherits partial messages
     this.counters.opened(this.now());
     // The open sequence, in order: session restore (joins, subscriptions), pending requests, the queue; all before
     // anything an `open` listener sends.
@@ -282,7 +278,7 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
     this.requester?.lost(close);
     if (this.announcedSocket !== null) {
       this.announcedSocket = null;
-      this.inbound.ended();
+      this.inboundEnded();
       this.emit(new SocketCloseEvent(close, undefined, this.now()));
     }
   }
@@ -296,7 +292,7 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
     this.transitioning();
     this.liveSocket = null;
     this.announcedSocket = null;
-    this.inbound.ended();
+    this.inboundEnded();
     this.#closedBy = reason;
     // A closing handshake the client started and the server answered proves receipt of everything written.
     this.outbound.ended(reason.kind === 'user' && reason.wasClean);
@@ -323,6 +319,6 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
   }
 
   protected fired(event: SocketchartEvent): void {
-    if (event.type === 'open') this.inbound.releaseHeld();
+    if (event.type === 'open') this.releaseHeld();
   }
 }

@@ -15,27 +15,26 @@ import type { QueueTag } from '../policies/queue.js';
 import type { ReceiptTracker } from '../policies/unconfirmed.js';
 import type { BinaryType, Transport, TransportSocket } from '../transports/types.js';
 import { AuthExchange } from './authExchange.js';
-import { ConnectionEvents, type HandlerSlots } from './events.js';
+import type { HandlerSlots } from './events.js';
 import { HeartbeatProbe } from './heartbeat.js';
 import { timersOf } from './policy.js';
 
 /**
  * The data plane of a connection: the sockets messages travel on, the outbound side (encode, batch, chunk, a
- * delivery layer behind the flow gate: src/outbound/) and the inbound pipeline (src/inbound/), and the contract the
- * message plug-ins use (`PluginHost`). No XState event per message: the chart hears only of pongs and auth verdicts.
+ * delivery layer behind the flow gate: src/outbound/) on top of the inbound pipeline (its base, src/inbound/), and
+ * the contract the message plug-ins use (`PluginHost`). No XState event per message: the chart hears only of pongs and auth verdicts.
  *
  * The base of `ConnectionRuntime`, which adds the control plane (the chart's actor and what its actions call). One
  * object per connection, so splitting the two costs no heap and no hop per message.
  */
-export abstract class DataPlane extends ConnectionEvents implements PluginHost {
+export abstract class DataPlane extends InboundPipeline implements PluginHost {
   readonly transport: Transport;
   readonly counters = new MetricsCounters();
-  /** True when the codec is `rawCodec`: messages are their frames. */
-  readonly raw: boolean;
 
   protected readonly clock: ConnectionClock | undefined;
   readonly #codec: Codec<unknown, unknown>;
-  readonly #maxMessageSize: number;
+  /** null for no limit (Infinity, the default, would be a boxed number in every connection). */
+  readonly #maxMessageSize: number | null;
   /** The message plug-ins the app passed (null: not imported); see plugins/types.ts for where each is called. */
   readonly #chunker: Chunker | null;
   protected readonly batcher: Batcher | null;
@@ -46,7 +45,6 @@ export abstract class DataPlane extends ConnectionEvents implements PluginHost {
   protected readonly outbound: Outbound;
   /** Plain mode's unconfirmed-write tracking (the heartbeat's pongs confirm writes too); null when off. */
   protected readonly receipts: ReceiptTracker | null;
-  protected readonly inbound: InboundPipeline;
   protected readonly heartbeat: HeartbeatProbe | null;
   protected readonly auth: AuthExchange | null;
 
@@ -66,8 +64,7 @@ export abstract class DataPlane extends ConnectionEvents implements PluginHost {
     this.clock = options.clock;
     this.#binaryType = options.binaryType ?? resolved.transport.defaultBinaryType;
     this.#codec = (options.codec ?? rawCodec) as Codec<unknown, unknown>;
-    this.raw = this.#codec === rawCodec;
-    this.#maxMessageSize = resolved.maxMessageSize;
+    this.#maxMessageSize = resolved.maxMessageSize === Infinity ? null : resolved.maxMessageSize;
     this.gate = new FlowGate(resolved.flow, this);
     if (options.delivery !== undefined) {
       this.outbound = new LayeredDelivery(options.delivery, this, this.gate, resolved.queue);
@@ -82,9 +79,9 @@ export abstract class DataPlane extends ConnectionEvents implements PluginHost {
     this.requester = resolved.requests?.create(this) ?? null;
     const validator = resolved.schema?.create(this) ?? null;
     this.#router = resolved.router?.create(this) ?? null;
-    this.heartbeat = resolved.heartbeat ? new HeartbeatProbe(resolved.heartbeat, this, this.receipts) : null;
+    this.heartbeat = resolved.heartbeat ? new HeartbeatProbe(resolved.heartbeat) : null;
     this.auth = resolved.auth ? new AuthExchange(resolved.auth, this) : null;
-    this.inbound = new InboundPipeline(this, facade, this.listeners, this.outbound, {
+    this.wireInbound(this.outbound, {
       codec: this.#codec,
       chunker: this.#chunker,
       batcher: this.batcher,
@@ -97,10 +94,12 @@ export abstract class DataPlane extends ConnectionEvents implements PluginHost {
     });
   }
 
-  abstract readonly url: string;
   abstract closedError(): SocketchartError;
-  /** The heartbeat's pong arrived (the chart hears of it). */
-  abstract ponged(): void;
+
+  /** True when the codec is `rawCodec`: messages are their frames. */
+  get raw(): boolean {
+    return this.#codec === rawCodec;
+  }
 
   now(): number {
     return this.clock?.now ? this.clock.now() : Date.now();
@@ -154,14 +153,10 @@ export abstract class DataPlane extends ConnectionEvents implements PluginHost {
     return this.heartbeat?.rtt ?? null;
   }
 
-  deliver(socket: TransportSocket, frame: unknown): void {
-    this.inbound.deliver(socket, frame);
-  }
-
   // ---- outbound -----------------------------------------------------------------------------------------------
 
   send(message: unknown): void {
-    const data = this.raw ? (message as SendData) : this.encode(message);
+    const data = this.#codec === rawCodec ? (message as SendData) : this.encode(message);
     if (typeof data !== 'string') assertSendData(data);
     this.checkOutbound(data);
     if (this.batcher !== null && this.state < 2 && !this.restoringNow) {
@@ -195,7 +190,7 @@ export abstract class DataPlane extends ConnectionEvents implements PluginHost {
   }
 
   checkOutbound(data: SendData): void {
-    checkFrame(data, this.#maxMessageSize, this.#chunker);
+    checkFrame(data, this.#maxMessageSize ?? Infinity, this.#chunker);
   }
 
   /**
@@ -209,7 +204,7 @@ export abstract class DataPlane extends ConnectionEvents implements PluginHost {
   /** Writes one message on `socket` (split if chunking is on) and counts it; false if the socket refused. */
   writeFrame(socket: TransportSocket, data: SendData): boolean {
     if (!writeMessage(socket, data, this.#chunker)) return false;
-    const at = this.inbound.dispatchAt;
+    const at = this.dispatchAt;
     this.counters.countOut(sizeOf(data), at >= 0 ? at : this.now());
     return true;
   }
@@ -234,14 +229,6 @@ export abstract class DataPlane extends ConnectionEvents implements PluginHost {
   get router(): Router {
     if (this.#router === null) throw missingPlugin('on/once/off(type, handler)', 'router', 'router()');
     return this.#router;
-  }
-
-  invalid(data: unknown, problem: unknown): void {
-    this.inbound.invalid(data, problem);
-  }
-
-  route(message: unknown, at: number): void {
-    this.inbound.route(message, at);
   }
 }
 

@@ -16,56 +16,57 @@ export interface ProbeHost {
  * recognizes a message-mode pong, and measures the round trip. Made only when the heartbeat is on.
  */
 export class HeartbeatProbe {
-  /** Recognizes a pong message (mode `message`); null in the other modes. */
-  readonly isPong: ((data: unknown) => boolean) | null;
   readonly #config: ResolvedHeartbeat;
-  readonly #host: ProbeHost;
-  /** Plain mode: the server's pongs also confirm the writes made before their ping. */
-  readonly #receipts: ReceiptTracker | null;
   #pingSentAt = -1;
   /** The last round-trip time measured, in ms (null before the first pong on this socket). */
   rtt: number | null = null;
 
-  constructor(config: ResolvedHeartbeat, host: ProbeHost, receipts: ReceiptTracker | null) {
-    this.isPong = config.isPong;
+  // The connection and its receipts are passed to each call rather than kept: one object per connection, kept small.
+  constructor(config: ResolvedHeartbeat) {
     this.#config = config;
-    this.#host = host;
-    this.#receipts = receipts;
   }
 
-  /** Probe `socket`: a ping frame, an app-level ping message, or nothing (passive mode). */
-  send(socket: TransportSocket): void {
+  /** Recognizes a pong message (mode `message`); null in the other modes. */
+  get isPong(): ((data: unknown) => boolean) | null {
+    return this.#config.isPong;
+  }
+
+  /**
+   * Probe `socket`: a ping frame, an app-level ping message, or nothing (passive mode). `receipts` (plain mode):
+   * the server's pongs also confirm the writes made before their ping.
+   */
+  send(socket: TransportSocket, host: ProbeHost, receipts: ReceiptTracker | null): void {
     const config = this.#config;
-    this.#pingSentAt = this.#host.now();
+    this.#pingSentAt = host.now();
     // The server answers a ping after reading everything written before it: its pong confirms those writes.
-    if (config.mode === 'protocol') socket.ping?.(this.#receipts?.heartbeatPing());
+    if (config.mode === 'protocol') socket.ping?.(receipts?.heartbeatPing());
     else if (config.mode === 'message') {
       try {
-        if (socket.send(config.ping())) this.#receipts?.messagePingSent();
+        if (socket.send(config.ping())) receipts?.messagePingSent();
       } catch (error) {
         // No ping goes out, so the probe times out and the socket is replaced: loud, not stuck.
-        this.#host.reportCallbackError('heartbeat.ping', error);
+        host.reportCallbackError('heartbeat.ping', error);
       }
     }
   }
 
   /** True when `data` is the heartbeat's pong message (it is then not delivered); needs `isPong`. */
-  tookPong(isPong: (data: unknown) => boolean, data: unknown): boolean {
+  tookPong(isPong: (data: unknown) => boolean, data: unknown, host: ProbeHost, receipts: ReceiptTracker | null): boolean {
     let matched: boolean;
     try {
       matched = isPong(data);
     } catch (error) {
-      this.#host.reportCallbackErrorNow('heartbeat.isPong', error);
+      host.reportCallbackErrorNow('heartbeat.isPong', error);
       return false;
     }
-    if (matched) this.#receipts?.messagePonged();
+    if (matched) receipts?.messagePonged();
     return matched;
   }
 
   /** A pong arrived: the round trip of the last probe, if one is out. */
-  answered(): void {
+  answered(now: number): void {
     if (this.#pingSentAt >= 0) {
-      this.rtt = this.#host.now() - this.#pingSentAt;
+      this.rtt = now - this.#pingSentAt;
       this.#pingSentAt = -1;
     }
   }

@@ -1,5 +1,6 @@
 import { SocketchartError } from '../errors.js';
-import { InvalidMessageEvent, type ListenerRegistry, SocketMessageEvent } from '../events.js';
+import { InvalidMessageEvent, SocketMessageEvent } from '../events.js';
+import { ConnectionEvents } from '../host/events.js';
 import { NO_MESSAGE } from '../delivery/types.js';
 import type { AuthExchange } from '../host/authExchange.js';
 import type { HeartbeatProbe } from '../host/heartbeat.js';
@@ -7,32 +8,10 @@ import { type Codec, rawCodec } from '../messages/codec.js';
 import { type MetricsCounters, sizeOf } from '../metrics.js';
 import type { Outbound } from '../outbound/types.js';
 import type { Batcher, Chunker, Requester, Router, Validator } from '../plugins/types.js';
+import type { ReceiptTracker } from '../policies/unconfirmed.js';
 import type { ResolvedQueue } from '../policies/queue.js';
 import type { TransportSocket } from '../transports/types.js';
 import { HeldMessages } from './held.js';
-
-type Handler = ((event: never) => void) | null;
-
-/** The facade's `onmessage`, read at dispatch time. */
-export interface MessageSlot {
-  onmessage: Handler;
-}
-
-/** What the pipeline needs of the connection. */
-export interface InboundHost {
-  /** The socket whose `open` was announced and whose `close` was not yet: messages come only from it. */
-  readonly announced: TransportSocket | null;
-  /** The current attempt's socket (before `open`, only the auth exchange reads it). */
-  readonly socket: TransportSocket | null;
-  /** `conn.url`, the message events' `origin`. */
-  readonly url: string;
-  readonly counters: MetricsCounters;
-  now(): number;
-  /** The heartbeat's pong arrived. */
-  ponged(): void;
-  /** An `invalid-message` event, safe mid-transition. */
-  reportInvalid(data: unknown, problem: unknown): void;
-}
 
 /** The plug-ins and policies on the inbound path (null: not in use). */
 export interface InboundParts {
@@ -52,32 +31,41 @@ export interface InboundParts {
  * Inbound frames, from the transport to the `message` listeners, in this order: the delivery layer's unwrapping,
  * the auth hold, the heartbeat's pong, chunk reassembly, batch split, decode, validation, request replies,
  * routing, listeners. No XState event per message; the chart hears only of pongs and the auth verdict.
+ *
+ * A layer of the connection's host (between its events and its data plane): one object per connection, so the
+ * pipeline costs no object of its own and no hop per message. Its parts are set once, by `wireInbound`.
  */
-export class InboundPipeline {
-  readonly #host: InboundHost;
-  readonly #facade: MessageSlot;
-  readonly #listeners: ListenerRegistry;
-  readonly #outbound: Outbound;
-  readonly #codec: Codec<unknown, unknown>;
-  readonly #chunker: Chunker | null;
-  readonly #split: Batcher['split'];
-  readonly #validator: Validator | null;
-  readonly #requester: Requester | null;
-  readonly #router: Router | null;
-  readonly #heartbeat: HeartbeatProbe | null;
-  readonly #auth: AuthExchange | null;
-  readonly #queue: ResolvedQueue;
+export abstract class InboundPipeline extends ConnectionEvents {
+  #outbound!: Outbound;
+  #codec!: Codec<unknown, unknown>;
+  #chunker: Chunker | null = null;
+  #split: Batcher['split'];
+  #validator: Validator | null = null;
+  #requester: Requester | null = null;
+  #router: Router | null = null;
+  #heartbeat: HeartbeatProbe | null = null;
+  #auth: AuthExchange | null = null;
+  #queue!: ResolvedQueue;
   /** Messages that arrived during `authenticating`: delivered right after `open`. Made on first use. */
   #held: HeldMessages | null = null;
   /** Messages received so far (the heartbeat counts traffic as life). */
-  count = 0;
+  #count = 0;
   /** The clock read of the inbound message being dispatched (-1 outside a dispatch). */
-  dispatchAt = -1;
+  protected dispatchAt = -1;
 
-  constructor(host: InboundHost, facade: MessageSlot, listeners: ListenerRegistry, outbound: Outbound, parts: InboundParts) {
-    this.#host = host;
-    this.#facade = facade;
-    this.#listeners = listeners;
+  /** The socket whose `open` was announced and whose `close` was not yet: messages come only from it. */
+  abstract readonly announced: TransportSocket | null;
+  /** The current attempt's socket (before `open`, only the auth exchange reads it). */
+  abstract readonly socket: TransportSocket | null;
+  /** `conn.url`, the message events' `origin`. */
+  abstract readonly url: string;
+  abstract readonly counters: MetricsCounters;
+  /** Plain mode's unconfirmed-write tracking (message-mode pongs confirm writes); null when off. */
+  protected abstract readonly receipts: ReceiptTracker | null;
+  /** The heartbeat's pong arrived. */
+  abstract ponged(): void;
+
+  protected wireInbound(outbound: Outbound, parts: InboundParts): void {
     this.#outbound = outbound;
     this.#codec = parts.codec;
     this.#chunker = parts.chunker;
@@ -90,13 +78,17 @@ export class InboundPipeline {
     this.#queue = parts.queue;
   }
 
+  /** Messages received so far. */
+  inboundCount(): number {
+    return this.#count;
+  }
+
   deliver(socket: TransportSocket, frame: unknown): void {
-    const host = this.#host;
-    if (socket !== host.announced) {
-      if (socket === host.socket) this.#beforeOpen(frame);
+    if (socket !== this.announced) {
+      if (socket === this.socket) this.#beforeOpen(frame);
       return;
     }
-    this.count++;
+    this.#count++;
     const data = this.#outbound.inbound(frame);
     if (data === NO_MESSAGE) return;
     // Messages held during auth go first: anything newer waits behind them, so arrival order holds.
@@ -105,8 +97,9 @@ export class InboundPipeline {
       return;
     }
     const heartbeat = this.#heartbeat;
-    if (heartbeat !== null && heartbeat.isPong !== null && heartbeat.tookPong(heartbeat.isPong, data)) {
-      host.ponged();
+    const isPong = heartbeat?.isPong;
+    if (isPong && (heartbeat as HeartbeatProbe).tookPong(isPong, data, this, this.receipts)) {
+      this.ponged();
       return;
     }
     this.#dispatch(data);
@@ -114,8 +107,8 @@ export class InboundPipeline {
 
   #dispatch(frame: unknown): void {
     // One clock read per inbound message: the metrics and the event's timeStamp share it.
-    const at = this.#host.now();
-    this.#host.counters.countIn(sizeOf(frame), at);
+    const at = this.now();
+    this.counters.countIn(sizeOf(frame), at);
     let data = frame;
     if (this.#chunker !== null) {
       try {
@@ -159,36 +152,36 @@ export class InboundPipeline {
 
   /** An `invalid-message` event, now. */
   invalid(data: unknown, problem: unknown): void {
-    const event = new InvalidMessageEvent(data, problem, this.#host.now());
-    event.target = this.#facade;
-    this.#listeners.dispatch(event, null);
+    const event = new InvalidMessageEvent(data, problem, this.now());
+    event.target = this.facade;
+    this.listeners.dispatch(event, null);
   }
 
   /** A decoded, valid message: a request's reply, or for the router and the `message` listeners. */
   route(message: unknown, at: number): void {
     if (this.#requester?.settle(message)) return;
     this.#router?.route(message);
-    const facade = this.#facade;
-    if (facade.onmessage === null && !this.#listeners.has('message')) return;
-    const event = new SocketMessageEvent(message, this.#host.url, at);
+    const facade = this.facade;
+    if (facade.onmessage === null && !this.listeners.has('message')) return;
+    const event = new SocketMessageEvent(message, this.url, at);
     event.target = facade;
     // A reply sent from the listener happens in the instant the event carries: it shares that clock read.
     const outer = this.dispatchAt;
     this.dispatchAt = at;
     try {
-      this.#listeners.dispatch(event, facade.onmessage);
+      this.listeners.dispatch(event, facade.onmessage);
     } finally {
       this.dispatchAt = outer;
     }
   }
 
   /** The announced socket is over: partial chunked messages die with it (chunk ids restart per socket). */
-  ended(): void {
+  protected inboundEnded(): void {
     this.#chunker?.reset();
   }
 
   /** A new socket was attached: nothing held for an earlier one carries over. */
-  attached(): void {
+  protected inboundAttached(): void {
     this.#held?.clear();
   }
 
@@ -196,7 +189,7 @@ export class InboundPipeline {
   #beforeOpen(data: unknown): void {
     const auth = this.#auth;
     if (auth === null || !auth.listening) return;
-    this.count++;
+    this.#count++;
     if (auth.sort(data)) this.#hold(data);
   }
 
@@ -205,20 +198,19 @@ export class InboundPipeline {
     const { maxMessages, maxBytes } = this.#queue;
     const held = (this.#held ??= new HeldMessages(maxMessages, maxBytes));
     if (held.hold(data, sizeOf(data))) return;
-    this.#host.reportInvalid(
+    this.reportInvalid(
       data,
       new SocketchartError('ERR_QUEUE_FULL', `The server sent more than ${maxMessages} messages or ${maxBytes} bytes before acknowledging authentication; this one was discarded (the bounds are queue.maxMessages and queue.maxBytes).`),
     );
   }
 
   /** Delivers what arrived during auth after the ack: right after `open`, in arrival order. */
-  releaseHeld(): void {
-    const host = this.#host;
-    const socket = host.announced;
+  protected releaseHeld(): void {
+    const socket = this.announced;
     const held = this.#held;
     if (held === null) return;
     // A listener may close or replace the socket mid-release: what is left belonged to a socket that is gone.
-    while (held.size > 0 && host.announced === socket) this.#dispatch(held.shift());
+    while (held.size > 0 && this.announced === socket) this.#dispatch(held.shift());
     held.clear();
   }
 }

@@ -28,22 +28,22 @@ const BACKPRESSURED = 1;
  */
 export class FlowGate {
   readonly #host: FlowHost;
-  readonly #highWaterMark: number;
-  readonly #lowWaterMark: number;
+  /** The resolved limits, shared by every connection without flow control (no figures copied per connection). */
+  readonly #flow: ResolvedFlow;
   readonly #bucket: TokenBucket | null;
   #state: typeof FLOWING | typeof BACKPRESSURED = FLOWING;
   #timer: unknown = null;
 
   constructor(flow: ResolvedFlow, host: FlowHost) {
     this.#host = host;
-    this.#highWaterMark = flow.highWaterMark;
-    this.#lowWaterMark = flow.lowWaterMark;
+    this.#flow = flow;
     this.#bucket = flow.rateLimit ? new TokenBucket(flow.rateLimit, host.now()) : null;
   }
 
   /** Whether the limits let one more message onto `socket` now (takes a rate token if so). */
   mayWrite(socket: TransportSocket): boolean {
-    if (this.#highWaterMark !== Infinity && socket.bufferedAmount >= this.#highWaterMark) {
+    const highWaterMark = this.#flow.highWaterMark;
+    if (highWaterMark !== Infinity && socket.bufferedAmount >= highWaterMark) {
       this.#state = BACKPRESSURED;
       return false;
     }
@@ -69,7 +69,7 @@ export class FlowGate {
     if (host.resumeWrites() === false || this.#timer !== null) return;
     // Nothing waits any more: if sends had to wait for the socket's buffer, say when it is low again.
     if (this.#state === BACKPRESSURED) {
-      if (socket.bufferedAmount <= this.#lowWaterMark) {
+      if (socket.bufferedAmount <= this.#flow.lowWaterMark) {
         this.#state = FLOWING;
         host.drained(socket.bufferedAmount);
       } else this.schedule();

@@ -229,13 +229,14 @@ function sizeOfBatch(batch: readonly SendData[]): number {
  */
 export class ReceiptTracker {
   readonly #log: UnconfirmedLog;
-  /** Writes between confirmation pings; Infinity where the transport cannot ping. */
+  // Sentinels are small integers, never Infinity: a field that may hold Infinity is a boxed number per connection.
+  /** Writes between confirmation pings; 0: no confirmation pings (the transport cannot ping, or confirmEvery 0/Infinity). */
   readonly #confirmEvery: number;
   /** Messages / bytes held at which a confirmation ping goes out whatever the write count. */
   readonly #messagesTrigger: number;
   readonly #bytesTrigger: number;
-  /** The write count at which the next confirmation ping goes out. */
-  #confirmAt = Infinity;
+  /** The write count at which the next confirmation ping goes out; -1 while none is due (not open, or no pings). */
+  #confirmAt = -1;
   #confirmInFlight = false;
   /**
    * Message-mode heartbeat: the write count when each unanswered ping went out, oldest first. Its pongs carry no
@@ -249,10 +250,11 @@ export class ReceiptTracker {
   constructor(options: ResolvedUnconfirmed, canPing: boolean, keepMessages: boolean) {
     this.#log = new UnconfirmedLog(options);
     this.#trail = keepMessages ? new MessageTrail() : null;
-    const pings = canPing && options.confirmEvery > 0;
-    this.#confirmEvery = pings ? options.confirmEvery : Infinity;
-    this.#messagesTrigger = pings ? Math.max(1, options.maxMessages / 4) : Infinity;
-    this.#bytesTrigger = pings ? Math.max(1, options.maxBytes / 4) : Infinity;
+    const pings = canPing && options.confirmEvery > 0 && options.confirmEvery !== Infinity;
+    this.#confirmEvery = pings ? options.confirmEvery : 0;
+    // Counts are whole, so `>= ceil(x)` is `>= x`.
+    this.#messagesTrigger = Math.ceil(Math.max(1, options.maxMessages / 4));
+    this.#bytesTrigger = Math.ceil(Math.max(1, options.maxBytes / 4));
   }
 
   /** Messages awaiting confirmation. */
@@ -267,7 +269,7 @@ export class ReceiptTracker {
 
   /** A new socket is open (the last one was settled). */
   opened(): void {
-    this.#confirmAt = this.#log.mark + this.#confirmEvery;
+    if (this.#confirmEvery > 0) this.#confirmAt = this.#log.mark + this.#confirmEvery;
   }
 
   /**
@@ -286,8 +288,8 @@ export class ReceiptTracker {
     }
     if (
       !this.#confirmInFlight &&
-      (log.mark >= this.#confirmAt || log.length >= this.#messagesTrigger || log.bytes >= this.#bytesTrigger) &&
-      this.#confirmAt !== Infinity
+      this.#confirmAt >= 0 &&
+      (log.mark >= this.#confirmAt || log.length >= this.#messagesTrigger || log.bytes >= this.#bytesTrigger)
     ) {
       this.#confirmInFlight = true;
       socket.ping?.(encodeMark(log.mark, CONFIRM_PING));
@@ -334,7 +336,7 @@ export class ReceiptTracker {
   settle(confirmedByHandshake: boolean, report: (data: SendData, message: unknown) => void): void {
     this.#pongMarks = null;
     this.#confirmInFlight = false;
-    this.#confirmAt = Infinity;
+    this.#confirmAt = -1;
     const unconfirmed = this.#log.length === 0 ? [] : this.#log.takeAll();
     if (confirmedByHandshake) unconfirmed.length = 0;
     // The log holds the newest writes, so the trail's newest messages are theirs, in the same order.
@@ -347,6 +349,6 @@ export class ReceiptTracker {
 
   #confirm(mark: number): void {
     this.#log.confirm(mark);
-    if (this.#confirmAt !== Infinity) this.#confirmAt = mark + this.#confirmEvery;
+    if (this.#confirmAt >= 0) this.#confirmAt = mark + this.#confirmEvery;
   }
 }
