@@ -96,7 +96,7 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
     this.liveSocket = null;
     this.announcedSocket = null;
     this.inboundEnded();
-    this.gate.stop();
+    this.stopWrites();
     this.#stopEnvironment?.();
     this.#stopEnvironment = null;
     const reason: ClosedReason = { kind: 'error', code: 1006, reason: `Internal error: ${cause.message}`, wasClean: false, error: cause };
@@ -259,14 +259,14 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
     this.#restore?.runAll();
     this.requester?.opened(socket);
     this.restoringNow = false;
-    this.gate.pump();
+    this.pumpWrites();
     this.queueEvent(new OpenEvent(this.now()));
     // Messages the server sent around its auth ack are released right after the `open` event (see `fired`).
   }
 
   leftOpen(): void {
     this.liveSocket = null;
-    this.gate.stop();
+    this.stopWrites();
   }
 
   disconnected(close: CloseInfo): void {

@@ -6,6 +6,7 @@ import type { RequestOptions } from '../messages/requests.js';
 import { MetricsCounters, sizeOf } from '../metrics.js';
 import type { ConnectionClock, ConnectionOptions, ResolvedOptions } from '../options.js';
 import { FlowGate } from '../outbound/flowGate.js';
+import { resolveFlow } from '../policies/flow.js';
 import { checkFrame, encodeMessage, writeMessage } from '../outbound/frames.js';
 import { LayeredDelivery } from '../outbound/layered.js';
 import { PlainDelivery } from '../outbound/plain.js';
@@ -40,7 +41,11 @@ export abstract class DataPlane extends InboundPipeline implements PluginHost {
   protected readonly batcher: Batcher | null;
   protected readonly requester: Requester | null;
   readonly #router: Router | null;
-  protected readonly gate: FlowGate;
+  /**
+   * The flow gate. With flow limits set it is made at once (the rate bucket starts full now); without, only when a
+   * write has to wait (a socket that refused one): most connections never need it.
+   */
+  #gate: FlowGate | null;
   /** Where app messages go: plain mode or the app's delivery layer, the same to this class. */
   protected readonly outbound: Outbound;
   /** Plain mode's unconfirmed-write tracking (the heartbeat's pongs confirm writes too); null when off. */
@@ -65,12 +70,13 @@ export abstract class DataPlane extends InboundPipeline implements PluginHost {
     this.#binaryType = options.binaryType ?? resolved.transport.defaultBinaryType;
     this.#codec = (options.codec ?? rawCodec) as Codec<unknown, unknown>;
     this.#maxMessageSize = resolved.maxMessageSize === Infinity ? null : resolved.maxMessageSize;
-    this.gate = new FlowGate(resolved.flow, this);
+    const flow = resolved.flow;
+    this.#gate = flow.highWaterMark !== Infinity || flow.rateLimit !== null ? new FlowGate(flow, this) : null;
     if (options.delivery !== undefined) {
-      this.outbound = new LayeredDelivery(options.delivery, this, this.gate, resolved.queue);
+      this.outbound = new LayeredDelivery(options.delivery, this, resolved.queue);
       this.receipts = null;
     } else {
-      const plain = new PlainDelivery(this, this.gate, resolved.queue, resolved.unconfirmed, resolved.transport.canPing === true, this.raw);
+      const plain = new PlainDelivery(this, resolved.queue, resolved.unconfirmed, resolved.transport.canPing === true, this.raw);
       this.outbound = plain;
       this.receipts = plain.receipts;
     }
@@ -216,6 +222,28 @@ export abstract class DataPlane extends InboundPipeline implements PluginHost {
 
   enqueue(data: SendData, message: unknown): void {
     this.outbound.enqueue(data, message);
+  }
+
+  /** Whether the flow limits let one more message onto `socket` now (takes a rate token if so). */
+  mayWrite(socket: TransportSocket): boolean {
+    const gate = this.#gate;
+    return gate === null || gate.mayWrite(socket);
+  }
+
+  /** Messages wait: the gate's pump lets them go in turn. */
+  waitToWrite(): void {
+    (this.#gate ??= new FlowGate(resolveFlow(undefined), this)).schedule();
+  }
+
+  /** The socket opened: what waits goes now, as far as the limits allow. */
+  protected pumpWrites(): void {
+    if (this.#gate !== null) this.#gate.pump();
+    else if (this.liveSocket !== null) this.outbound.resume();
+  }
+
+  /** The socket left `open`: no pump, and no drain owed. */
+  protected stopWrites(): void {
+    this.#gate?.stop();
   }
 
   /** The flow gate lets writes go again: the outbound side writes what it holds. */

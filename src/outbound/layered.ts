@@ -5,7 +5,6 @@ import { type MetricsCounters, sizeOf } from '../metrics.js';
 import type { Timers } from '../plugins/types.js';
 import { type DropReason, type DropSink, OutboundQueue, type ResolvedQueue } from '../policies/queue.js';
 import type { BinaryType, TransportSocket } from '../transports/types.js';
-import type { FlowGate } from './flowGate.js';
 import type { Outbound } from './types.js';
 
 /** What an app's delivery layer needs of the connection. */
@@ -17,6 +16,10 @@ export interface LayeredHost extends DropSink {
   now(): number;
   timers(): Timers;
   reportDrop(data: SendData, origin: unknown, reason: DropReason): void;
+  /** The flow gate: whether one more message may go onto `socket` now (takes a rate token if so). */
+  mayWrite(socket: TransportSocket): boolean;
+  /** The flow gate: messages wait; call `resume()` once they may go. */
+  waitToWrite(): void;
 }
 
 /**
@@ -26,19 +29,17 @@ export interface LayeredHost extends DropSink {
  */
 export class LayeredDelivery implements Outbound, DeliveryHost {
   readonly #host: LayeredHost;
-  readonly #gate: FlowGate;
   readonly #timers: Timers;
   readonly #layer: DeliveryLayer;
   readonly #queueOptions: ResolvedQueue;
   /** Only a batch still collecting at open lands here (see `enqueue`); made on first use. */
   #queue: OutboundQueue | null = null;
 
-  constructor(factory: DeliveryFactory, host: LayeredHost, gate: FlowGate, queue: ResolvedQueue) {
+  constructor(factory: DeliveryFactory, host: LayeredHost, queue: ResolvedQueue) {
     if (typeof factory !== 'function') {
       throw new SocketchartError('ERR_INVALID_OPTION', `Option \`delivery\` must be a factory such as atLeastOnce(); got ${describe(factory)}.`);
     }
     this.#host = host;
-    this.#gate = gate;
     this.#timers = host.timers();
     this.#queueOptions = queue;
     const layer = factory(this);
@@ -62,11 +63,11 @@ export class LayeredDelivery implements Outbound, DeliveryHost {
 
   mayWrite(): boolean {
     const live = this.#host.live;
-    return live !== null && this.#gate.mayWrite(live);
+    return live !== null && this.#host.mayWrite(live);
   }
 
   waitToWrite(): void {
-    this.#gate.schedule();
+    this.#host.waitToWrite();
   }
 
   drop(data: SendData, reason: DropReason, message: unknown = data): void {

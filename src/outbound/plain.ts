@@ -4,7 +4,6 @@ import { type DropReason, type DropSink, OutboundQueue, type QueueTag, type Reso
 import { ReceiptTracker } from '../policies/unconfirmed.js';
 import type { ResolvedUnconfirmed } from '../policies/unconfirmedOptions.js';
 import type { BinaryType, TransportSocket } from '../transports/types.js';
-import type { FlowGate } from './flowGate.js';
 import type { Outbound } from './types.js';
 
 /** What plain mode needs of the connection. */
@@ -19,6 +18,10 @@ export interface PlainHost extends DropSink {
   writeFrame(socket: TransportSocket, data: SendData): boolean;
   /** Reports a message that will not be delivered (each message of a batch frame). */
   reportDrop(data: SendData, origin: unknown, reason: DropReason): void;
+  /** The flow gate: whether one more message may go onto `socket` now (takes a rate token if so). */
+  mayWrite(socket: TransportSocket): boolean;
+  /** The flow gate: messages wait; call `resume()` once they may go. */
+  waitToWrite(): void;
 }
 
 const NO_PROTOCOLS: readonly string[] = Object.freeze([]);
@@ -34,18 +37,15 @@ export class PlainDelivery implements Outbound {
   /** What the server has proven it received of the live socket's writes (see policies/unconfirmed); null when off. */
   readonly receipts: ReceiptTracker | null;
   readonly #host: PlainHost;
-  readonly #gate: FlowGate;
 
   constructor(
     host: PlainHost,
-    gate: FlowGate,
     queue: ResolvedQueue,
     unconfirmed: ResolvedUnconfirmed | null,
     canPing: boolean,
     raw: boolean,
   ) {
     this.#host = host;
-    this.#gate = gate;
     this.queue = new OutboundQueue(queue, host);
     this.receipts = unconfirmed ? new ReceiptTracker(unconfirmed, canPing, !raw) : null;
   }
@@ -81,7 +81,7 @@ export class PlainDelivery implements Outbound {
     // Restore messages (subscriptions, joins) are not tracked: they are sent again on every open anyway. Requests
     // are not either: an unanswered request already ends loudly (resent, or rejected).
     const tracked = tag === undefined && !restoring;
-    if (live !== null && (restoring || (this.queue.length === 0 && this.#gate.mayWrite(live))) && this.#write(live, data, tracked, message)) {
+    if (live !== null && (restoring || (this.queue.length === 0 && host.mayWrite(live))) && this.#write(live, data, tracked, message)) {
       return true;
     }
     if (host.readyState >= 2) {
@@ -97,7 +97,7 @@ export class PlainDelivery implements Outbound {
       );
     }
     // Open but held back (backpressure, rate limit, or older messages still waiting): the pump sends it in turn.
-    if (live !== null) this.#gate.schedule();
+    if (live !== null) host.waitToWrite();
     return false;
   }
 
@@ -116,10 +116,9 @@ export class PlainDelivery implements Outbound {
     const host = this.#host;
     const socket = host.live;
     if (socket === null) return true;
-    const gate = this.#gate;
     let stalled = false;
     const empty = this.queue.drainWhile(
-      () => !stalled && gate.mayWrite(socket),
+      () => !stalled && host.mayWrite(socket),
       (data, request, origin) => {
         // A request settled while it waited (timed out, aborted, failed on a lost socket) must not go out now.
         if (request?.settled) return;
@@ -134,7 +133,7 @@ export class PlainDelivery implements Outbound {
       host.now(),
     );
     if (stalled) return false;
-    if (!empty) gate.schedule();
+    if (!empty) host.waitToWrite();
     return true;
   }
 
