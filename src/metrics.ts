@@ -53,8 +53,11 @@ export class MetricsCounters {
   bytesIn = 0;
   bytesOut = 0;
   lastClose: CloseInfo | null = null;
-  /** Per-second buckets: the second being counted [#from, #from + 1000), its counts, and the previous second's. */
-  #from = -Infinity;
+  /**
+   * Per-second buckets: the second being counted (`#second`: ms / 1000, a small integer where ms since the epoch
+   * would be a boxed number per connection), its counts, and the previous second's.
+   */
+  #second = -1;
   #inThis = 0;
   #outThis = 0;
   #inLast = 0;
@@ -97,9 +100,10 @@ export class MetricsCounters {
 
   #roll(now: number): void {
     // Two comparisons on the hot path; the division only once a second (or when the clock jumps back).
-    if (now < this.#from + 1000 && now >= this.#from) return;
-    const from = Math.floor(now / 1000) * 1000;
-    const adjacent = from === this.#from + 1000;
+    const start = this.#second * 1000;
+    if (now < start + 1000 && now >= start) return;
+    const second = Math.floor(now / 1000);
+    const adjacent = second === this.#second + 1;
     this.#inLast = adjacent ? this.#inThis : 0;
     this.#outLast = adjacent ? this.#outThis : 0;
     this.#bytesInLast = adjacent ? this.#bytesInThis : 0;
@@ -108,7 +112,7 @@ export class MetricsCounters {
     this.#outThis = 0;
     this.#bytesInThis = 0;
     this.#bytesOutThis = 0;
-    this.#from = from;
+    this.#second = second;
   }
 }
 

@@ -227,8 +227,8 @@ function sizeOfBatch(batch: readonly SendData[]): number {
  * many messages per write, large messages fill `maxBytes` in few writes): pongs then come back well before the log
  * reaches a limit and starts to untrack, at a steady rate. Between such pings, the heartbeat's pongs confirm too.
  */
-export class ReceiptTracker {
-  readonly #log: UnconfirmedLog;
+export class ReceiptTracker extends UnconfirmedLog {
+  // A log itself (not holding one): one object per connection instead of two.
   // Sentinels are small integers, never Infinity: a field that may hold Infinity is a boxed number per connection.
   /** Writes between confirmation pings; 0: no confirmation pings (the transport cannot ping, or confirmEvery 0/Infinity). */
   readonly #confirmEvery: number;
@@ -248,7 +248,7 @@ export class ReceiptTracker {
   readonly #trail: MessageTrail | null;
 
   constructor(options: ResolvedUnconfirmed, canPing: boolean, keepMessages: boolean) {
-    this.#log = new UnconfirmedLog(options);
+    super(options);
     this.#trail = keepMessages ? new MessageTrail() : null;
     const pings = canPing && options.confirmEvery > 0 && options.confirmEvery !== Infinity;
     this.#confirmEvery = pings ? options.confirmEvery : 0;
@@ -257,19 +257,9 @@ export class ReceiptTracker {
     this.#bytesTrigger = Math.ceil(Math.max(1, options.maxBytes / 4));
   }
 
-  /** Messages awaiting confirmation. */
-  get length(): number {
-    return this.#log.length;
-  }
-
-  /** Messages no longer tracked because of the limits, ever. */
-  get untracked(): number {
-    return this.#log.untracked;
-  }
-
   /** A new socket is open (the last one was settled). */
   opened(): void {
-    if (this.#confirmEvery > 0) this.#confirmAt = this.#log.mark + this.#confirmEvery;
+    if (this.#confirmEvery > 0) this.#confirmAt = this.mark + this.#confirmEvery;
   }
 
   /**
@@ -277,7 +267,7 @@ export class ReceiptTracker {
    * is what `send()` was given (a `BatchOrigin` for a batch frame), kept in the trail with a codec.
    */
   written(socket: { ping?(data?: Uint8Array): void }, data: SendData, origin: unknown): void {
-    const log = this.#log;
+    const log = this as UnconfirmedLog;
     const batch = origin instanceof BatchOrigin ? origin : null;
     log.add(batch !== null ? batch.frames : data);
     const trail = this.#trail;
@@ -298,13 +288,13 @@ export class ReceiptTracker {
 
   /** The payload for a heartbeat ping frame: its pong confirms what was written before it. */
   heartbeatPing(): Uint8Array {
-    return encodeMark(this.#log.mark, HEARTBEAT_PING);
+    return encodeMark(this.mark, HEARTBEAT_PING);
   }
 
   /** A message-mode heartbeat ping went out. Bounded: past 8 a mark is not kept (later pongs confirm less). */
   messagePingSent(): void {
     const marks = (this.#pongMarks ??= []);
-    if (marks.length < 8) marks.push(this.#log.mark);
+    if (marks.length < 8) marks.push(this.mark);
   }
 
   /** A message-mode pong arrived: it answers the oldest unanswered ping. */
@@ -321,7 +311,7 @@ export class ReceiptTracker {
     if (data === undefined) return false;
     const mark = markOf(data);
     // Past the writes made, the payload is not an answer to any ping of ours (a peer making up pongs): it proves nothing.
-    if (mark < 0 || mark > this.#log.mark) return false;
+    if (mark < 0 || mark > this.mark) return false;
     this.#confirm(mark);
     if (data[0] !== CONFIRM_PING) return false;
     this.#confirmInFlight = false;
@@ -337,7 +327,7 @@ export class ReceiptTracker {
     this.#pongMarks = null;
     this.#confirmInFlight = false;
     this.#confirmAt = -1;
-    const unconfirmed = this.#log.length === 0 ? [] : this.#log.takeAll();
+    const unconfirmed = this.length === 0 ? [] : this.takeAll();
     if (confirmedByHandshake) unconfirmed.length = 0;
     // The log holds the newest writes, so the trail's newest messages are theirs, in the same order.
     const messages = this.#trail?.takeLast(unconfirmed.length);
@@ -348,7 +338,7 @@ export class ReceiptTracker {
   }
 
   #confirm(mark: number): void {
-    this.#log.confirm(mark);
+    this.confirm(mark);
     if (this.#confirmAt >= 0) this.#confirmAt = mark + this.#confirmEvery;
   }
 }
