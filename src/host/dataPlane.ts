@@ -10,8 +10,7 @@ import { resolveFlow } from '../policies/flow.js';
 import { checkFrame, encodeMessage, writeMessage } from '../outbound/frames.js';
 import { LayeredDelivery } from '../outbound/layered.js';
 import { PlainDelivery } from '../outbound/plain.js';
-import type { Outbound } from '../outbound/types.js';
-import type { Batcher, Chunker, PluginHost, Requester, Router, Timers } from '../plugins/types.js';
+import type { Batcher, PluginHost, Router, Timers } from '../plugins/types.js';
 import type { QueueTag } from '../policies/queue.js';
 import type { ReceiptTracker } from '../policies/unconfirmed.js';
 import type { BinaryType, Transport, TransportSocket } from '../transports/types.js';
@@ -23,7 +22,8 @@ import { timersOf } from './policy.js';
 /**
  * The data plane of a connection: the sockets messages travel on, the outbound side (encode, batch, chunk, a
  * delivery layer behind the flow gate: src/outbound/) on top of the inbound pipeline (its base, src/inbound/), and
- * the contract the message plug-ins use (`PluginHost`). No XState event per message: the chart hears only of pongs and auth verdicts.
+ * the contract the message plug-ins use (`PluginHost`). No XState event per message: the chart hears only of pongs
+ * and auth verdicts.
  *
  * The base of `ConnectionRuntime`, which adds the control plane (the chart's actor and what its actions call). One
  * object per connection, so splitting the two costs no heap and no hop per message.
@@ -33,25 +33,16 @@ export abstract class DataPlane extends InboundPipeline implements PluginHost {
   readonly counters = new MetricsCounters();
 
   protected readonly clock: ConnectionClock | undefined;
-  readonly #codec: Codec<unknown, unknown>;
   /** null for no limit (Infinity, the default, would be a boxed number in every connection). */
   readonly #maxMessageSize: number | null;
-  /** The message plug-ins the app passed (null: not imported); see plugins/types.ts for where each is called. */
-  readonly #chunker: Chunker | null;
   protected readonly batcher: Batcher | null;
-  protected readonly requester: Requester | null;
-  readonly #router: Router | null;
   /**
    * The flow gate. With flow limits set it is made at once (the rate bucket starts full now); without, only when a
    * write has to wait (a socket that refused one): most connections never need it.
    */
   #gate: FlowGate | null;
-  /** Where app messages go: plain mode or the app's delivery layer, the same to this class. */
-  protected readonly outbound: Outbound;
   /** Plain mode's unconfirmed-write tracking (the heartbeat's pongs confirm writes too); null when off. */
   protected readonly receipts: ReceiptTracker | null;
-  protected readonly heartbeat: HeartbeatProbe | null;
-  protected readonly auth: AuthExchange | null;
 
   /** The current attempt's socket, from creation to the end of the attempt. */
   protected current: TransportSocket | null = null;
@@ -68,7 +59,7 @@ export abstract class DataPlane extends InboundPipeline implements PluginHost {
     this.transport = resolved.transport;
     this.clock = options.clock;
     this.#binaryType = options.binaryType ?? resolved.transport.defaultBinaryType;
-    this.#codec = (options.codec ?? rawCodec) as Codec<unknown, unknown>;
+    this.codec = (options.codec ?? rawCodec) as Codec<unknown, unknown>;
     this.#maxMessageSize = resolved.maxMessageSize === Infinity ? null : resolved.maxMessageSize;
     const flow = resolved.flow;
     this.#gate = flow.highWaterMark !== Infinity || flow.rateLimit !== null ? new FlowGate(flow, this) : null;
@@ -80,31 +71,21 @@ export abstract class DataPlane extends InboundPipeline implements PluginHost {
       this.outbound = plain;
       this.receipts = plain.receipts;
     }
-    this.#chunker = resolved.chunking?.create(this) ?? null;
+    this.chunker = resolved.chunking?.create(this) ?? null;
     this.batcher = resolved.batching?.create(this) ?? null;
     this.requester = resolved.requests?.create(this) ?? null;
     const validator = resolved.schema?.create(this) ?? null;
-    this.#router = resolved.router?.create(this) ?? null;
+    this.routerPlugin = resolved.router?.create(this) ?? null;
     this.heartbeat = resolved.heartbeat ? new HeartbeatProbe(resolved.heartbeat) : null;
     this.auth = resolved.auth ? new AuthExchange(resolved.auth, this) : null;
-    this.wireInbound(this.outbound, {
-      codec: this.#codec,
-      chunker: this.#chunker,
-      batcher: this.batcher,
-      validator,
-      requester: this.requester,
-      router: this.#router,
-      heartbeat: this.heartbeat,
-      auth: this.auth,
-      queue: resolved.queue,
-    });
+    this.wireInbound(this.batcher, validator, resolved.queue);
   }
 
   abstract closedError(): SocketchartError;
 
   /** True when the codec is `rawCodec`: messages are their frames. */
   get raw(): boolean {
-    return this.#codec === rawCodec;
+    return this.codec === rawCodec;
   }
 
   now(): number {
@@ -162,7 +143,7 @@ export abstract class DataPlane extends InboundPipeline implements PluginHost {
   // ---- outbound -----------------------------------------------------------------------------------------------
 
   send(message: unknown): void {
-    const data = this.#codec === rawCodec ? (message as SendData) : this.encode(message);
+    const data = this.codec === rawCodec ? (message as SendData) : this.encode(message);
     if (typeof data !== 'string') assertSendData(data);
     this.checkOutbound(data);
     if (this.batcher !== null && this.state < 2 && !this.restoringNow) {
@@ -192,11 +173,11 @@ export abstract class DataPlane extends InboundPipeline implements PluginHost {
 
   /** The frame for an app message (the codec); throws ERR_INVALID_DATA. */
   encode(message: unknown): SendData {
-    return encodeMessage(this.#codec, message);
+    return encodeMessage(this.codec, message);
   }
 
   checkOutbound(data: SendData): void {
-    checkFrame(data, this.#maxMessageSize ?? Infinity, this.#chunker);
+    checkFrame(data, this.#maxMessageSize ?? Infinity, this.chunker);
   }
 
   /**
@@ -209,7 +190,7 @@ export abstract class DataPlane extends InboundPipeline implements PluginHost {
 
   /** Writes one message on `socket` (split if chunking is on) and counts it; false if the socket refused. */
   writeFrame(socket: TransportSocket, data: SendData): boolean {
-    if (!writeMessage(socket, data, this.#chunker)) return false;
+    if (!writeMessage(socket, data, this.chunker)) return false;
     const at = this.dispatchAt;
     this.counters.countOut(sizeOf(data), at >= 0 ? at : this.now());
     return true;
@@ -255,8 +236,8 @@ export abstract class DataPlane extends InboundPipeline implements PluginHost {
 
   /** The router plug-in behind `on/once/off`. */
   get router(): Router {
-    if (this.#router === null) throw missingPlugin('on/once/off(type, handler)', 'router', 'router()');
-    return this.#router;
+    if (this.routerPlugin === null) throw missingPlugin('on/once/off(type, handler)', 'router', 'router()');
+    return this.routerPlugin;
   }
 }
 

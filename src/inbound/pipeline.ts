@@ -13,20 +13,6 @@ import type { ResolvedQueue } from '../policies/queue.js';
 import type { TransportSocket } from '../transports/types.js';
 import { HeldMessages } from './held.js';
 
-/** The plug-ins and policies on the inbound path (null: not in use). */
-export interface InboundParts {
-  codec: Codec<unknown, unknown>;
-  chunker: Chunker | null;
-  batcher: Batcher | null;
-  validator: Validator | null;
-  requester: Requester | null;
-  router: Router | null;
-  heartbeat: HeartbeatProbe | null;
-  auth: AuthExchange | null;
-  /** Bounds for messages held during auth (the queue's). */
-  queue: ResolvedQueue;
-}
-
 /**
  * Inbound frames, from the transport to the `message` listeners, in this order: the delivery layer's unwrapping,
  * the auth hold, the heartbeat's pong, chunk reassembly, batch split, decode, validation, request replies,
@@ -36,15 +22,20 @@ export interface InboundParts {
  * pipeline costs no object of its own and no hop per message. Its parts are set once, by `wireInbound`.
  */
 export abstract class InboundPipeline extends ConnectionEvents {
-  #outbound!: Outbound;
-  #codec!: Codec<unknown, unknown>;
-  #chunker: Chunker | null = null;
+  // Shared with the data plane above (set by its constructor; one field each for the whole host).
+  /** Plain mode or the app's delivery layer: unwraps inbound frames. */
+  protected outbound!: Outbound;
+  protected codec!: Codec<unknown, unknown>;
+  /** The message plug-ins the app passed (null: not imported); see plugins/types.ts for where each is called. */
+  protected chunker: Chunker | null = null;
+  protected requester: Requester | null = null;
+  protected routerPlugin: Router | null = null;
+  /** The heartbeat's probe, when the heartbeat is on. */
+  protected heartbeat: HeartbeatProbe | null = null;
+  /** The auth exchange, when `auth` is configured. */
+  protected auth: AuthExchange | null = null;
   #split: Batcher['split'];
   #validator: Validator | null = null;
-  #requester: Requester | null = null;
-  #router: Router | null = null;
-  #heartbeat: HeartbeatProbe | null = null;
-  #auth: AuthExchange | null = null;
   #queue!: ResolvedQueue;
   /** Messages that arrived during `authenticating`: delivered right after `open`. Made on first use. */
   #held: HeldMessages | null = null;
@@ -65,17 +56,11 @@ export abstract class InboundPipeline extends ConnectionEvents {
   /** The heartbeat's pong arrived. */
   abstract ponged(): void;
 
-  protected wireInbound(outbound: Outbound, parts: InboundParts): void {
-    this.#outbound = outbound;
-    this.#codec = parts.codec;
-    this.#chunker = parts.chunker;
-    this.#split = parts.batcher?.split;
-    this.#validator = parts.validator;
-    this.#requester = parts.requester;
-    this.#router = parts.router;
-    this.#heartbeat = parts.heartbeat;
-    this.#auth = parts.auth;
-    this.#queue = parts.queue;
+  /** The inbound-only parts: the batch splitter, the schema validator, the bounds of what is held during auth. */
+  protected wireInbound(batcher: Batcher | null, validator: Validator | null, queue: ResolvedQueue): void {
+    this.#split = batcher?.split;
+    this.#validator = validator;
+    this.#queue = queue;
   }
 
   /** Messages received so far. */
@@ -89,14 +74,14 @@ export abstract class InboundPipeline extends ConnectionEvents {
       return;
     }
     this.#count++;
-    const data = this.#outbound.inbound(frame);
+    const data = this.outbound.inbound(frame);
     if (data === NO_MESSAGE) return;
     // Messages held during auth go first: anything newer waits behind them, so arrival order holds.
     if (this.#held !== null && this.#held.size > 0) {
       this.#hold(data);
       return;
     }
-    const heartbeat = this.#heartbeat;
+    const heartbeat = this.heartbeat;
     const isPong = heartbeat?.isPong;
     if (isPong && (heartbeat as HeartbeatProbe).tookPong(isPong, data, this, this.receipts)) {
       this.ponged();
@@ -110,9 +95,9 @@ export abstract class InboundPipeline extends ConnectionEvents {
     const at = this.now();
     this.counters.countIn(sizeOf(frame), at);
     let data = frame;
-    if (this.#chunker !== null) {
+    if (this.chunker !== null) {
       try {
-        data = this.#chunker.accept(frame);
+        data = this.chunker.accept(frame);
       } catch (error) {
         this.invalid(frame, error);
         return;
@@ -138,9 +123,9 @@ export abstract class InboundPipeline extends ConnectionEvents {
 
   #decodeAndRoute(data: unknown, at: number): void {
     let message = data;
-    if (this.#codec !== rawCodec) {
+    if (this.codec !== rawCodec) {
       try {
-        message = this.#codec.decode(data);
+        message = this.codec.decode(data);
       } catch (error) {
         this.invalid(data, error);
         return;
@@ -159,8 +144,8 @@ export abstract class InboundPipeline extends ConnectionEvents {
 
   /** A decoded, valid message: a request's reply, or for the router and the `message` listeners. */
   route(message: unknown, at: number): void {
-    if (this.#requester?.settle(message)) return;
-    this.#router?.route(message);
+    if (this.requester?.settle(message)) return;
+    this.routerPlugin?.route(message);
     const facade = this.facade;
     if (facade.onmessage === null && !this.listeners.has('message')) return;
     const event = new SocketMessageEvent(message, this.url, at);
@@ -177,7 +162,7 @@ export abstract class InboundPipeline extends ConnectionEvents {
 
   /** The announced socket is over: partial chunked messages die with it (chunk ids restart per socket). */
   protected inboundEnded(): void {
-    this.#chunker?.reset();
+    this.chunker?.reset();
   }
 
   /** A new socket was attached: nothing held for an earlier one carries over. */
@@ -187,7 +172,7 @@ export abstract class InboundPipeline extends ConnectionEvents {
 
   /** A message on a socket that is not open yet: only the auth exchange happens there. */
   #beforeOpen(data: unknown): void {
-    const auth = this.#auth;
+    const auth = this.auth;
     if (auth === null || !auth.listening) return;
     this.#count++;
     if (auth.sort(data)) this.#hold(data);
