@@ -16,7 +16,7 @@ import {
   SocketErrorEvent,
   type SocketchartEvent,
 } from './events.js';
-import type { ConnectionOptions, PerAttempt, ResolvedOptions } from './options.js';
+import type { ConnectionOptions, PerAttempt, ResolvedAuth, ResolvedOptions } from './options.js';
 import type { EnvironmentSource } from './policies/environment.js';
 import { type ConnectionMetrics, readMetrics } from './metrics.js';
 import { readyStateOf, statePathOf } from './statePath.js';
@@ -65,7 +65,7 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
     this.#startClosed = resolved.startClosed;
     this.#environment = environment;
     this.retryWait = options.retryWait;
-    this.#request = new OpenRequestSource(url, options, resolved.auth);
+    this.#request = new OpenRequestSource(url, options);
     this.policy = connectionPolicy(options, resolved, (name, error) => this.reportCallbackError(name, error));
     const userInspect = options.inspect;
     this.actor = createActor(connectionMachine, {
@@ -199,6 +199,14 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
     return this.#request.request(this);
   }
 
+  get authOptions(): ResolvedAuth | null {
+    return this.auth?.options ?? null;
+  }
+
+  holdToken(token: string): void {
+    this.auth?.holdToken(token);
+  }
+
   attach(socket: TransportSocket): void {
     this.current = socket;
     this.inboundAttached();
@@ -228,7 +236,7 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
   }
 
   authenticate(report: (verdict: AuthVerdict) => void): () => void {
-    return this.auth?.start(report, this.#request.takeToken(), this.current) ?? (() => {});
+    return this.auth?.start(report, this.current) ?? (() => {});
   }
 
   sendPing(): void {

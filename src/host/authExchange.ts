@@ -19,10 +19,22 @@ export class AuthExchange {
   readonly #host: AuthHost;
   /** Where the running exchange reports the verdict; null while none runs. */
   #report: ((verdict: AuthVerdict) => void) | null = null;
+  /** This attempt's token for the auth message; dropped as soon as it is sent, and never put in the chart. */
+  #token: string | null = null;
 
   constructor(auth: ResolvedAuth, host: AuthHost) {
     this.#auth = auth;
     this.#host = host;
+  }
+
+  /** The `auth` options. */
+  get options(): ResolvedAuth {
+    return this.#auth;
+  }
+
+  /** Keeps this attempt's token until the exchange sends it. */
+  holdToken(token: string): void {
+    this.#token = token;
   }
 
   /** True while an exchange runs: only then do frames before `open` mean anything. */
@@ -30,9 +42,11 @@ export class AuthExchange {
     return this.#report !== null;
   }
 
-  /** Starts the exchange on `socket` with this attempt's `token`; returns its end. */
-  start(report: (verdict: AuthVerdict) => void, token: string | null, socket: TransportSocket | null): () => void {
+  /** Starts the exchange on `socket` with this attempt's token; returns its end. */
+  start(report: (verdict: AuthVerdict) => void, socket: TransportSocket | null): () => void {
     this.#report = report;
+    const token = this.#token;
+    this.#token = null;
     if (token !== null && socket !== null) {
       let message: SendData | null = null;
       try {

@@ -9,6 +9,10 @@ export interface OpenRequestHost {
   readonly deliveryProtocols: readonly string[];
   /** The binaryType sockets are opened with. */
   wireBinaryType(): BinaryType;
+  /** Authentication, when configured (it says where the token goes). */
+  readonly authOptions: ResolvedAuth | null;
+  /** Keeps this attempt's token for the auth message (mode `message`); never put in the chart. */
+  holdToken(token: string): void;
 }
 
 /**
@@ -19,32 +23,21 @@ export class OpenRequestSource {
   readonly #url: PerAttempt<string | URL>;
   readonly #protocols: PerAttempt<string | string[]>;
   readonly #headers: PerAttempt<Record<string, string>> | undefined;
-  readonly #auth: ResolvedAuth | null;
   /** The URL as the app sees it (`conn.url`). */
   url = '';
-  /** The token for this attempt's auth message; taken once it is sent, and never put in the chart. */
-  #token: string | null = null;
 
-  constructor(url: PerAttempt<string | URL>, options: ConnectionOptions, auth: ResolvedAuth | null) {
+  constructor(url: PerAttempt<string | URL>, options: ConnectionOptions) {
     this.#url = typeof url === 'function' ? url : parseSocketUrl(url);
     if (typeof url !== 'function') this.url = this.#url as string;
     this.#protocols = typeof options.protocols === 'function' ? options.protocols : parseProtocols(options.protocols ?? []);
     this.#headers = options.headers;
-    this.#auth = auth;
-  }
-
-  /** The token for the auth message (mode `message`), once: it is not kept after it was sent. */
-  takeToken(): string | null {
-    const token = this.#token;
-    this.#token = null;
-    return token;
   }
 
   request(host: OpenRequestHost): OpenRequest | Promise<OpenRequest> {
     const url = this.#url;
     const protocols = this.#protocols;
     const headers = this.#headers;
-    const auth = this.#auth;
+    const auth = host.authOptions;
     if (typeof url !== 'function' && typeof protocols !== 'function' && typeof headers !== 'function' && auth === null) {
       return this.#request(host, url as string, protocols, headers, null);
     }
@@ -66,7 +59,7 @@ export class OpenRequestSource {
     headers: Record<string, string> | undefined,
     token: string | null,
   ): OpenRequest {
-    const auth = this.#auth;
+    const auth = host.authOptions;
     this.url = url;
     if (auth && token !== null) {
       if (typeof token !== 'string') {
@@ -81,7 +74,7 @@ export class OpenRequestSource {
       } else if (auth.mode === 'header') {
         headers = { ...headers, [auth.header]: `Bearer ${token}` };
       } else if (auth.mode === 'message') {
-        this.#token = token;
+        host.holdToken(token);
       }
     }
     const offered = typeof protocols === 'string' ? [protocols] : protocols;
