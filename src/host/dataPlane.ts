@@ -11,7 +11,7 @@ import { checkFrame, encodeMessage, writeMessage } from '../outbound/frames.js';
 import { LayeredDelivery } from '../outbound/layered.js';
 import { PlainDelivery } from '../outbound/plain.js';
 import type { Batcher, PluginHost, Router, Timers } from '../plugins/types.js';
-import type { QueueTag } from '../policies/queue.js';
+import type { OutboundQueue, QueueTag } from '../policies/queue.js';
 import type { ReceiptTracker } from '../policies/unconfirmed.js';
 import type { BinaryType, Transport, TransportSocket } from '../transports/types.js';
 import { AuthExchange } from './authExchange.js';
@@ -29,7 +29,8 @@ import { timersOf } from './policy.js';
  * object per connection, so splitting the two costs no heap and no hop per message.
  */
 export abstract class DataPlane extends InboundPipeline implements PluginHost {
-  readonly transport: Transport;
+  /** Private, like everything an inspector must not walk into: `toJSON` reads its name while one serializes. */
+  readonly #transport: Transport;
   readonly counters = new MetricsCounters();
 
   protected readonly clock: ConnectionClock | undefined;
@@ -56,7 +57,7 @@ export abstract class DataPlane extends InboundPipeline implements PluginHost {
 
   constructor(facade: HandlerSlots, options: ConnectionOptions, resolved: ResolvedOptions) {
     super(facade);
-    this.transport = resolved.transport;
+    this.#transport = resolved.transport;
     this.clock = options.clock;
     this.#binaryType = options.binaryType ?? resolved.transport.defaultBinaryType;
     this.codec = (options.codec ?? rawCodec) as Codec<unknown, unknown>;
@@ -82,6 +83,15 @@ export abstract class DataPlane extends InboundPipeline implements PluginHost {
   }
 
   abstract closedError(): SocketchartError;
+
+  get transport(): Transport {
+    return this.#transport;
+  }
+
+  /** The outbound queue (what inspectors and tests see of the host). */
+  get queue(): OutboundQueue {
+    return this.outbound.queue;
+  }
 
   /** True when the codec is `rawCodec`: messages are their frames. */
   get raw(): boolean {
@@ -116,10 +126,10 @@ export abstract class DataPlane extends InboundPipeline implements PluginHost {
   }
 
   set binaryType(type: BinaryType) {
-    if (!this.transport.binaryTypes.includes(type)) {
+    if (!this.#transport.binaryTypes.includes(type)) {
       throw new SocketchartError(
         'ERR_INVALID_OPTION',
-        `binaryType must be one of ${this.transport.binaryTypes.map((t) => `'${t}'`).join(', ')} with the ${this.transport.name} transport; got ${JSON.stringify(type)}.`,
+        `binaryType must be one of ${this.#transport.binaryTypes.map((t) => `'${t}'`).join(', ')} with the ${this.#transport.name} transport; got ${JSON.stringify(type)}.`,
       );
     }
     this.#binaryType = type;

@@ -92,6 +92,10 @@ export class LayeredDelivery implements Outbound, DeliveryHost {
     return this.#layer.pending;
   }
 
+  get queue(): OutboundQueue {
+    return (this.#queue ??= new OutboundQueue(this.#queueOptions, this.#host));
+  }
+
   get queueLength(): number {
     return this.#queue?.length ?? 0;
   }
@@ -111,11 +115,11 @@ export class LayeredDelivery implements Outbound, DeliveryHost {
   }
 
   /**
-   * The connection's queue is not used under a layer; a batch still collecting when the socket opened is kept
-   * here and reported (`closed`) when the session ends, as before this module existed.
+   * The connection's queue is not used under a layer, except here: a batch still collecting when the socket opened
+   * is kept in it and reported (`closed`) when the session ends, never written (a known gap: see issue 10's note).
    */
   enqueue(data: SendData, message: unknown): void {
-    (this.#queue ??= new OutboundQueue(this.#queueOptions, this.#host)).enqueue(data, this.#host.now(), undefined, message);
+    this.queue.enqueue(data, this.#host.now(), undefined, message);
   }
 
   /** The layer holds the messages; it writes while the limits allow, and asks again if they stop it. */

@@ -1,6 +1,6 @@
 import type { SendData } from '../data.js';
 import type { DeliveryLayer } from '../delivery/types.js';
-import type { QueueTag } from '../policies/queue.js';
+import type { OutboundQueue, QueueTag } from '../policies/queue.js';
 import type { BinaryType } from '../transports/types.js';
 
 /**
@@ -21,6 +21,8 @@ export interface Outbound extends DeliveryLayer {
   enqueue(data: SendData, message: unknown): void;
   /** The binaryType sockets are opened with, given the app's. */
   wireBinaryType(binaryType: BinaryType): BinaryType;
+  /** The connection's outbound queue (under an app's layer it only ever holds a batch collecting at open). */
+  readonly queue: OutboundQueue;
   /** Messages waiting in the outbound queue (`metrics.queueLength`). */
   readonly queueLength: number;
   /** Their bytes (`metrics.queueBytes`). */
