@@ -1,3 +1,7 @@
+/**
+ * What the host hands the chart besides sockets: the lifecycle policy (data, and the app's callbacks made safe),
+ * timers on the connection's clock, and the network/visibility signals as chart events.
+ */
 import type { ConnectionPolicy } from '../../machines/connection.js';
 import { describe } from '../errors.js';
 import type { ConnectionClock, ConnectionOptions, ResolvedOptions } from '../options.js';
