@@ -45,12 +45,8 @@ export abstract class DataPlane extends InboundPipeline implements PluginHost {
   /** Plain mode's unconfirmed-write tracking (the heartbeat's pongs confirm writes too); null when off. */
   protected readonly receipts: ReceiptTracker | null;
 
-  /** The current attempt's socket, from creation to the end of the attempt. */
-  protected current: TransportSocket | null = null;
   /** The socket `send()` writes to: set exactly while the chart is in `open`. */
   protected liveSocket: TransportSocket | null = null;
-  /** The socket whose `open` was announced and whose `close` was not yet: inbound messages come only from it. */
-  protected announcedSocket: TransportSocket | null = null;
   /** True while the open sequence writes restore messages: they go to the socket ahead of the queue. */
   protected restoringNow = false;
   #binaryType: BinaryType;

@@ -44,10 +44,10 @@ export abstract class InboundPipeline extends ConnectionEvents {
   /** The clock read of the inbound message being dispatched (-1 outside a dispatch). */
   protected dispatchAt = -1;
 
+  /** The current attempt's socket, from creation to the end of the attempt (before `open`, only auth reads it). */
+  protected current: TransportSocket | null = null;
   /** The socket whose `open` was announced and whose `close` was not yet: messages come only from it. */
-  abstract readonly announced: TransportSocket | null;
-  /** The current attempt's socket (before `open`, only the auth exchange reads it). */
-  abstract readonly socket: TransportSocket | null;
+  protected announcedSocket: TransportSocket | null = null;
   /** `conn.url`, the message events' `origin`. */
   abstract readonly url: string;
   abstract readonly counters: MetricsCounters;
@@ -69,8 +69,8 @@ export abstract class InboundPipeline extends ConnectionEvents {
   }
 
   deliver(socket: TransportSocket, frame: unknown): void {
-    if (socket !== this.announced) {
-      if (socket === this.socket) this.#beforeOpen(frame);
+    if (socket !== this.announcedSocket) {
+      if (socket === this.current) this.#beforeOpen(frame);
       return;
     }
     this.#count++;
@@ -191,11 +191,11 @@ export abstract class InboundPipeline extends ConnectionEvents {
 
   /** Delivers what arrived during auth after the ack: right after `open`, in arrival order. */
   protected releaseHeld(): void {
-    const socket = this.announced;
+    const socket = this.announcedSocket;
     const held = this.#held;
     if (held === null) return;
     // A listener may close or replace the socket mid-release: what is left belonged to a socket that is gone.
-    while (held.size > 0 && this.announced === socket) this.#dispatch(held.shift());
+    while (held.size > 0 && this.announcedSocket === socket) this.#dispatch(held.shift());
     held.clear();
   }
 }
