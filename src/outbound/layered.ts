@@ -116,7 +116,8 @@ export class LayeredDelivery implements Outbound, DeliveryHost {
 
   /**
    * The connection's queue is not used under a layer, except here: a batch still collecting when the socket opened
-   * is kept in it and reported (`closed`) when the session ends, never written (a known gap: see issue 10's note).
+   * waits in it so that it does not overtake the open sequence (restore messages, requests), and is handed to the
+   * layer on the pump that ends the sequence (resume).
    */
   enqueue(data: SendData, message: unknown): void {
     this.queue.enqueue(data, this.#host.now(), undefined, message);
@@ -124,6 +125,10 @@ export class LayeredDelivery implements Outbound, DeliveryHost {
 
   /** The layer holds the messages; it writes while the limits allow, and asks again if they stop it. */
   resume(): void {
+    const waiting = this.#queue;
+    if (waiting !== null && waiting.length > 0) {
+      waiting.drainWhile(() => true, (data, _tag, message) => this.#layer.send(data, message), this.#host.now());
+    }
     this.#layer.resume?.();
   }
 

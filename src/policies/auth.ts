@@ -1,6 +1,7 @@
 /**
  * The `auth` option group: a token provider called before every attempt, and how the token reaches the server.
- * Type, defaults and resolver; the exchange itself runs in the chart and runtime.
+ * Type, defaults and resolver; the exchange itself runs in the chart (`connecting.authenticating`'s authExchange
+ * actor) and src/host/authExchange.ts, token placement in src/host/openRequest.ts.
  */
 import type { SendData } from '../data.js';
 import { invalidOption } from '../errors.js';

@@ -1,6 +1,6 @@
 /**
  * The `flow` option group: backpressure and rate limiting of outbound messages while open. Type, defaults and
- * resolver; the gate itself runs in the runtime (and the token bucket in `rateLimit.ts`).
+ * resolver; the gate itself runs in src/outbound/flowGate.ts (and the token bucket in `rateLimit.ts`).
  */
 import { invalidOption } from '../errors.js';
 import { type Assert, type ListsAllKeys, finite, group, whole } from '../validate.js';

@@ -1,6 +1,6 @@
 /**
  * The `heartbeat` option group: dead-connection (half-open, blackhole) detection while open. Type, defaults and
- * resolver; the probing itself runs in the runtime.
+ * resolver; the probing itself runs in src/host/heartbeat.ts (the probe, RTT) and the chart's heartbeat region.
  */
 import type { SendData } from '../data.js';
 import { invalidOption } from '../errors.js';

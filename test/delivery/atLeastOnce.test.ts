@@ -13,6 +13,7 @@ import {
   MAX_SEQ,
 } from '../../src/delivery/protocol.js';
 import { createConnection, isSocketchartError } from '../../src/index.js';
+import { batching } from '../../src/plugins/batching.js';
 import { type MemoryPeer, createMemoryTransport } from '../../src/transports/memory.js';
 import { recordEvents } from '../support/events.js';
 
@@ -193,6 +194,23 @@ describe('atLeastOnce: outbound', () => {
       error = e;
     }
     expect(isSocketchartError(error, 'ERR_INVALID_DATA')).toBe(true);
+  });
+});
+
+describe('atLeastOnce with batching', () => {
+  it('a batch still collecting when the socket opens is sent after the open sequence, not left to die at the end', async () => {
+    const { memory, clock, conn } = setup({}, { batching: batching({ envelope: (frames) => JSON.stringify(frames), window: 50 }) });
+    const drops = recordEvents(conn, ['drop']);
+    conn.send('a');
+    conn.send('b');
+    welcome(memory.last!);
+    clock.increment(50);
+    await settle();
+    expect(dataFrames(memory.last!)).toEqual(['1:a', '2:b']);
+    memory.last!.message('{"type":"ack","ack":2}');
+    conn.close();
+    memory.last!.completeClose();
+    expect(drops).toEqual([]); // sent and acknowledged: nothing left to report
   });
 });
 
