@@ -15,160 +15,28 @@
  */
 import { type EventObject, assign, fromCallback, fromPromise, raise, sendTo, setup } from 'xstate';
 import { SocketchartError } from '../src/errors.js';
-import { type ResolvedBackoff, backoffDelay, mayRetry } from '../src/policies/backoff.js';
-import { type CloseCodesOption, verdictFor } from '../src/policies/closeCodes.js';
-import { type SocketEvent, type SocketHost, socketActor } from '../src/transports/actor.js';
+import { backoffDelay, mayRetry } from '../src/policies/backoff.js';
+import { verdictFor } from '../src/policies/closeCodes.js';
+import { socketActor } from '../src/transports/actor.js';
 import type { CloseInfo } from '../src/transports/types.js';
+import { MAX_DELAY } from '../src/validate.js';
+import type {
+  ClosedKind,
+  ClosedReason,
+  ConnectionContext,
+  ConnectionEvent,
+  ConnectionHost,
+  ConnectionInput,
+  RetryWaitInput,
+} from './types.js';
 
-/** Why the connection is in `closed`. */
-export type ClosedKind =
-  /** `close()` was called. */
-  | 'user'
-  /** The server closed and `shouldReconnect` said not to come back. */
-  | 'server'
-  /** The close code is fatal (1002, 1003, 1007-1010, ...): retrying would fail the same way. */
-  | 'fatal'
-  /** `backoff.maxAttempts` consecutive attempts failed. */
-  | 'giveup'
-  /** Authentication was refused. */
-  | 'auth'
-  /** The attempt could never work (a bad URL from the URL provider, an invalid subprotocol). */
-  | 'error';
-
-export interface ClosedReason extends CloseInfo {
-  kind: ClosedKind;
-  /** What failed, for `error` (and for `giveup`, the last attempt's error if any). */
-  error?: Error;
-}
-
-/** The lifecycle rules the machine applies, resolved from the user's options. */
-export interface ConnectionPolicy {
-  backoff: ResolvedBackoff;
-  closeCodes: CloseCodesOption | undefined;
-  shouldReconnect: ((close: CloseInfo, retries: number) => boolean) | undefined;
-  connectTimeout: number;
-  closeTimeout: number;
-  /**
-   * A `retryWait` hook decides when to retry: `reconnecting.backoff` then waits for its invoked `retryWait` actor
-   * (provided by the host) instead of its own timer.
-   */
-  waitsForRetryHook: boolean;
-  /** Source of jitter in [0, 1). */
-  random: () => number;
-  /** Authentication, when configured. */
-  auth: AuthPolicy | null;
-  /** Dead-connection detection while open; null when off. */
-  heartbeat: HeartbeatPolicy | null;
-}
-
-export interface AuthPolicy {
-  /** The socket opens first, then an auth message must be acknowledged (`connecting.authenticating`). */
-  byMessage: boolean;
-  /** Ms `authenticating` waits for the ack. */
-  timeout: number;
-  /** Close codes that mean "token rejected": refresh it and reconnect once, then treat them as fatal. */
-  refreshCodes: readonly number[];
-}
-
-export interface HeartbeatPolicy {
-  /** Ms between probes. */
-  interval: number;
-  /** Ms a probe waits for a pong (or any inbound traffic) before the connection is declared dead. */
-  timeout: number;
-}
-
-/**
- * Whoever runs the machine (the `Connection` facade, or a test): it supplies sockets and policy, and hears about
- * the moments the WebSocket API has events for. Actions call it; it never changes the machine's state itself.
- */
-export interface ConnectionHost extends SocketHost {
-  readonly policy: ConnectionPolicy;
-  isOnline(): boolean;
-  /** Entered `open`: flush the queue, then fire `open`. */
-  opened(): void;
-  /** Left `open` (to `closing`, or because the socket was lost): sends stop going to this socket. */
-  leftOpen(): void;
-  /** An attempt ended and another one will follow (or waits for the network). */
-  disconnected(close: CloseInfo): void;
-  /** A retry is scheduled: retry number (1 for the first) and its delay in ms. */
-  retrying(retry: number, delay: number): void;
-  /** Entered `closed`. */
-  closed(reason: ClosedReason): void;
-  /** A socket error (the close that follows decides what happens). */
-  failed(error: Error): void;
-  /**
-   * The auth exchange of `connecting.authenticating` (its invoked actor): send the auth message on the current
-   * socket, report the server's ack or refusal through `report`; the returned function ends it.
-   */
-  authenticate(report: (verdict: AuthVerdict) => void): () => void;
-  /** The app's retryWait hook, when it has one: its promise ends a backoff wait; `signal` aborts if left otherwise. */
-  retryWait?: (retry: number, delay: number, signal: AbortSignal) => Promise<void> | void;
-  /** Probe the connection: a ping frame, an app-level ping message, or nothing (passive mode). */
-  sendPing(): void;
-  /** Messages received so far; the heartbeat compares it before and after a probe, so traffic counts as life. */
-  inboundCount(): number;
-}
-
-export interface ConnectionContext {
-  host: ConnectionHost;
-  /** Attempts started in this session, the current one included. */
-  attempts: number;
-  /** Retries since the connection was last stable (open for `backoff.resetAfter` ms). */
-  retries: number;
-  /** Delay of the retry being waited for. */
-  retryDelay: number;
-  /** How the last socket ended. */
-  lastClose: CloseInfo | null;
-  /** The last socket error, kept so `giveup` can say what kept failing. */
-  lastError: Error | null;
-  /** Set in `closed`: why. */
-  closedBy: ClosedReason | null;
-  /** The token was already refreshed once after a rejection; the next rejection is final. */
-  authRefreshed: boolean;
-  /** `inboundCount()` when the current heartbeat probe started. */
-  inboundAtProbe: number;
-}
-
-export type ConnectionEvent =
-  | SocketEvent
-  /** Start from `idle` or `closed`. */
-  | { type: 'CONNECT' }
-  /** Drop whatever is happening and attempt now; restarts a `closed` session. */
-  | { type: 'RECONNECT' }
-  /** The page became visible: a backoff wait is cut short (a user looking at the app wants it connected now). */
-  | { type: 'PAGE.VISIBLE' }
-  | { type: 'CLOSE'; code: number; reason: string }
-  | { type: 'NETWORK.ONLINE' }
-  | { type: 'NETWORK.OFFLINE' }
-  /** The server acknowledged the auth message. */
-  | { type: 'AUTH.OK' }
-  /** The server refused the auth message, or did not answer within `auth.timeout`. */
-  | { type: 'AUTH.FAIL'; reason: string }
-  /** A pong (frame or matched message) answered the heartbeat probe. */
-  | { type: 'PONG' }
-  /** Raised by the chart's own timers, so the reason an attempt was lost is an event of its own. */
-  | { type: 'CONNECT.TIMEOUT' }
-  | { type: 'HEARTBEAT.TIMEOUT' };
-
-/** What the auth exchange reports: the server acknowledged the auth message, or refused it. */
-export type AuthVerdict = { type: 'AUTH.OK' } | { type: 'AUTH.FAIL'; reason: string };
-
-export interface ConnectionInput {
-  host: ConnectionHost;
-}
-
-/** What the `retryWait` actor is told: the retry number (1 for the first) and the delay the backoff chose. */
-export interface RetryWaitInput {
-  host: ConnectionHost;
-  retry: number;
-  delay: number;
-}
+export type * from './types.js';
 
 /** The AUTH.FAIL reason of the chart's own auth timer. */
 const AUTH_TIMED_OUT = 'Authentication timed out';
 
 /** setTimeout's ceiling: a timer that, in practice, never fires (the `retryWait` actor ends the wait instead). */
-const NEVER = 2_147_483_647;
+const NEVER = MAX_DELAY;
 
 /** The close each non-socket reason for losing an attempt is reported as (1006: no close frame was exchanged). */
 const SYNTHETIC_CLOSES: Record<string, CloseInfo> = {
