@@ -74,5 +74,7 @@ export class HeartbeatProbe {
   /** A new socket, a new path: no round trip measured on it yet. */
   reset(): void {
     this.rtt = null;
+    // A ping of the last socket was never answered there: a pong on this one must not time against it.
+    this.#pingSentAt = -1;
   }
 }

@@ -120,7 +120,8 @@ export class LayeredDelivery implements Outbound, DeliveryHost {
    * layer on the pump that ends the sequence (resume).
    */
   enqueue(data: SendData, message: unknown): void {
-    this.queue.enqueue(data, this.#host.now(), undefined, message);
+    // Under `overflow: 'reject'` nobody is there to throw to: what does not fit is reported.
+    if (this.queue.enqueue(data, this.#host.now(), undefined, message) === 'rejected') this.#host.reportDrop(data, message, 'queue-full');
   }
 
   /** The layer holds the messages; it writes while the limits allow, and asks again if they stop it. */

@@ -107,8 +107,9 @@ export class PlainDelivery implements Outbound {
     return true;
   }
 
+  /** A batch still collecting at open joins the queue; under `overflow: 'reject'` what does not fit is reported. */
   enqueue(data: SendData, message: unknown): void {
-    this.queue.enqueue(data, this.#host.now(), undefined, message);
+    if (this.queue.enqueue(data, this.#host.now(), undefined, message) === 'rejected') this.#host.reportDrop(data, message, 'queue-full');
   }
 
   /** Sends queued messages while the flow gate allows; asks the gate to come back if it stops them. */

@@ -4,6 +4,7 @@ import { createConnection, jsonCodec } from '../../src/index.js';
 import { createMemoryTransport } from '../../src/transports/memory.js';
 import { recordEvents } from '../support/events.js';
 import { batching } from '../../src/plugins/batching.js';
+import { atLeastOnce } from '../../src/delivery/index.js';
 
 const envelope = (frames: unknown[]) => JSON.stringify({ type: 'batch', frames });
 const split = (frame: unknown) => {
@@ -80,5 +81,28 @@ describe('batching and the open sequence', () => {
     conn.send('early');
     memory.last!.accept();
     expect(memory.last!.sent).toEqual(['join', 'early']);
+  });
+});
+
+describe('batching with a full queue under overflow: reject (nothing lost silently)', () => {
+  it.each([
+    ['plain mode', {}],
+    ['atLeastOnce', { delivery: atLeastOnce({ maxMessages: 2, overflow: 'reject' }) }],
+  ])('%s: a batch collecting at open that does not fit the queue is reported, message by message', (_mode, extra) => {
+    const memory = createMemoryTransport();
+    const clock = new SimulatedClock();
+    const conn = createConnection('ws://x/', {
+      transport: memory.transport,
+      clock,
+      queue: { maxMessages: 2, overflow: 'reject' },
+      batching: batching({ envelope, window: 50, maxMessages: 100 }),
+      ...extra,
+    });
+    const drops = recordEvents(conn, ['drop']);
+    for (const m of ['a', 'b', 'c', 'd']) conn.send(m);
+    memory.last!.accept();
+    clock.increment(100);
+    expect(drops).toEqual(['drop:queue-full:c', 'drop:queue-full:d']);
+    conn.close();
   });
 });

@@ -86,3 +86,25 @@ describe('retryWait is the backoff\'s invoked actor', () => {
     conn.close();
   });
 });
+
+describe('heartbeat round trip across a reconnect', () => {
+  it('a pong on a new socket is not timed against a ping the old socket never answered', () => {
+    const memory = createMemoryTransport();
+    const clock = new SimulatedClock();
+    const conn = createConnection('ws://example.test/socket', {
+      transport: memory.transport,
+      clock,
+      random: () => 0,
+      heartbeat: { mode: 'protocol', interval: 1_000, timeout: 500 },
+    });
+    memory.last!.accept();
+    clock.increment(1_000); // a probe goes out on socket A
+    memory.last!.close(1006, ''); // A is lost with the ping unanswered
+    clock.increment(60_000);
+    const b = memory.last!;
+    b.accept();
+    b.pong(); // unsolicited (RFC 6455 allows one-way heartbeats)
+    expect(conn.metrics.rtt).toBeNull();
+    conn.close();
+  });
+});
