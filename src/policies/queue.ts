@@ -1,4 +1,5 @@
 import { type SendData, byteLengthOf } from '../data.js';
+import { SocketchartError, type SocketchartErrorCode } from '../errors.js';
 import { type Assert, type ListsAllKeys, delay, group, oneOf, whole } from '../validate.js';
 
 /**
@@ -141,7 +142,16 @@ export interface QueueTag {
   readonly settled: boolean;
   /** Where the message was written; set by whoever writes it. */
   sentOn: unknown;
+  /** The queue gave up on the message (`reason`); whoever waits for it (a request) fails now instead of hanging. */
+  reject?(error: unknown): void;
 }
+
+/** The error a request gets when the queue drops it, by drop reason. */
+const DROP_ERRORS: Partial<Record<DropReason, SocketchartErrorCode>> = {
+  'queue-full': 'ERR_QUEUE_FULL',
+  'too-large': 'ERR_MESSAGE_TOO_LARGE',
+  expired: 'ERR_REQUEST_TIMEOUT',
+};
 
 interface Entry {
   data: SendData;
@@ -275,6 +285,9 @@ export class OutboundQueue {
 
   #drop(entry: Entry, reason: DropReason): void {
     this.#report(entry.data, entry.origin, reason);
+    if (entry.tag !== undefined && !entry.tag.settled) {
+      entry.tag.reject?.(new SocketchartError(DROP_ERRORS[reason] ?? 'ERR_CONNECTION_CLOSED', `The request waited in the outbound queue and was dropped (${reason}) before it could be sent.`));
+    }
   }
 
   #report(data: SendData, origin: unknown, reason: DropReason): void {
