@@ -118,13 +118,22 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
     shut(link.ws, code, reason, now);
   };
 
+  /**
+   * onMessage is synchronous (the mark is recorded when it returns); one written `async` returns a promise whose
+   * rejection would bypass onError as an unhandled rejection: it is reported like a throw.
+   */
+  const callOnMessage: typeof options.onMessage = (session, payload, message) => {
+    const result: unknown = options.onMessage(session, payload, message);
+    if (result instanceof Promise) result.catch((error: unknown) => report(error, session));
+  };
+
   const localContext: LocalContext = {
     o,
     store,
     clock,
     stats,
     sessions,
-    onMessage: (session, payload, message) => options.onMessage(session, payload, message),
+    onMessage: (session, payload, message) => callOnMessage(session, payload, message),
     onSession: options.onSession?.bind(options),
     onExpire: options.onExpire?.bind(options),
     report,
@@ -217,7 +226,7 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
     clock,
     limits: o,
     stats,
-    onMessage: (session, payload, message) => options.onMessage(session, payload, message),
+    onMessage: (session, payload, message) => callOnMessage(session, payload, message),
     onSession(session, info) {
       if (!options.onSession) return;
       try {

@@ -32,6 +32,13 @@ import {
   validateEnd,
 } from './types.js';
 
+/**
+ * Expiry while the store is unreachable: retried every EXPIRY_RETRY_MS, EXPIRY_RETRIES times (30 s, past the Redis
+ * store's default expiryGrace of 5 s), then the session ends on this node with its local copy reported to onExpire.
+ */
+const EXPIRY_RETRY_MS = 1_000;
+const EXPIRY_RETRIES = 30;
+
 /** What a shared session needs from the server that holds it. */
 export interface SharedContext {
   readonly store: SharedSessionStore;
@@ -85,6 +92,8 @@ export class SharedSession implements LinkedSession {
   #bytes = 0;
   /** Accepted by `send()`, not yet answered by the store. */
   #appending = 0;
+  /** Failed attempts to remove this session from the store at expiry (the store was unreachable). */
+  #expiryFailures = 0;
   #appendingBytes = 0;
   #nextToWrite = 1;
   #blocked = false;
@@ -205,9 +214,16 @@ export class SharedSession implements LinkedSession {
         return 'taken-over';
       }
       if (seq === 0) return 'full';
+      // end() ran while the store was answering: its REMOVE deleted the message just stored, so it was not accepted.
+      if (this.#endedMeanwhile()) return 'ended';
       this.#learn(seq, stored);
       return true;
     }
+  }
+
+  /** Whether end() or an expiry ended the session (read after an await, when it may have happened). */
+  #endedMeanwhile(): boolean {
+    return this.state === 'expired';
   }
 
   /** A fenced call made with `epoch` was refused: the session moved, unless this node has claimed it again since. */
@@ -339,9 +355,16 @@ export class SharedSession implements LinkedSession {
     try {
       result = await this.#c.store.remove(this.id, this.epoch, true);
     } catch (error) {
-      // Redis keeps its TTL (sessionTtl + expiryGrace): the keys go without an onExpire.
       this.#c.storeFailure(error, this);
-      return;
+      if (this.state !== 'detached') return;
+      // The store is unreachable: try again shortly, so the session does not stay in this node's map (and count
+      // against maxSessions) forever. After EXPIRY_RETRIES the store's own TTL has removed the keys: the session
+      // ends here, and onExpire gets this node's copy of what was unacknowledged.
+      if (++this.#expiryFailures <= EXPIRY_RETRIES) {
+        this.#expiryTimer = this.#c.clock.setTimeout(() => this.#expire(), EXPIRY_RETRY_MS);
+        return;
+      }
+      result = [...this.#out].map(([seq, payload]) => ({ seq, payload }));
     }
     if (this.state !== 'detached') return;
     if (result === 'stale') {

@@ -250,6 +250,25 @@ describe('sessions in Redis: clients resume on any node', () => {
     expect(c.frames.slice(1)).toEqual(['1:one', '2:two']);
   });
 
+  it('session.end() right after send()/sendDurable(): the messages still on their way to Redis are reported, not accepted', async () => {
+    const prefix = newPrefix();
+    let session: AckSession | null = null;
+    const undelivered: string[] = [];
+    const a = await redisNode(prefix, {
+      onSession: (s) => (session = s),
+      onUndelivered: (_s, payloads, reason) => undelivered.push(...payloads.map((p) => `${String(p)}:${reason}`)),
+    });
+    const c = await raw(a.url);
+    c.ws.send(helloFrame(SID, 0, 1));
+    await until(() => session !== null);
+    expect(session!.send('lost-one')).toBe(true);
+    const durable = session!.sendDurable('durable-one');
+    session!.end();
+    expect(await durable).toBe(false); // sendDurable's answer is its report
+    await until(() => undelivered.length === 1);
+    expect(undelivered).toEqual(['lost-one:ended']);
+  });
+
   it('session.end() from onMessage stops the batch: the frames after it are not processed', async () => {
     const prefix = newPrefix();
     const seen: string[] = [];
@@ -552,6 +571,36 @@ describe('Redis down', () => {
     // This Redis kept no data: the session started over and the held messages went into the new one, once each.
     expect(processed).toEqual([...Array.from({ length: 50 }, (_, i) => `before-${i}`), ...Array.from({ length: 50 }, (_, i) => `during-${i}`)]);
     expect(drops).toEqual([]);
+  }, 20_000);
+
+  it('an expiry while Redis is down is retried, then ends the session on this node (no session kept forever)', async () => {
+    const prefix = newPrefix();
+    const clock = new SimulatedClock();
+    let session: AckSession | null = null;
+    const expired: string[][] = [];
+    const a = await redisNode(prefix, {
+      clock,
+      sessionTtl: 1000,
+      onSession: (s) => (session = s),
+      onExpire: (_s, undelivered) => expired.push(undelivered.map(String)),
+    });
+    const c = await raw(a.url);
+    c.ws.send(helloFrame(SID, 0, 1));
+    await until(() => session !== null);
+    expect(await session!.sendDurable('never-acked')).toBe(true);
+    c.ws.terminate();
+    await until(() => a.server.sessions.get(SID)?.connected === false);
+    await new Promise((r) => setTimeout(r, 50)); // the release reaches Redis
+    await redis.kill();
+    await until(() => !a.client.isReady);
+    clock.increment(1000); // the expiry: its REMOVE fails
+    for (let i = 0; i < 31 && a.server.sessions.has(SID); i++) {
+      await new Promise((r) => setTimeout(r, 5));
+      clock.increment(1000);
+    }
+    await until(() => !a.server.sessions.has(SID));
+    expect(expired).toEqual([['never-acked']]);
+    await redis.restart();
   }, 20_000);
 
   it('never crashes: attached sockets close with 1011 on their next frame, new sessions are refused with 1011, sends report false; back when Redis is', async () => {
