@@ -3,6 +3,7 @@
  * handing each session to its kind: `MemorySession` for a record-at-a-time `SessionStore`, `SharedSession` for a
  * `SharedSessionStore` (several nodes).
  */
+import { ClaimWatch } from './claimWatch.js';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { type RawData, WebSocket, type WebSocketServer } from 'ws';
@@ -282,9 +283,11 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
     if (existing) existing.claiming++;
     link.backlog = [];
     link.backlogBytes = 0;
+    const watch = claims.start(key);
     sharedStore.claim(key, node, frame, o.sessionTtl).then(
       (result) => {
         if (existing && existing.claiming > 0) existing.claiming--;
+        const lostAt = claims.end(key, watch);
         if ('refused' in result) {
           fail(link, ACK_CLOSE_CODES.protocolError, result.refused);
           return;
@@ -301,6 +304,11 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
         }
         leavePreHello(link);
         session.attach(link, result, frame.sid);
+        // Another node took the session over while this claim was on its way (its notice overtook our reply).
+        if (lostAt > result.epoch) {
+          session.lose();
+          return;
+        }
         const backlog = link.backlog;
         link.backlog = null;
         if (backlog === null) return;
@@ -311,13 +319,17 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
       },
       (error: unknown) => {
         if (existing && existing.claiming > 0) existing.claiming--;
+        claims.end(key, watch);
         storeFailure(error, null);
         fail(link, ACK_CLOSE_CODES.serverError, 'session store failed');
       },
     );
   }
 
+  const claims = new ClaimWatch();
+
   const onNotice = (notice: StoreNotice) => {
+    claims.heard(notice);
     const session = shared.get(notice.id);
     if (session === undefined) return;
     if (notice.type === 'lost') {

@@ -10,7 +10,7 @@ import { SimulatedClock } from 'xstate';
 import WebSocket, { WebSocketServer } from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ACK_PROTOCOL, atLeastOnce } from '../../src/delivery/index.js';
-import { helloFrame } from '../../src/delivery/protocol.js';
+import { ACK_CLOSE_CODES, helloFrame } from '../../src/delivery/protocol.js';
 import { createConnection } from '../../src/node.js';
 import { type AckServer, type AckServerOptions, type AckSession, type SharedSessionStore, attachAckServer } from '../../src/server/index.js';
 import { redisSessionStore } from '../../src/server/redis.js';
@@ -481,6 +481,38 @@ describe('split brain: a node cut off from its client must not act for the sessi
     await until(() => b.received.length === 1);
     return { prefix, a, b, relay, c1, c2, onA: onA!, undelivered };
   }
+
+  it('a takeover notice that overtakes this node\'s own claim reply is not lost: the node lets go as it attaches', async () => {
+    const prefix = newPrefix();
+    let gate: (() => void) | null = null;
+    let holdNextClaim = false;
+    const notices: string[] = [];
+    const a = await redisNode(prefix, {}, false, (store) => ({
+      ...store,
+      claim: async (...args: Parameters<SharedSessionStore['claim']>) => {
+        const result = await store.claim(...args);
+        if (holdNextClaim) await new Promise<void>((release) => (gate = release)); // the reply is late
+        return result;
+      },
+      listen: (node, onNotice, onError) => store.listen(node, (n) => (notices.push(n.type), onNotice(n)), onError),
+    }));
+    const b = await redisNode(prefix);
+    const c0 = await raw(a.url); // A owns the session first, so B's claim notifies A
+    c0.ws.send(helloFrame(SID, 0, 1));
+    await c0.frame(1);
+    holdNextClaim = true;
+    const c1 = await raw(a.url); // A claims again; Redis answers, the reply is held
+    c1.ws.send(helloFrame(SID, 0, 1));
+    await until(() => gate !== null);
+    const c2 = await raw(b.url); // B takes over meanwhile: A hears "lost" before its own reply
+    c2.ws.send(helloFrame(SID, 0, 1));
+    await c2.frame(1);
+    await until(() => notices.includes('lost'));
+    gate!();
+    // A attaches with a superseded epoch and lets go at once, instead of holding c1 until its next fenced call.
+    expect((await c1.closed).code).toBe(ACK_CLOSE_CODES.sessionTakenOver);
+    expect(a.server.sessions.get(SID)).toBeUndefined();
+  });
 
   it.each([
     ['with the takeover notice', false],
