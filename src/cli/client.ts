@@ -4,7 +4,6 @@
  * `--chaos` injecting faults into it. When stdin or stdout is not a terminal it reads lines from stdin, prints
  * what it receives, and exits when done.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Connection } from '../connection.js';
 import { type InspectableConnection, type InspectorServer, serveInspector } from '../inspector/index.js';
@@ -14,75 +13,13 @@ import { jsonCodec } from '../messages/codec.js';
 import { createConnection } from '../node.js';
 import { logTransitions } from '../logTransitions.js';
 import { createTestServer, type TestServer } from '../testing/testServer.js';
+import { AUTH_TOKEN_ENV, authTokenSource } from './authToken.js';
 import { type Chaos, FAULTS, type FaultName, startChaos } from './chaos.js';
+import { CLIENT_HELP as HELP } from './clientHelp.js';
 import type { Command } from './command.js';
 import { type CliIO, EXIT_FAILURE, EXIT_OK, UsageError } from './io.js';
 import { renderStatusLine } from './statusLine.js';
 import { LineScreen, type Screen, TtyScreen } from './terminal.js';
-
-const HELP = `Usage: socketchart [<url>] [options]
-       socketchart connect [<url>] [options]
-
-Talks to a WebSocket server through a socketchart connection: it reconnects with backoff, queues what you type
-while it is not open, and shows the statechart live. Typed lines are sent; received messages are printed.
-Ctrl-C (or Ctrl-D) closes the connection with code 1000 and exits 0.
-
-Without <url> it starts a local echo server on 127.0.0.1 and connects to that: every line comes back.
-
-Interactive (stdin and stdout are terminals): a status line at the bottom shows a green/yellow/red indicator, the
-state path (connecting.opening, open, reconnecting.backoff, closed...), the retry number and the time until it
-while reconnecting, uptime, messages in/out and the heartbeat round-trip time (RTT).
-
-Otherwise (pipes, files, CI): one line of stdin is one message (blank lines are skipped), each received message is
-one line of stdout, and the transitions are logged to stderr as plain lines. It exits 0 when stdin ends and, with
-the echo server, every line has come back (resent after a reconnect if its echo was lost), or, with a <url>, once
-nothing has arrived for --drain ms. It exits 1 if the connection ends for good (a fatal close code, refused
-auth, --retries used up) or, with --json, if a line was not valid JSON.
-
-Options:
-  -p, --protocol <name>    offer this subprotocol in the handshake (repeatable)
-  -H, --header <header>    send a handshake header, 'Name: value' (repeatable)
-      --auth-token-file <path>
-                           authenticate each attempt with the token in this file: as the header
-                           'Authorization: Bearer <token>', or with --auth-in query as ?token=<token>;
-                           close codes 1008/4001 mean "token refused" (retried once, then exit 1).
-                           Trailing line breaks are removed. A regular file is read again before every
-                           attempt (a rotated token is used from the next reconnect on); a pipe, such as
-                           <(pass show ws-token), is read once. Unreadable, empty or over 64 KiB: exit 2
-      --auth-token <token> the same with the token itself: other users of this machine can read it in the
-                           process list (ps), so it prints a warning; prefer --auth-token-file or
-                           $SOCKETCHART_AUTH_TOKEN
-      --auth-in <where>    header (the default) or query
-      --heartbeat <ms>     ping (RFC 6455 ping frames) every <ms>; a pong must come within min(<ms>, 5000) ms
-                           or the connection is replaced. Default: every 10000 ms (1000 with the echo server)
-      --no-heartbeat       no pings (and no RTT)
-      --json               JSON messages: typed lines must be valid JSON (others are refused with the parse
-                           error and not sent); received messages are pretty-printed
-      --retries <n>        retries after a failed attempt before giving up (exit 1): --retries 2 makes at
-                           most 3 attempts in a row, --retries 0 only one (default: retry forever)
-      --drain <ms>         with a <url>, when stdin is not a terminal: after stdin ends, wait until nothing has
-                           arrived for <ms> before closing (default 1000)
-      --inspect            serve the live statechart view of this connection (the inspector: the chart with
-                           the active state highlighted, and the event log) on http://127.0.0.1:<port>/;
-                           the URL is printed
-      --chaos              (echo server only) inject faults at random: the server drops every connection,
-                           refuses handshakes with HTTP 503, restarts (stops listening for a while), or
-                           blackholes traffic; each fault is printed as it happens
-      --chaos-interval <ms> mean time from the connection being open (again) to the next fault (default 5000)
-      --chaos-faults <list> the faults to choose from, comma-separated (default: drop,refuse,restart,blackhole)
-  -h, --help               show this help
-
-Environment:
-  SOCKETCHART_AUTH_TOKEN   the auth token (as --auth-token, without showing it in ps), used when neither
-                           --auth-token-file nor --auth-token is given; set but empty: exit 2
-
-Examples:
-  socketchart                              local echo server: type, see it come back
-  socketchart --chaos                      the same, while the server misbehaves
-  socketchart wss://echo.example/ws -p chat.v1 -H 'X-Trace: 1' --auth-token-file ~/.config/ws-token
-  printf 'a\\nb\\n' | socketchart          sends a and b to the echo server, prints them back, exits 0
-  socketchart ws://127.0.0.1:8080 --json < requests.jsonl > replies.json
-`;
 
 const OPTIONS = {
   protocol: { type: 'string', short: 'p', multiple: true },
@@ -129,12 +66,6 @@ export interface ClientConfig {
   warnings: string[];
 }
 
-/** The variable the client reads its auth token from when no --auth-token flag gives one. */
-export const AUTH_TOKEN_ENV = 'SOCKETCHART_AUTH_TOKEN';
-
-/** Far above any real token (and above the 16 KiB of headers a Node server accepts): a bigger file is a wrong path. */
-const MAX_TOKEN_FILE_BYTES = 64 * 1024;
-
 /**
  * Parses the client's arguments (and `SOCKETCHART_AUTH_TOKEN` from `env`); throws `UsageError` (or a parseArgs
  * error) for bad ones. Null for `--help`.
@@ -173,76 +104,6 @@ export function parseClientArgs(args: readonly string[], env: Readonly<Record<st
     chaosFaults: values['chaos-faults'] === undefined ? null : parseFaults(values['chaos-faults']),
     warnings,
   };
-}
-
-/**
- * Where the token comes from: the file, else the argument, else the environment. Every source is checked now, so
- * a wrong path or an empty variable is a usage error before anything connects. Messages never quote the token.
- */
-function authTokenSource(
-  argument: string | undefined,
-  file: string | undefined,
-  env: Readonly<Record<string, string | undefined>>,
-  warnings: string[],
-): (() => string) | null {
-  if (argument !== undefined && file !== undefined) throw new UsageError('--auth-token and --auth-token-file contradict each other: give one');
-  if (file !== undefined) {
-    const first = readTokenFile(file, (message) => new UsageError(message));
-    if (!first.regular) return () => first.token;
-    // Re-read per attempt so a rotated token is picked up; a failure then fails that attempt (reported, retried).
-    return () => readTokenFile(file, (message) => new Error(message)).token;
-  }
-  if (argument !== undefined) {
-    const token = checkToken(argument, '--auth-token', (message) => new UsageError(message));
-    warnings.push(
-      `--auth-token puts the token on the command line, where other users of this machine can read it (ps, /proc/<pid>/cmdline); use --auth-token-file <path> or $${AUTH_TOKEN_ENV} instead`,
-    );
-    return () => token;
-  }
-  const fromEnv = env[AUTH_TOKEN_ENV];
-  if (fromEnv === undefined) return null;
-  // Set but empty is a mistake (a CI secret that does not exist expands to ''): connecting without auth would hide it.
-  const token = checkToken(fromEnv, `$${AUTH_TOKEN_ENV}`, (message) => new UsageError(message));
-  return () => token;
-}
-
-function checkToken(raw: string, source: string, fail: (message: string) => Error): string {
-  // What `echo token > file` and editors leave at the end; nothing else is changed.
-  const token = raw.replace(/[\r\n]+$/, '');
-  if (token === '') throw fail(`${source} is empty: it must hold the token`);
-  // eslint-disable-next-line no-control-regex
-  if (/[\x00-\x1f\x7f]/.test(token)) throw fail(`${source} holds a control character (a line break inside the token?): it must hold one token`);
-  return token;
-}
-
-function readTokenFile(path: string, fail: (message: string) => Error): { token: string; regular: boolean } {
-  const source = `--auth-token-file '${path}'`;
-  let read: { bytes: Buffer; regular: boolean };
-  try {
-    read = readAtMost(path, MAX_TOKEN_FILE_BYTES + 1);
-  } catch (error) {
-    throw fail(`${source} cannot be read (${describeError(error)})`);
-  }
-  if (read.bytes.length > MAX_TOKEN_FILE_BYTES) throw fail(`${source} is over ${MAX_TOKEN_FILE_BYTES / 1024} KiB: it must hold only the token`);
-  return { token: checkToken(read.bytes.toString('utf8'), source, fail), regular: read.regular };
-}
-
-/** At most `limit` bytes, so a wrong path (/dev/zero, a log) fails fast instead of filling memory. */
-function readAtMost(path: string, limit: number): { bytes: Buffer; regular: boolean } {
-  const fd = openSync(path, 'r');
-  try {
-    const regular = fstatSync(fd).isFile();
-    const buffer = Buffer.alloc(limit);
-    let length = 0;
-    while (length < limit) {
-      const n = readSync(fd, buffer, length, limit - length, null);
-      if (n === 0) break;
-      length += n;
-    }
-    return { bytes: buffer.subarray(0, length), regular };
-  } finally {
-    closeSync(fd);
-  }
 }
 
 function parseFaults(list: string): FaultName[] {

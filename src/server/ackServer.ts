@@ -3,17 +3,19 @@
  * handing each session to its kind: `MemorySession` for a record-at-a-time `SessionStore`, `SharedSession` for a
  * `SharedSessionStore` (several nodes).
  */
-import { ClaimWatch } from './claimWatch.js';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { type RawData, WebSocket, type WebSocketServer } from 'ws';
 import { ACK_CLOSE_CODES, ACK_PROTOCOL, BINARY_HEADER_BYTES, isDataShaped, parseControl, parseTextSeq, readSeq } from '../delivery/protocol.js';
 import { SocketchartError, invalidOption } from '../errors.js';
+import { ClaimWatch } from './claimWatch.js';
+import { appHooks } from './hooks.js';
 import { type LocalContext, MemorySession, isThenable } from './memorySession.js';
 import { type AckServer, type AckServerOptions, type AckServerStats, MAX_UNFLUSHED_PONGS, resolveServerOptions } from './options.js';
-import { type SharedContext, SharedSession } from './session.js';
+import { SharedSession } from './session.js';
+import type { SharedContext } from './sharedContext.js';
 import { LEASE_RENEW_MS, type SessionStore, type SharedSessionStore, type StoreNotice, isSharedStore } from './store.js';
-import { type AckSendData, type AckSession, type Link, storedPayload } from './types.js';
+import { type AckSendData, type Link, storedPayload } from './types.js';
 
 export type { AckMessage, AckPayload, AckSendData, AckSession, UndeliveredReason } from './types.js';
 export {
@@ -56,43 +58,10 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
   let closed = false;
   const stats: AckServerStats = { created: 0, resumed: 0, expired: 0, processed: 0, duplicates: 0, replayed: 0, refused: 0, storeFailures: 0, undelivered: 0 };
 
+  const { report, warnOnce, storeFailure, callOnMessage, callHook } = appHooks(options, stats);
+
   /** Sockets open and not yet attached to a session (bounded by `maxPreHelloSockets`). */
   let preHello = 0;
-
-  const rethrow = (error: unknown) =>
-    queueMicrotask(() => {
-      throw error;
-    });
-  const report = (error: unknown, session: AckSession | null) => {
-    if (!options.onError) {
-      rethrow(error);
-      return;
-    }
-    try {
-      options.onError(error, session);
-    } catch (thrown) {
-      rethrow(thrown);
-    }
-  };
-
-  // Infrastructure failures are not app bugs: without onError they are counted and warned about once per kind
-  // (process.emitWarning), never rethrown, so an outage of the store cannot crash the process.
-  const warned = new Set<string>();
-  const warnOnce = (code: string, message: string) => {
-    if (warned.has(code)) return;
-    warned.add(code);
-    process.emitWarning(message, { code });
-  };
-  const storeFailure = (error: unknown, session: AckSession | null) => {
-    stats.storeFailures++;
-    if (options.onError) report(error, session);
-    else {
-      warnOnce(
-        'SOCKETCHART_STORE_FAILED',
-        `socketchart: the session store failed (${error instanceof Error ? error.message : String(error)}); the sockets concerned were closed with 1011. Pass onError to attachAckServer to see every failure; stats.storeFailures counts them.`,
-      );
-    }
-  };
 
   /**
    * Closes a socket the server refuses. A socket that does not drain what it was sent (over `maxSocketBuffer`), or
@@ -117,15 +86,6 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
     if (link.ws.readyState !== WebSocket.OPEN) return;
     stats.refused++;
     shut(link.ws, code, reason, now);
-  };
-
-  /**
-   * onMessage is synchronous (the mark is recorded when it returns); one written `async` returns a promise whose
-   * rejection would bypass onError as an unhandled rejection: it is reported like a throw.
-   */
-  const callOnMessage: typeof options.onMessage = (session, payload, message) => {
-    const result: unknown = options.onMessage(session, payload, message);
-    if (result instanceof Promise) result.catch((error: unknown) => report(error, session));
   };
 
   const localContext: LocalContext = {
@@ -228,30 +188,12 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
     limits: o,
     stats,
     onMessage: (session, payload, message) => callOnMessage(session, payload, message),
-    onSession(session, info) {
-      if (!options.onSession) return;
-      try {
-        options.onSession(session, info);
-      } catch (error) {
-        report(error, session);
-      }
-    },
-    onExpire(session, undelivered) {
-      if (!options.onExpire) return;
-      try {
-        options.onExpire(session, undelivered);
-      } catch (error) {
-        report(error, session);
-      }
-    },
+    onSession: (session, info) => callHook(options.onSession, session, info),
+    onExpire: (session, undelivered) => callHook(options.onExpire, session, undelivered),
     undelivered(session, payloads, reason) {
       stats.undelivered += payloads.length;
       if (options.onUndelivered) {
-        try {
-          options.onUndelivered(session, payloads, reason);
-        } catch (error) {
-          report(error, session);
-        }
+        callHook(options.onUndelivered, session, payloads, reason);
         return;
       }
       const message = `${payloads.length} message(s) accepted by session.send() were not delivered (${reason}); pass onUndelivered to handle them.`;

@@ -15,9 +15,9 @@ import {
   type AckPayload,
   type AckSendData,
   type AckSession,
-  type Clock,
   type Link,
   type LinkedSession,
+  type SessionServer,
   bytesOfPayload,
   storedPayload,
   toPayload,
@@ -25,19 +25,12 @@ import {
 } from './types.js';
 
 /** What a memory-store session needs from the server that holds it. */
-export interface LocalContext {
+export interface LocalContext extends SessionServer {
   readonly o: ResolvedServerOptions;
   readonly store: SessionStore;
-  readonly clock: Clock;
-  readonly stats: { resumed: number; created: number; replayed: number; processed: number; duplicates: number; refused: number; expired: number };
   readonly sessions: Map<string, MemorySession>;
-  onMessage(session: AckSession, payload: AckPayload, message: AckMessage): void;
   onSession?(session: AckSession, info: { resumed: boolean; request: IncomingMessage }): void;
   onExpire?(session: AckSession, undelivered: AckPayload[]): void;
-  report(error: unknown, session: AckSession | null): void;
-  /** A store call failed: to `onError`, never rethrown. */
-  storeFailure(error: unknown, session: AckSession | null): void;
-  fail(link: Link, code: number, reason: string, now?: boolean): void;
   shut(ws: WebSocket, code: number, reason: string, now?: boolean): void;
 }
 

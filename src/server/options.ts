@@ -223,3 +223,11 @@ export function resolveServerOptions(options: AckServerOptions) {
 
 
 export type ResolvedServerOptions = ReturnType<typeof resolveServerOptions>;
+
+/**
+ * A shared-store session's expiry while the store is unreachable: retried every EXPIRY_RETRY_MS, EXPIRY_RETRIES
+ * times (30 s, past the Redis store's default expiryGrace of 5 s), then the session ends on its node with the local
+ * copy of what was unacknowledged reported to onExpire.
+ */
+export const EXPIRY_RETRY_MS = 1_000;
+export const EXPIRY_RETRIES = 30;

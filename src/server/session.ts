@@ -11,18 +11,17 @@
  * the client only once the store holds it; a client message is processed only after a fence check and is
  * acknowledged only once its mark (with the app's effects) is recorded.
  */
-import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import { ACK_CLOSE_CODES, BINARY_HEADER_BYTES, ackFrame, welcomeFrame, writeSeq } from '../delivery/protocol.js';
 import { AckBatcher, type SequenceVerdict, classifySeq } from '../delivery/sequencing.js';
-import type { SharedSessionStore, StoreEffect, UnackedMessage } from './store.js';
+import { EXPIRY_RETRIES, EXPIRY_RETRY_MS } from './options.js';
+import type { SharedContext } from './sharedContext.js';
+import type { StoreEffect, UnackedMessage } from './store.js';
 import { SocketchartError } from '../errors.js';
 import {
   type AckMessage,
   type AckPayload,
   type AckSendData,
-  type AckSession,
-  type Clock,
   type Link,
   type LinkedSession,
   type UndeliveredReason,
@@ -31,39 +30,6 @@ import {
   toPayload,
   validateEnd,
 } from './types.js';
-
-/**
- * Expiry while the store is unreachable: retried every EXPIRY_RETRY_MS, EXPIRY_RETRIES times (30 s, past the Redis
- * store's default expiryGrace of 5 s), then the session ends on this node with its local copy reported to onExpire.
- */
-const EXPIRY_RETRY_MS = 1_000;
-const EXPIRY_RETRIES = 30;
-
-/** What a shared session needs from the server that holds it. */
-export interface SharedContext {
-  readonly store: SharedSessionStore;
-  readonly clock: Clock;
-  readonly limits: {
-    sessionTtl: number;
-    maxUnacked: number;
-    maxUnackedBytes: number;
-    ackEvery: number;
-    ackDelay: number;
-    maxSocketBuffer: number;
-    maxBacklogBytes: number;
-  };
-  readonly stats: { resumed: number; created: number; replayed: number; processed: number; duplicates: number; refused: number; expired: number };
-  onMessage(session: AckSession, payload: AckPayload, message: AckMessage): void;
-  onSession(session: AckSession, info: { resumed: boolean; request: IncomingMessage }): void;
-  onExpire(session: AckSession, undelivered: AckPayload[]): void;
-  undelivered(session: AckSession, payloads: AckPayload[], reason: UndeliveredReason): void;
-  report(error: unknown, session: AckSession | null): void;
-  /** A store call failed: to `onError`, never rethrown (an outage must not crash the process). */
-  storeFailure(error: unknown, session: AckSession | null): void;
-  fail(link: Link, code: number, reason: string, now?: boolean): void;
-  /** The session is over on this node (expired, ended, lost): drop it from the node's map. */
-  forget(session: SharedSession): void;
-}
 
 export class SharedSession implements LinkedSession {
   readonly id: string;

@@ -129,3 +129,25 @@ export function storedPayload(payload: AckSendData): string | Uint8Array {
   if (ArrayBuffer.isView(payload)) return new Uint8Array(payload.buffer.slice(payload.byteOffset, payload.byteOffset + payload.byteLength));
   throw new SocketchartError('ERR_INVALID_DATA', 'session.send() takes a string, Buffer, ArrayBuffer or ArrayBufferView.');
 }
+
+/** Counters every server session updates (`server.stats`). */
+export interface SessionStats {
+  resumed: number;
+  created: number;
+  replayed: number;
+  processed: number;
+  duplicates: number;
+  refused: number;
+  expired: number;
+}
+
+/** What every server session needs from the server that holds it, whatever its store. */
+export interface SessionServer {
+  readonly clock: Clock;
+  readonly stats: SessionStats;
+  onMessage(session: AckSession, payload: AckPayload, message: AckMessage): void;
+  report(error: unknown, session: AckSession | null): void;
+  /** A store call failed: to `onError`, never rethrown (an outage must not crash the process). */
+  storeFailure(error: unknown, session: AckSession | null): void;
+  fail(link: Link, code: number, reason: string, now?: boolean): void;
+}

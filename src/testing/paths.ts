@@ -19,8 +19,8 @@
  * `_transitions`, the resolved `xstate.raise`/`xstate.cancel` action params): if an xstate upgrade changes them,
  * the model tests in test/model fail on coverage rather than passing silently.
  */
-import { type AnyStateNode, type AnyTransitionDefinition, type EventObject, type SnapshotFrom, type StateValue, createEmptyActor } from 'xstate';
-import { getShortestPaths, getSimplePaths, getStateNodes } from 'xstate/graph';
+import { type AnyTransitionDefinition, type EventObject, type SnapshotFrom, type StateValue, createEmptyActor } from 'xstate';
+import { getShortestPaths, getSimplePaths } from 'xstate/graph';
 import {
   type ClosedKind,
   type ConnectionEvent,
@@ -29,6 +29,8 @@ import {
   type ConnectionPolicy,
   connectionMachine,
 } from '../../machines/connection.js';
+import { actorEventLabel, transitionKeys } from './chartIndex.js';
+import { CLOSE_CLASSES, PATH_VARIANTS, type PathVariant, type PathVariantName, USER_CLOSE } from './variants.js';
 import { Connection } from '../connection.js';
 import { invalidOption } from '../errors.js';
 import type { ConnectionOptions } from '../options.js';
@@ -53,78 +55,13 @@ export type PathEvent =
   /** The server sends an application message: not a chart event, but it proves the connection alive to a probe. */
   | { type: 'SERVER.MESSAGE' };
 
-/** The policy variants the chart is walked under: each makes a different set of guards reachable. */
-export type PathVariantName = 'plain' | 'heartbeat' | 'auth' | 'strict' | 'noReconnect' | 'retryWait';
-
-export interface PathVariant {
-  name: PathVariantName;
-  /** What the variant makes reachable. */
-  summary: string;
-  /**
-   * Connection options the paths of this variant assume (`startClosed: true`: every path starts in `idle`). Pass
-   * them to `createConnection` when replaying a path on a real connection; add your transport, clock and
-   * environment. Timer lengths are chosen so that no two timers are ever due at the same instant.
-   */
-  options: ConnectionOptions;
-}
-
-const COMMON = {
-  startClosed: true,
-  random: () => 0.5,
-  connectTimeout: 10_000,
-  closeTimeout: 3_000,
-  backoff: { initialDelay: 400, maxRetries: 2, resetAfter: 4_500 },
-} satisfies ConnectionOptions;
-
-/** Heartbeat every 2 s with a 1 s timeout: a probe can fail before the connection counts as stable (4.5 s). */
-const HEARTBEAT = { mode: 'protocol', interval: 2_000, timeout: 1_000 } as const;
-
-export const PATH_VARIANTS: Readonly<Record<PathVariantName, PathVariant>> = Object.freeze({
-  plain: {
-    name: 'plain',
-    summary: 'no auth, no heartbeat, 2 retries: close-code classes, backoff, give-up, timeouts, network, close handshake',
-    options: { ...COMMON, heartbeat: false },
-  },
-  heartbeat: {
-    name: 'heartbeat',
-    summary: 'protocol pings: probing, pongs, traffic during a probe, heartbeat timeouts (also before stable)',
-    options: { ...COMMON, heartbeat: HEARTBEAT },
-  },
-  auth: {
-    name: 'auth',
-    summary: 'auth by message: authenticating, ack, refusal, auth timeout, token refresh once on close code 4001',
-    options: { ...COMMON, heartbeat: false, auth: { token: () => 'token', timeout: 2_000, refreshCodes: [4001] } },
-  },
-  strict: {
-    name: 'strict',
-    summary: 'closeCodes { 1006: fatal }: a connect or heartbeat timeout ends the session',
-    options: { ...COMMON, heartbeat: HEARTBEAT, closeCodes: { 1006: 'fatal' } },
-  },
-  retryWait: {
-    name: 'retryWait',
-    summary: 'a retryWait hook ends each backoff (the invoked retryWait actor resolves or fails), not the timer',
-    // Replays put a hook of their own in its place, resolved or rejected at the step that needs it.
-    options: { ...COMMON, heartbeat: false, retryWait: () => new Promise<void>(() => {}) },
-  },
-  noReconnect: {
-    name: 'noReconnect',
-    summary: 'shouldReconnect: () => false (plain WebSocket behaviour): every loss ends the session',
-    options: { ...COMMON, heartbeat: HEARTBEAT, shouldReconnect: () => false },
-  },
-});
-
-/** Close codes a server (or the network) ends a socket with, one per verdict class. */
-export const CLOSE_CLASSES = Object.freeze({
-  normal: { code: 1000, reason: 'bye', wasClean: true },
-  abnormal: { code: 1006, reason: '', wasClean: false },
-  tryLater: { code: 1013, reason: 'busy', wasClean: true },
-  fatal: { code: 1002, reason: 'protocol error', wasClean: true },
-  /** In the auth variant's `refreshCodes`: the token was rejected. */
-  token: { code: 4001, reason: 'token expired', wasClean: true },
-});
-
-/** The user's `close()` in every path. */
-export const USER_CLOSE = Object.freeze({ code: 4000, reason: 'done' });
+export {
+  CLOSE_CLASSES,
+  PATH_VARIANTS,
+  USER_CLOSE,
+  type PathVariant,
+  type PathVariantName,
+} from './variants.js';
 
 export interface ConnectionPathStep {
   /** What happens at this step. */
@@ -180,107 +117,7 @@ export interface ConnectionPathsOptions {
   simple?: boolean | { maxLength?: number; maxPaths?: number };
 }
 
-// ---- the chart's states and transitions ----------------------------------------------------------------------
-
-export interface ChartTransition {
-  /** `source --event [guard]--> target`, with state ids relative to the machine: stable across runs. */
-  key: string;
-  source: string;
-  event: string;
-  guard: string | undefined;
-  targets: string[];
-}
-
-const ROOT_ID = connectionMachine.root.id;
-const relative = (id: string) => (id === ROOT_ID ? '(root)' : id.slice(ROOT_ID.length + 1));
-
-function allNodes(): AnyStateNode[] {
-  return [connectionMachine.root, ...getStateNodes(connectionMachine.root)];
-}
-
-function guardName(t: AnyTransitionDefinition): string | undefined {
-  const guard = t.guard as unknown;
-  if (guard === undefined) return undefined;
-  if (typeof guard === 'string') return guard;
-  if (typeof guard === 'object' && guard !== null && 'type' in guard) return String((guard as { type: unknown }).type);
-  return 'inline';
-}
-
-function eventLabel(t: AnyTransitionDefinition): string {
-  const type = t.eventType;
-  if (type === '') return 'always';
-  if (type.startsWith('xstate.after.')) return `after ${type.slice('xstate.after.'.length).split('.')[0]}`;
-  return actorEventLabel(type) ?? type;
-}
-
-/** `done retryWait` / `error retryWait` for the end of an invoked actor, as the diagram names it. */
-function actorEventLabel(type: string): string | null {
-  if (type.startsWith('xstate.done.actor.')) return `done ${type.slice('xstate.done.actor.'.length)}`;
-  if (type.startsWith('xstate.error.actor.')) return `error ${type.slice('xstate.error.actor.'.length)}`;
-  return null;
-}
-
-let transitionIndex: Map<AnyTransitionDefinition, ChartTransition> | null = null;
-
-function indexTransitions(): Map<AnyTransitionDefinition, ChartTransition> {
-  if (transitionIndex) return transitionIndex;
-  const index = new Map<AnyTransitionDefinition, ChartTransition>();
-  const seen = new Set<string>();
-  for (const node of allNodes()) {
-    const defs: AnyTransitionDefinition[] = [...[...node.transitions.values()].flat(), ...(node.always ?? [])];
-    for (const t of defs) {
-      const guard = guardName(t);
-      const targets = (t.target ?? []).map((target: AnyStateNode) => relative(target.id));
-      let key = `${relative(node.id)} --${eventLabel(t)}${guard ? ` [${guard}]` : ''}--> ${targets.length ? targets.join(',') : '(stay)'}`;
-      for (let n = 2; seen.has(key); n++) key = `${key} #${n}`;
-      seen.add(key);
-      index.set(t, { key, source: relative(node.id), event: eventLabel(t), guard, targets });
-    }
-  }
-  transitionIndex = index;
-  return index;
-}
-
-/** Every transition of the chart (each guarded branch counts), found by walking its state nodes. */
-export function chartTransitions(): ChartTransition[] {
-  return [...indexTransitions().values()];
-}
-
-/** Every state node of the chart, as ids relative to the machine (`attempt.connecting.opening`). */
-export function chartStates(): string[] {
-  return getStateNodes(connectionMachine.root).map((node) => relative(node.id));
-}
-
-/** Keys of transition definitions, as an inspector's `@xstate.microstep` event carries them in `_transitions`. */
-export function transitionKeys(transitions: readonly AnyTransitionDefinition[]): string[] {
-  if (!Array.isArray(transitions)) {
-    throw invalidOption('transitionKeys(transitions)', "an array of transition definitions (a '@xstate.microstep' event's `_transitions`)", transitions);
-  }
-  const index = indexTransitions();
-  return transitions.map((t) => (index.get(t) ?? index.get(sameInBaseChart(t) as AnyTransitionDefinition))?.key ?? `(unknown transition ${t.eventType})`);
-}
-
-/**
- * A connection whose behaviour was given with `connectionMachine.provide()` (an app's retryWait, say) runs a copy
- * of the chart: its transitions are the base chart's, found by source state, event and position.
- */
-function sameInBaseChart(t: AnyTransitionDefinition): AnyTransitionDefinition | undefined {
-  const source = t.source as AnyStateNode | undefined;
-  if (source === undefined) return undefined;
-  const listOf = (node: AnyStateNode): readonly AnyTransitionDefinition[] =>
-    (t.eventType === '' ? node.always : node.transitions.get(t.eventType)) ?? [];
-  const position = listOf(source).indexOf(t);
-  const base = allNodes().find((node) => node.id === source.id);
-  return position < 0 || base === undefined ? undefined : listOf(base)[position];
-}
-
-/** State ids (relative) of the nodes a snapshot is in. */
-export function stateIdsOf(snapshot: { _nodes: readonly AnyStateNode[] }): string[] {
-  if (!Array.isArray((snapshot as { _nodes?: unknown } | null)?._nodes)) {
-    throw invalidOption('stateIdsOf(snapshot)', 'a snapshot of the connection chart (conn.actor.getSnapshot())', snapshot);
-  }
-  return snapshot._nodes.filter((node) => node.id !== ROOT_ID).map((node) => relative(node.id));
-}
+export { chartStates, chartTransitions, stateIdsOf, transitionKeys, type ChartTransition } from './chartIndex.js';
 
 // ---- the model: the real machine's transition function, with a world beside each snapshot ------------------
 
