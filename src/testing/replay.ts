@@ -88,6 +88,42 @@ export function replayOptions(path: ConnectionPath, user: object | undefined): C
   return merged as ConnectionOptions<unknown, unknown>;
 }
 
+/** driveAppStep's answer for a step only the socket's peer can produce. */
+export const SOCKET_STEP = Symbol('socket step');
+
+/**
+ * Produces a step the app or its environment makes (calls, network, visibility, the retryWait hook): the same over
+ * memory and over loopback. SOCKET_STEP for the others, which each replay produces its own way.
+ */
+export function driveAppStep(
+  event: PathEvent,
+  conn: Connection<unknown, unknown>,
+  env: ReturnType<typeof countingEnvironment>,
+  retryWait: ReturnType<typeof controlledRetryWait>,
+): void | Promise<void> | typeof SOCKET_STEP {
+  const e = event as { type: string; code: number; reason: string; error: Error };
+  switch (e.type) {
+    case 'CONNECT':
+      return conn.open();
+    case 'RECONNECT':
+      return conn.reconnect();
+    case 'CLOSE':
+      return conn.close(e.code, e.reason);
+    case 'PAGE.VISIBLE':
+      return env.becameVisible();
+    case 'xstate.done.actor.retryWait':
+      return retryWait.end(conn, null);
+    case 'xstate.error.actor.retryWait':
+      return retryWait.end(conn, e.error);
+    case 'NETWORK.OFFLINE':
+      return env.setOnline(false);
+    case 'NETWORK.ONLINE':
+      return env.setOnline(true);
+    default:
+      return SOCKET_STEP;
+  }
+}
+
 /**
  * A `retryWait` hook the replay ends when a step says so (`done retryWait` / `error retryWait`), standing in for
  * the variant's (or the app's) hook.
@@ -281,24 +317,10 @@ export async function replayPath<In = unknown, Out = SendData>(path: ConnectionP
   };
 
   const drive = async (event: PathEvent, step: ConnectionPathStep): Promise<void> => {
+    const app = driveAppStep(event, conn as Connection<unknown, unknown>, env, retryWait);
+    if (app !== SOCKET_STEP) return app;
     const e = event as { type: string; code: number; reason: string; error: Error };
     switch (e.type) {
-      case 'CONNECT':
-        return conn.open();
-      case 'RECONNECT':
-        return conn.reconnect();
-      case 'CLOSE':
-        return conn.close(e.code, e.reason);
-      case 'PAGE.VISIBLE':
-        return env.becameVisible();
-      case 'xstate.done.actor.retryWait':
-        return retryWait.end(conn, null);
-      case 'xstate.error.actor.retryWait':
-        return retryWait.end(conn, e.error);
-      case 'NETWORK.OFFLINE':
-        return env.setOnline(false);
-      case 'NETWORK.ONLINE':
-        return env.setOnline(true);
       case 'SOCKET.OPEN':
         return (await socket()).accept();
       case 'SOCKET.ERROR':

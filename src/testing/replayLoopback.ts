@@ -21,7 +21,9 @@ import {
   countingClock,
   countingEnvironment,
   mismatch,
+  SOCKET_STEP,
   controlledRetryWait,
+  driveAppStep,
   replayOptions,
   runHook,
   where,
@@ -132,24 +134,10 @@ export async function replayPathOnLoopback<In = unknown, Out = SendData>(
   };
 
   const drive = async (event: PathEvent, step: ConnectionPathStep): Promise<void> => {
+    const app = driveAppStep(event, conn as Connection<unknown, unknown>, env, retryWait);
+    if (app !== SOCKET_STEP) return app;
     const e = event as { type: string; code: number; reason: string };
     switch (e.type) {
-      case 'CONNECT':
-        return conn.open();
-      case 'RECONNECT':
-        return conn.reconnect();
-      case 'CLOSE':
-        return conn.close(e.code, e.reason);
-      case 'PAGE.VISIBLE':
-        return env.becameVisible();
-      case 'xstate.done.actor.retryWait':
-        return retryWait.end(conn, null);
-      case 'xstate.error.actor.retryWait':
-        return retryWait.end(conn, (event as { error: Error }).error);
-      case 'NETWORK.OFFLINE':
-        return env.setOnline(false);
-      case 'NETWORK.ONLINE':
-        return env.setOnline(true);
       case 'SOCKET.OPEN':
         await handshake();
         return server.acceptHeld();

@@ -1,6 +1,7 @@
 import { type SimulatedClock } from 'xstate';
 import { expect } from 'vitest';
-import { type Connection, createManualEnvironment } from '../../../src/index.js';
+import type { Connection } from '../../../src/index.js';
+import { countingEnvironment } from '../../../src/testing/replay.js';
 import { type ConnectionPath, replayPath } from '../../../src/testing/index.js';
 import type { Coverage } from './coverage.js';
 import { KNOWN_BUGS, type StepEvents, emptyStepEvents, expectedEvents, normalize } from './expect.js';
@@ -13,27 +14,13 @@ export function pendingTimers(clock: SimulatedClock): number {
 /** Lets promise chains (the URL provider, the token provider) run; no time passes on the clock. */
 export const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** A manual environment that also counts its subscribers, so a test can see the connection let go of it. */
+/** replayPath's counting environment, with the count as a property (as the property tests read it). */
 export function countedEnvironment() {
-  const env = createManualEnvironment(true);
-  let subscribers = 0;
+  const counted = countingEnvironment();
   return {
-    ...env,
+    ...counted,
     get subscribers() {
-      return subscribers;
-    },
-    source: {
-      isOnline: env.source.isOnline,
-      subscribe(listener: Parameters<typeof env.source.subscribe>[0]) {
-        subscribers++;
-        const stop = env.source.subscribe(listener);
-        let stopped = false;
-        return () => {
-          if (!stopped) subscribers--;
-          stopped = true;
-          stop();
-        };
-      },
+      return counted.subscribers();
     },
   };
 }
