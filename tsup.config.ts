@@ -14,6 +14,7 @@ export default defineConfig({
     requests: 'src/plugins/requests.ts',
     schema: 'src/plugins/schema.ts',
     router: 'src/plugins/router.ts',
+    metrics: 'src/plugins/metrics.ts',
     server: 'src/server/index.ts',
     'server-redis': 'src/server/redis.ts',
   },

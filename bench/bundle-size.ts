@@ -19,9 +19,9 @@ export type BundleFloor = 'xstate floor' | 'connection machine';
  * One row per message plug-in: `createConnection` plus that plug-in's import, so a plug-in's cost is its row minus
  * the `socketchart` row (the README's plug-in table). Not clients either: the summary table leaves them out.
  */
-export type BundlePluginRow = `socketchart + ${'chunking' | 'batching' | 'requests' | 'schema' | 'router' | 'jsonCodec' | 'every plug-in'}`;
+export type BundlePluginRow = `socketchart + ${'chunking' | 'batching' | 'requests' | 'schema' | 'router' | 'metrics' | 'jsonCodec' | 'every plug-in'}`;
 
-const PLUGINS = ['chunking', 'batching', 'requests', 'schema', 'router'] as const;
+const PLUGINS = ['chunking', 'batching', 'requests', 'schema', 'router', 'metrics'] as const;
 
 export interface BundleSize {
   client: ClientKind | 'socketchart + atLeastOnce' | BundleFloor | BundlePluginRow;
@@ -57,7 +57,7 @@ const ENTRIES: Array<{ client: BundleSize['client']; entry: string; code: string
   },
   {
     client: 'socketchart + every plug-in',
-    entry: '... plus all five plug-ins and jsonCodec',
+    entry: '... plus all six plug-ins and jsonCodec',
     code: `export { createConnection, jsonCodec } from './src/index.ts'; ${PLUGINS.map((name) => `export { ${name} } from './src/plugins/${name}.ts';`).join(' ')}`,
   },
   {

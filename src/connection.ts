@@ -196,9 +196,12 @@ export class Connection<In = unknown, Out = unknown> implements HandlerSlots {
     };
   }
 
-  /** A snapshot of uptime, reconnects, traffic, RTT and queue; cheap, always on. */
+  /**
+   * A snapshot of uptime, reconnects, the last close, RTT and the queue; with the metrics plug-in
+   * (`metrics: metrics()` from `socketchart/metrics`) also messages and bytes in and out (null without it).
+   */
   get metrics(): ConnectionMetrics {
-    return this.#runtime.metrics();
+    return this.#runtime.readMetrics();
   }
 
   /**

@@ -37,7 +37,7 @@ export type {
   SchemaPlugin,
 } from './plugins/types.js';
 export type { StandardResult, StandardSchemaV1 } from './messages/schema.js';
-export type { ConnectionMetrics } from './metrics.js';
+export type { ConnectionMetrics, MetricsPlugin } from './metrics.js';
 export {
   connectionMachine,
   type ClosedKind,

@@ -1,6 +1,12 @@
 import type { CloseInfo } from './transports/types.js';
+import type { Plugin } from './plugins/types.js';
 
-/** A snapshot of what the connection has done; `conn.metrics` builds a fresh one on each read. */
+/**
+ * A snapshot of what the connection has done; `conn.metrics` builds a fresh one on each read. The lifecycle,
+ * heartbeat and queue figures are always there (the connection knows them anyway); the traffic figures need the
+ * metrics plug-in (`metrics: metrics()` from `socketchart/metrics`) and are null without it, so a connection that
+ * does not import it counts nothing per message.
+ */
 export interface ConnectionMetrics {
   /** When the current connection opened (ms since the epoch, or the injected clock), null when not open. */
   connectedSince: number | null;
@@ -10,12 +16,17 @@ export interface ConnectionMetrics {
   totalUptime: number;
   /** Opens after the first one. */
   reconnects: number;
-  messagesIn: number;
-  messagesOut: number;
-  /** Bytes received: exact for binary frames; text frames count their string length (exact for ASCII). */
-  bytesIn: number;
-  /** Bytes sent, counted as `bytesIn` is. */
-  bytesOut: number;
+  /** Messages received (metrics plug-in; null without it). */
+  messagesIn: number | null;
+  /** Messages sent (metrics plug-in; null without it). */
+  messagesOut: number | null;
+  /**
+   * Bytes received: exact for binary frames; text frames count their string length (exact for ASCII). Metrics
+   * plug-in; null without it.
+   */
+  bytesIn: number | null;
+  /** Bytes sent, counted as `bytesIn` is (metrics plug-in; null without it). */
+  bytesOut: number | null;
   /** How the last socket ended. */
   lastClose: CloseInfo | null;
   /** The last heartbeat round trip in ms. */
@@ -29,59 +40,42 @@ export interface ConnectionMetrics {
   unconfirmedMessages: number;
   /** Messages no longer tracked because `unconfirmed.maxMessages`/`maxBytes` was reached, ever: not reportable. */
   unconfirmedUntracked: number;
-  /** Messages received during the last full second. */
-  messagesInLastSecond: number;
-  /** Messages sent during the last full second. */
-  messagesOutLastSecond: number;
-  /** Bytes received during the last full second (counted as `bytesIn` is). */
-  bytesInLastSecond: number;
-  /** Bytes sent during the last full second. */
-  bytesOutLastSecond: number;
+  /** Messages received during the last full second (metrics plug-in; null without it). */
+  messagesInLastSecond: number | null;
+  /** Messages sent during the last full second (metrics plug-in; null without it). */
+  messagesOutLastSecond: number | null;
+  /** Bytes received during the last full second, counted as `bytesIn` is (metrics plug-in; null without it). */
+  bytesInLastSecond: number | null;
+  /** Bytes sent during the last full second (metrics plug-in; null without it). */
+  bytesOutLastSecond: number | null;
+}
+
+/** The traffic figures of `ConnectionMetrics`: what the metrics plug-in counts. */
+export type TrafficMetrics = Pick<
+  ConnectionMetrics,
+  'messagesIn' | 'messagesOut' | 'bytesIn' | 'bytesOut' | 'messagesInLastSecond' | 'messagesOutLastSecond' | 'bytesInLastSecond' | 'bytesOutLastSecond'
+>;
+
+/**
+ * What the metrics plug-in gives a connection: the data plane calls `countIn`/`countOut` for every message it
+ * delivers or writes (only when the plug-in is there), with a clock read it shares with the message event or the
+ * write that prompted it.
+ */
+export interface Meter {
+  countIn(data: unknown, now: number): void;
+  countOut(data: unknown, now: number): void;
+  read(now: number): { [K in keyof TrafficMetrics]: number };
 }
 
 /**
- * Counters the data plane bumps; kept to plain number fields so that costs nanoseconds. Every method takes the time
- * from its caller instead of reading a clock: the caller shares one read with whatever else needs it (the message
- * event's timeStamp, the write it just made), so counting adds no clock read of its own.
+ * What the connection knows of its lifecycle whatever the plug-ins: opens, time open, the last close. Bumped on
+ * state changes only, never per message.
  */
 export class MetricsCounters {
   opens = 0;
   openedAt = -1;
   closedUptime = 0;
-  messagesIn = 0;
-  messagesOut = 0;
-  bytesIn = 0;
-  bytesOut = 0;
   lastClose: CloseInfo | null = null;
-  /**
-   * Per-second buckets: the second being counted (`#second`: ms / 1000, a small integer where ms since the epoch
-   * would be a boxed number per connection), its counts, and the previous second's.
-   */
-  #second = -1;
-  #inThis = 0;
-  #outThis = 0;
-  #inLast = 0;
-  #outLast = 0;
-  #bytesInThis = 0;
-  #bytesOutThis = 0;
-  #bytesInLast = 0;
-  #bytesOutLast = 0;
-
-  countIn(bytes: number, now: number): void {
-    this.messagesIn++;
-    this.bytesIn += bytes;
-    this.#roll(now);
-    this.#inThis++;
-    this.#bytesInThis += bytes;
-  }
-
-  countOut(bytes: number, now: number): void {
-    this.messagesOut++;
-    this.bytesOut += bytes;
-    this.#roll(now);
-    this.#outThis++;
-    this.#bytesOutThis += bytes;
-  }
 
   opened(now: number): void {
     this.opens++;
@@ -92,62 +86,42 @@ export class MetricsCounters {
     if (this.openedAt >= 0) this.closedUptime += now - this.openedAt;
     this.openedAt = -1;
   }
-
-  lastSecond(now: number): { messagesIn: number; messagesOut: number; bytesIn: number; bytesOut: number } {
-    this.#roll(now);
-    return { messagesIn: this.#inLast, messagesOut: this.#outLast, bytesIn: this.#bytesInLast, bytesOut: this.#bytesOutLast };
-  }
-
-  #roll(now: number): void {
-    // Two comparisons on the hot path; the division only once a second (or when the clock jumps back).
-    const start = this.#second * 1000;
-    if (now < start + 1000 && now >= start) return;
-    const second = Math.floor(now / 1000);
-    const adjacent = second === this.#second + 1;
-    this.#inLast = adjacent ? this.#inThis : 0;
-    this.#outLast = adjacent ? this.#outThis : 0;
-    this.#bytesInLast = adjacent ? this.#bytesInThis : 0;
-    this.#bytesOutLast = adjacent ? this.#bytesOutThis : 0;
-    this.#inThis = 0;
-    this.#outThis = 0;
-    this.#bytesInThis = 0;
-    this.#bytesOutThis = 0;
-    this.#second = second;
-  }
 }
 
-/** What `metrics()` reads besides the counters: the outbound side and the heartbeat. */
+/** What `metrics()` reads besides the counters: the outbound side, the heartbeat and the plug-in's meter. */
 export interface MetricsSources {
   rtt: number | null;
   queueLength: number;
   queueBytes: number;
   unconfirmedMessages: number;
   unconfirmedUntracked: number;
+  /** The metrics plug-in's counts; without it the traffic figures are null. */
+  meter?: Meter | null;
 }
 
 /** The figures `conn.metrics` shows, at `now`. */
 export function readMetrics(c: MetricsCounters, now: number, sources: MetricsSources): ConnectionMetrics {
   const open = c.openedAt >= 0;
-  const lastSecond = c.lastSecond(now);
+  const traffic = sources.meter?.read(now);
   return {
     connectedSince: open ? c.openedAt : null,
     uptime: open ? now - c.openedAt : 0,
     totalUptime: c.closedUptime + (open ? now - c.openedAt : 0),
     reconnects: Math.max(0, c.opens - 1),
-    messagesIn: c.messagesIn,
-    messagesOut: c.messagesOut,
-    bytesIn: c.bytesIn,
-    bytesOut: c.bytesOut,
+    messagesIn: traffic?.messagesIn ?? null,
+    messagesOut: traffic?.messagesOut ?? null,
+    bytesIn: traffic?.bytesIn ?? null,
+    bytesOut: traffic?.bytesOut ?? null,
     lastClose: c.lastClose,
     rtt: sources.rtt,
     queueLength: sources.queueLength,
     queueBytes: sources.queueBytes,
     unconfirmedMessages: sources.unconfirmedMessages,
     unconfirmedUntracked: sources.unconfirmedUntracked,
-    messagesInLastSecond: lastSecond.messagesIn,
-    messagesOutLastSecond: lastSecond.messagesOut,
-    bytesInLastSecond: lastSecond.bytesIn,
-    bytesOutLastSecond: lastSecond.bytesOut,
+    messagesInLastSecond: traffic?.messagesInLastSecond ?? null,
+    messagesOutLastSecond: traffic?.messagesOutLastSecond ?? null,
+    bytesInLastSecond: traffic?.bytesInLastSecond ?? null,
+    bytesOutLastSecond: traffic?.bytesOutLastSecond ?? null,
   };
 }
 
@@ -158,3 +132,6 @@ export function sizeOf(data: unknown): number {
   if (typeof Blob !== 'undefined' && data instanceof Blob) return data.size;
   return 0;
 }
+
+/** The metrics plug-in as passed in options (`metrics: metrics()` from `socketchart/metrics`). */
+export type MetricsPlugin = Plugin<'metrics', Meter>;

@@ -2,7 +2,7 @@
  * Connection options: the top-level ones, and the composition of the option groups. Each group (`backoff`,
  * `queue`, `heartbeat`, `auth`, `flow`, `unconfirmed`) has its type, defaults and resolver in its own module; this
  * file puts them together and re-exports them, so that importers keep one place to look. Message features
- * (`chunking`, `batching`, `requests`, `schema`, `router`) are plug-ins: their options, defaults and checks live in
+ * (`chunking`, `batching`, `requests`, `schema`, `router`, `metrics`) are plug-ins: their options, defaults and checks live in
  * their own entries (src/plugins/), and here only the plug-in value is recognised.
  */
 import type { ActorOptions, AnyActorLogic, InspectionEvent, Observer } from 'xstate';
@@ -18,6 +18,7 @@ import { type ResolvedUnconfirmed, type UnconfirmedOptions, UNCONFIRMED_DEFAULTS
 import type { SendData } from './data.js';
 import type { DeliveryFactory } from './delivery/types.js';
 import type { Codec } from './messages/codec.js';
+import type { MetricsPlugin } from './metrics.js';
 import type { BatchingPlugin, ChunkingPlugin, RequestsPlugin, RouterPlugin, SchemaPlugin } from './plugins/types.js';
 import type { BinaryType, CloseInfo, Transport } from './transports/types.js';
 import { type Assert, type ListsAllKeys, callback, delay, flag, knownKeys, whole } from './validate.js';
@@ -83,6 +84,13 @@ export interface ConnectionOptions<In = unknown, Out = SendData> {
    * @default undefined (off)
    */
   chunking?: ChunkingPlugin;
+  /**
+   * Plug-in (`metrics()` from `socketchart/metrics`): count messages and bytes in and out (total and last second)
+   * for `conn.metrics`. Without it those figures are null and nothing is counted per message; uptime, reconnects,
+   * the last close, RTT and the queue are there either way.
+   * @default undefined (no traffic counts)
+   */
+  metrics?: MetricsPlugin;
   /**
    * Backpressure and rate limiting of outbound messages while open.
    * @default `DEFAULTS.flow` (no backpressure, no rate limit)
@@ -222,6 +230,7 @@ export interface ResolvedOptions {
   requests: RequestsPlugin | null;
   schema: SchemaPlugin | null;
   router: RouterPlugin | null;
+  metrics: MetricsPlugin | null;
   flow: ResolvedFlow;
   maxMessageSize: number;
   auth: ResolvedAuth | null;
@@ -239,7 +248,7 @@ export interface ResolvedOptions {
  * `knownKeys('', options, [...CONNECTION_OPTION_KEYS, 'size'])`, so a typo of their own key is named too.
  */
 export const CONNECTION_OPTION_KEYS = [
-  'codec', 'schema', 'router', 'requests', 'delivery', 'batching', 'chunking', 'flow', 'maxMessageSize', 'transport',
+  'codec', 'schema', 'router', 'requests', 'delivery', 'batching', 'chunking', 'metrics', 'flow', 'maxMessageSize', 'transport',
   'protocols', 'headers', 'binaryType', 'startClosed', 'connectTimeout', 'closeTimeout', 'backoff', 'retryWait',
   'shouldReconnect', 'closeCodes', 'queue', 'unconfirmed', 'environment', 'clock', 'random', 'auth', 'heartbeat', 'inspect',
 ] as const;
@@ -320,6 +329,7 @@ export function resolveOptions(options: ConnectionOptions<unknown, unknown>, tra
     requests: plugin('requests', options.requests, 'requests({ timeout })'),
     schema: plugin('schema', options.schema, 'schema(yourSchema)'),
     router: plugin('router', options.router, 'router({ typeField })'),
+    metrics: plugin('metrics', options.metrics, 'metrics()'),
     flow: resolveFlow(options.flow),
     maxMessageSize: whole('maxMessageSize', options.maxMessageSize, DEFAULTS.maxMessageSize, 0, true),
     auth: resolveAuth(options.auth, transport),

@@ -10,6 +10,7 @@ import { type InspectableConnection, type InspectorServer, serveInspector } from
 import type { ConnectionOptions, HeartbeatOptions } from '../options.js';
 import type { BackoffOptions } from '../policies/backoff.js';
 import { jsonCodec } from '../messages/codec.js';
+import { metrics } from '../plugins/metrics.js';
 import { createConnection } from '../node.js';
 import { logTransitions } from '../logTransitions.js';
 import { createTestServer, type TestServer } from '../testing/testServer.js';
@@ -188,8 +189,9 @@ export async function runClient(config: ClientConfig, io: CliIO): Promise<number
 }
 
 function connectionOptions(config: ClientConfig, echo: boolean): ConnectionOptions<unknown, unknown> {
-  // Started by the session once its listeners are in place, so the first CONNECTING is logged too.
-  const options: ConnectionOptions<unknown, unknown> = { startClosed: true };
+  // Started by the session once its listeners are in place, so the first CONNECTING is logged too. The status
+  // line shows message counts: the metrics plug-in counts them.
+  const options: ConnectionOptions<unknown, unknown> = { startClosed: true, metrics: metrics() };
   if (config.protocols.length > 0) options.protocols = config.protocols;
   if (Object.keys(config.headers).length > 0) options.headers = config.headers;
   if (config.authToken !== null) options.auth = { token: config.authToken, mode: config.authIn };
@@ -427,8 +429,8 @@ class Session {
         attempt: this.#retry?.attempt ?? null,
         retryIn: this.#retry ? this.#retry.at - Date.now() : null,
         uptime: metrics.uptime,
-        messagesIn: metrics.messagesIn,
-        messagesOut: metrics.messagesOut,
+        messagesIn: metrics.messagesIn ?? 0,
+        messagesOut: metrics.messagesOut ?? 0,
         rtt: metrics.rtt,
         reconnects: metrics.reconnects,
       },

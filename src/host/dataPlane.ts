@@ -3,7 +3,7 @@ import { SocketchartError } from '../errors.js';
 import { InboundPipeline } from '../inbound/pipeline.js';
 import { type Codec, rawCodec } from '../messages/codec.js';
 import type { RequestOptions } from '../messages/requests.js';
-import { MetricsCounters, sizeOf } from '../metrics.js';
+import { type ConnectionMetrics, MetricsCounters, readMetrics } from '../metrics.js';
 import type { ConnectionClock, ConnectionOptions, ResolvedOptions } from '../options.js';
 import { FlowGate } from '../outbound/flowGate.js';
 import { resolveFlow } from '../policies/flow.js';
@@ -73,6 +73,7 @@ export abstract class DataPlane extends InboundPipeline implements PluginHost {
     this.requester = resolved.requests?.create(this) ?? null;
     const validator = resolved.schema?.create(this) ?? null;
     this.routerPlugin = resolved.router?.create(this) ?? null;
+    this.meter = resolved.metrics?.create(this) ?? null;
     this.heartbeat = resolved.heartbeat ? new HeartbeatProbe(resolved.heartbeat) : null;
     this.auth = resolved.auth ? new AuthExchange(resolved.auth, this) : null;
     this.wireInbound(this.batcher, validator, resolved.queue);
@@ -146,6 +147,20 @@ export abstract class DataPlane extends InboundPipeline implements PluginHost {
     return this.heartbeat?.rtt ?? null;
   }
 
+  /** `conn.metrics`: the lifecycle counts, the outbound side, the heartbeat, and the metrics plug-in's traffic. */
+  readMetrics(): ConnectionMetrics {
+    const receipts = this.receipts;
+    const outbound = this.outbound;
+    return readMetrics(this.counters, this.now(), {
+      rtt: this.rtt,
+      queueLength: outbound.queueLength,
+      queueBytes: outbound.queueBytes,
+      unconfirmedMessages: receipts?.length ?? 0,
+      unconfirmedUntracked: receipts?.untracked ?? 0,
+      meter: this.meter,
+    });
+  }
+
   // ---- outbound -----------------------------------------------------------------------------------------------
 
   send(message: unknown): void {
@@ -197,9 +212,20 @@ export abstract class DataPlane extends InboundPipeline implements PluginHost {
   /** Writes one message on `socket` (split if chunking is on) and counts it; false if the socket refused. */
   writeFrame(socket: TransportSocket, data: SendData): boolean {
     if (!writeMessage(socket, data, this.chunker)) return false;
-    const at = this.dispatchAt;
-    this.counters.countOut(sizeOf(data), at >= 0 ? at : this.now());
+    if (this.meter !== null) this.countWrite(data);
     return true;
+  }
+
+  /**
+   * A message written, for the metrics plug-in (if any; a delivery layer's writes count too). Inside a message's
+   * dispatch it shares that message's clock read.
+   */
+  countWrite(data: SendData): void {
+    const meter = this.meter;
+    if (meter === null) return;
+    let at = this.dispatchAt;
+    if (at < 0) at = this.now();
+    meter.countOut(data, at);
   }
 
   /** For plug-ins: requests are never tracked as unconfirmed (an unanswered request already ends loudly). */

@@ -5,7 +5,7 @@ import { NO_MESSAGE } from '../delivery/types.js';
 import type { AuthExchange } from '../host/authExchange.js';
 import type { HeartbeatProbe } from '../host/heartbeat.js';
 import { type Codec, rawCodec } from '../messages/codec.js';
-import { type MetricsCounters, sizeOf } from '../metrics.js';
+import { type Meter, type MetricsCounters, sizeOf } from '../metrics.js';
 import type { Outbound } from '../outbound/types.js';
 import type { Batcher, Chunker, Requester, Router, Validator } from '../plugins/types.js';
 import type { ReceiptTracker } from '../policies/unconfirmed.js';
@@ -34,6 +34,8 @@ export abstract class InboundPipeline extends ConnectionEvents {
   protected heartbeat: HeartbeatProbe | null = null;
   /** The auth exchange, when `auth` is configured. */
   protected auth: AuthExchange | null = null;
+  /** The metrics plug-in's counts (null: not imported, and nothing is counted per message). */
+  protected meter: Meter | null = null;
   #split: Batcher['split'];
   #validator: Validator | null = null;
   #queue!: ResolvedQueue;
@@ -41,7 +43,10 @@ export abstract class InboundPipeline extends ConnectionEvents {
   #held: HeldMessages | null = null;
   /** Messages received so far (the heartbeat counts traffic as life). */
   #count = 0;
-  /** The clock read of the inbound message being dispatched (-1 outside a dispatch). */
+  /**
+   * The clock read of the inbound message being dispatched (-1 outside a dispatch, or while none was needed yet):
+   * writes its listeners make share it.
+   */
   protected dispatchAt = -1;
 
   /** The current attempt's socket, from creation to the end of the attempt (before `open`, only auth reads it). */
@@ -91,9 +96,12 @@ export abstract class InboundPipeline extends ConnectionEvents {
   }
 
   #dispatch(frame: unknown): void {
-    // One clock read per inbound message: the metrics and the event's timeStamp share it.
-    const at = this.now();
-    this.counters.countIn(sizeOf(frame), at);
+    // At most one clock read per inbound message, shared by the meter, a validator and the event's timeStamp. With
+    // none of them the read waits for the event (`route`), so a message nobody listens to costs none.
+    const split = this.#split;
+    let at = -1;
+    if (this.meter !== null || this.#validator !== null || split !== undefined) at = this.now();
+    this.meter?.countIn(frame, at);
     let data = frame;
     if (this.chunker !== null) {
       try {
@@ -104,7 +112,6 @@ export abstract class InboundPipeline extends ConnectionEvents {
       }
       if (data === undefined) return;
     }
-    const split = this.#split;
     if (split) {
       let parts: unknown[] | undefined;
       try {
@@ -142,12 +149,16 @@ export abstract class InboundPipeline extends ConnectionEvents {
     this.listeners.dispatch(event, null);
   }
 
-  /** A decoded, valid message: a request's reply, or for the router and the `message` listeners. */
+  /**
+   * A decoded, valid message: a request's reply, or for the router and the `message` listeners. `at`: the clock
+   * read of its arrival, or -1 if none was made yet.
+   */
   route(message: unknown, at: number): void {
     if (this.requester?.settle(message)) return;
     this.routerPlugin?.route(message);
     const facade = this.facade;
     if (facade.onmessage === null && !this.listeners.has('message')) return;
+    if (at < 0) at = this.now();
     const event = new SocketMessageEvent(message, this.url, at);
     event.target = facade;
     // A reply sent from the listener happens in the instant the event carries: it shares that clock read.

@@ -1,7 +1,6 @@
 import type { SendData } from '../data.js';
 import { type DeliveryFactory, type DeliveryHost, type DeliveryLayer, NO_MESSAGE } from '../delivery/types.js';
 import { SocketchartError, describe } from '../errors.js';
-import { type MetricsCounters, sizeOf } from '../metrics.js';
 import type { Timers } from '../plugins/types.js';
 import { type DropReason, type DropSink, OutboundQueue, type ResolvedQueue } from '../policies/queue.js';
 import type { BinaryType, TransportSocket } from '../transports/types.js';
@@ -12,7 +11,8 @@ export interface LayeredHost extends DropSink {
   readonly live: TransportSocket | null;
   readonly readyState: 0 | 1 | 2 | 3;
   readonly binaryType: BinaryType;
-  readonly counters: MetricsCounters;
+  /** Counts a written message for the metrics plug-in, if the app passed it. */
+  countWrite(data: SendData): void;
   now(): number;
   timers(): Timers;
   reportDrop(data: SendData, origin: unknown, reason: DropReason): void;
@@ -57,7 +57,7 @@ export class LayeredDelivery implements Outbound, DeliveryHost {
   write(frame: SendData): boolean {
     const live = this.#host.live;
     if (live === null || !live.send(frame)) return false;
-    this.#host.counters.countOut(sizeOf(frame), this.#host.now());
+    this.#host.countWrite(frame);
     return true;
   }
 

@@ -6,6 +6,7 @@ import { type TestServer, createTestServer } from '../../src/testing/index.js';
 import { nextEvent, reachState, recordEvents } from '../support/events.js';
 import { requests } from '../../src/plugins/requests.js';
 import { batching } from '../../src/plugins/batching.js';
+import { metrics } from '../../src/plugins/metrics.js';
 
 // Retries happen at once (retryWait), so the real-socket tests never wait out a backoff.
 const fast = { retryWait: () => Promise.resolve(), random: () => 0 } as const;
@@ -47,7 +48,7 @@ describe('batching over a real ws server', () => {
   it('sends the messages of one window as one frame, and splits the inbound batch into message events', async () => {
     const s = await server(); // echoes every frame as it came
     const clock = new SimulatedClock();
-    const conn = connect(s.url(), { clock, heartbeat: false, batching: batching({ window: 10, envelope, split }) });
+    const conn = connect(s.url(), { clock, heartbeat: false, batching: batching({ window: 10, envelope, split }), metrics: metrics() });
     await conn.opened();
     const got: string[] = [];
     conn.onmessage = (e) => got.push(String(e.data));

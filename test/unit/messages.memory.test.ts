@@ -6,6 +6,7 @@ import { recordEvents } from '../support/events.js';
 import { router } from '../../src/plugins/router.js';
 import { schema } from '../../src/plugins/schema.js';
 import { requests } from '../../src/plugins/requests.js';
+import { metrics } from '../../src/plugins/metrics.js';
 
 type ServerMsg = { type: 'chat'; text: string } | { type: 'presence'; users: string[] } | { type: 'reply'; id: string; ok: boolean };
 type ClientMsg = { type: 'join'; room: string } | { type: 'chat'; text: string } | { type: 'leave'; room: string } | { type: 'get'; id?: string; key: string };
@@ -193,7 +194,7 @@ describe('session restore', () => {
 
 describe('metrics', () => {
   it('counts traffic, uptime, reconnects and the last close on the injected clock', () => {
-    const { memory, clock, conn } = setup();
+    const { memory, clock, conn } = setup({ metrics: metrics() });
     clock.increment(1000);
     memory.last!.accept();
     conn.send({ type: 'chat', text: 'a' });
@@ -212,7 +213,7 @@ describe('metrics', () => {
   });
 
   it('reports messages and bytes per last full second, both ways', () => {
-    const { memory, clock, conn } = setup();
+    const { memory, clock, conn } = setup({ metrics: metrics() });
     memory.last!.accept();
     const frame = '{"type":"chat","text":"x"}';
     for (let i = 0; i < 3; i++) memory.last!.message(frame);
@@ -227,6 +228,45 @@ describe('metrics', () => {
     });
     clock.increment(1000);
     expect(conn.metrics).toMatchObject({ messagesInLastSecond: 0, bytesInLastSecond: 0, bytesOutLastSecond: 0 });
+  });
+
+  it('without the plug-in: lifecycle figures only, traffic null, and no clock read for a message nobody listens to', () => {
+    const simulated = new SimulatedClock();
+    let reads = 0;
+    const clock = {
+      setTimeout: (fn: (...args: unknown[]) => void, ms: number) => simulated.setTimeout(fn, ms),
+      clearTimeout: (id: unknown) => simulated.clearTimeout(id as never),
+      now: () => (reads++, simulated.now()),
+    };
+    const { memory, conn } = setup({ clock, requests: undefined, router: undefined });
+    simulated.increment(1000);
+    memory.last!.accept();
+    simulated.increment(250);
+    const before = reads;
+    for (let i = 0; i < 5; i++) memory.last!.message('{"type":"chat","text":"x"}');
+    conn.send({ type: 'chat', text: 'y' });
+    expect(reads - before).toBe(0);
+    expect(conn.metrics).toMatchObject({
+      connectedSince: 1000,
+      uptime: 250,
+      reconnects: 0,
+      messagesIn: null,
+      messagesOut: null,
+      bytesIn: null,
+      bytesOut: null,
+      messagesInLastSecond: null,
+      bytesOutLastSecond: null,
+    });
+    // With a listener, the event's timeStamp takes one read per message, and a reply made in it shares that read.
+    conn.onmessage = () => conn.send({ type: 'chat', text: 'reply' });
+    const withListener = reads;
+    for (let i = 0; i < 3; i++) memory.last!.message('{"type":"chat","text":"x"}');
+    expect(reads - withListener).toBe(3);
+    expect(memory.last!.sent.filter((frame) => frame === '{"type":"chat","text":"reply"}')).toHaveLength(3);
+  });
+
+  it('refuses a value that is not the plug-in, naming the import', () => {
+    expect(() => setup({ metrics: true as never })).toThrow(/import \{ metrics \} from 'socketchart\/metrics'/);
   });
 });
 

@@ -46,7 +46,7 @@ describe('README', () => {
     const known = new Set([
       ...flatten(DEFAULTS).keys(),
       'transport', 'headers', 'binaryType', 'retryWait', 'shouldReconnect', 'closeCodes', 'environment', 'clock', 'random', 'inspect',
-      'codec', 'schema', 'router', 'requests', 'batching', 'chunking', 'flow.lowWaterMark', 'flow.rateLimit', 'auth.token', 'auth.message', 'auth.isAck', 'auth.isNack', 'heartbeat', 'heartbeat.mode', 'heartbeat.ping', 'heartbeat.isPong', 'unconfirmed', 'delivery',
+      'codec', 'schema', 'router', 'requests', 'batching', 'chunking', 'metrics', 'flow.lowWaterMark', 'flow.rateLimit', 'auth.token', 'auth.message', 'auth.isAck', 'auth.isNack', 'heartbeat', 'heartbeat.mode', 'heartbeat.ping', 'heartbeat.isPong', 'unconfirmed', 'delivery',
     ]);
     expect(documented.filter((name) => !known.has(name))).toEqual([]);
   });
