@@ -16,9 +16,9 @@ import { type HeartbeatOptions, HEARTBEAT_DEFAULTS, type ResolvedHeartbeat, reso
 import { type QueueOptions, QUEUE_DEFAULTS, type ResolvedQueue, resolveQueue } from './policies/queue.js';
 import { type ResolvedUnconfirmed, type UnconfirmedOptions, UNCONFIRMED_DEFAULTS, resolveUnconfirmed } from './policies/unconfirmedOptions.js';
 import type { SendData } from './data.js';
-import type { DeliveryFactory } from './delivery/types.js';
 import type { Codec } from './messages/codec.js';
 import type { MetricsPlugin } from './metrics.js';
+import type { DeliveryPlugin } from './outbound/types.js';
 import type { BatchingPlugin, ChunkingPlugin, RequestsPlugin, RouterPlugin, SchemaPlugin } from './plugins/types.js';
 import type { BinaryType, CloseInfo, Transport } from './transports/types.js';
 import { type Assert, type ListsAllKeys, callback, delay, flag, knownKeys, whole } from './validate.js';
@@ -66,12 +66,12 @@ export interface ConnectionOptions<In = unknown, Out = SendData> {
    */
   requests?: RequestsPlugin;
   /**
-   * Acknowledged delivery (see PROTOCOL.md): a layer built by e.g. `atLeastOnce()` from
-   * `socketchart/delivery`. It keeps every message until the server acknowledges it and replays it after a
-   * reconnect; with the `socketchart/server` helper deduplicating, each message is processed once.
+   * Acknowledged delivery (see PROTOCOL.md): a layer from `socketchart/delivery`, `atLeastOnce()` (or
+   * `deliveryLayer(yourFactory)` for a layer of your own). It keeps every message until the server acknowledges it
+   * and replays it after a reconnect; with the `socketchart/server` helper deduplicating, each message is processed once.
    * @default undefined (plain WebSocket delivery)
    */
-  delivery?: DeliveryFactory;
+  delivery?: DeliveryPlugin;
   /**
    * Plug-in (`batching({ envelope })` from `socketchart/batching`): coalesce small outbound messages sent within
    * `window` ms into one frame built by `envelope` (and split inbound batches with `split`).
@@ -302,6 +302,13 @@ export function resolveOptions(options: ConnectionOptions<unknown, unknown>, tra
   callback('shouldReconnect', options.shouldReconnect);
   callback('random', options.random);
   if (options.closeCodes !== undefined && typeof options.closeCodes !== 'function') checkCloseTable(options.closeCodes);
+  if (options.delivery !== undefined && typeof (options.delivery as Partial<DeliveryPlugin> | null)?.outbound !== 'function') {
+    throw invalidOption(
+      'delivery',
+      "atLeastOnce() or deliveryLayer(yourFactory) from 'socketchart/delivery' (a bare factory lacks the adapter it brings)",
+      options.delivery,
+    );
+  }
   if (options.chunking !== undefined && options.delivery !== undefined) {
     throw invalidOption('chunking', 'unset when `delivery` is set (the delivery layer frames whole messages; split them before sending)', options.chunking);
   }

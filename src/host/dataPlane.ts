@@ -8,7 +8,6 @@ import type { ConnectionClock, ConnectionOptions, ResolvedOptions } from '../opt
 import { FlowGate } from '../outbound/flowGate.js';
 import { resolveFlow } from '../policies/flow.js';
 import { checkFrame, encodeMessage, writeMessage } from '../outbound/frames.js';
-import { LayeredDelivery } from '../outbound/layered.js';
 import { PlainDelivery } from '../outbound/plain.js';
 import type { Batcher, PluginHost, Router, Timers } from '../plugins/types.js';
 import type { OutboundQueue, QueueTag } from '../policies/queue.js';
@@ -61,7 +60,8 @@ export abstract class DataPlane extends InboundPipeline implements PluginHost {
     const flow = resolved.flow;
     this.#gate = flow.highWaterMark !== Infinity || flow.rateLimit !== null ? new FlowGate(flow, this) : null;
     if (options.delivery !== undefined) {
-      this.outbound = new LayeredDelivery(options.delivery, this, resolved.queue);
+      // The layer brings its adapter (socketchart/delivery): the core never imports it.
+      this.outbound = options.delivery.outbound(this, resolved.queue);
       this.receipts = null;
     } else {
       const plain = new PlainDelivery(this, resolved.queue, resolved.unconfirmed, resolved.transport.canPing === true, this.raw);
@@ -184,7 +184,7 @@ export abstract class DataPlane extends InboundPipeline implements PluginHost {
   }
 
   get delivering(): boolean {
-    return this.outbound instanceof LayeredDelivery;
+    return !(this.outbound instanceof PlainDelivery);
   }
 
   /** Subprotocols the delivery layer needs offered. */

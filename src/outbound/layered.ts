@@ -4,7 +4,7 @@ import { SocketchartError, describe } from '../errors.js';
 import type { Timers } from '../plugins/types.js';
 import { type DropReason, type DropSink, OutboundQueue, type ResolvedQueue } from '../policies/queue.js';
 import type { BinaryType, TransportSocket } from '../transports/types.js';
-import type { Outbound } from './types.js';
+import type { DeliveryPlugin, Outbound } from './types.js';
 
 /** What an app's delivery layer needs of the connection. */
 export interface LayeredHost extends DropSink {
@@ -23,6 +23,21 @@ export interface LayeredHost extends DropSink {
 }
 
 /**
+ * A delivery layer for `createConnection(url, { delivery })`: `factory` builds the layer for each connection, the
+ * returned value also carries the adapter that fits it to the connection (`LayeredDelivery`), so the core never
+ * imports the adapter. `atLeastOnce()` is made with it; so is a layer of your own:
+ * `delivery: deliveryLayer((host) => myLayer(host))`.
+ */
+export function deliveryLayer(factory: DeliveryFactory): DeliveryPlugin {
+  if (typeof factory !== 'function') {
+    throw new SocketchartError('ERR_INVALID_OPTION', `deliveryLayer(factory) takes a function (host) => DeliveryLayer; got ${describe(factory)}.`);
+  }
+  const plugin = (host: DeliveryHost): DeliveryLayer => factory(host);
+  plugin.outbound = (host: LayeredHost, queue: ResolvedQueue): Outbound => new LayeredDelivery(factory, host, queue);
+  return plugin;
+}
+
+/**
  * The app's delivery layer (`delivery: atLeastOnce()`, see PROTOCOL.md) fitted to the connection: it is the
  * layer's `DeliveryHost` (writes, flow gate, drops, timers) and, to the runtime, the same `Outbound` as plain mode.
  * It owns the outbound path: every app message goes to the layer, which decides what is written when.
@@ -36,9 +51,6 @@ export class LayeredDelivery implements Outbound, DeliveryHost {
   #queue: OutboundQueue | null = null;
 
   constructor(factory: DeliveryFactory, host: LayeredHost, queue: ResolvedQueue) {
-    if (typeof factory !== 'function') {
-      throw new SocketchartError('ERR_INVALID_OPTION', `Option \`delivery\` must be a factory such as atLeastOnce(); got ${describe(factory)}.`);
-    }
     this.#host = host;
     this.#timers = host.timers();
     this.#queueOptions = queue;

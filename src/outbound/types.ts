@@ -1,6 +1,7 @@
 import type { SendData } from '../data.js';
-import type { DeliveryLayer } from '../delivery/types.js';
-import type { OutboundQueue, QueueTag } from '../policies/queue.js';
+import type { DeliveryFactory, DeliveryLayer } from '../delivery/types.js';
+import type { OutboundQueue, QueueTag, ResolvedQueue } from '../policies/queue.js';
+import type { LayeredHost } from './layered.js';
 import type { BinaryType } from '../transports/types.js';
 
 /**
@@ -29,4 +30,14 @@ export interface Outbound extends DeliveryLayer {
   readonly queueBytes: number;
   /** Bytes accepted but not yet handed to the socket (part of `bufferedAmount`). */
   readonly bytesHeld: number;
+}
+
+/**
+ * What the `delivery` option takes: a layer factory that brings its own adapter to the connection (`outbound`), so
+ * the adapter's code reaches a bundle only through `socketchart/delivery` (`atLeastOnce()`, or `deliveryLayer()` around
+ * a factory of your own).
+ */
+export interface DeliveryPlugin extends DeliveryFactory {
+  /** Fits the layer this factory builds to one connection. */
+  readonly outbound: (host: LayeredHost, queue: ResolvedQueue) => Outbound;
 }
