@@ -7,6 +7,7 @@ import {
   encodeBinary,
   encodeText,
   helloFrame,
+  isSessionId,
   newSessionId,
   parseControl,
   parseTextSeq,
@@ -14,7 +15,16 @@ import {
   BINARY_HEADER_BYTES,
 } from './protocol.js';
 import { AckBatcher, classifySeq } from './sequencing.js';
-import { type DeliveryFactory, type DeliveryHost, type DeliveryLayer, NO_MESSAGE } from './types.js';
+import {
+  type DeliveryFactory,
+  type DeliveryHost,
+  type DeliveryLayer,
+  type HeldMessage,
+  NO_MESSAGE,
+  type SessionObserver,
+  type SessionSnapshot,
+  shareableLayerMade,
+} from './types.js';
 
 export interface AtLeastOnceOptions {
   /**
@@ -118,6 +128,13 @@ function bytesOf(data: Exclude<SendData, string | Blob>): Uint8Array {
   return new Uint8Array(data as ArrayBufferLike);
 }
 
+const isSeqAtLeast = (value: unknown, min: number): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= min;
+
+function entryOf(seq: number, data: SendData, message: unknown, bytes: number): Entry {
+  const frame = typeof data === 'string' ? encodeText(seq, data) : encodeBinary(seq, bytesOf(data as Exclude<SendData, string | Blob>));
+  return message === data ? { seq, data, frame, bytes } : { seq, data, frame, bytes, message };
+}
+
 class AtLeastOnceLayer implements DeliveryLayer {
   readonly protocols = [ACK_PROTOCOL] as const;
   readonly #host: DeliveryHost;
@@ -142,11 +159,18 @@ class AtLeastOnceLayer implements DeliveryLayer {
   #lastIn = 0;
   /** Cumulative acks of what was delivered, batched (the same rules as the server's, src/delivery/sequencing). */
   readonly #acks: AckBatcher;
+  /** A shared connection's tabs, told of every change (see `share`); null when not shared. */
+  #observer: SessionObserver | null = null;
+  /** Shared: a write of what `send()` added is due in a microtask (so one burst is told to the tabs at once). */
+  #writeDue = false;
+  /** A socket opened in this layer's life: a session taken over after that would fight its own (`adopt`). */
+  #everOpened = false;
 
   constructor(host: DeliveryHost, options: Resolved) {
     this.#host = host;
     this.#options = options;
     this.#acks = new AckBatcher(host, options.ackEvery, options.ackDelay, (ack) => this.#welcomed && this.#write(ackFrame(ack)));
+    shareableLayerMade(this);
   }
 
   get pending(): { count: number; bytes: number } {
@@ -179,10 +203,56 @@ class AtLeastOnceLayer implements DeliveryLayer {
       return;
     }
     const seq = this.#nextSeq++;
-    const frame = typeof data === 'string' ? encodeText(seq, data) : encodeBinary(seq, bytesOf(data as Exclude<SendData, string | Blob>));
-    this.#entries.push(message === data ? { seq, data, frame, bytes } : { seq, data, frame, bytes, message });
+    this.#entries.push(entryOf(seq, data, message, bytes));
     this.#bytes += bytes;
-    if (this.#writable) this.#writeWaiting();
+    const observer = this.#observer;
+    if (observer === null) {
+      if (this.#writable) this.#writeWaiting();
+      return;
+    }
+    observer.held(message === data ? { seq, data } : { seq, data, message });
+    // Written a microtask later: the tabs hear of a whole burst in one report, and before any of it is written.
+    if (this.#writeDue) return;
+    this.#writeDue = true;
+    queueMicrotask(() => {
+      this.#writeDue = false;
+      this.#observer?.flush();
+      if (this.#writable) this.#writeWaiting();
+    });
+  }
+
+  share(observer: SessionObserver): void {
+    this.#observer = observer;
+  }
+
+  snapshot(): SessionSnapshot {
+    const held: HeldMessage[] = [];
+    for (let i = this.#head; i < this.#entries.length; i++) {
+      const entry = this.#entries[i] as Entry;
+      held.push('message' in entry ? { seq: entry.seq, data: entry.data, message: entry.message } : { seq: entry.seq, data: entry.data });
+    }
+    return { sid: this.#sid, next: this.#nextSeq, lastIn: this.#lastIn, held };
+  }
+
+  adopt(session: SessionSnapshot): void {
+    if (this.#everOpened || this.#entries.length > this.#head) {
+      throw new SocketchartError('ERR_INVALID_OPTION', 'adopt() takes a session over only before the first socket and while the layer holds no messages.');
+    }
+    const { sid, next, lastIn, held } = session;
+    const consecutive = held.every((h, i) => h.seq === (held[0] as HeldMessage).seq + i) && (held.length === 0 || (held.at(-1) as HeldMessage).seq < next);
+    if (!isSessionId(sid) || !isSeqAtLeast(next, 1) || !isSeqAtLeast(lastIn, 0) || !consecutive) {
+      throw new SocketchartError('ERR_INVALID_DATA', 'adopt() takes a session as snapshot() gives it (a session id, next >= 1, lastIn >= 0, held messages numbered consecutively below next).');
+    }
+    this.#sid = sid;
+    this.#nextSeq = next;
+    this.#lastIn = lastIn;
+    this.#acks.reset(lastIn);
+    this.#entries = held.map((h) => entryOf(h.seq, h.data, 'message' in h ? h.message : h.data, byteLengthOf(h.data)));
+    this.#head = 0;
+    this.#bytes = this.#entries.reduce((sum, entry) => sum + entry.bytes, 0);
+    // The tab that had the session may have written everything it numbered: the server may acknowledge up to there.
+    this.#highestWritten = next - 1;
+    this.#nextToWrite = held.length > 0 ? (held[0] as HeldMessage).seq : next;
   }
 
   resume(): void {
@@ -191,6 +261,7 @@ class AtLeastOnceLayer implements DeliveryLayer {
 
   /** Writes the messages not yet on this socket, in order, while the connection's flow limits allow. */
   #writeWaiting(): void {
+    this.#observer?.flush();
     const entries = this.#entries;
     const first = entries[this.#head] as Entry | undefined;
     if (first === undefined) {
@@ -212,6 +283,7 @@ class AtLeastOnceLayer implements DeliveryLayer {
 
   opened(): void {
     this.#writable = true;
+    this.#everOpened = true;
     this.#welcomed = false;
     this.#acks.reset(this.#lastIn);
     const oldest = this.#entries.length > this.#head ? (this.#entries[this.#head] as Entry).seq : this.#nextSeq;
@@ -268,6 +340,7 @@ class AtLeastOnceLayer implements DeliveryLayer {
     this.#highestWritten = 0;
     this.#lastIn = 0;
     this.#acks.reset(0);
+    this.#observer?.restarted({ sid: this.#sid, next: 1, lastIn: 0 });
     for (let i = head; i < entries.length; i++) {
       const entry = entries[i] as Entry;
       this.#host.drop(entry.data, 'closed', 'message' in entry ? entry.message : entry.data);
@@ -280,6 +353,7 @@ class AtLeastOnceLayer implements DeliveryLayer {
     if (verdict === 'next') {
       this.#lastIn = seq;
       this.#acks.advance(seq);
+      this.#observer?.delivered(seq);
       return true;
     }
     // A replay of something delivered: the server missed our ack, so tell it again.
@@ -294,6 +368,8 @@ class AtLeastOnceLayer implements DeliveryLayer {
     // A new server session numbers its messages from `next` on; a resumed one replays from our `hello.ack`.
     this.#lastIn = resumed ? Math.max(this.#lastIn, next - 1) : next - 1;
     this.#acks.reset(this.#lastIn);
+    // A new server session numbers its messages afresh: the tabs' marks of what they delivered start over too.
+    if (!resumed) this.#observer?.restarted({ sid, next: this.#nextSeq, lastIn: this.#lastIn });
     this.#acked(ack);
   }
 
@@ -304,7 +380,9 @@ class AtLeastOnceLayer implements DeliveryLayer {
   #acked(ack: number): void {
     const entries = this.#entries;
     if (ack > this.#highestWritten) return;
+    let trimmed = false;
     while (this.#head < entries.length && (entries[this.#head] as Entry).seq <= ack) {
+      trimmed = true;
       this.#bytes -= (entries[this.#head] as Entry).bytes;
       entries[this.#head] = undefined as unknown as Entry;
       this.#head++;
@@ -316,6 +394,7 @@ class AtLeastOnceLayer implements DeliveryLayer {
       this.#entries = entries.slice(this.#head);
       this.#head = 0;
     }
+    if (trimmed) this.#observer?.acked(ack);
   }
 
   #write(frame: string | Uint8Array): boolean {

@@ -51,7 +51,78 @@ export interface DeliveryLayer {
   ended(): void;
   /** Messages held (sent but not acknowledged, or not yet sent). */
   readonly pending: { count: number; bytes: number };
+  /**
+   * Optional, for `createSharedConnection`: report the session's changes to `observer` from now on, so that other
+   * tabs can take the session over (`adopt`). A layer without it is not shared across a leader handover.
+   */
+  share?(observer: SessionObserver): void;
+  /** Optional (with `share`): the session as it stands, to hand to another tab. */
+  snapshot?(): SessionSnapshot;
+  /**
+   * Optional (with `share`): continue `session`, taken from another tab, on the next socket: resume it with its id
+   * and `lastIn`, and write its held messages again under the same sequence numbers. Only before this layer's
+   * first socket and while it holds nothing.
+   */
+  adopt?(session: SessionSnapshot): void;
+}
+
+/** A message a layer holds, as another tab can keep it (structured clone): its seq, its frame, what the app sent. */
+export interface HeldMessage {
+  seq: number;
+  data: SendData;
+  /** Absent when it is `data` (the raw codec). */
+  message?: unknown;
+}
+
+/** A shareable session: what a tab that takes it over needs to resume it on the server. */
+export interface SessionSnapshot {
+  /** The session id. */
+  sid: string;
+  /** The next outbound sequence number. */
+  next: number;
+  /** The highest inbound sequence number delivered. */
+  lastIn: number;
+  /** Outbound messages not acknowledged by the server, oldest first. */
+  held: HeldMessage[];
+}
+
+/**
+ * What a shared layer reports as its session changes. `held` comes as each message gets its seq; `flush` comes
+ * before the layer writes any data frame, so an observer that publishes what it was told by then has published
+ * every message the server can have received (write-ahead).
+ */
+export interface SessionObserver {
+  held(message: HeldMessage): void;
+  flush(): void;
+  /** The server acknowledged every outbound message up to `ack`. */
+  acked(ack: number): void;
+  /** Inbound message `seq` is being delivered (the app's messages from its frame follow, synchronously). */
+  delivered(seq: number): void;
+  /** A new session (`ended`), or a new server session (`welcome` with `resumed: false`): numbering starts over. */
+  restarted(session: Omit<SessionSnapshot, 'held'>): void;
 }
 
 /** A function that builds the layer for one connection. */
 export type DeliveryFactory = (host: DeliveryHost) => DeliveryLayer;
+
+/** Set while a shared connection builds its connection (see `watchLayers`). */
+let layerWatch: ((layer: DeliveryLayer) => void) | null = null;
+
+/**
+ * @internal Runs `build` and hands `seen` every shareable layer made meanwhile. A connection makes its delivery
+ * layer inside its constructor and keeps it to itself; `createSharedConnection` needs it to share its session.
+ */
+export function watchLayers<T>(build: () => T, seen: (layer: DeliveryLayer) => void): T {
+  const outer = layerWatch;
+  layerWatch = seen;
+  try {
+    return build();
+  } finally {
+    layerWatch = outer;
+  }
+}
+
+/** @internal A layer that implements `share`/`snapshot`/`adopt` announces itself as it is made. */
+export function shareableLayerMade(layer: DeliveryLayer): void {
+  layerWatch?.(layer);
+}

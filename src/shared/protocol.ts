@@ -16,9 +16,10 @@ import { type SendData, utf8Length } from '../data.js';
 import { SocketchartError, type SocketchartErrorCode, describe } from '../errors.js';
 import { MAX_CLOSE_REASON_BYTES, isValidUserCloseCode } from '../policies/closeCodes.js';
 import type { DropReason } from '../policies/queue.js';
+import type { LoggedMessage, WireSession } from './session.js';
 
 /** Bumped when the messages below change shape: tabs on another version never share a channel. */
-export const SHARED_PROTOCOL_VERSION = 1;
+export const SHARED_PROTOCOL_VERSION = 2;
 
 /** An error as structured clone can carry it, keeping socketchart's stable `code`. */
 export interface WireError {
@@ -52,21 +53,33 @@ interface FromLeader extends FromTab {
 export type WireMessage =
   /** A tab arrived (or lost its leader): the leader, if any, answers with `leader` addressed to it. */
   | ({ t: 'hello' } & FromTab)
-  /** `from` leads (it holds the lock). Broadcast when it takes the lock; addressed (`to`) when answering a hello. */
-  | ({ t: 'leader'; to?: string; snap: LeaderSnapshot } & FromLeader)
+  /**
+   * `from` leads (it holds the lock). Broadcast when it takes the lock; addressed (`to`) when answering a hello.
+   * `session`: the acknowledged-delivery session (session.ts), when there is one.
+   */
+  | ({ t: 'leader'; to?: string; snap: LeaderSnapshot; session?: WireSession } & FromLeader)
   /** The leader is leaving (its page hides or its handle closed): the lock is about to pass on. */
   | ({ t: 'bye' } & FromLeader)
   /** The leader's chart moved. */
   | ({ t: 'state'; event: string; snap: LeaderSnapshot } & FromLeader)
   /** A connection event, its fields flattened (`open`, `close`, `error`, `reconnecting`, `giveup`, `drain`, `invalid-message`). */
   | ({ t: 'event'; event: WireEvent } & FromLeader)
-  /** An inbound message, decoded by the leader. */
-  | ({ t: 'message'; data: unknown; origin: string } & FromLeader)
+  /** An inbound message, decoded by the leader; `seq`: its sequence number in the acknowledged-delivery session. */
+  | ({ t: 'message'; data: unknown; origin: string; seq?: number } & FromLeader)
+  /** Acknowledged delivery (session.ts): messages the leader's layer numbered, written only after this was posted. */
+  | ({ t: 'log'; sid: string; entries: LoggedMessage[] } & FromLeader)
+  /** The server acknowledged the session's messages up to `ack`. */
+  | ({ t: 'acked'; sid: string; ack: number } & FromLeader)
+  /** The session restarted: a new id (nothing held), or the same id with the server's numbering starting over. */
+  | ({ t: 'session'; sid: string; next: number; lastIn: number } & FromLeader)
   /** A follower's send: the `seq`-th of its tab, for the leader `to`. */
   | ({ t: 'send'; to: string; seq: number; message: unknown } & FromTab)
-  /** Every send of tab `to` up to `seq` is written (or handed to its own drop report): forget them. */
+  /**
+   * Every send of tab `to` up to `seq` is written (or handed to its own drop report): forget them. (Under
+   * acknowledged delivery a send's `log` entry acknowledges it; this comes only for sends the session did not take.)
+   */
   | ({ t: 'ack'; to: string; seq: number } & FromLeader)
-  /** A message of tab `to` that will not be delivered. */
+  /** A message of tab `to` that will not be delivered (from whichever tab's connection dropped it, even one that just stopped leading). */
   | ({ t: 'drop'; to: string; reason: DropReason; data: SendData; message: unknown } & FromLeader)
   /** A follower's request `rid` (its own numbering), for the leader `to`. */
   | ({ t: 'request'; to: string; rid: number; message: unknown; timeout?: number } & FromTab)

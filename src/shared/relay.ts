@@ -6,6 +6,9 @@
  * so the connection reports it): while the socket is not open it is held here, and its tab keeps it too, so a
  * leader that dies while holding it loses nothing. Held sends are written in arrival order when the socket opens,
  * after the leader's own queue.
+ *
+ * Under acknowledged delivery shared by the tabs (session.ts) a send goes to the connection at once: its delivery
+ * layer holds it, numbered, whatever the socket does, and the session's `log` entry is the acknowledgement.
  */
 import type { Connection } from '../connection.js';
 import type { SendData } from '../data.js';
@@ -19,6 +22,12 @@ export interface RelayHost<Out> {
   epoch(): number;
   post(msg: WireMessage): void;
   encode(message: Out): SendData;
+  /** Whether the tabs share the delivery session: its log acknowledges sends (see above). */
+  logged(): boolean;
+  /** Whether the session numbered send `seq` of tab `from` (one it refused, e.g. as too large, is acknowledged here). */
+  numbered(from: string, seq: number): boolean;
+  /** Post what the session numbered so far (before an ack, which must not overtake it). */
+  flushSession(): void;
 }
 
 export class LeaderRelay<Out> {
@@ -30,6 +39,8 @@ export class LeaderRelay<Out> {
   readonly #origins = new OriginLog();
   /** Follower requests in flight, by `tab:rid`. */
   readonly #requests = new Map<string, AbortController>();
+  /** The follower send being handed to the connection now (the session logs it as that tab's). */
+  sending: { from: string; seq: number } | null = null;
 
   constructor(host: RelayHost<Out>) {
     this.#host = host;
@@ -39,6 +50,7 @@ export class LeaderRelay<Out> {
   send(from: string, seq: number, message: unknown): void {
     if (seq <= (this.#received.get(from) ?? 0)) return;
     this.#received.set(from, seq);
+    if (this.#host.logged()) return this.#write(from, seq, message);
     const r = this.#host.conn.readyState;
     if (this.#held.length === 0 && (r === 1 || r === 3)) this.#write(from, seq, message);
     else this.#held.push({ from, seq, message });
@@ -47,6 +59,12 @@ export class LeaderRelay<Out> {
   /** The socket opened or the session ended: write (or hand over for reporting) what was held. */
   flush(): void {
     for (const entry of this.#held.splice(0)) this.#write(entry.from, entry.seq, entry.message);
+  }
+
+  /** A session taken over: what each tab had numbered in it is not taken again, and drops of its messages go to it. */
+  adopt(tabs: ReadonlyMap<string, number>, held: Iterable<{ from: string; message?: unknown; data: SendData }>): void {
+    for (const [tab, seq] of tabs) if (seq > (this.#received.get(tab) ?? 0)) this.#received.set(tab, seq);
+    for (const entry of held) if (entry.from !== this.#host.tab) this.#origins.add('message' in entry ? entry.message : entry.data, entry.from);
   }
 
   /** The tab a dropped message came from (undefined: the leader's own). */
@@ -92,8 +110,11 @@ export class LeaderRelay<Out> {
   #write(from: string, seq: number, message: unknown): void {
     const { conn, tab } = this.#host;
     this.#origins.add(message, from);
+    this.sending = { from, seq };
     try {
       conn.send(message as Out);
+      // A send the layer refused (over its bounds, the session over) was reported dropped: it needs an ack instead.
+      if (this.#host.logged() && this.#host.numbered(from, seq)) return;
     } catch (error) {
       // The follower checked it with its own options; a leader whose options differ refuses it, never silently.
       this.#origins.take(message);
@@ -105,7 +126,10 @@ export class LeaderRelay<Out> {
         data = String(message);
       }
       this.#host.post({ t: 'drop', from: tab, epoch: this.#host.epoch(), to: from, reason, data, message });
+    } finally {
+      this.sending = null;
     }
+    this.#host.flushSession();
     this.#host.post({ t: 'ack', from: tab, epoch: this.#host.epoch(), to: from, seq });
   }
 }

@@ -26,6 +26,8 @@ import { TabEvents, whenClosed, whenOpen } from './view.js';
 import { type SharedConnectionOptions, lockNameOf, newTabId, notCloneable } from './options.js';
 import { FollowerRequests } from './asked.js';
 import { watchConnection } from './mirror.js';
+import { SharedSession } from './session.js';
+import { type DeliveryLayer, watchLayers } from '../delivery/types.js';
 import {
   type LeaderSnapshot,
   SHARED_PROTOCOL_VERSION,
@@ -86,13 +88,20 @@ export class SharedConnection<In = unknown, Out = SendData> {
   #mirrorOnly = false;
 
   readonly #asked: FollowerRequests;
+  /** The connection's delivery layer (`delivery` option), when there is one. */
+  #layer: DeliveryLayer | null = null;
+  /** The acknowledged-delivery session every tab keeps (session.ts); null without a shareable layer. */
+  readonly #session: SharedSession | null = null;
+  /** This tab stopped leading and its session goes on in the next leader: its connection's `closed` drops are not final. */
+  #handingOver = false;
+  #channelClosed = false;
 
   /** @internal use `createSharedConnection` */
   constructor(url: PerAttempt<string | URL>, options: SharedConnectionOptions<In, Out>, create: Create<In, Out>) {
     if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
     const { name, ...connectionOptions } = options;
     const lockName = lockNameOf(url, name);
-    this.#conn = create(url, { ...connectionOptions, startClosed: true });
+    this.#conn = watchLayers(() => create(url, { ...connectionOptions, startClosed: true }), (layer) => (this.#layer = layer));
     // The field `on()` routes by: the router plug-in's, or (before plug-ins) the `typeField` option.
     const routing = options as { router?: { typeField?: string } | null; typeField?: string };
     this.#events = new TabEvents(this, routing.router?.typeField ?? routing.typeField ?? 'type');
@@ -116,11 +125,24 @@ export class SharedConnection<In = unknown, Out = SendData> {
       epoch: () => this.#epoch,
       post: (msg) => this.#post(msg),
       encode: this.#encode,
+      logged: () => this.#session !== null,
+      numbered: (from, seq) => (this.#session?.tabs.get(from) ?? 0) >= seq,
+      flushSession: () => this.#session?.flush(),
     });
     this.#state = options.startClosed ? 'idle' : 'connecting.opening';
     this.#watch(this.#conn);
 
     this.shared = canShare();
+    const layer = this.#layer as DeliveryLayer | null;
+    if (this.shared && layer?.share && layer.snapshot && layer.adopt) {
+      this.#session = new SharedSession({
+        tab: this.#tab,
+        publish: (msg) => this.#post({ ...msg, from: this.#tab, epoch: this.#epoch } as WireMessage),
+        relaying: () => this.#relay.sending,
+        logged: (tabSeq) => this.#backlog.ack(tabSeq),
+      });
+      layer.share(this.#session);
+    }
     this.#channel = this.shared ? new BroadcastChannel(`${lockName}#v${SHARED_PROTOCOL_VERSION}`) : null;
     if (this.#channel) this.#channel.onmessage = (e: MessageEvent<WireMessage>) => this.#receive(e.data);
 
@@ -138,7 +160,9 @@ export class SharedConnection<In = unknown, Out = SendData> {
       // A leader whose page goes away says so, so followers show the handover at once instead of at the next leader.
       if (typeof addEventListener === 'function') {
         addEventListener('pagehide', (e) => {
-          if (!(e as PageTransitionEvent).persisted && this.#leading) this.#post({ t: 'bye', from: this.#tab, epoch: this.#epoch });
+          if ((e as PageTransitionEvent).persisted || !this.#leading) return;
+          this.#session?.flush();
+          this.#post({ t: 'bye', from: this.#tab, epoch: this.#epoch });
         });
       }
     }
@@ -265,9 +289,12 @@ export class SharedConnection<In = unknown, Out = SendData> {
     const leading = this.#leading;
     // A leader resigns here: it says bye and closes its socket (its own listeners see that close).
     this.actor.send({ type: 'CLOSE' });
-    this.#channel?.close();
-    if (leading) return;
+    // A leader's connection reports what it could not deliver as it ends, some of it to the tabs that sent it.
+    if (leading) return this.#closeChannelWhenEnded();
+    this.#closeChannel();
     this.#conn.close(code, reason); // never opened: this only ends it
+    // This tab's messages the session holds may still go out through the next leader, as its backlog may.
+    for (const entry of this.#session?.ownHeld() ?? []) this.#dispatch(new DropEvent(entry.data, 'closed', now(), 'message' in entry ? entry.message : entry.data));
     for (const entry of this.#backlog.takeAll()) this.#dispatch(new DropEvent(entry.data, 'closed', now(), entry.message));
     this.#asked.rejectAll();
     if (this.#state === 'closed') return;
@@ -313,18 +340,34 @@ export class SharedConnection<In = unknown, Out = SendData> {
     this.#leading = true;
     this.#leader = this.#tab;
     this.#epoch = epoch;
+    const session = this.#session;
+    if (session !== null) {
+      // Resume the session the tabs kept (same id, same seqs); followers' sends in it are not taken again.
+      session.lead(this.#layer as DeliveryLayer);
+      this.#relay.adopt(session.tabs, session.messages);
+    }
     // This tab's own unacknowledged sends go first: into the connection's queue, written on open before anything held.
     for (const entry of this.#backlog.takeAll()) this.#conn.send(entry.message as Out);
+    session?.flush();
     this.#asked.handTo(this.#conn as Connection<unknown, Out>);
     // A session that was idle or closed stays so until someone calls open().
     if (this.#state !== 'idle' && this.#state !== 'closed') this.#conn.open();
-    if (this.#channel) this.#post({ t: 'leader', from: this.#tab, epoch, snap: this.#leaderSnapshot() });
+    if (this.#channel) this.#announce();
+  }
+
+  #announce(to?: string): void {
+    const session = this.#session?.wire();
+    this.#post({ t: 'leader', from: this.#tab, epoch: this.#epoch, ...(to === undefined ? {} : { to }), snap: this.#leaderSnapshot(), ...(session ? { session } : {}) });
   }
 
   #resign(): void {
     if (!this.#leading) return;
     this.#leading = false;
     this.#relay.resign();
+    if (this.#session !== null) {
+      this.#session.handOver();
+      this.#handingOver = this.#channel !== null;
+    }
     if (this.#channel) this.#post({ t: 'bye', from: this.#tab, epoch: this.#epoch });
     this.#leader = null;
     // Followers keep every send and request until acknowledged: the next leader gets them again; only this tab's
@@ -372,12 +415,17 @@ export class SharedConnection<In = unknown, Out = SendData> {
       message: (e) => {
         if (!live()) return;
         this.#events.deliver(e.data, e.origin, e.timeStamp);
-        if (this.#leading) this.#broadcast({ t: 'message', from, epoch: this.#epoch, data: e.data, origin: e.origin });
+        if (!this.#leading) return;
+        const seq = this.#session?.inSeq;
+        this.#broadcast({ t: 'message', from, epoch: this.#epoch, data: e.data, origin: e.origin, ...(seq === undefined ? {} : { seq }) });
       },
       drop: (e) => {
+        // Also while (and after) this tab stops leading: the tab that sent a message hears of its drop.
         const to = this.#relay.originOf(e.message);
-        if (to !== undefined && this.#leading) this.#broadcast({ t: 'drop', from, epoch: this.#epoch, to, reason: e.reason, data: e.data, message: e.message });
-        else this.#dispatch(new DropEvent(e.data, e.reason, e.timeStamp, e.message));
+        if (to === undefined || to === this.#tab) return this.#dispatch(new DropEvent(e.data, e.reason, e.timeStamp, e.message));
+        // Its session goes on in the next leader, which sends it again: not dropped.
+        if (this.#handingOver && e.reason === 'closed') return;
+        this.#broadcast({ t: 'drop', from, epoch: this.#epoch, to, reason: e.reason, data: e.data, message: e.message });
       },
     });
   }
@@ -390,10 +438,12 @@ export class SharedConnection<In = unknown, Out = SendData> {
     if (this.#ended || typeof msg !== 'object' || msg === null) return;
     switch (msg.t) {
       case 'hello':
-        if (this.#leading) this.#post({ t: 'leader', from: this.#tab, epoch: this.#epoch, to: msg.from, snap: this.#leaderSnapshot() });
+        if (this.#leading) this.#announce(msg.from);
         return;
       case 'leader':
         if (msg.to !== undefined && msg.to !== this.#tab) return;
+        // Before following it: sends of this tab the session holds leave the backlog, so they are not sent again.
+        if (msg.session && this.#session && !this.#leading && msg.epoch >= this.#epoch) this.#session.announced(msg.session, msg.from);
         this.actor.send({ type: 'LEADER.ANNOUNCED', leader: msg.from, epoch: msg.epoch });
         if (!this.#leading && this.#leader === msg.from && this.#epoch === msg.epoch) this.#sync(msg.snap, SYNC);
         return;
@@ -414,6 +464,20 @@ export class SharedConnection<In = unknown, Out = SendData> {
         if (msg.command === 'open') this.#conn.open();
         else this.#conn.reconnect();
         return;
+      case 'drop':
+        // From whichever tab dropped it: a leader that just stopped leading reports what its connection let go.
+        if (msg.to === this.#tab) this.#dispatch(new DropEvent(msg.data, msg.reason, now(), msg.message));
+        return;
+      case 'log':
+      case 'acked':
+        // Facts about the session, even late ones from a leader that just left.
+        if (!this.#leading) this.#session?.apply(msg);
+        return;
+      case 'message':
+        // Numbered: delivered once per tab, whichever leader relayed it (a new leader may get it again from the server).
+        if (msg.seq === undefined || this.#session === null) break;
+        if (!this.#leading && this.#session.accept(msg.seq, msg.from)) this.#events.deliver(msg.data, msg.origin, now());
+        return;
     }
     // Everything below comes from the leader this tab follows.
     if (this.#leading || msg.from !== this.#leader || msg.epoch !== this.#epoch) return;
@@ -430,8 +494,8 @@ export class SharedConnection<In = unknown, Out = SendData> {
       case 'ack':
         if (msg.to === this.#tab) this.#backlog.ack(msg.seq);
         return;
-      case 'drop':
-        if (msg.to === this.#tab) this.#dispatch(new DropEvent(msg.data, msg.reason, now(), msg.message));
+      case 'session':
+        this.#session?.apply(msg);
         return;
       case 'reply':
         if (msg.to === this.#tab) this.#asked.settle(msg.rid, msg);
@@ -450,12 +514,29 @@ export class SharedConnection<In = unknown, Out = SendData> {
   }
 
   #post(msg: WireMessage): void {
-    this.#channel?.postMessage(msg);
+    if (!this.#channelClosed) this.#channel?.postMessage(msg);
+  }
+
+  #closeChannel(): void {
+    this.#channelClosed = true;
+    this.#channel?.close();
+  }
+
+  /** Once this tab's connection has ended, and reported its drops (a task later). */
+  #closeChannelWhenEnded(): void {
+    const later = () => setTimeout(() => this.#closeChannel(), 0);
+    if (this.#conn.readyState === 3 && this.#conn.state === 'closed') return void later();
+    const onChange = (e: { to: string }) => {
+      if (e.to !== 'closed') return;
+      this.#conn.removeEventListener('statechange', onChange);
+      later();
+    };
+    this.#conn.addEventListener('statechange', onChange);
   }
 
   /** Like #post, but a value structured clone cannot copy still reaches the followers, as a report. */
   #broadcast(msg: WireMessage): void {
-    if (!this.#channel) return;
+    if (!this.#channel || this.#channelClosed) return;
     try {
       this.#channel.postMessage(msg);
     } catch (error) {

@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import type * as Socketchart from '../../src/index.js';
 import { leaderMachine } from '../../src/shared/leaderMachine.js';
 import { toMermaid } from '../../src/visualize/mermaid.js';
+import { type AckServer, type AckSession, attachAckServer } from '../../src/server/index.js';
 
 const WAIT = { timeout: 5_000, polling: 10 } as const;
 
@@ -25,7 +26,7 @@ interface Recording {
 }
 
 interface PageGlobals {
-  socketchart: typeof Socketchart & { requests?: () => unknown; atLeastOnce: () => unknown };
+  socketchart: typeof Socketchart & { requests?: () => unknown; atLeastOnce: (options?: unknown) => unknown };
   conn: Socketchart.SharedConnection<unknown, unknown>;
   rec: Recording;
 }
@@ -77,6 +78,67 @@ async function startServer(): Promise<Server> {
   return server;
 }
 
+/** `attachAckServer` on its own `ws` server: records every client message `onMessage` processed. */
+interface AckTestServer {
+  url: string;
+  ack: AckServer;
+  received: string[];
+  /** The one session's `send` (the test checks there is one). */
+  send(text: string): void;
+  close(): Promise<void>;
+}
+
+async function startAckServer(): Promise<AckTestServer> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+  const received: string[] = [];
+  let session: AckSession | null = null;
+  const ack = attachAckServer(wss, {
+    onMessage: (_session, payload) => {
+      received.push(String(payload));
+    },
+    onSession: (s) => {
+      session = s;
+    },
+  });
+  return {
+    url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`,
+    ack,
+    received,
+    send: (text) => {
+      if (!session?.send(text)) throw new Error(`the session did not take ${text}`);
+    },
+    close: () =>
+      new Promise((resolve) => {
+        ack.close();
+        for (const socket of wss.clients) socket.terminate();
+        wss.close(() => resolve());
+      }),
+  };
+}
+
+/** Sends `${tab}-0` .. `${tab}-${total - 1}` from a page: a quarter now, a quarter the moment the handover shows, the rest in small slices. */
+function startSending(page: Page, tab: string, total: number): Promise<void> {
+  return page.evaluate(({ tab, total }) => {
+    const { conn } = window as unknown as PageGlobals;
+    let i = 0;
+    const sendSome = (n: number) => {
+      for (const end = Math.min(total, i + n); i < end; ) conn.send(`${tab}-${i++}`);
+    };
+    sendSome(total / 4);
+    conn.addEventListener('statechange', (e) => {
+      if (e.to === 'reconnecting.backoff') sendSome(total / 4);
+    });
+    const tick = () => {
+      sendSome(5);
+      if (i < total) setTimeout(tick, 1);
+    };
+    conn.addEventListener('reconnecting', () => setTimeout(tick, 0), { once: true });
+  }, { tab, total });
+}
+
+const numbered = (prefix: string, from: number, to: number) => Array.from({ length: to - from }, (_, i) => `${prefix}-${from + i}`);
+
 let browser: Browser;
 let context: BrowserContext;
 let http: SocketchartPage;
@@ -116,6 +178,11 @@ afterEach(async () => {
 interface TabOptions {
   json?: boolean;
   noLocks?: boolean;
+  /** `delivery: atLeastOnce(ack)`, against this server URL. */
+  ackUrl?: string;
+  ack?: Record<string, unknown>;
+  /** The connection's `flow` option. */
+  flow?: Record<string, unknown>;
 }
 
 /** Opens a page (a tab) and creates `window.conn`, recording its states, messages and drops. */
@@ -130,12 +197,14 @@ async function openTab(options: TabOptions = {}): Promise<Page> {
   await page.goto(http.url);
   await page.waitForFunction(() => typeof (window as unknown as PageGlobals).socketchart === 'object', undefined, WAIT);
   await page.evaluate(
-    ({ url, name, json }) => {
+    ({ url, name, json, ack, flow, ackOptions }) => {
       const w = window as unknown as PageGlobals;
       const conn = w.socketchart.createSharedConnection<unknown, unknown>(url, {
         name,
         backoff: { initialDelay: 50, maxDelay: 100 },
         ...(json ? { codec: w.socketchart.jsonCodec() } : {}),
+        ...(ack ? { delivery: w.socketchart.atLeastOnce(ackOptions) as never } : {}),
+        ...(flow ? { flow } : {}),
         // Request/response is a plug-in once src/plugins/requests.ts exists (see test/support/sharedPage.ts).
         ...(json && w.socketchart.requests ? { requests: w.socketchart.requests() as never } : {}),
       });
@@ -147,7 +216,7 @@ async function openTab(options: TabOptions = {}): Promise<Page> {
       conn.addEventListener('drop', (e) => rec.drops.push({ reason: e.reason, message: e.message }));
       for (const type of ['open', 'close', 'reconnecting'] as const) conn.addEventListener(type, () => rec.events.push(type));
     },
-    { url: server.url, name, json: options.json === true },
+    { url: options.ackUrl ?? server.url, name, json: options.json === true, ack: options.ackUrl !== undefined, flow: options.flow, ackOptions: options.ack },
   );
   return page;
 }
@@ -322,6 +391,27 @@ describe('createSharedConnection in Chromium', () => {
     expect((await globals(leader)).rec.drops).toEqual([{ reason: 'unconfirmed', message: 'from leader' }]);
   });
 
+  it('a drop of a relayed message while the leader closes reaches the tab that sent it, not the leader', async () => {
+    // One message a second: the follower's later sends wait in the leader's queue (acknowledged to the follower).
+    const flow = { rateLimit: { perSecond: 1, burst: 1 } };
+    const tabs = [await openTab({ flow }), await openTab({ flow })];
+    await Promise.all(tabs.map(waitOpen));
+    const [leader, follower] = tabs as [Page, Page];
+    await follower.evaluate(() => {
+      const { conn } = window as unknown as PageGlobals;
+      for (const text of ['q-0', 'q-1', 'q-2']) conn.send(text);
+    });
+    await until(() => server.received.includes('q-0'), 'the first is written');
+    await follower.waitForFunction(() => (window as unknown as PageGlobals).conn.bufferedAmount === 0, undefined, WAIT);
+    await leader.evaluate(() => (window as unknown as PageGlobals).conn.close());
+    await follower.waitForFunction(() => (window as unknown as PageGlobals).rec.drops.length >= 2, undefined, WAIT);
+    expect((await globals(follower)).rec.drops).toEqual([
+      { reason: 'closed', message: 'q-1' },
+      { reason: 'closed', message: 'q-2' },
+    ]);
+    expect((await globals(leader)).rec.drops).toEqual([]);
+  });
+
   it('without Web Locks: behaves as createConnection, one socket per tab, conn.shared === false', async () => {
     const tabs = [await openTab({ noLocks: true }), await openTab({ noLocks: true })];
     await Promise.all(tabs.map(waitOpen));
@@ -367,5 +457,65 @@ describe('createSharedConnection in Chromium', () => {
     const followerMedian = await median(tabs[1] as Page);
     console.log(`echo round trip, median of 200: leader ${leaderMedian.toFixed(2)} ms, follower ${followerMedian.toFixed(2)} ms`);
     expect(server.accepted).toBe(1);
+  });
+});
+
+describe('createSharedConnection with delivery: atLeastOnce() (against attachAckServer)', () => {
+  let ackServer: AckTestServer | null = null;
+  afterEach(async () => {
+    await ackServer?.close();
+    ackServer = null;
+  });
+
+  it('the leader page closes mid-traffic: one server session throughout, every message exactly once each way, in every tab', async () => {
+    const srv = (ackServer = await startAckServer());
+    // The tabs never acknowledge inbound messages on their own (no batch fills, the delay never runs out): every
+    // one the old leader delivered is still unacknowledged when it goes, and the server replays them all.
+    const tab = { ackUrl: srv.url, ack: { ackEvery: 100_000, ackDelay: 600_000 } };
+    const tabs = [await openTab(tab), await openTab(tab), await openTab(tab)];
+    await Promise.all(tabs.map(waitOpen));
+    const [leader, heir, follower] = tabs as [Page, Page, Page];
+    expect((await globals(leader)).role).toBe('leader');
+    const hasAll = (page: Page, last: string) =>
+      page.waitForFunction((last) => (window as unknown as PageGlobals).rec.messages.includes(last), last, WAIT);
+
+    // Inbound before the handover: delivered in every tab, replayed by the server to the next leader.
+    for (const text of numbered('in', 0, 100)) srv.send(text);
+    await Promise.all(tabs.map((page) => hasAll(page, 'in-99')));
+    // The leader's own sends, written just before it goes (the server may not have acknowledged them yet).
+    await leader.evaluate(() => {
+      for (let i = 0; i < 100; i++) (window as unknown as PageGlobals).conn.send(`a-${i}`);
+    });
+    await startSending(follower, 'f', 1000);
+    await startSending(heir, 'h', 200);
+    const closing = leader.close();
+    // Around the handover: held by the server session while nobody is attached, replayed on resume.
+    for (const text of numbered('in', 100, 200)) srv.send(text);
+    await closing;
+    await until(() => srv.ack.stats.resumed >= 1 && [...srv.ack.sessions.values()].some((s) => s.connected), 'the next leader resumes the session');
+    // After it.
+    for (const text of numbered('in', 200, 300)) srv.send(text);
+
+    const expected = [...numbered('a', 0, 100), ...numbered('f', 0, 1000), ...numbered('h', 0, 200)];
+    await until(() => {
+      const got = new Set(srv.received);
+      return expected.every((m) => got.has(m));
+    }, 'every message reaches the server');
+    await Promise.all([heir, follower].map((page) => hasAll(page, 'in-299')));
+    const duplicates = srv.received.length - new Set(srv.received).size;
+    console.log(`atLeastOnce handover: ${expected.length} sends, ${duplicates} processed twice, ${srv.ack.stats.duplicates} replays skipped by the server`);
+    expect(duplicates).toBe(0);
+    expect([...srv.received].sort()).toEqual([...expected].sort());
+    // In order per tab.
+    for (const prefix of ['a', 'f', 'h']) {
+      const order = srv.received.filter((m) => m.startsWith(`${prefix}-`)).map((m) => Number(m.slice(2)));
+      expect(order).toEqual([...order].sort((a, b) => a - b));
+    }
+    for (const page of [heir, follower]) {
+      const { rec } = await globals(page);
+      expect(rec.messages).toEqual(numbered('in', 0, 300));
+      expect(rec.drops).toEqual([]);
+    }
+    expect(srv.ack.stats.created).toBe(1);
   });
 });
