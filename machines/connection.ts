@@ -13,24 +13,28 @@
  * Timers are `after` delays, so a SimulatedClock drives every one of them in tests.
  * Messages do not pass through here (see `ConnectionHost.deliver`); the machine owns the lifecycle only.
  */
-import { type EventObject, assign, fromCallback, fromPromise, raise, sendTo, setup } from 'xstate';
+import { type EventObject, assign, emit, fromCallback, fromPromise, raise, sendTo, setup } from 'xstate';
 import { SocketchartError } from '../src/errors.js';
 import { backoffDelay, mayRetry } from '../src/policies/backoff.js';
 import { verdictFor } from '../src/policies/closeCodes.js';
-import { socketActor } from '../src/transports/actor.js';
+import type { SocketActorInput, SocketCommand, SocketEvent } from '../src/transports/actor.js';
 import type { CloseInfo } from '../src/transports/types.js';
 import { MAX_DELAY } from '../src/validate.js';
-import type {
-  ClosedKind,
-  ClosedReason,
-  ConnectionContext,
-  ConnectionEvent,
-  ConnectionHost,
-  ConnectionInput,
-  RetryWaitInput,
+import type { CloseCodesOption } from '../src/policies/closeCodes.js';
+import {
+  type ClosedKind,
+  type ClosedReason,
+  type ConnectionContext,
+  type ConnectionEmitted,
+  type ConnectionEvent,
+  type ConnectionHost,
+  type ConnectionInput,
+  HOST,
+  type RetryWaitInput,
 } from './types.js';
 
 export type * from './types.js';
+export { HOST } from './types.js';
 
 /** The AUTH.FAIL reason of the chart's own auth timer. */
 const AUTH_TIMED_OUT = 'Authentication timed out';
@@ -51,7 +55,7 @@ const SYNTHETIC_CLOSES: Record<string, CloseInfo> = {
  * How the attempt ended, whatever ended it: a socket close, a timeout of the chart, the network going away, the
  * user asking for a fresh socket, or a refused authentication.
  */
-function closeInfoOf(event: ConnectionEvent | { type: string }): CloseInfo {
+export function closeInfoOf(event: ConnectionEvent | { type: string }): CloseInfo {
   if (event.type === 'SOCKET.CLOSE') {
     const { code, reason, wasClean } = event as CloseInfo & { type: string };
     return { code, reason, wasClean };
@@ -79,63 +83,64 @@ const socketClosed = [
   ...attemptLost,
 ] as const;
 
+/**
+ * The chart declares its behaviour by name; what needs the connection's host (sockets, the app's callbacks, the
+ * network, data-plane readings) is inert here and given by `connectionMachine.provide()` in src/host/hostedChart.ts,
+ * once for every connection. Inert, the chart still runs: the diagrams and the generated paths use it as it is.
+ */
 export const connectionMachine = setup({
   types: {} as {
     context: ConnectionContext;
     events: ConnectionEvent;
     input: ConnectionInput;
+    emitted: ConnectionEmitted;
   },
   actors: {
-    socket: socketActor,
-    /** Sends the auth message and listens for the server's verdict, for as long as `authenticating` lasts. */
-    authExchange: fromCallback<EventObject, { host: ConnectionHost }>(({ input, sendBack }) => input.host.authenticate(sendBack)),
+    /** The socket of one attempt (src/transports/actor.ts, provided): inert here, it never opens. */
+    socket: fromCallback<SocketCommand, SocketActorInput, SocketEvent>(() => undefined),
+    /** Sends the auth message and listens for the server's verdict, for as long as `authenticating` lasts (provided). */
+    authExchange: fromCallback<EventObject, { host: ConnectionHost }>(() => undefined),
     /**
-     * What ends a backoff wait besides its timer: the app's `retryWait` hook, run by the host. Without one the
-     * built-in timer (`after retryDelay`) decides and this actor only waits to be stopped. (Swap it with
-     * `connectionMachine.provide()` when running the chart yourself; a connection does not, because every
-     * provide() copies the whole chart: 41 KB measured.)
+     * What ends a backoff wait besides its timer: the app's `retryWait` hook (provided). Without one the built-in
+     * timer (`after retryDelay`) decides and this actor only waits to be stopped.
      */
-    retryWait: fromPromise<void, RetryWaitInput>(({ input, signal }) =>
-      input.host.retryWait
-        ? Promise.resolve().then(() => input.host.retryWait?.(input.retry, input.delay, signal))
-        : new Promise((settle) => signal.addEventListener('abort', () => settle())),
-    ),
+    retryWait: fromPromise<void, RetryWaitInput>(({ signal }) => new Promise((settle) => signal.addEventListener('abort', () => settle()))),
   },
   guards: {
-    closeIsFatal: ({ context, event }) => {
-      const close = closeInfoOf(event);
-      return verdictFor(close.code, close.reason, context.host.policy.closeCodes) === 'fatal';
-    },
-    reconnectDeclined: ({ context, event }) => {
-      const decide = context.host.policy.shouldReconnect;
-      return decide !== undefined && !decide(closeInfoOf(event), context.retries);
-    },
-    retriesExhausted: ({ context }) => !mayRetry(context.retries, context.host.policy.backoff),
-    isOffline: ({ context }) => !context.host.isOnline(),
-    authByMessage: ({ context }) => context.host.policy.auth?.byMessage === true,
+    /** The close code's verdict is `fatal` (provided: the app's `closeCodes` may be a function). */
+    closeIsFatal: ({ event }) => isFatal(event, undefined),
+    /** The app's `shouldReconnect` said no (provided). */
+    reconnectDeclined: () => false,
+    retriesExhausted: ({ context }) => !mayRetry(context.retries, context.policy.backoff),
+    /** The network is down (provided: the host watches it). */
+    isOffline: () => false,
+    authByMessage: ({ context }) => context.policy.auth?.byMessage === true,
     closeAsksForNewToken: ({ context, event }) => !context.authRefreshed && isTokenRejection(context, event),
     closeRejectsToken: ({ context, event }) => context.authRefreshed && isTokenRejection(context, event),
     tokenMayBeRefreshed: ({ context }) => !context.authRefreshed,
-    heartbeatEnabled: ({ context }) => context.host.policy.heartbeat !== null,
-    heardSinceProbe: ({ context }) => context.host.inboundCount() !== context.inboundAtProbe,
+    heartbeatEnabled: ({ context }) => context.policy.heartbeat !== null,
+    /** A message arrived since the probe started (provided: the data plane counts them). */
+    heardSinceProbe: () => false,
   },
   delays: {
-    connectTimeout: ({ context }) => context.host.policy.connectTimeout,
-    closeTimeout: ({ context }) => context.host.policy.closeTimeout,
-    retryDelay: ({ context }) => (context.host.policy.waitsForRetryHook ? NEVER : context.retryDelay),
-    resetAfter: ({ context }) => context.host.policy.backoff.resetAfter,
-    authTimeout: ({ context }) => context.host.policy.auth?.timeout ?? NEVER,
-    heartbeatInterval: ({ context }) => context.host.policy.heartbeat?.interval ?? NEVER,
-    heartbeatTimeout: ({ context }) => context.host.policy.heartbeat?.timeout ?? NEVER,
+    connectTimeout: ({ context }) => context.policy.connectTimeout,
+    closeTimeout: ({ context }) => context.policy.closeTimeout,
+    retryDelay: ({ context }) => (context.policy.waitsForRetryHook ? NEVER : context.retryDelay),
+    resetAfter: ({ context }) => context.policy.backoff.resetAfter,
+    authTimeout: ({ context }) => context.policy.auth?.timeout ?? NEVER,
+    heartbeatInterval: ({ context }) => context.policy.heartbeat?.interval ?? NEVER,
+    heartbeatTimeout: ({ context }) => context.policy.heartbeat?.timeout ?? NEVER,
   },
   actions: {
     // Each attempt starts with a clean error slate, so a close never carries an earlier attempt's error.
     beginAttempt: assign({ attempts: ({ context }) => context.attempts + 1, lastError: null }),
-    beginSession: assign({ retries: 0, lastClose: null, lastError: null, closedBy: null, authRefreshed: false }),
+    beginSession: assign({ retries: 0, lastClose: null, lastError: null, closeRequest: null, authRefreshed: false }),
     markStable: assign({ retries: 0, authRefreshed: false }),
     markAuthRefreshed: assign({ authRefreshed: true }),
-    markProbe: assign({ inboundAtProbe: ({ context }) => context.host.inboundCount() }),
-    sendPing: ({ context }) => context.host.sendPing(),
+    /** Notes the inbound count as a probe starts (provided). */
+    markProbe: () => undefined,
+    /** Probes the connection (provided). */
+    sendPing: () => undefined,
     recordClose: assign({ lastClose: ({ event }) => closeInfoOf(event) }),
     recordError: assign({ lastError: ({ event }) => (event as { error: Error }).error }),
     /**
@@ -144,28 +149,30 @@ export const connectionMachine = setup({
      * connection with `error` then `close`).
      */
     recordFailure: assign({ lastError: ({ context, event }, kind: ChartFailure) => failureOf(kind, context, event) }),
-    announceLastError: ({ context }) => context.host.failed(context.lastError as Error),
-    scheduleRetry: assign(({ context }) => {
-      const retries = context.retries + 1;
-      const close = context.lastClose;
-      const later =
-        close !== null && verdictFor(close.code, close.reason, context.host.policy.closeCodes) === 'retry-later';
-      const { backoff, random } = context.host.policy;
-      return { retries, retryDelay: backoffDelay(retries, backoff, later ? 'later' : 'normal', random) };
-    }),
-    /** Until a closing handshake completes, a user close is not clean (the DOM reports the same). */
+    announceLastError: emit(({ context }) => ({ type: 'failed' as const, error: context.lastError as Error })),
+    /** The next retry and its delay (provided, with the app's `closeCodes` and `random`). */
+    scheduleRetry: assign(({ context }) => nextRetry(context, undefined, Math.random)),
+    /** A user close from a state without a socket: closed at once, and not clean (the DOM reports the same). */
     closedByUser: assign({
       closedBy: ({ event }) => {
         const { code, reason } = event as { code: number; reason: string };
         return { kind: 'user' as const, code, reason, wasClean: false };
       },
     }),
-    /** The server answered our close frame: the close the user asked for, now clean. */
+    /** A user close of an open socket: its close frame goes out, and `closing` waits for the server's answer. */
+    requestClose: assign({
+      closeRequest: ({ event }) => {
+        const { code, reason } = event as { code: number; reason: string };
+        return { code, reason };
+      },
+    }),
+    /** The server answered our close frame: the close the user asked for, clean if the handshake was. */
     closedByHandshake: assign({
-      closedBy: ({ context, event }) => ({
-        ...(context.closedBy as ClosedReason),
-        wasClean: (event as { wasClean: boolean }).wasClean,
-      }),
+      closedBy: ({ context, event }) => ({ kind: 'user' as const, ...(context.closeRequest as { code: number; reason: string }), wasClean: (event as { wasClean: boolean }).wasClean }),
+    }),
+    /** The closing handshake never completed (no answer, or the network went): the user's close, not clean. */
+    closedUnanswered: assign({
+      closedBy: ({ context }) => ({ kind: 'user' as const, ...(context.closeRequest as { code: number; reason: string }), wasClean: false }),
     }),
     closedAs: assign({
       closedBy: ({ context, event }, kind: ClosedKind) => ({
@@ -184,32 +191,34 @@ export const connectionMachine = setup({
       }),
     }),
     closeSocket: sendTo('socket', ({ context }) => {
-      const closedBy = context.closedBy as ClosedReason;
-      return { type: 'close' as const, code: closedBy.code, reason: closedBy.reason };
+      const request = context.closeRequest as { code: number; reason: string };
+      return { type: 'close' as const, code: request.code, reason: request.reason };
     }),
-    announceOpen: ({ context }) => context.host.opened(),
-    announceLeftOpen: ({ context }) => context.host.leftOpen(),
-    announceDisconnect: ({ context }) => context.host.disconnected(context.lastClose as CloseInfo),
-    announceRetry: ({ context }) => context.host.retrying(context.retries, context.retryDelay),
-    announceClosed: ({ context }) => context.host.closed(context.closedBy as ClosedReason),
-    announceError: ({ context, event }) => context.host.failed((event as { error: Error }).error),
-    /** The app's `retryWait` hook threw or rejected: said out loud, and the retry happens at once. */
-    announceRetryWaitFailure: ({ context, event }) => {
+    announceOpen: emit({ type: 'opened' as const }),
+    announceLeftOpen: emit({ type: 'leftOpen' as const }),
+    announceDisconnect: emit(({ context }) => ({ type: 'disconnected' as const, close: context.lastClose as CloseInfo })),
+    announceRetry: emit(({ context }) => ({ type: 'retrying' as const, retry: context.retries, delay: context.retryDelay })),
+    announceClosed: emit(({ context }) => ({ type: 'closed' as const, closedBy: context.closedBy as ClosedReason })),
+    announceError: emit(({ event }) => ({ type: 'failed' as const, error: (event as { error: Error }).error })),
+    /** The app's `retryWait` hook failed: said out loud, and the retry happens at once. */
+    announceRetryWaitFailure: emit(({ event }) => {
       const cause = (event as { error: unknown }).error;
       const message = cause instanceof Error ? cause.message : String(cause);
-      context.host.failed(new SocketchartError('ERR_INVALID_OPTION', `Your \`retryWait\` hook failed: ${message}; retrying now.`, { cause }));
-    },
+      return { type: 'failed' as const, error: new SocketchartError('ERR_INVALID_OPTION', `Your \`retryWait\` hook failed: ${message}; retrying now.`, { cause }) };
+    }),
   },
 }).createMachine({
   id: 'connection',
   context: ({ input }) => ({
-    host: input.host,
+    [HOST]: input.host,
+    policy: input.policy,
     attempts: 0,
     retries: 0,
     retryDelay: 0,
     lastClose: null,
     lastError: null,
     closedBy: null,
+    closeRequest: null,
     authRefreshed: false,
     inboundAtProbe: 0,
   }),
@@ -225,7 +234,7 @@ export const connectionMachine = setup({
     },
     attempt: {
       entry: 'beginAttempt',
-      invoke: { id: 'socket', src: 'socket', input: ({ context }) => ({ host: context.host }) },
+      invoke: { id: 'socket', src: 'socket', input: ({ context }) => ({ host: context[HOST] }) },
       initial: 'connecting',
       on: {
         'SOCKET.ERROR': { actions: ['recordError', 'announceError'] },
@@ -253,7 +262,7 @@ export const connectionMachine = setup({
               },
             },
             authenticating: {
-              invoke: { id: 'authExchange', src: 'authExchange', input: ({ context }) => ({ host: context.host }) },
+              invoke: { id: 'authExchange', src: 'authExchange', input: ({ context }) => ({ host: context[HOST] }) },
               after: { authTimeout: { actions: raise({ type: 'AUTH.FAIL', reason: AUTH_TIMED_OUT }) } },
               on: {
                 'AUTH.OK': { target: '#connection.attempt.open', actions: 'announceOpen' },
@@ -277,7 +286,7 @@ export const connectionMachine = setup({
           exit: 'announceLeftOpen',
           after: { resetAfter: { actions: 'markStable' } },
           on: {
-            CLOSE: { target: 'closing', actions: 'closedByUser' },
+            CLOSE: { target: 'closing', actions: 'requestClose' },
             'HEARTBEAT.TIMEOUT': attemptLost,
           },
           states: {
@@ -310,10 +319,10 @@ export const connectionMachine = setup({
           tags: 'CLOSING',
           entry: 'closeSocket',
           // The server never answered our close frame: give up on the handshake (leaving terminates the socket).
-          after: { closeTimeout: { target: '#connection.closed' } },
+          after: { closeTimeout: { target: '#connection.closed', actions: 'closedUnanswered' } },
           on: {
             'SOCKET.CLOSE': { target: '#connection.closed', actions: 'closedByHandshake' },
-            'NETWORK.OFFLINE': { target: '#connection.closed' },
+            'NETWORK.OFFLINE': { target: '#connection.closed', actions: 'closedUnanswered' },
           },
         },
       },
@@ -336,7 +345,7 @@ export const connectionMachine = setup({
           invoke: {
             id: 'retryWait',
             src: 'retryWait',
-            input: ({ context }) => ({ host: context.host, retry: context.retries, delay: context.retryDelay }),
+            input: ({ context }) => ({ host: context[HOST], retry: context.retries, delay: context.retryDelay }),
             onDone: { target: '#connection.attempt' },
             onError: { target: '#connection.attempt', actions: 'announceRetryWaitFailure' },
           },
@@ -362,7 +371,7 @@ export const connectionMachine = setup({
 type ChartFailure = 'ERR_CONNECT_TIMEOUT' | 'ERR_HEARTBEAT_TIMEOUT' | 'ERR_AUTH_FAILED';
 
 function failureOf(kind: ChartFailure, context: ConnectionContext, event: ConnectionEvent): Error {
-  const { policy } = context.host;
+  const { policy } = context;
   if (kind === 'ERR_CONNECT_TIMEOUT') return new SocketchartError(kind, `The socket did not open within connectTimeout (${policy.connectTimeout} ms).`);
   if (kind === 'ERR_HEARTBEAT_TIMEOUT') {
     return new SocketchartError(kind, `No pong or other message within heartbeat.timeout (${policy.heartbeat?.timeout} ms) of a ping: the connection is treated as dead.`);
@@ -373,8 +382,22 @@ function failureOf(kind: ChartFailure, context: ConnectionContext, event: Connec
 
 /** A close that means "your token was rejected", for connections that authenticate. */
 function isTokenRejection(context: ConnectionContext, event: { type: string }): boolean {
-  const auth = context.host.policy.auth;
+  const auth = context.policy.auth;
   return auth !== null && event.type === 'SOCKET.CLOSE' && auth.refreshCodes.includes((event as unknown as CloseInfo).code);
+}
+
+/** The close that lost the attempt is fatal under `closeCodes` (the defaults when undefined). */
+export function isFatal(event: ConnectionEvent | { type: string }, closeCodes: CloseCodesOption | undefined): boolean {
+  const close = closeInfoOf(event);
+  return verdictFor(close.code, close.reason, closeCodes) === 'fatal';
+}
+
+/** The retry about to be waited for: its number and delay (a `retry-later` close waits on the slower pace). */
+export function nextRetry(context: ConnectionContext, closeCodes: CloseCodesOption | undefined, random: () => number): { retries: number; retryDelay: number } {
+  const retries = context.retries + 1;
+  const close = context.lastClose;
+  const later = close !== null && verdictFor(close.code, close.reason, closeCodes) === 'retry-later';
+  return { retries, retryDelay: backoffDelay(retries, context.policy.backoff, later ? 'later' : 'normal', random) };
 }
 
 export type ConnectionMachine = typeof connectionMachine;

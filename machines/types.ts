@@ -1,6 +1,6 @@
 /**
- * The vocabulary of the connection chart (machines/connection.ts): its context, events, the policy it applies and
- * the host it calls. Types only, so the chart file reads as the chart.
+ * The vocabulary of the connection chart (machines/connection.ts): its context, events, the policy it applies, the
+ * host behind it and what it emits. Kept apart so the chart file reads as the chart.
  */
 import type { ResolvedBackoff } from '../src/policies/backoff.js';
 import type { CloseCodesOption } from '../src/policies/closeCodes.js';
@@ -28,20 +28,20 @@ export interface ClosedReason extends CloseInfo {
   error?: Error;
 }
 
-/** The lifecycle rules the machine applies, resolved from the user's options. */
+/**
+ * The lifecycle rules the chart applies, resolved from the user's options: data only (numbers, flags, code lists),
+ * so the chart's context survives `structuredClone`, JSON and snapshot persistence. The app's callbacks
+ * (`shouldReconnect`, a `closeCodes` function, `random`, `retryWait`) are behaviour: the host has them.
+ */
 export interface ConnectionPolicy {
   backoff: ResolvedBackoff;
-  closeCodes: CloseCodesOption | undefined;
-  shouldReconnect: ((close: CloseInfo, retries: number) => boolean) | undefined;
   connectTimeout: number;
   closeTimeout: number;
   /**
    * A `retryWait` hook decides when to retry: `reconnecting.backoff` then waits for its invoked `retryWait` actor
-   * (provided by the host) instead of its own timer.
+   * instead of its own timer.
    */
   waitsForRetryHook: boolean;
-  /** Source of jitter in [0, 1). */
-  random: () => number;
   /** Authentication, when configured. */
   auth: AuthPolicy | null;
   /** Dead-connection detection while open; null when off. */
@@ -65,24 +65,18 @@ export interface HeartbeatPolicy {
 }
 
 /**
- * Whoever runs the machine (the `Connection` facade, or a test): it supplies sockets and policy, and hears about
- * the moments the WebSocket API has events for. Actions call it; it never changes the machine's state itself.
+ * The behaviour the chart's provided implementations (src/host/hostedChart.ts) call: the sockets, the app's
+ * callbacks, the environment and the few data-plane readings the lifecycle depends on. It never changes the
+ * machine's state itself; what the chart decides reaches the host as emitted events (`ConnectionEmitted`).
  */
 export interface ConnectionHost extends SocketHost {
-  readonly policy: ConnectionPolicy;
+  /** The app's `closeCodes` (a table or a function); undefined for the defaults. */
+  readonly closeCodes: CloseCodesOption | undefined;
+  /** The app's `shouldReconnect`, made safe (a throw is reported and counts as `true`). */
+  readonly shouldReconnect: ((close: CloseInfo, retries: number) => boolean) | undefined;
+  /** Source of jitter in [0, 1). */
+  random(): number;
   isOnline(): boolean;
-  /** Entered `open`: flush the queue, then fire `open`. */
-  opened(): void;
-  /** Left `open` (to `closing`, or because the socket was lost): sends stop going to this socket. */
-  leftOpen(): void;
-  /** An attempt ended and another one will follow (or waits for the network). */
-  disconnected(close: CloseInfo): void;
-  /** A retry is scheduled: retry number (1 for the first) and its delay in ms. */
-  retrying(retry: number, delay: number): void;
-  /** Entered `closed`. */
-  closed(reason: ClosedReason): void;
-  /** A socket error (the close that follows decides what happens). */
-  failed(error: Error): void;
   /**
    * The auth exchange of `connecting.authenticating` (its invoked actor): send the auth message on the current
    * socket, report the server's ack or refusal through `report`; the returned function ends it.
@@ -96,8 +90,37 @@ export interface ConnectionHost extends SocketHost {
   inboundCount(): number;
 }
 
+/**
+ * Where the host sits in the chart's context: under a symbol, so it is not data. `structuredClone`, JSON (so
+ * inspectors) and XState's snapshot persistence see only the string keys; the chart's provided implementations
+ * reach the connection's behaviour through it. (Not a `provide()` per connection: each one copies the whole chart,
+ * 41 KB measured.)
+ */
+export const HOST: unique symbol = Symbol('socketchart.host');
+
+/**
+ * What the chart tells its host, with XState's `emit()`: delivered after the transition has committed its snapshot
+ * (so `actor.getSnapshot()` already shows the new state). Also `conn.actor.on('opened', ...)` for apps.
+ */
+export type ConnectionEmitted =
+  /** Entered `open`. */
+  | { type: 'opened' }
+  /** Left `open` (to `closing`, or because the socket was lost): sends stop going to this socket. */
+  | { type: 'leftOpen' }
+  /** An attempt ended and another one will follow (or waits for the network). */
+  | { type: 'disconnected'; close: CloseInfo }
+  /** A retry is scheduled: retry number (1 for the first) and its delay in ms. */
+  | { type: 'retrying'; retry: number; delay: number }
+  /** Entered `closed`. */
+  | { type: 'closed'; closedBy: ClosedReason }
+  /** An attempt failed (a socket error, a timeout of the chart, a refused authentication, a failing retryWait). */
+  | { type: 'failed'; error: Error };
+
 export interface ConnectionContext {
-  host: ConnectionHost;
+  /** The connection's behaviour (not data: see `HOST`). */
+  readonly [HOST]: ConnectionHost;
+  /** The lifecycle rules, as data. */
+  policy: ConnectionPolicy;
   /** Attempts started in this session, the current one included. */
   attempts: number;
   /** Retries since the connection was last stable (open for `backoff.resetAfter` ms). */
@@ -108,8 +131,10 @@ export interface ConnectionContext {
   lastClose: CloseInfo | null;
   /** The last socket error, kept so `giveup` can say what kept failing. */
   lastError: Error | null;
-  /** Set in `closed`: why. */
+  /** Why the session last reached `closed` (kept through a later session until it closes again). */
   closedBy: ClosedReason | null;
+  /** The close the user asked for (`close(code, reason)`): its frame, and the `user` close it becomes. */
+  closeRequest: { code: number; reason: string } | null;
   /** The token was already refreshed once after a rejection; the next rejection is final. */
   authRefreshed: boolean;
   /** `inboundCount()` when the current heartbeat probe started. */
@@ -142,6 +167,7 @@ export type AuthVerdict = { type: 'AUTH.OK' } | { type: 'AUTH.FAIL'; reason: str
 
 export interface ConnectionInput {
   host: ConnectionHost;
+  policy: ConnectionPolicy;
 }
 
 /** What the `retryWait` actor is told: the retry number (1 for the first) and the delay the backoff chose. */

@@ -43,6 +43,7 @@ export {
   type ClosedKind,
   type ClosedReason,
   type ConnectionContext,
+  type ConnectionEmitted,
   type ConnectionEvent,
   type ConnectionHost,
   type ConnectionMachine,

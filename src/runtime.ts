@@ -1,11 +1,11 @@
-import { type Actor, type InspectionEvent, createActor } from 'xstate';
-import {
-  type AuthVerdict,
-  type ClosedReason,
-  type ConnectionHost,
-  type ConnectionMachine,
-  type ConnectionPolicy,
-  connectionMachine,
+import { type Actor, type InspectionEvent, type SnapshotFrom, createActor } from 'xstate';
+import type {
+  AuthVerdict,
+  ClosedReason,
+  ConnectionEmitted,
+  ConnectionHost,
+  ConnectionMachine,
+  ConnectionPolicy,
 } from '../machines/connection.js';
 import { SocketchartError } from './errors.js';
 import {
@@ -19,13 +19,13 @@ import {
 import type { ConnectionOptions, PerAttempt, ResolvedAuth, ResolvedOptions } from './options.js';
 import type { EnvironmentSource } from './policies/environment.js';
 import { type ConnectionMetrics, readMetrics } from './metrics.js';
-import { readyStateOf, statePathOf } from './statePath.js';
 import type { CloseInfo, OpenRequest, TransportSocket } from './transports/types.js';
 import { DataPlane } from './host/dataPlane.js';
 import type { HandlerSlots } from './host/events.js';
 import { OpenRequestSource } from './host/openRequest.js';
 import { OpenWaiters } from './host/openWaiters.js';
-import { connectionPolicy, watchEnvironment } from './host/policy.js';
+import { hostedConnectionMachine } from './host/hostedChart.js';
+import { chartCallbacks, connectionPolicy, watchEnvironment } from './host/policy.js';
 import { RestoreHooks } from './host/restore.js';
 
 export type { HandlerSlots } from './host/events.js';
@@ -37,10 +37,12 @@ export type { HandlerSlots } from './host/events.js';
  * plane (sockets, outbound, inbound, plug-ins) is its other base, `DataPlane` (src/host/dataPlane.ts).
  */
 export class ConnectionRuntime extends DataPlane implements ConnectionHost {
-  readonly policy: ConnectionPolicy;
   readonly actor: Actor<ConnectionMachine>;
   /** The app's hook, run by the backoff's invoked `retryWait` actor (see the chart). */
   readonly retryWait: ConnectionOptions['retryWait'];
+  readonly closeCodes: ConnectionHost['closeCodes'];
+  readonly shouldReconnect: ConnectionHost['shouldReconnect'];
+  readonly random: () => number;
 
   readonly #startClosed: boolean;
   readonly #environment: EnvironmentSource;
@@ -52,7 +54,8 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
   /** `onEveryOpen` hooks; made on the first. */
   #restore: RestoreHooks | null = null;
   #stopEnvironment: (() => void) | null = null;
-  #closedBy: ClosedReason | null = null;
+  /** Why the connection ended when its chart failed (the chart's context cannot say: it is gone). */
+  #crash: ClosedReason | null = null;
 
   constructor(
     facade: HandlerSlots,
@@ -66,33 +69,62 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
     this.#environment = environment;
     this.retryWait = options.retryWait;
     this.#request = new OpenRequestSource(url, options);
-    this.policy = connectionPolicy(options, resolved, (name, error) => this.reportCallbackError(name, error));
+    const callbacks = chartCallbacks(options, (name, error) => this.reportCallbackError(name, error));
+    this.closeCodes = callbacks.closeCodes;
+    this.shouldReconnect = callbacks.shouldReconnect;
+    this.random = callbacks.random;
+    const policy: ConnectionPolicy = connectionPolicy(options, resolved);
     const userInspect = options.inspect;
-    this.actor = createActor(connectionMachine, {
-      input: { host: this },
+    this.actor = createActor(hostedConnectionMachine, {
+      input: { host: this, policy },
       ...(options.clock ? { clock: options.clock } : {}),
       inspect: (event: InspectionEvent) => {
-        if (event.type === '@xstate.snapshot' && event.actorRef === this.actor) this.committed(this.actor.getSnapshot(), event.event);
+        if (event.actorRef === this.actor) {
+          if (event.type === '@xstate.microstep') this.stepping(event.event);
+          else if (event.type === '@xstate.snapshot') this.settled();
+        }
         if (typeof userInspect === 'function') userInspect(event);
         else userInspect?.next?.(event);
       },
     });
-    this.statePath = statePathOf(this.actor.getSnapshot());
-    this.state = readyStateOf(this.actor.getSnapshot());
+    this.announceFromHere();
+    this.actor.on('*', (emitted) => this.#heard(emitted as ConnectionEmitted));
     // The backstop: if the chart itself fails (a bug, or a user callback we could not guard), the connection
     // ends visibly: an error, a final close, every queued message reported. It never hangs in a dead state.
     this.actor.subscribe({ error: (error) => this.#crashed(error) });
   }
 
+  protected snapshot(): SnapshotFrom<ConnectionMachine> {
+    return this.actor.getSnapshot();
+  }
+
+  /** What the chart emitted, once its transition committed: the host's part of each moment. */
+  #heard(emitted: ConnectionEmitted): void {
+    this.settled();
+    switch (emitted.type) {
+      case 'opened':
+        return this.opened();
+      case 'leftOpen':
+        return this.leftOpen();
+      case 'disconnected':
+        return this.disconnected(emitted.close);
+      case 'retrying':
+        return this.retrying(emitted.retry, emitted.delay);
+      case 'closed':
+        return this.closed(emitted.closedBy);
+      case 'failed':
+        return this.failed(emitted.error);
+    }
+  }
+
   #assertAlive(): void {
     if (this.actor.getSnapshot().status === 'error') {
-      throw new SocketchartError('ERR_CONNECTION_CLOSED', `This connection failed internally (${this.#closedBy?.reason ?? 'unknown'}); create a new one.`);
+      throw new SocketchartError('ERR_CONNECTION_CLOSED', `This connection failed internally (${this.#crash?.reason ?? 'unknown'}); create a new one.`);
     }
   }
 
   #crashed(error: unknown): void {
     const cause = error instanceof Error ? error : new Error(String(error));
-    this.abandoned();
     this.liveSocket = null;
     this.announcedSocket = null;
     this.inboundEnded();
@@ -100,7 +132,7 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
     this.#stopEnvironment?.();
     this.#stopEnvironment = null;
     const reason: ClosedReason = { kind: 'error', code: 1006, reason: `Internal error: ${cause.message}`, wasClean: false, error: cause };
-    this.#closedBy = reason;
+    this.#crash = reason;
     this.outbound.ended(false);
     this.requester?.ended(this.closedError());
     this.batcher?.drop();
@@ -128,16 +160,18 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
     return this.#extensions;
   }
 
-  get closedBy(): ClosedReason | null {
-    return this.#closedBy;
-  }
-
   /**
-   * What inspectors and loggers see of the host in the chart's context: a summary, never sockets, listeners or
-   * tokens (JSON.stringify calls this).
+   * What inspectors and loggers see of the host where it is passed as an invoked actor's input: a summary, never
+   * sockets, listeners or tokens (JSON.stringify calls this). The chart's context holds it under a symbol, which
+   * JSON skips.
    */
   toJSON(): { url: string; transport: string } {
     return { url: this.#request.url, transport: this.transport.name };
+  }
+
+  /** Why the session last closed: the chart's context says (unless the chart itself failed). */
+  get closedBy(): ClosedReason | null {
+    return this.#crash ?? this.actor.getSnapshot().context.closedBy;
   }
 
   metrics(): ConnectionMetrics {
@@ -152,7 +186,7 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
   }
 
   closedError(): SocketchartError {
-    const by = this.#closedBy;
+    const by = this.closedBy;
     const detail = by ? ` (${by.kind}: ${by.code}${by.reason ? ` ${by.reason}` : ''})` : '';
     return new SocketchartError('ERR_CONNECTION_CLOSED', `The connection is closed${detail}; call reconnect() to start again.`);
   }
@@ -186,7 +220,7 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
   whenOpen(timeout: number | undefined, signal: AbortSignal | undefined): Promise<void> {
     if (this.state === 1) return Promise.resolve();
     if (this.state === 3) return Promise.reject(this.closedError());
-    return (this.#waiters ??= new OpenWaiters(this.clock)).wait(timeout, signal, () => this.statePath);
+    return (this.#waiters ??= new OpenWaiters(this.clock)).wait(timeout, signal, () => this.path);
   }
 
   #watchEnvironment(): void {
@@ -248,10 +282,9 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
     return this.#environment.isOnline();
   }
 
-  // ---- ConnectionHost: notifications (called by the machine's actions, mid-transition) ------------------------
+  // ---- what the chart emits (after its transition committed) -----------------------------------------------------
 
   opened(): void {
-    this.transitioning();
     const socket = this.current as TransportSocket;
     this.announcedSocket = socket;
     this.liveSocket = socket;
@@ -268,7 +301,7 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
     this.requester?.opened(socket);
     this.restoringNow = false;
     this.pumpWrites();
-    this.queueEvent(new OpenEvent(this.now()));
+    this.emit(new OpenEvent(this.now()));
     // Messages the server sent around its auth ack are released right after the `open` event (see `fired`).
   }
 
@@ -278,7 +311,6 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
   }
 
   disconnected(close: CloseInfo): void {
-    this.transitioning();
     this.liveSocket = null;
     this.outbound.lost();
     this.counters.closed(this.now());
@@ -292,16 +324,13 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
   }
 
   retrying(retry: number, delay: number): void {
-    this.transitioning();
     this.emit(new ReconnectingEvent(retry, delay, this.now()));
   }
 
   closed(reason: ClosedReason): void {
-    this.transitioning();
     this.liveSocket = null;
     this.announcedSocket = null;
     this.inboundEnded();
-    this.#closedBy = reason;
     // A closing handshake the client started and the server answered proves receipt of everything written.
     this.outbound.ended(reason.kind === 'user' && reason.wasClean);
     this.counters.closed(this.now());
@@ -315,7 +344,6 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
   }
 
   failed(error: Error): void {
-    this.transitioning();
     this.emit(new SocketErrorEvent(error, this.now()));
   }
 

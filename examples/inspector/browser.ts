@@ -12,7 +12,6 @@
  */
 import { createBrowserInspector } from '@statelyai/inspect';
 import { createConnection } from '../../src/index.js'; // in your app: from 'socketchart'
-import { withoutHost } from './sanitize.js';
 
 /**
  * A connection whose inspection events go to the Stately inspector window, which opens only when the button given to
@@ -22,10 +21,7 @@ import { withoutHost } from './sanitize.js';
  *   openInspectorOn(document.querySelector<HTMLButtonElement>('#inspect')!);
  */
 export function connectWithInspector(url: string) {
-  const inspector = createBrowserInspector({
-    autoStart: false,
-    sanitizeContext: withoutHost,
-  });
+  const inspector = createBrowserInspector({ autoStart: false });
 
   const conn = createConnection(url, {
     inspect: inspector.inspect,

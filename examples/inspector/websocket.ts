@@ -16,7 +16,6 @@ import { createWebSocketInspector } from '@statelyai/inspect';
 import { createInspectorServer } from '@statelyai/inspect/server';
 import { createConnection } from '../../src/node.js'; // in your app: from 'socketchart/node'
 import { createTestServer } from '../../src/testing/index.js';
-import { withoutHost } from './sanitize.js';
 
 export interface RunOptions {
   /** The server to watch; without one, a local echo server that drops the connection every `dropEvery` ms. */
@@ -33,10 +32,7 @@ export interface RunOptions {
 export async function run(options: RunOptions = {}) {
   const { relayPort = 8080, openBrowser = false, dropEvery = 5_000, log = console.log } = options;
   const relay = createInspectorServer({ port: relayPort, autoOpen: openBrowser });
-  const inspector = createWebSocketInspector({
-    url: `ws://localhost:${relayPort}`,
-    sanitizeContext: withoutHost,
-  });
+  const inspector = createWebSocketInspector({ url: `ws://localhost:${relayPort}` });
 
   const echo = options.url === undefined ? await createTestServer() : null;
   const conn = createConnection(options.url ?? echo?.url() ?? '', {

@@ -19,6 +19,9 @@ type Handler = ((event: never) => void) | null;
 /** The shared empty list: the pending list is allocated only when an event waits. */
 const NONE = Object.freeze([]) as never[];
 
+/** Never expected: a change of state is always some transition's. */
+const UNKNOWN_CAUSE = Object.freeze({ type: 'unknown' });
+
 /** The facade's `on*` properties, read at dispatch time. */
 export interface HandlerSlots {
   onopen: Handler;
@@ -28,9 +31,12 @@ export interface HandlerSlots {
 }
 
 /**
- * The connection's events and the chart state the facade shows. Events the machine causes are fired only after
- * the machine has committed its new snapshot, so a listener always sees `readyState` and `state` as they are after
- * the transition, and may call back into the connection; events the data plane causes fire at once.
+ * The connection's events and the chart state the facade shows. `readyState` and `state` are read from the chart's
+ * snapshot, never kept beside it. What the chart decides reaches the host as emitted events (XState `emit()`),
+ * which XState delivers once the transition's snapshot is committed, so a listener always sees `readyState` and
+ * `state` as they are after the transition and may call back into the connection. A transition's `statechange`
+ * fires first, then what it emitted, in order; anything the data plane reports while a transition is still being
+ * computed (a user callback a guard ran threw, say) waits for that point too.
  *
  * The base of `ConnectionRuntime` (one object per connection, so no extra object or hop per event).
  */
@@ -38,42 +44,81 @@ export abstract class ConnectionEvents {
   readonly listeners = new ListenerRegistry();
   /** Where the facade's events point (`event.target`) and its `on*` handlers. */
   protected readonly facade: HandlerSlots;
-  /** The chart's state path and readyState as of the last committed snapshot. */
-  protected statePath = '';
-  protected state: 0 | 1 | 2 | 3 = 0;
-  /** Events caused by the transition in progress, fired once its snapshot is committed. */
+  /** The state path the listeners were last told of (a `statechange`'s `from`). */
+  #announced: string | null = null;
+  /** The event the transition in progress started with (a `statechange`'s cause); null between transitions. */
+  #cause: { type: string } | null = null;
+  /** Events waiting for the transition in progress to commit. */
   #pending: SocketchartEvent[] = NONE;
-  /** True between a machine action calling the host and the commit of that transition's snapshot. */
-  #inTransition = false;
+  /** The snapshot `#path` and `#ready` were read from: they are recomputed only when the chart moved. */
+  #readFrom: SnapshotFrom<ConnectionMachine> | null = null;
+  #path = '';
+  #ready: 0 | 1 | 2 | 3 = 0;
 
   constructor(facade: HandlerSlots) {
     this.facade = facade;
   }
 
   abstract now(): number;
+  /** The chart's current snapshot. */
+  protected abstract snapshot(): SnapshotFrom<ConnectionMachine>;
   /** Called as each event fires, just before its listeners. */
   protected abstract firing(event: SocketchartEvent): void;
   /** Called as each event fired, just after its listeners. */
   protected abstract fired(event: SocketchartEvent): void;
 
+  #read(): void {
+    const snapshot = this.snapshot();
+    if (snapshot === this.#readFrom) return;
+    this.#readFrom = snapshot;
+    // A chart that failed is gone: the connection is closed (see ConnectionRuntime's backstop).
+    const failed = snapshot.status === 'error';
+    this.#path = failed ? 'closed' : statePathOf(snapshot);
+    this.#ready = failed ? 3 : readyStateOf(snapshot);
+  }
+
+  /** The public state path, from the chart's snapshot. */
   get path(): string {
-    return this.statePath;
+    this.#read();
+    return this.#path;
   }
 
   get readyState(): 0 | 1 | 2 | 3 {
-    return this.state;
+    this.#read();
+    return this.#ready;
   }
 
-  /** A machine action called the host: what it causes waits for the commit. */
-  protected transitioning(): void {
-    this.#inTransition = true;
+  /** `readyState`, for the layers below. */
+  protected get state(): 0 | 1 | 2 | 3 {
+    this.#read();
+    return this.#ready;
   }
 
-  /** The machine is gone (it failed): nothing will commit, so what waits must fire without it. */
-  protected abandoned(): void {
-    this.#inTransition = false;
-    this.statePath = 'closed';
-    this.state = 3;
+  /** From now on the listeners hear of every change of state (from the chart's state now). */
+  protected announceFromHere(): void {
+    this.#announced = this.path;
+  }
+
+  /** The chart took a step of a transition (XState's microstep inspection): what it causes waits for the commit. */
+  protected stepping(event: { type: string }): void {
+    this.#cause ??= event;
+  }
+
+  /**
+   * The transition's snapshot is in place (called by the first emitted event, and at the commit): fire its
+   * `statechange`, then what waited.
+   */
+  protected settled(): void {
+    const cause = this.#cause;
+    this.#cause = null;
+    const to = this.path;
+    const from = this.#announced;
+    this.#announced = to;
+    if (from !== null && from !== to) {
+      if (this.#pending === NONE) this.#pending = [];
+      this.#pending.unshift(new StateChangeEvent(from, to, cause ?? UNKNOWN_CAUSE, this.now()));
+    }
+    this.flush();
   }
 
   protected queueEvent(event: SocketchartEvent): void {
@@ -81,24 +126,10 @@ export abstract class ConnectionEvents {
     this.#pending.push(event);
   }
 
-  /** Fire `event` now, or, while the machine is mid-transition, once its snapshot is committed. */
+  /** Fire `event` now, or, while the chart is mid-transition, once its snapshot is committed. */
   protected emit(event: SocketchartEvent): void {
     this.queueEvent(event);
-    if (!this.#inTransition) this.flush();
-  }
-
-  /** The machine committed `snapshot`: update what the facade shows, then fire what the transition caused. */
-  protected committed(snapshot: SnapshotFrom<ConnectionMachine>, cause: { type: string }): void {
-    this.#inTransition = false;
-    const from = this.statePath;
-    const to = statePathOf(snapshot);
-    this.statePath = to;
-    this.state = readyStateOf(snapshot);
-    if (from !== to) {
-      if (this.#pending === NONE) this.#pending = [];
-      this.#pending.unshift(new StateChangeEvent(from, to, cause, this.now()));
-    }
-    this.flush();
+    if (this.#cause === null) this.flush();
   }
 
   protected flush(): void {
@@ -139,7 +170,7 @@ export abstract class ConnectionEvents {
   /** Reports messages as dropped, after the transition in progress if there is one. */
   reportDrops(frames: readonly SendData[], messages: readonly unknown[], reason: DropReason): void {
     for (let i = 0; i < frames.length; i++) this.queueEvent(new DropEvent(frames[i] as SendData, reason, this.now(), messages[i]));
-    if (!this.#inTransition) this.flush();
+    if (this.#cause === null) this.flush();
   }
 
   /** An `invalid-message` event, safe mid-transition: it waits for the commit like the chart's own. */

@@ -2,7 +2,7 @@
  * What the host hands the chart besides sockets: the lifecycle policy (data, and the app's callbacks made safe),
  * timers on the connection's clock, and the network/visibility signals as chart events.
  */
-import type { ConnectionPolicy } from '../../machines/connection.js';
+import type { ConnectionHost, ConnectionPolicy } from '../../machines/connection.js';
 import { describe } from '../errors.js';
 import type { ConnectionClock, ConnectionOptions, ResolvedOptions } from '../options.js';
 import type { Timers } from '../plugins/types.js';
@@ -11,23 +11,28 @@ import type { EnvironmentSource } from '../policies/environment.js';
 type Report = (name: string, error: unknown) => void;
 
 /**
- * The lifecycle rules the chart applies (its context's `host.policy`), from the resolved options: data, plus the
- * app's callbacks made safe (a throw is reported through `report` and a fallback used).
+ * The lifecycle rules the chart applies (its context's `policy`), from the resolved options: data only.
  */
-export function connectionPolicy(options: ConnectionOptions, resolved: ResolvedOptions, report: Report): ConnectionPolicy {
+export function connectionPolicy(options: ConnectionOptions, resolved: ResolvedOptions): ConnectionPolicy {
   return {
     backoff: resolved.backoff,
-    closeCodes: guarded('closeCodes', options.closeCodes, undefined, report),
-    shouldReconnect: guarded('shouldReconnect', options.shouldReconnect, true, report),
     connectTimeout: resolved.connectTimeout,
     closeTimeout: resolved.closeTimeout,
     waitsForRetryHook: options.retryWait !== undefined,
-    random: options.random ? jitter(options.random, report) : Math.random,
     auth: resolved.auth
       ? { byMessage: resolved.auth.mode === 'message', timeout: resolved.auth.timeout, refreshCodes: resolved.auth.refreshCodes }
       : null,
-    // The resolved group carries the chart's two figures (interval, timeout) itself: no copy per connection.
-    heartbeat: resolved.heartbeat,
+    // The chart's two figures only: the resolved group also holds the app's ping message and pong matcher.
+    heartbeat: resolved.heartbeat ? { interval: resolved.heartbeat.interval, timeout: resolved.heartbeat.timeout } : null,
+  };
+}
+
+/** The app's callbacks the chart's guards and actions call (through the host), each made safe. */
+export function chartCallbacks(options: ConnectionOptions, report: Report): Pick<ConnectionHost, 'closeCodes' | 'shouldReconnect' | 'random'> {
+  return {
+    closeCodes: guarded('closeCodes', options.closeCodes, undefined, report),
+    shouldReconnect: guarded('shouldReconnect', options.shouldReconnect, true, report),
+    random: options.random ? jitter(options.random, report) : Math.random,
   };
 }
 

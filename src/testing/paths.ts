@@ -27,8 +27,9 @@ import {
   type ConnectionHost,
   type ConnectionMachine,
   type ConnectionPolicy,
-  connectionMachine,
+  HOST,
 } from '../../machines/connection.js';
+import { hostedConnectionMachine } from '../host/hostedChart.js';
 import { actorEventLabel, transitionKeys } from './chartIndex.js';
 import { CLOSE_CLASSES, PATH_VARIANTS, type PathVariant, type PathVariantName, USER_CLOSE } from './variants.js';
 import { Connection } from '../connection.js';
@@ -148,24 +149,33 @@ interface Model {
   delayOf(snapshot: Snapshot, event: PathEvent): number | undefined;
 }
 
-/** The policy a real connection derives from `options` (read from its host, so it cannot drift). */
-function policyOf(options: ConnectionOptions): ConnectionPolicy {
+/**
+ * The policy and callbacks a real connection derives from `options` (read from one, so they cannot drift): the
+ * context's policy, and the host's `closeCodes`, `shouldReconnect` and `random` its guards and actions call.
+ */
+function realChartOf(options: ConnectionOptions): { policy: ConnectionPolicy; host: ConnectionHost } {
   const memory = createMemoryTransport({ canPing: true });
   const conn = new Connection('ws://paths.invalid/', { ...options, startClosed: true, transport: memory.transport }, memory.transport);
-  const host = conn.actor.getSnapshot().context.host;
+  const context = conn.actor.getSnapshot().context;
   conn.actor.stop();
-  return host.policy;
+  return { policy: context.policy, host: context[HOST] };
 }
 
 function createModel(variant: PathVariant): Model {
-  const policy = policyOf(variant.options);
+  const real = realChartOf(variant.options);
+  const policy = real.policy;
   let current: World = { online: true, inbound: 0, socket: 'ready', timers: [] };
   const noop = () => {};
-  // Guards read the policy, the network and the inbound count; actions never run here, so the rest is inert.
-  const reads = { policy, isOnline: () => current.online, inboundCount: () => current.inbound };
-  const host = new Proxy(reads, {
-    get: (target, key) => (key in target ? target[key as keyof typeof target] : noop),
-  }) as unknown as ConnectionHost;
+  // The guards and actions that run while the model computes a transition read the policy, the app's callbacks,
+  // the network and the inbound count; the rest (sockets, auth, pings) is never started here.
+  const host = {
+    closeCodes: real.host.closeCodes,
+    shouldReconnect: real.host.shouldReconnect,
+    random: () => real.host.random(),
+    isOnline: () => current.online,
+    inboundCount: () => current.inbound,
+    sendPing: noop,
+  } as unknown as ConnectionHost;
 
   // An actor scope that runs nothing: it records the transitions taken and the timers scheduled and cancelled.
   const taken: AnyTransitionDefinition[] = [];
@@ -217,8 +227,8 @@ function createModel(variant: PathVariant): Model {
     current = world;
     let next =
       event === null
-        ? connectionMachine.getInitialSnapshot(scope, { host })
-        : connectionMachine.transition(snapshot, event as ConnectionEvent, scope);
+        ? hostedConnectionMachine.getInitialSnapshot(scope, { host, policy })
+        : hostedConnectionMachine.transition(snapshot, event as ConnectionEvent, scope);
     // A snapshot carries its own world: one the machine left unchanged is copied so each can have its own.
     if (next === snapshot) next = { ...snapshot } as Snapshot;
     worlds.set(next, apply(world));
@@ -420,7 +430,7 @@ export function connectionPaths(options: ConnectionPathsOptions = {}): Connectio
   for (const name of names) {
     const variant = PATH_VARIANTS[name];
     const model = createModel(variant);
-    const logic = Object.create(connectionMachine, {
+    const logic = Object.create(hostedConnectionMachine, {
       transition: { value: (snapshot: Snapshot, event: PathEvent) => model.transition(snapshot, event) },
     }) as ConnectionMachine;
     const traversal = {

@@ -3,7 +3,7 @@
  * - websocket.ts: the relay's WebSocket, read by a plain `ws` client, carries the connection's inspection events.
  * - browser.ts: its inspector needs stately.ai in a pop-up, so the window is a stand-in that records what the
  *   inspector opens and posts; the connection itself is real (the browser transport over `ws`'s WebSocket).
- * - sanitize.ts: `withoutHost` on the raw inspection events of a real connection.
+ * - the chart's context as inspectors get it: data only.
  */
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
@@ -11,7 +11,6 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import type { InspectionEvent } from 'xstate';
 import { connectWithInspector } from '../../examples/inspector/browser.js';
-import { withoutHost } from '../../examples/inspector/sanitize.js';
 import { run } from '../../examples/inspector/websocket.js';
 import { createConnection } from '../../src/node.js';
 import { createTestServer } from '../../src/testing/index.js';
@@ -30,7 +29,7 @@ const OPENING = { attempt: { connecting: 'opening' } };
 const OPEN = { attempt: { open: { heartbeat: 'resting' } } };
 /** The browser transport can't send ping frames: no heartbeat unless one is configured. */
 const OPEN_NO_HEARTBEAT = { attempt: { open: { heartbeat: 'off' } } };
-const CONTEXT_KEYS = ['attempts', 'authRefreshed', 'closedBy', 'inboundAtProbe', 'lastClose', 'lastError', 'retries', 'retryDelay'];
+const CONTEXT_KEYS = ['attempts', 'authRefreshed', 'closeRequest', 'closedBy', 'inboundAtProbe', 'lastClose', 'lastError', 'policy', 'retries', 'retryDelay'];
 
 async function waitFor(condition: () => boolean, what: string, ms = 2_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -88,7 +87,7 @@ function hostValues(value: unknown, found: unknown[] = []): unknown[] {
   return found;
 }
 
-/** What the examples' `withoutHost` promises about what is sent: no `host` in any context, the rest kept. */
+/** What an inspector is sent of the chart's context: its data, never the host. */
 function expectContextsWithoutHost(events: Sent[]): void {
   const contexts = events.flatMap((e) => (e.snapshot?.context ? [e.snapshot.context] : []));
   expect(contexts.length).toBeGreaterThan(3);
@@ -207,40 +206,27 @@ describe('examples/inspector/browser.ts (the inspector window is a stand-in: not
   });
 });
 
-describe('examples/inspector/sanitize.ts: withoutHost on the raw inspection events of a connection', () => {
-  it('drops host (the runtime: queue, listeners, the actor itself) and keeps the rest as is, without mutating', async () => {
+describe("the chart's context, as inspectors see it", () => {
+  it('is data: structuredClone copies it whole, JSON carries every key, and the host stays out of both', async () => {
     const server = await createTestServer();
     const events: InspectionEvent[] = [];
-    const conn = createConnection(server.url(), { inspect: { next: (event) => events.push(event) } });
+    const conn = createConnection(server.url(), { inspect: { next: (event) => events.push(event) }, closeCodes: () => 'retry' });
     await conn.opened();
-    conn.close(1000, 'bye');
+    conn.close(4000, 'bye');
     await conn.closed();
     await server.close();
 
-    const snapshots = events.filter((e) => e.type === '@xstate.snapshot');
-    const root = snapshots.filter((e) => e.actorRef === conn.actor);
-    const children = snapshots.filter((e) => e.actorRef !== conn.actor);
+    const root = events.filter((e) => e.type === '@xstate.snapshot' && e.actorRef === conn.actor);
     expect(root.length).toBeGreaterThan(3);
-    expect(children.length).toBeGreaterThan(0);
-
-    for (const { snapshot } of root) {
-      const context = (snapshot as unknown as { context: Record<string, unknown> }).context;
-      const host = context.host as Record<string, unknown>;
-      // What host is: the connection's runtime, with its queue, listeners and the chart's actor.
-      expect(host.actor).toBe(conn.actor);
-      expect(host).toHaveProperty('queue');
-      expect(host).toHaveProperty('listeners');
-
-      const sanitized = withoutHost(context);
-      expect(sanitized).not.toHaveProperty('host');
-      expect(Object.keys(sanitized).sort()).toEqual(CONTEXT_KEYS);
-      for (const key of CONTEXT_KEYS) expect(sanitized[key]).toBe(context[key]);
-      expect(context.host).toBe(host); // the chart's own context is untouched
+    for (const event of root) {
+      const context = (event as unknown as { snapshot: { context: Record<string, unknown> } }).snapshot.context;
+      const copy = structuredClone(context);
+      expect(Object.keys(copy).sort()).toEqual(CONTEXT_KEYS);
+      expect(JSON.parse(JSON.stringify(context))).toEqual(JSON.parse(JSON.stringify(copy)));
+      expect(copy).not.toHaveProperty('host');
     }
-    // The socket actor (a callback actor) has no context: passed through.
-    for (const { snapshot } of children) expect((snapshot as { context?: unknown }).context).toBeUndefined();
-    expect(withoutHost(undefined)).toBeUndefined();
-    const plain = { attempts: 1 };
-    expect(withoutHost(plain)).toBe(plain);
+    const last = structuredClone(conn.actor.getSnapshot().context);
+    expect(last.closedBy).toEqual({ kind: 'user', code: 4000, reason: 'bye', wasClean: true });
+    expect(last.policy.closeTimeout).toBeGreaterThan(0);
   });
 });

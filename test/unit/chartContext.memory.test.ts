@@ -1,0 +1,105 @@
+/**
+ * The chart is the truth of the lifecycle: its context is data, what it decides reaches the host (and apps) as
+ * emitted events, and `readyState`, `state` and `closedBy` are read from its snapshot.
+ */
+import { SimulatedClock } from 'xstate';
+import { describe, expect, it } from 'vitest';
+import { type ConnectionEmitted, createConnection } from '../../src/index.js';
+import { createMemoryTransport } from '../../src/transports/memory.js';
+
+/** Lets the token provider's promise run; no time passes. */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+function setup(options: Parameters<typeof createConnection>[1] = {}) {
+  const memory = createMemoryTransport();
+  const clock = new SimulatedClock();
+  const conn = createConnection('ws://example.test/socket', { transport: memory.transport, clock, random: () => 0.5, ...options });
+  return { memory, clock, conn };
+}
+
+describe("the chart's context is data", () => {
+  it('survives structuredClone in every state, with the app callbacks kept out of it', async () => {
+    const { memory, clock, conn } = setup({
+      shouldReconnect: () => true,
+      closeCodes: () => 'retry',
+      retryWait: () => undefined,
+      auth: { token: () => 'secret', mode: 'message', message: (t) => JSON.stringify({ auth: t }) },
+      heartbeat: { interval: 1_000, timeout: 500, mode: 'message', ping: () => 'ping', isPong: (d) => d === 'pong' },
+    });
+    const clones = [structuredClone(conn.actor.getSnapshot().context)];
+    await settle();
+    memory.last!.accept();
+    clones.push(structuredClone(conn.actor.getSnapshot().context));
+    memory.last!.message('{"type":"auth_ok"}');
+    expect(conn.state).toBe('open');
+    clones.push(structuredClone(conn.actor.getSnapshot().context));
+    memory.last!.close(1012, 'restart');
+    expect(conn.state).toBe('reconnecting.backoff');
+    clones.push(structuredClone(conn.actor.getSnapshot().context));
+    conn.close(4000, 'done');
+    clones.push(structuredClone(conn.actor.getSnapshot().context));
+    clock.increment(10_000);
+    for (const clone of clones) {
+      expect(JSON.stringify(clone)).not.toContain('secret');
+      expect(clone.policy.heartbeat).toEqual({ interval: 1_000, timeout: 500 });
+      expect(clone.policy.waitsForRetryHook).toBe(true);
+    }
+    expect(clones[3]!.lastClose).toEqual({ code: 1012, reason: 'restart', wasClean: true });
+    expect(clones[4]!.closedBy).toMatchObject({ kind: 'user', code: 4000, reason: 'done' });
+  });
+});
+
+describe('what the chart emits', () => {
+  it('reaches conn.actor.on() after the commit, in order, with the state already visible', () => {
+    const { memory, clock, conn } = setup({ backoff: { initialDelay: 100 } });
+    const heard: string[] = [];
+    const record = (event: ConnectionEmitted) => heard.push(`${event.type}@${conn.state}`);
+    for (const type of ['opened', 'leftOpen', 'disconnected', 'retrying', 'closed', 'failed'] as const) conn.actor.on(type, record);
+    memory.last!.accept();
+    memory.last!.error('reset');
+    memory.last!.close(1006);
+    clock.increment(1_000);
+    memory.last!.accept();
+    conn.close(1000, 'bye');
+    memory.last!.close(1000, 'bye');
+    expect(heard).toEqual([
+      'opened@open',
+      'failed@open',
+      'leftOpen@reconnecting.backoff',
+      'disconnected@reconnecting.backoff',
+      'retrying@reconnecting.backoff',
+      'opened@open',
+      'leftOpen@closing',
+      'closed@closed',
+    ]);
+  });
+});
+
+describe('closedBy is read from the chart', () => {
+  it('stays the last close through a new session and a closing handshake, and changes only when closed again', () => {
+    const { memory, conn } = setup();
+    expect(conn.closedBy).toBeNull();
+    memory.last!.accept();
+    memory.last!.close(1008, 'policy');
+    expect(conn.state).toBe('closed');
+    const first = conn.closedBy;
+    expect(first).toMatchObject({ kind: 'fatal', code: 1008 });
+    conn.reconnect();
+    memory.last!.accept();
+    expect(conn.closedBy).toBe(first);
+    conn.close(4001, 'leaving');
+    expect(conn.state).toBe('closing');
+    expect(conn.closedBy).toBe(first);
+    memory.last!.close(4001, 'leaving');
+    expect(conn.closedBy).toEqual({ kind: 'user', code: 4001, reason: 'leaving', wasClean: true });
+  });
+
+  it('a closing handshake that times out is the user close, not clean', () => {
+    const { memory, clock, conn } = setup({ closeTimeout: 1_000 });
+    memory.last!.accept();
+    conn.close(4002, 'bye');
+    clock.increment(1_000);
+    expect(conn.state).toBe('closed');
+    expect(conn.closedBy).toEqual({ kind: 'user', code: 4002, reason: 'bye', wasClean: false });
+  });
+});
