@@ -15,6 +15,9 @@ import type * as Socketchart from '../../src/index.js';
 import { leaderMachine } from '../../src/shared/leaderMachine.js';
 import { toMermaid } from '../../src/visualize/mermaid.js';
 import { type AckServer, type AckSession, attachAckServer } from '../../src/server/index.js';
+import { atLeastOnce } from '../../src/delivery/atLeastOnce.js';
+import type { DeliveryHost, DeliveryLayer } from '../../src/delivery/types.js';
+import { type LeaderPost, SharedSession } from '../../src/shared/session.js';
 
 const WAIT = { timeout: 5_000, polling: 10 } as const;
 
@@ -243,6 +246,71 @@ describe('the leader chart', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     const block = /<!-- shared-diagram:start -->\n```mermaid\n([\s\S]*?)```\n<!-- shared-diagram:end -->/.exec(readme)?.[1];
     expect(block).toBe(toMermaid(leaderMachine));
+  });
+});
+
+describe('the session every tab keeps (session.ts, no browser needed)', () => {
+  /** A tab's session copy; what it publishes as leader lands in `posts`, its backlog acks in `logged`. */
+  function tabSession(tab: string, relaying: () => { from: string; seq: number } | null = () => null) {
+    const posts: LeaderPost[] = [];
+    const logged: number[] = [];
+    const session = new SharedSession({ tab, publish: (msg) => posts.push(structuredClone(msg)), relaying, logged: (n) => logged.push(n) });
+    return { session, posts, logged };
+  }
+
+  /** The real layer on a host that records its frames (the connection's part, without a socket). */
+  function layerOn(frames: string[]): DeliveryLayer {
+    const host: DeliveryHost = {
+      write: (frame) => (frames.push(String(frame)), true),
+      mayWrite: () => true,
+      waitToWrite: () => {},
+      drop: () => {},
+      setTimeout: () => 0,
+      clearTimeout: () => {},
+    };
+    return atLeastOnce()(host);
+  }
+
+  const tick = () => new Promise<void>((resolve) => queueMicrotask(resolve));
+
+  it('a new leader that saw less than another tab resumes from its own mark; the other tab skips what it already had', async () => {
+    const a = tabSession('A', () => ({ from: 'B', seq: 1 }));
+    const framesA: string[] = [];
+    const layerA = layerOn(framesA);
+    layerA.share?.(a.session);
+    a.session.lead(layerA);
+    const b = tabSession('B');
+    const c = tabSession('C');
+    for (const follower of [b, c]) follower.session.announced(a.session.wire() as never, 'A');
+
+    // A follower's send: numbered, logged to the tabs before it is written; the log entry acknowledges it.
+    layerA.opened();
+    layerA.send('from B', 'from B');
+    expect(framesA.some((f) => f.startsWith('1:'))).toBe(false);
+    await tick();
+    expect(framesA.at(-1)).toBe('1:from B');
+    const log = a.posts.find((p) => p.t === 'log');
+    expect(log).toMatchObject({ entries: [{ seq: 1, data: 'from B', from: 'B', tabSeq: 1 }] });
+    for (const follower of [b, c]) follower.session.apply({ ...(log as Extract<LeaderPost, { t: 'log' }>), from: 'A', epoch: 1 });
+    expect(b.logged).toEqual([1]);
+
+    // Inbound 1..10 relayed by A; B got 1..8 before it took the lock, C all ten.
+    for (let seq = 1; seq <= 10; seq++) {
+      if (seq <= 8) expect(b.session.accept(seq, 'A')).toBe(true);
+      expect(c.session.accept(seq, 'A')).toBe(true);
+    }
+    // B leads: its layer resumes A's session with B's own mark and A's unacknowledged message under its seq.
+    const framesB: string[] = [];
+    const layerB = layerOn(framesB);
+    layerB.share?.(b.session);
+    b.session.lead(layerB);
+    layerB.opened();
+    const sid = (a.session.wire() as { sid: string }).sid;
+    expect(framesB).toEqual([`{"type":"hello","sid":"${sid}","ack":8,"next":1}`, '1:from B']);
+    // The server replays 9 and 10 to B; C had them from A and skips them, then takes 11 (twice: one frame, a batch).
+    expect([9, 10, 11, 11].map((seq) => c.session.accept(seq, 'B'))).toEqual([false, false, true, true]);
+    // A late message of A's with a seq C has is not taken either.
+    expect(c.session.accept(11, 'A')).toBe(false);
   });
 });
 
