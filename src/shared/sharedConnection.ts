@@ -27,6 +27,7 @@ import { type SharedConnectionOptions, lockNameOf, newTabId, notCloneable } from
 import { FollowerRequests } from './asked.js';
 import { watchConnection } from './mirror.js';
 import { SharedSession } from './session.js';
+import { TabChannel } from './channel.js';
 import { type DeliveryLayer, watchLayers } from '../delivery/types.js';
 import {
   type LeaderSnapshot,
@@ -37,7 +38,6 @@ import {
   fromWireClosedReason,
   readyStateOfPath,
   toWireClosedReason,
-  toWireError,
 } from './protocol.js';
 
 type Handler<E> = { bivarianceHack(event: E): void }['bivarianceHack'] | null;
@@ -69,7 +69,7 @@ export class SharedConnection<In = unknown, Out = SendData> {
   readonly actor: Actor<LeaderMachine>;
 
   readonly #tab: string;
-  readonly #channel: BroadcastChannel | null;
+  readonly #channel: TabChannel;
   /** This tab's own connection: open only while it leads. */
   readonly #conn: Connection<In, Out>;
   readonly #events: TabEvents;
@@ -94,7 +94,6 @@ export class SharedConnection<In = unknown, Out = SendData> {
   readonly #session: SharedSession | null = null;
   /** This tab stopped leading and its session goes on in the next leader: its connection's `closed` drops are not final. */
   #handingOver = false;
-  #channelClosed = false;
 
   /** @internal use `createSharedConnection` */
   constructor(url: PerAttempt<string | URL>, options: SharedConnectionOptions<In, Out>, create: Create<In, Out>) {
@@ -143,8 +142,7 @@ export class SharedConnection<In = unknown, Out = SendData> {
       });
       layer.share(this.#session);
     }
-    this.#channel = this.shared ? new BroadcastChannel(`${lockName}#v${SHARED_PROTOCOL_VERSION}`) : null;
-    if (this.#channel) this.#channel.onmessage = (e: MessageEvent<WireMessage>) => this.#receive(e.data);
+    this.#channel = new TabChannel(this.shared ? `${lockName}#v${SHARED_PROTOCOL_VERSION}` : null, (msg) => this.#receive(msg));
 
     this.actor = createActor(leaderMachine, {
       input: { name: lockName, tab: this.#tab, shareable: this.shared },
@@ -155,7 +153,7 @@ export class SharedConnection<In = unknown, Out = SendData> {
     this.actor.on('follow', (e) => this.#follow(e.leader, e.epoch));
     this.actor.on('lost', () => this.#showLost());
     this.actor.start();
-    if (this.#channel) {
+    if (this.#channel.exists) {
       this.#post({ t: 'hello', from: this.#tab });
       // A leader whose page goes away says so, so followers show the handover at once instead of at the next leader.
       if (typeof addEventListener === 'function') {
@@ -290,8 +288,8 @@ export class SharedConnection<In = unknown, Out = SendData> {
     // A leader resigns here: it says bye and closes its socket (its own listeners see that close).
     this.actor.send({ type: 'CLOSE' });
     // A leader's connection reports what it could not deliver as it ends, some of it to the tabs that sent it.
-    if (leading) return this.#closeChannelWhenEnded();
-    this.#closeChannel();
+    if (leading) return this.#channel.closeWhenEnded(this.#conn as Connection<unknown, never>);
+    this.#channel.close();
     this.#conn.close(code, reason); // never opened: this only ends it
     // This tab's messages the session holds may still go out through the next leader, as its backlog may.
     for (const entry of this.#session?.ownHeld() ?? []) this.#dispatch(new DropEvent(entry.data, 'closed', now(), 'message' in entry ? entry.message : entry.data));
@@ -352,7 +350,7 @@ export class SharedConnection<In = unknown, Out = SendData> {
     this.#asked.handTo(this.#conn as Connection<unknown, Out>);
     // A session that was idle or closed stays so until someone calls open().
     if (this.#state !== 'idle' && this.#state !== 'closed') this.#conn.open();
-    if (this.#channel) this.#announce();
+    if (this.#channel.exists) this.#announce();
   }
 
   #announce(to?: string): void {
@@ -366,9 +364,9 @@ export class SharedConnection<In = unknown, Out = SendData> {
     this.#relay.resign();
     if (this.#session !== null) {
       this.#session.handOver();
-      this.#handingOver = this.#channel !== null;
+      this.#handingOver = this.#channel.exists;
     }
-    if (this.#channel) this.#post({ t: 'bye', from: this.#tab, epoch: this.#epoch });
+    if (this.#channel.exists) this.#post({ t: 'bye', from: this.#tab, epoch: this.#epoch });
     this.#leader = null;
     // Followers keep every send and request until acknowledged: the next leader gets them again; only this tab's
     // own listeners hear this close.
@@ -514,35 +512,11 @@ export class SharedConnection<In = unknown, Out = SendData> {
   }
 
   #post(msg: WireMessage): void {
-    if (!this.#channelClosed) this.#channel?.postMessage(msg);
+    this.#channel.post(msg);
   }
 
-  #closeChannel(): void {
-    this.#channelClosed = true;
-    this.#channel?.close();
-  }
-
-  /** Once this tab's connection has ended, and reported its drops (a task later). */
-  #closeChannelWhenEnded(): void {
-    const later = () => setTimeout(() => this.#closeChannel(), 0);
-    if (this.#conn.readyState === 3 && this.#conn.state === 'closed') return void later();
-    const onChange = (e: { to: string }) => {
-      if (e.to !== 'closed') return;
-      this.#conn.removeEventListener('statechange', onChange);
-      later();
-    };
-    this.#conn.addEventListener('statechange', onChange);
-  }
-
-  /** Like #post, but a value structured clone cannot copy still reaches the followers, as a report. */
   #broadcast(msg: WireMessage): void {
-    if (!this.#channel || this.#channelClosed) return;
-    try {
-      this.#channel.postMessage(msg);
-    } catch (error) {
-      const problem = toWireError(new SocketchartError('ERR_INVALID_DATA', `A ${msg.t} the leader could not copy to this tab (structured clone): ${(error as Error).message}`));
-      this.#channel.postMessage({ t: 'event', from: this.#tab, epoch: this.#epoch, event: { type: 'invalid-message', data: null, problem } });
-    }
+    this.#channel.broadcast(msg, this.#tab, this.#epoch);
   }
 
   #sync(snap: LeaderSnapshot, event: string): void {
