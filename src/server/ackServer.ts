@@ -11,7 +11,15 @@ import { SocketchartError, invalidOption } from '../errors.js';
 import { ClaimWatch } from './claimWatch.js';
 import { appHooks } from './hooks.js';
 import { type LocalContext, MemorySession, isThenable } from './memorySession.js';
-import { type AckServer, type AckServerOptions, type AckServerStats, MAX_UNFLUSHED_PONGS, resolveServerOptions } from './options.js';
+import {
+  type AckServer,
+  type AckServerOptions,
+  type AckServerStats,
+  LISTEN_RETRY_MAX_MS,
+  LISTEN_RETRY_MIN_MS,
+  MAX_UNFLUSHED_PONGS,
+  resolveServerOptions,
+} from './options.js';
 import { SharedSession } from './session.js';
 import type { SharedContext } from './sharedContext.js';
 import { LEASE_RENEW_MS, type SessionStore, type SharedSessionStore, type StoreNotice, isSharedStore } from './store.js';
@@ -56,7 +64,7 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
   const sessions = new Map<string, MemorySession>();
   const loading = new Map<string, Promise<MemorySession | undefined>>();
   let closed = false;
-  const stats: AckServerStats = { created: 0, resumed: 0, expired: 0, processed: 0, duplicates: 0, replayed: 0, refused: 0, storeFailures: 0, undelivered: 0 };
+  const stats: AckServerStats = { created: 0, resumed: 0, expired: 0, processed: 0, duplicates: 0, replayed: 0, refused: 0, storeFailures: 0, undelivered: 0, deadLetters: 0 };
 
   const { report, warnOnce, storeFailure, callOnMessage, callHook } = appHooks(options, stats);
 
@@ -200,6 +208,16 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
       if (options.onError) report(new SocketchartError(reason === 'full' ? 'ERR_QUEUE_FULL' : 'ERR_CONNECTION_CLOSED', message), session);
       else warnOnce('SOCKETCHART_UNDELIVERED', `socketchart: ${message} stats.undelivered counts them.`);
     },
+    deadLetter(session, payload, message, error) {
+      stats.deadLetters++;
+      if (options.onDeadLetter) {
+        callHook(options.onDeadLetter, session, payload, message, error);
+        return;
+      }
+      const text = `Client message ${message.key} was recorded as processed without its message.commit() effects after ${o.maxEffectFailures} failures (last: ${error.message}); pass onDeadLetter to keep it.`;
+      if (options.onError) report(new SocketchartError('ERR_INVALID_DATA', text, { cause: error }), session);
+      else warnOnce('SOCKETCHART_DEAD_LETTER', `socketchart: ${text} stats.deadLetters counts them.`);
+    },
     report,
     storeFailure,
     fail,
@@ -213,7 +231,9 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
    * session attaches with the state the store gave. Frames wait in the backlog meanwhile.
    */
   function sharedHello(link: Link, key: string, frame: { sid: string; ack: number; next: number }, sharedStore: SharedSessionStore): void {
-    if (!sharedStore.available()) {
+    // Not listening yet (Redis was down at startup): without takeover notices this node could go on acting for a
+    // session another node took, until its next fenced call. Refused like an unreachable store; the client retries.
+    if (!sharedStore.available() || !listening) {
       fail(link, ACK_CLOSE_CODES.serverError, 'session store unavailable');
       return;
     }
@@ -226,7 +246,11 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
     link.backlog = [];
     link.backlogBytes = 0;
     const watch = claims.start(key);
-    sharedStore.claim(key, node, frame, o.sessionTtl).then(
+    // An async onMessage of this session still running here: claim once its mark is sent, or the claim would
+    // refuse that mark and the message would be processed again on the new socket (bounded by helloTimeout).
+    const idle = existing?.idle();
+    const claim = () => sharedStore.claim(key, node, frame, o.sessionTtl);
+    (idle ? idle.then(claim) : claim()).then(
       (result) => {
         if (existing && existing.claiming > 0) existing.claiming--;
         const lostAt = claims.end(key, watch);
@@ -292,6 +316,7 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
       sharedStore.touch(session.id, epoch, o.sessionTtl).then(
         (result) => {
           if (result === 'stale') session.staleAt(epoch);
+          else if (result === 'missing') session.missingAt(epoch);
           else if (result > 1) session.noticeOut(result - 1);
         },
         (error: unknown) => storeFailure(error, session),
@@ -299,12 +324,34 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
     }
   };
   if (sharedStore) leaseTimer = clock.setTimeout(renewLeases, LEASE_RENEW_MS);
-  if (sharedStore) {
-    stopListening = sharedStore.listen(node, onNotice, (error) => storeFailure(error, null)).catch((error: unknown) => {
-      storeFailure(error, null);
-      return null;
-    });
-  }
+  // Subscribing to this node's notices: a failure (Redis down at startup) is reported and retried with backoff for
+  // as long as the server runs; new sessions are refused until it succeeds.
+  let listening = false;
+  let listenTimer: unknown = null;
+  const stopAttempt = new AbortController();
+  const listen = (delay: number) => {
+    if (!sharedStore || closed) return;
+    stopListening = sharedStore.listen(node, onNotice, (error) => storeFailure(error, null), stopAttempt.signal).then(
+      (stop) => {
+        if (closed) {
+          void stop().catch((error: unknown) => storeFailure(error, null));
+          return null;
+        }
+        listening = true;
+        return stop;
+      },
+      (error: unknown) => {
+        if (closed) return null;
+        storeFailure(error, null);
+        listenTimer = clock.setTimeout(() => {
+          listenTimer = null;
+          listen(Math.min(delay * 2, LISTEN_RETRY_MAX_MS));
+        }, delay);
+        return null;
+      },
+    );
+  };
+  listen(LISTEN_RETRY_MIN_MS);
 
   const sendTo = async (sessionId: string, data: AckSendData): Promise<boolean> => {
     const stored = storedPayload(data);
@@ -453,6 +500,8 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
     for (const session of sessions.values()) session.dispose();
     for (const session of shared.values()) session.dispose();
     if (leaseTimer !== null) clock.clearTimeout(leaseTimer);
+    if (listenTimer !== null) clock.clearTimeout(listenTimer);
+    stopAttempt.abort();
     void stopListening.then((stop) => stop?.()).catch((error: unknown) => storeFailure(error, null));
   };
   wss.on('connection', onConnection);

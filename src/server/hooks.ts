@@ -3,7 +3,7 @@
  * an app bug), infrastructure failures are counted and warned about once per kind, never rethrown.
  */
 import type { AckServerOptions, AckServerStats } from './options.js';
-import type { AckSession } from './types.js';
+import type { AckMessage, AckPayload, AckSession } from './types.js';
 
 export function appHooks(options: AckServerOptions, stats: AckServerStats) {
   const rethrow = (error: unknown) =>
@@ -41,14 +41,8 @@ export function appHooks(options: AckServerOptions, stats: AckServerStats) {
     }
   };
 
-  /**
-   * onMessage is synchronous (the mark is recorded when it returns); one written `async` returns a promise whose
-   * rejection would bypass onError as an unhandled rejection: it is reported like a throw.
-   */
-  const callOnMessage: typeof options.onMessage = (session, payload, message) => {
-    const result: unknown = options.onMessage(session, payload, message);
-    if (result instanceof Promise) result.catch((error: unknown) => report(error, session));
-  };
+  /** The app's onMessage, called as a method; the session awaits what it returns (and reports a rejection). */
+  const callOnMessage = (session: AckSession, payload: AckPayload, message: AckMessage): unknown => options.onMessage(session, payload, message);
 
   /** Runs one of the app's session hooks: what it throws goes to onError, never into the server's own work. */
   function callHook<A extends unknown[]>(hook: ((session: AckSession, ...args: A) => void) | undefined, session: AckSession, ...args: A): void {

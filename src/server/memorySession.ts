@@ -79,6 +79,11 @@ export class MemorySession implements LinkedSession {
     this.#pump();
   };
   ended = false;
+  /** An async onMessage has not settled: client frames wait in `#queue`, in order. */
+  #busy = false;
+  #queue: Array<[number, AckPayload]> = [];
+  /** Bytes in `#queue`, bounded by `maxBacklogBytes` (a handler slower than the client's frames). */
+  #queueBytes = 0;
 
   readonly #c: LocalContext;
 
@@ -191,6 +196,21 @@ export class MemorySession implements LinkedSession {
   }
 
   data(seq: number, payload: AckPayload): void {
+    if (this.#busy) {
+      this.#queueBytes += typeof payload === 'string' ? payload.length * 3 : payload.byteLength;
+      if (this.#queueBytes > this.#c.o.maxBacklogBytes) {
+        this.#dropQueue();
+        const link = this.link;
+        if (link) this.#c.fail(link, ACK_CLOSE_CODES.tryAgainLater, 'onMessage too slow');
+        return;
+      }
+      this.#queue.push([seq, payload]);
+      return;
+    }
+    this.#handle(seq, payload);
+  }
+
+  #handle(seq: number, payload: AckPayload): void {
     const r = this.record;
     const verdict = classifySeq(seq, r.lastIn);
     if (verdict === 'duplicate') {
@@ -205,7 +225,6 @@ export class MemorySession implements LinkedSession {
       this.link?.ws.close(ACK_CLOSE_CODES.sequenceGap, `expected seq ${r.lastIn + 1}, got ${seq}`);
       return;
     }
-    r.lastIn = seq;
     this.#c.stats.processed++;
     // In memory the mark is recorded in this same tick, so an effect run right after onMessage is committed
     // with it: both happen, or the process died and neither is remembered.
@@ -222,15 +241,62 @@ export class MemorySession implements LinkedSession {
         effects.push(effect);
       },
     };
-    try {
-      this.#c.onMessage(this, payload, message);
+    // The mark (lastIn) and the effects, once onMessage is done; a handler that failed counts as processed,
+    // without its effects.
+    const record = (failure: { error: unknown } | null) => {
       open = false;
-      for (const effect of effects) effect();
+      r.lastIn = seq;
+      try {
+        if (failure) throw failure.error;
+        for (const effect of effects) effect();
+      } catch (error) {
+        this.#c.report(error, this);
+      }
+      this.#scheduleAck();
+    };
+    let result: unknown;
+    r.lastIn = seq;
+    try {
+      result = this.#c.onMessage(this, payload, message);
     } catch (error) {
-      this.#c.report(error, this);
+      record({ error });
+      return;
     }
-    open = false;
-    this.#scheduleAck();
+    if (!isThenable(result)) {
+      record(null);
+      return;
+    }
+    // Async: the message is not processed until its promise settles, and the next one waits. Ended meanwhile,
+    // neither the mark nor the effects are recorded (the client replays it into its next session).
+    r.lastIn = seq - 1;
+    this.#busy = true;
+    const settled = (failure: { error: unknown } | null) => {
+      this.#busy = false;
+      if (this.ended) {
+        open = false;
+        return;
+      }
+      record(failure);
+      this.#drain();
+    };
+    Promise.resolve(result).then(
+      () => settled(null),
+      (error: unknown) => settled({ error }),
+    );
+  }
+
+  /** Frames that waited for an async onMessage, in order, until the next async one. */
+  #drain(): void {
+    while (!this.#busy && !this.ended && this.#queue.length > 0) {
+      const [seq, payload] = this.#queue.shift() as [number, AckPayload];
+      this.#queueBytes -= typeof payload === 'string' ? payload.length * 3 : payload.byteLength;
+      this.#handle(seq, payload);
+    }
+  }
+
+  #dropQueue(): void {
+    this.#queue = [];
+    this.#queueBytes = 0;
   }
 
   /** Whether `hello` may resume this session: it cannot acknowledge more than was ever exchanged. */
@@ -388,6 +454,7 @@ export class MemorySession implements LinkedSession {
   /** Ends the session's state: removed here and from the store; gives back what was never acknowledged. */
   #forget(): AckPayload[] {
     this.ended = true;
+    this.#dropQueue();
     this.dispose();
     if (this.#c.sessions.get(this.id) === this) this.#c.sessions.delete(this.id);
     thenOrNow(() => this.#c.store.delete(this.id, this.record.epoch), () => undefined, (error) => this.#c.storeFailure(error, this));

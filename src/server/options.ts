@@ -10,7 +10,10 @@ import type { AckMessage, AckPayload, AckSendData, AckSession, Clock, Undelivere
 export interface AckServerOptions {
   /**
    * Each client message, once (a replayed duplicate is acknowledged and skipped), in order. `message.key` is its
-   * idempotency key; `message.commit(effect)` records an effect together with the processed mark.
+   * idempotency key; `message.commit(effect)` records an effect together with the processed mark. It may be
+   * async: the message is marked processed (and acknowledged) when its promise settles, and the session's next
+   * message waits until then. If it throws or rejects, the error goes to `onError`, its `commit()` effects are
+   * discarded, and the message still counts as processed.
    */
   onMessage(session: AckSession, payload: AckPayload, message: AckMessage): void;
   /** A socket attached to a session: new (`resumed: false`) or resumed. Messages sent here follow the replay. */
@@ -24,6 +27,14 @@ export interface AckServerOptions {
    * `onError`: counted in `stats.undelivered`, one process warning)
    */
   onUndelivered?(session: AckSession, undelivered: AckPayload[], reason: UndeliveredReason): void;
+  /**
+   * A client message whose `message.commit()` effects failed in a shared store `maxEffectFailures` times in a row
+   * (each failure also went to `onError`): it is now recorded as processed without them, so the client stops
+   * replaying it. Keep it (a dead-letter queue) or act on it here.
+   * @default reported to `onError` as an `ERR_INVALID_DATA` SocketchartError naming the message (without
+   * `onError`: counted in `stats.deadLetters`, one process warning)
+   */
+  onDeadLetter?(session: AckSession, payload: AckPayload, message: { key: string; seq: number }, error: Error): void;
   /** A frame outside the protocol (auth messages, app-level pings): not sequenced, not acknowledged. */
   onUnsequenced?(socket: WebSocket, payload: AckPayload, session: AckSession | null): void;
   /**
@@ -60,6 +71,13 @@ export interface AckServerOptions {
   sessionTtl?: number;
   /** @default 10000 */
   maxUnacked?: number;
+  /**
+   * With a shared store: how many times in a row a client message's `message.commit()` effects may fail (the
+   * socket is closed with 1011 after each, and the client replays the message) before it is recorded as processed
+   * without them and handed to `onDeadLetter`. Counted in the store, across nodes.
+   * @default 3
+   */
+  maxEffectFailures?: number;
   /** @default 8388608 (8 MiB) */
   maxUnackedBytes?: number;
   /** New sessions beyond this are refused with 1013 (try again later). @default 100000 */
@@ -115,6 +133,8 @@ export interface AckServerStats {
   storeFailures: number;
   /** Messages `send()` accepted and a shared store then refused (each also goes to `onUndelivered`). */
   undelivered: number;
+  /** Client messages recorded without their effects after `maxEffectFailures` failures (each goes to `onDeadLetter`). */
+  deadLetters: number;
 }
 
 export interface AckServer {
@@ -145,6 +165,7 @@ export const ACK_SERVER_DEFAULTS = Object.freeze({
   helloTimeout: 10_000,
   maxPreHelloSockets: 10_000,
   maxBacklogBytes: 1_048_576,
+  maxEffectFailures: 3,
 });
 
 /**
@@ -170,7 +191,7 @@ const realClock: Clock = {
 export function resolveServerOptions(options: AckServerOptions) {
   if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object with onMessage', options);
   if (typeof options.onMessage !== 'function') throw invalidOption('onMessage', 'a function (session, payload) => void', options.onMessage);
-  for (const name of ['onSession', 'onExpire', 'onUndelivered', 'onUnsequenced', 'onPlainConnection', 'onError', 'sessionKey'] as const) {
+  for (const name of ['onSession', 'onExpire', 'onUndelivered', 'onDeadLetter', 'onUnsequenced', 'onPlainConnection', 'onError', 'sessionKey'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') throw invalidOption(name, 'a function', options[name]);
   }
   const store = options.store ?? createMemorySessionStore();
@@ -217,6 +238,7 @@ export function resolveServerOptions(options: AckServerOptions) {
     helloTimeout: number('helloTimeout', 1, false, false, true),
     maxPreHelloSockets: number('maxPreHelloSockets', 1, true, true),
     maxBacklogBytes: number('maxBacklogBytes', 0, true, true),
+    maxEffectFailures: number('maxEffectFailures', 1, true, false),
     answerPings: options.answerPings ?? true,
   };
 }
@@ -231,3 +253,12 @@ export type ResolvedServerOptions = ReturnType<typeof resolveServerOptions>;
  */
 export const EXPIRY_RETRY_MS = 1_000;
 export const EXPIRY_RETRIES = 30;
+
+/**
+ * A shared store's subscription to its node's notices, when it fails (Redis down at startup): retried after
+ * LISTEN_RETRY_MIN_MS, doubling up to LISTEN_RETRY_MAX_MS, for as long as the server runs; each failure goes to
+ * onError. Until it succeeds the node refuses new sessions (1011): without the notices it would not learn at once
+ * that another node took a session over.
+ */
+export const LISTEN_RETRY_MIN_MS = 250;
+export const LISTEN_RETRY_MAX_MS = 5_000;

@@ -54,14 +54,31 @@ const UNBOUNDED = Number.MAX_SAFE_INTEGER;
 // Lua: numbers become keys and fields through %d (tostring would write 1e+15).
 const K = `local function k(x) return string.format('%d', x) end\n`;
 
+// Whether `epoch` still owns session `s`: 0 yes; -1 no, a later claim of the same session took it (stale); -2 no,
+// the session it claimed is gone (its keys expired or were removed, and maybe a new session was created under the
+// same key since). A new session's epoch starts at Redis' clock in µs ('c' keeps it), above every epoch of an
+// earlier session under that key (each claim of which took at least 1 µs of Redis' time): so an epoch below 'c'
+// names a session that is gone, and a node holding one reports it expired rather than taken over.
+const OWNER = `
+local function owner(s, epoch)
+  local v = redis.call('HMGET', s, 'e', 'c')
+  if not v[1] then return -2 end
+  if tonumber(v[1]) == epoch then return 0 end
+  if tonumber(v[2] or '0') > epoch then return -2 end
+  return -1
+end
+`;
+
 const CLAIM = `${K}
 local s, o = KEYS[1], KEYS[2]
 local node, hack, hnext = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 if redis.call('EXISTS', s) == 0 then
   redis.call('DEL', o)
-  redis.call('HSET', s, 'e', 1, 'w', node, 'i', k(hnext - 1), 'n', 1, 'f', 1, 'b', 0, 'a', 1)
+  local t = redis.call('TIME')
+  local e = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  redis.call('HSET', s, 'e', k(e), 'c', k(e), 'w', node, 'i', k(hnext - 1), 'n', 1, 'f', 1, 'b', 0, 'a', 1)
   if ARGV[6] ~= '' then redis.call('PEXPIRE', s, ARGV[6]) end
-  return {0, 1, hnext - 1, 1}
+  return {0, e, hnext - 1, 1}
 end
 local v = redis.call('HMGET', s, 'e', 'w', 'i', 'n', 'f', 'b')
 local e, w, i, n, f, b = tonumber(v[1]), v[2], tonumber(v[3]), tonumber(v[4]), tonumber(v[5]), tonumber(v[6])
@@ -88,17 +105,20 @@ for seq = f, n - 1 do out[#out + 1] = redis.call('HGET', o, k(seq)) end
 return out
 `;
 
-const FENCE = `
-local v = redis.call('HMGET', KEYS[1], 'e', 'i')
-if tonumber(v[1]) ~= tonumber(ARGV[1]) then return -1 end
-return tonumber(v[2])
+const FENCE = `${OWNER}
+local st = owner(KEYS[1], tonumber(ARGV[1]))
+if st < 0 then return st end
+return tonumber(redis.call('HGET', KEYS[1], 'i'))
 `;
 
-const APPEND = `${K}
+const APPEND = `${K}${OWNER}
 local s, o = KEYS[1], KEYS[2]
 local v = redis.call('HMGET', s, 'e', 'n', 'f', 'b', 'w', 'a')
 if not v[1] then return -2 end
-if ARGV[1] ~= '' and tonumber(v[1]) ~= tonumber(ARGV[1]) then return -1 end
+if ARGV[1] ~= '' then
+  local st = owner(s, tonumber(ARGV[1]))
+  if st < 0 then return st end
+end
 local n, f, b = tonumber(v[2]), tonumber(v[3]), tonumber(v[4])
 local len = string.len(ARGV[2]) - 1
 if n - f >= tonumber(ARGV[3]) or b + len > tonumber(ARGV[4]) then return 0 end
@@ -110,30 +130,40 @@ if ARGV[1] == '' and v[6] == '1' then redis.call('PUBLISH', ARGV[5] .. v[5], 'o 
 return n
 `;
 
-// Effects run first: if one fails, the mark is not recorded (the message is processed again on resume); commands
-// before the failing one stay applied, as Redis never rolls a script back.
-const MARK = `${K}
-local v = redis.call('HMGET', KEYS[1], 'e', 'i')
-if tonumber(v[1]) ~= tonumber(ARGV[1]) then return -1 end
+// Effects run first: if one fails, the mark is not recorded and the failure is counted for this seq in the session
+// ('x': the seq, 'y': its failed attempts, on whichever node they ran), so the server can bound an effect that
+// always fails. Commands before the failing one stay applied, as Redis never rolls a script back.
+const MARK = `${K}${OWNER}
+local s = KEYS[1]
+local st = owner(s, tonumber(ARGV[1]))
+if st < 0 then return st end
 local seq = tonumber(ARGV[2])
-if seq ~= tonumber(v[2]) + 1 then return -3 end
+if seq ~= tonumber(redis.call('HGET', s, 'i')) + 1 then return -3 end
 local p = 4
-for _ = 1, tonumber(ARGV[3]) do
+for index = 1, tonumber(ARGV[3]) do
   local argc = tonumber(ARGV[p])
   local cmd = {}
   for j = 1, argc do cmd[j] = ARGV[p + j] end
   p = p + argc + 1
-  redis.call(unpack(cmd))
+  local r = redis.pcall(unpack(cmd))
+  if type(r) == 'table' and r.err then
+    local x = redis.call('HMGET', s, 'x', 'y')
+    local attempts = 1
+    if tonumber(x[1]) == seq then attempts = tonumber(x[2]) + 1 end
+    redis.call('HSET', s, 'x', k(seq), 'y', k(attempts))
+    return {-4, attempts, index, r.err}
+  end
 end
-redis.call('HSET', KEYS[1], 'i', k(seq))
+redis.call('HSET', s, 'i', k(seq))
 return 1
 `;
 
-const TRIM = `${K}
+const TRIM = `${K}${OWNER}
 local s, o = KEYS[1], KEYS[2]
-local v = redis.call('HMGET', s, 'e', 'f', 'b', 'n')
-if tonumber(v[1]) ~= tonumber(ARGV[1]) then return -1 end
-local f, b, ack = tonumber(v[2]), tonumber(v[3]), math.min(tonumber(ARGV[2]), tonumber(v[4]) - 1)
+local st = owner(s, tonumber(ARGV[1]))
+if st < 0 then return st end
+local v = redis.call('HMGET', s, 'f', 'b', 'n')
+local f, b, ack = tonumber(v[1]), tonumber(v[2]), math.min(tonumber(ARGV[2]), tonumber(v[3]) - 1)
 if f > ack then return 1 end
 while f <= ack do
   local len = redis.call('HSTRLEN', o, k(f))
@@ -145,20 +175,21 @@ redis.call('HSET', s, 'f', k(f), 'b', k(b))
 return 1
 `;
 
-const TOUCH = `
+const TOUCH = `${OWNER}
 local s, o = KEYS[1], KEYS[2]
-local v = redis.call('HMGET', s, 'e', 'n')
-if tonumber(v[1]) ~= tonumber(ARGV[1]) then return -1 end
+local st = owner(s, tonumber(ARGV[1]))
+if st < 0 then return st end
 if ARGV[2] ~= '' then
   redis.call('PEXPIRE', s, ARGV[2])
   redis.call('PEXPIRE', o, ARGV[2])
 end
-return tonumber(v[2])
+return tonumber(redis.call('HGET', s, 'n'))
 `;
 
-const RELEASE = `
+const RELEASE = `${OWNER}
 local s, o = KEYS[1], KEYS[2]
-if tonumber(redis.call('HGET', s, 'e')) ~= tonumber(ARGV[1]) then return -1 end
+local st = owner(s, tonumber(ARGV[1]))
+if st < 0 then return st end
 redis.call('HSET', s, 'a', 0)
 if ARGV[2] ~= '' then
   redis.call('PEXPIRE', s, ARGV[2])
@@ -167,22 +198,28 @@ end
 return 1
 `;
 
-const READ = `${K}
-local out = {}
-for seq = tonumber(ARGV[1]), tonumber(ARGV[2]) do
+// Fenced like the others: an unfenced read could hand this node's client the messages of a session created
+// since under the same key.
+const READ = `${K}${OWNER}
+local st = owner(KEYS[1], tonumber(ARGV[1]))
+if st < 0 then return {st} end
+local out = {0}
+for seq = tonumber(ARGV[2]), tonumber(ARGV[3]) do
   local p = redis.call('HGET', KEYS[2], k(seq))
   if p then out[#out + 1] = seq; out[#out + 1] = p end
 end
 return out
 `;
 
-const REMOVE = `${K}
+// No "only if detached" check: with the epoch still current, a session marked attached means this node's RELEASE
+// never landed (Redis was unreachable when the socket closed); refusing then would leave it unreported.
+const REMOVE = `${K}${OWNER}
 local s, o = KEYS[1], KEYS[2]
-local v = redis.call('HMGET', s, 'e', 'a', 'f', 'n')
-if tonumber(v[1]) ~= tonumber(ARGV[1]) then return {-1} end
-if ARGV[2] == '1' and v[2] == '1' then return {-1} end
+local st = owner(s, tonumber(ARGV[1]))
+if st < 0 then return {st} end
+local v = redis.call('HMGET', s, 'f', 'n')
 local out = {1}
-for seq = tonumber(v[3]), tonumber(v[4]) - 1 do
+for seq = tonumber(v[1]), tonumber(v[2]) - 1 do
   local p = redis.call('HGET', o, k(seq))
   if p then out[#out + 1] = seq; out[#out + 1] = p end
 end
@@ -307,6 +344,9 @@ export function redisSessionStore(options: RedisSessionStoreOptions): SharedSess
     return args;
   };
 
+  /** A script's refusal: -1 a later claim owns the session, -2 the session is gone (expired, removed). */
+  const verdict = (status: number): 'stale' | 'missing' => (status === -2 ? 'missing' : 'stale');
+
   const limit = (n: number) => String(n === Infinity ? UNBOUNDED : n);
   /** Key TTL for a detached session kept `ttl` ms: '' keeps it forever. */
   const lease = (ttl: number) => (ttl === Infinity ? '' : String(Math.ceil(ttl) + grace));
@@ -321,7 +361,7 @@ export function redisSessionStore(options: RedisSessionStoreOptions): SharedSess
       const reply = (await run('CLAIM', keys(id), [node, String(hello.ack), String(hello.next), channel, id, attachedLease(ttl)])) as unknown[];
       const status = asNumber(reply[0]);
       if (status === -1) return { refused: String(reply[1]) };
-      if (status === 0) return { resumed: false, epoch: 1, lastIn: asNumber(reply[2]), nextOut: 1, unacked: [] };
+      if (status === 0) return { resumed: false, epoch: asNumber(reply[1]), lastIn: asNumber(reply[2]), nextOut: 1, unacked: [] };
       const first = asNumber(reply[4]);
       const unacked: UnackedMessage[] = [];
       for (let i = 5; i < reply.length; i++) {
@@ -332,7 +372,7 @@ export function redisSessionStore(options: RedisSessionStoreOptions): SharedSess
     },
     async fence(id, epoch) {
       const lastIn = asNumber(await run('FENCE', keys(id).slice(0, 1), [String(epoch)]));
-      return lastIn < 0 ? 'stale' : lastIn;
+      return lastIn < 0 ? verdict(lastIn) : lastIn;
     },
     async append(id, epoch, payload, limits) {
       const seq = asNumber(
@@ -345,40 +385,62 @@ export function redisSessionStore(options: RedisSessionStoreOptions): SharedSess
           id,
         ]),
       );
-      return seq === -2 ? 'unknown' : seq === -1 ? 'stale' : seq;
+      return seq < 0 ? verdict(seq) : seq;
     },
     async mark(id, epoch, seq, effects) {
-      const result = asNumber(await run('MARK', keys(id).slice(0, 1), [String(epoch), String(seq), ...effectArgs(effects)]));
+      const reply = await run('MARK', keys(id).slice(0, 1), [String(epoch), String(seq), ...effectArgs(effects)]);
+      if (Array.isArray(reply)) {
+        // [-4, attempts, index, error]: effect `index` failed; the mark was not recorded.
+        const index = asNumber(reply[2]);
+        const effect = effects[index - 1] as readonly (string | Uint8Array)[];
+        const name = typeof effect?.[0] === 'string' ? effect[0] : 'command';
+        const error = new SocketchartError(
+          'ERR_INVALID_DATA',
+          `Effect ${index} of client message ${id}:${seq} (message.commit([${JSON.stringify(name)}, ...])) failed in Redis: ${String(reply[3])}. Fix the command; the message was not recorded as processed.`,
+        );
+        return { failed: error, attempts: asNumber(reply[1]) };
+      }
+      const result = asNumber(reply);
       if (result === -3) {
         // Never expected: marks are sent in order on one connection. Loud rather than a silently skipped effect.
         throw new SocketchartError('ERR_INVALID_DATA', `The Redis store refused the mark of seq ${seq} of session ${id}: not the next one.`);
       }
-      return result === -1 ? 'stale' : 'ok';
+      return result < 0 ? verdict(result) : 'ok';
     },
     async trim(id, epoch, ack) {
-      return asNumber(await run('TRIM', keys(id), [String(epoch), String(ack)])) === -1 ? 'stale' : 'ok';
+      const result = asNumber(await run('TRIM', keys(id), [String(epoch), String(ack)]));
+      return result < 0 ? verdict(result) : 'ok';
     },
     async touch(id, epoch, ttl) {
       const next = asNumber(await run('TOUCH', keys(id), [String(epoch), attachedLease(ttl)]));
-      return next === -1 ? 'stale' : next;
+      return next < 0 ? verdict(next) : next;
     },
     async release(id, epoch, ttl) {
-      return asNumber(await run('RELEASE', keys(id), [String(epoch), lease(ttl)])) === -1 ? 'stale' : 'ok';
+      const result = asNumber(await run('RELEASE', keys(id), [String(epoch), lease(ttl)]));
+      return result < 0 ? verdict(result) : 'ok';
     },
-    async read(id, from, to) {
+    async read(id, epoch, from, to) {
       if (to < from) return [];
-      return pairs((await run('READ', keys(id), [String(from), String(to)])) as unknown[], 0);
+      const reply = (await run('READ', keys(id), [String(epoch), String(from), String(to)])) as unknown[];
+      const status = asNumber(reply[0]);
+      return status < 0 ? verdict(status) : pairs(reply, 1);
     },
-    async remove(id, epoch, onlyDetached) {
-      const reply = (await run('REMOVE', keys(id), [String(epoch), onlyDetached ? '1' : '0'])) as unknown[];
-      return asNumber(reply[0]) === -1 ? 'stale' : pairs(reply, 1);
+    async remove(id, epoch) {
+      const reply = (await run('REMOVE', keys(id), [String(epoch)])) as unknown[];
+      const status = asNumber(reply[0]);
+      return status < 0 ? verdict(status) : pairs(reply, 1);
     },
-    async listen(node, onNotice, onError) {
+    async listen(node, onNotice, onError, signal) {
       const subscriber = client.duplicate();
       // node-redis emits 'error' on every failed reconnect; unhandled, that would crash the process.
       subscriber.on('error', onError);
-      await subscriber.connect();
-      await subscriber.subscribe(channel + node, (message: string) => {
+      // While Redis is down, connect() waits as long as the client's reconnectStrategy retries: stopping the server
+      // meanwhile must end those retries, or the subscriber would outlive it.
+      const drop = () => {
+        if (subscriber.isOpen) subscriber.destroy();
+      };
+      signal?.addEventListener('abort', drop, { once: true });
+      const onMessage = (message: string) => {
         // "<kind> <id> <n>": the id is what sessionKey() made, and may itself hold spaces.
         const first = message.indexOf(' ');
         const last = message.lastIndexOf(' ');
@@ -389,12 +451,24 @@ export function redisSessionStore(options: RedisSessionStoreOptions): SharedSess
         if (!Number.isSafeInteger(value)) return;
         if (kind === 'l') onNotice({ type: 'lost', id, epoch: value } satisfies StoreNotice);
         else if (kind === 'o') onNotice({ type: 'out', id, seq: value });
-      });
+      };
+      try {
+        signal?.throwIfAborted();
+        await subscriber.connect();
+        signal?.throwIfAborted();
+        await subscriber.subscribe(channel + node, onMessage);
+      } catch (error) {
+        // A subscriber that failed to subscribe is never used: left open, it would reconnect forever, deaf.
+        drop();
+        throw error;
+      } finally {
+        signal?.removeEventListener('abort', drop);
+      }
       return async () => {
         try {
           await subscriber.close();
         } catch {
-          subscriber.destroy();
+          drop();
         }
       };
     },

@@ -6,6 +6,7 @@
  *      ^                            |
  *      +------ hello (claim) -------+
  *   attached | detached --another node claimed it (notice, or a fenced call answered 'stale')--> lost
+ *   attached | detached --the store no longer has it (a fenced call answered 'missing')--> expired (reported)
  *
  * Every change goes to the store first, fenced by the epoch this node's claim got: a server message is written to
  * the client only once the store holds it; a client message is processed only after a fence check and is
@@ -16,7 +17,8 @@ import { ACK_CLOSE_CODES, BINARY_HEADER_BYTES, ackFrame, welcomeFrame, writeSeq 
 import { AckBatcher, type SequenceVerdict, classifySeq } from '../delivery/sequencing.js';
 import { EXPIRY_RETRIES, EXPIRY_RETRY_MS } from './options.js';
 import type { SharedContext } from './sharedContext.js';
-import type { StoreEffect, UnackedMessage } from './store.js';
+import { isThenable } from './memorySession.js';
+import type { EffectFailure, Refusal, StoreEffect, UnackedMessage } from './store.js';
 import { SocketchartError } from '../errors.js';
 import {
   type AckMessage,
@@ -64,6 +66,13 @@ export class SharedSession implements LinkedSession {
   #nextToWrite = 1;
   #blocked = false;
   #filling = false;
+  /**
+   * A socket whose frames are no longer processed: a mark of one of them failed, so the store refuses the marks
+   * after it (not the next seq) and the client replays them all on its next socket.
+   */
+  #halted: Link | null = null;
+  /** An async onMessage running, settled once its mark is sent. */
+  #inFlight: Promise<unknown> | null = null;
   /** A claim of this node for this session is on its way: frames of the old socket are no longer processed. */
   claiming = 0;
   readonly #flushed = (): void => {
@@ -166,7 +175,7 @@ export class SharedSession implements LinkedSession {
       const epoch = this.epoch;
       this.#appending++;
       this.#appendingBytes += bytes;
-      let seq: number | 'unknown' | 'stale';
+      let seq: number | Refusal;
       try {
         seq = await this.#c.store.append(this.id, epoch, stored, this.#c.limits);
       } finally {
@@ -175,9 +184,13 @@ export class SharedSession implements LinkedSession {
       }
       // This node claimed the session again meanwhile (a new socket): the store refused the old epoch; retry.
       if (seq === 'stale' && this.epoch !== epoch) continue;
-      if (seq === 'stale' || seq === 'unknown') {
+      if (seq === 'stale') {
         this.staleAt(epoch);
         return 'taken-over';
+      }
+      if (seq === 'missing') {
+        this.missingAt(epoch);
+        return 'ended';
       }
       if (seq === 0) return 'full';
       // end() ran while the store was answering: its REMOVE deleted the message just stored, so it was not accepted.
@@ -197,12 +210,28 @@ export class SharedSession implements LinkedSession {
     if (epoch === this.epoch) this.lose();
   }
 
+  /**
+   * A fenced call made with `epoch` found the session gone from the store (its keys expired while this node held
+   * it, e.g. as lease renewals failed, or Redis lost its data): unlike a takeover, nobody else holds its messages.
+   * It ends here as expired: the socket is closed with 1011 (the client starts a new session) and onExpire gets
+   * this node's copy of what was unacknowledged.
+   */
+  missingAt(epoch: number): void {
+    if (epoch !== this.epoch || this.state === 'lost' || this.state === 'expired') return;
+    const link = this.link;
+    const undelivered = [...this.#out.values()].map(toPayload);
+    this.#over('expired');
+    this.#c.stats.expired++;
+    if (link) this.#c.fail(link, ACK_CLOSE_CODES.serverError, 'session expired in the store');
+    this.#c.onExpire(this, undelivered);
+  }
+
   end(code = 1000, reason = ''): AckPayload[] {
     validateEnd(code, reason);
     const undelivered = [...this.#out.values()].map(toPayload);
     const link = this.link;
     this.#over('expired');
-    this.#c.store.remove(this.id, this.epoch, false).then(
+    this.#c.store.remove(this.id, this.epoch).then(
       () => undefined,
       (error) => this.#c.storeFailure(error, this),
     );
@@ -222,6 +251,7 @@ export class SharedSession implements LinkedSession {
     this.#c.store.release(this.id, epoch, ttl).then(
       (result) => {
         if (result === 'stale') this.staleAt(epoch);
+        else if (result === 'missing') this.missingAt(epoch);
       },
       (error) => this.#c.storeFailure(error, this),
     );
@@ -229,8 +259,8 @@ export class SharedSession implements LinkedSession {
   }
 
   data(seq: number, payload: AckPayload): void {
-    if (this.state !== 'attached') return;
-    this.#inboundBytes += typeof payload === 'string' ? payload.length * 3 : payload.byteLength;
+    if (this.state !== 'attached' || this.#halted === this.link) return;
+    this.#inboundBytes += frameBytes(payload);
     if (this.#inboundBytes > this.#c.limits.maxBacklogBytes) {
       this.#dropInbound();
       this.#c.fail(this.link as Link, ACK_CLOSE_CODES.tryAgainLater, 'session store too slow');
@@ -270,6 +300,7 @@ export class SharedSession implements LinkedSession {
       (result) => {
         this.#trimming = false;
         if (result === 'stale') this.staleAt(epoch);
+        else if (result === 'missing') this.missingAt(epoch);
         else if (this.#trimTo > ack) this.#trim();
       },
       (error) => {
@@ -317,9 +348,9 @@ export class SharedSession implements LinkedSession {
   async #expire(): Promise<void> {
     this.#expiryTimer = null;
     if (this.state !== 'detached') return;
-    let result: UnackedMessage[] | 'stale';
+    let result: UnackedMessage[] | Refusal;
     try {
-      result = await this.#c.store.remove(this.id, this.epoch, true);
+      result = await this.#c.store.remove(this.id, this.epoch);
     } catch (error) {
       this.#c.storeFailure(error, this);
       if (this.state !== 'detached') return;
@@ -338,18 +369,23 @@ export class SharedSession implements LinkedSession {
       this.lose();
       return;
     }
+    // Already gone from the store (Redis dropped the keys first, or lost its data): this node's copy is all there is.
+    if (result === 'missing') result = [...this.#out].map(([seq, payload]) => ({ seq, payload }));
     this.#over('expired');
     this.#c.stats.expired++;
     this.#c.onExpire(this, result.map((m) => toPayload(m.payload)));
   }
 
-  /** Processes the waiting client frames in order: a fence check per batch, then `onMessage` and a mark per message. */
+  /**
+   * Processes the waiting client frames in order: a fence check per batch, then `onMessage` and a mark per message.
+   * An async `onMessage` is awaited before the next message, and the rest of the batch gets a new fence check.
+   */
   async #process(link: Link): Promise<void> {
     this.#processing = true;
     try {
-      while (this.#inbound.length > 0 && this.link === link && this.state === 'attached' && this.claiming === 0) {
+      while (this.#inbound.length > 0 && this.#processes(link) && this.claiming === 0) {
         const epoch = this.epoch;
-        let fenced: number | 'stale';
+        let fenced: number | Refusal;
         try {
           fenced = await this.#c.store.fence(this.id, epoch);
         } catch (error) {
@@ -360,22 +396,52 @@ export class SharedSession implements LinkedSession {
           this.staleAt(epoch);
           return;
         }
+        if (fenced === 'missing') {
+          this.missingAt(epoch);
+          return;
+        }
         // A claim sent meanwhile would refuse the marks: leave the frames to the client's replay on its new socket.
-        if (this.link !== link || this.state !== 'attached' || this.claiming > 0) return;
+        if (!this.#processes(link) || this.claiming > 0) return;
         const batch = this.#inbound;
         this.#dropInbound();
-        for (const [seq, payload] of batch) {
+        for (let i = 0; i < batch.length; i++) {
           // onMessage may have ended the session, or another node may have taken it, since the last message.
-          if (this.link !== link || this.state !== 'attached') return;
-          if (!this.#one(link, seq, payload)) return;
+          if (!this.#processes(link)) return;
+          const [seq, payload] = batch[i] as [number, AckPayload];
+          const done = this.#one(link, seq, payload);
+          if (done === false) return;
+          if (done !== true) {
+            if (!(await done)) return;
+            if (this.#processes(link)) this.#requeue(batch, i + 1);
+            break;
+          }
         }
       }
     } finally {
       this.#processing = false;
+      // Frames of a socket that attached while this loop awaited an async onMessage have nothing else to start them.
+      const current = this.link;
+      if (current !== null && current !== link && this.#inbound.length > 0) void this.#process(current);
     }
   }
 
-  #one(link: Link, seq: number, payload: AckPayload): boolean {
+  /** Whether frames of `link` are still processed here. */
+  #processes(link: Link): boolean {
+    return this.link === link && this.state === 'attached' && this.#halted !== link;
+  }
+
+  /** Puts the frames of `batch` from `from` on back at the head of the queue. */
+  #requeue(batch: Array<[number, AckPayload]>, from: number): void {
+    const rest = batch.slice(from);
+    for (const [, payload] of rest) this.#inboundBytes += frameBytes(payload);
+    this.#inbound = rest.concat(this.#inbound);
+  }
+
+  /**
+   * One client message: skipped if a duplicate, else `onMessage` and its mark. Answers whether to go on, or a
+   * promise of it when `onMessage` is async (the mark is sent when it settles).
+   */
+  #one(link: Link, seq: number, payload: AckPayload): boolean | Promise<boolean> {
     const verdict: SequenceVerdict = classifySeq(seq, this.#lastIn);
     if (verdict === 'duplicate') {
       this.#c.stats.duplicates++;
@@ -389,6 +455,9 @@ export class SharedSession implements LinkedSession {
     }
     this.#lastIn = seq;
     this.#c.stats.processed++;
+    // The mark carries the epoch this message was fenced with: if the session was claimed again meanwhile, it is
+    // refused, and the message goes to whoever holds the session now, whose state does not have it processed.
+    const epoch = this.epoch;
     const effects: StoreEffect[] = [];
     let open = true;
     const store = this.#c.store;
@@ -401,30 +470,97 @@ export class SharedSession implements LinkedSession {
         effects.push(effect);
       },
     };
-    try {
-      this.#c.onMessage(this, payload, message);
-    } catch (error) {
+    // A handler that failed counts as processed (no replay loop), without the effects it committed: as in memory.
+    const failed = (error: unknown): true => {
+      open = false;
       this.#c.report(error, this);
+      this.#mark(link, epoch, seq, payload, []);
+      return true;
+    };
+    let result: unknown;
+    try {
+      result = this.#c.onMessage(this, payload, message);
+    } catch (error) {
+      return failed(error);
+    }
+    if (isThenable(result)) {
+      const done = Promise.resolve(result).then(() => {
+        open = false;
+        this.#mark(link, epoch, seq, payload, effects);
+        return true;
+      }, failed);
+      const inFlight = (this.#inFlight = done.finally(() => {
+        if (this.#inFlight === inFlight) this.#inFlight = null;
+      }));
+      return done;
     }
     open = false;
-    const epoch = this.epoch;
+    this.#mark(link, epoch, seq, payload, effects);
+    return true;
+  }
+
+  /**
+   * Settles once no async onMessage runs (its mark sent). A resume on this node claims the session only then, so
+   * the mark lands before the claim (one connection, in order) and the message is not processed a second time.
+   */
+  idle(): Promise<unknown> | null {
+    return this.#inFlight;
+  }
+
+  /** Records message `seq` as processed (with `effects`); the ack covers it once the store answered. */
+  #mark(link: Link, epoch: number, seq: number, payload: AckPayload, effects: readonly StoreEffect[]): void {
     this.#c.store.mark(this.id, epoch, seq, effects).then(
       (result) => {
-        if (result === 'stale') {
-          this.staleAt(epoch);
-          return;
-        }
-        if (this.epoch === epoch && this.state === 'attached') this.#acks.advance(seq);
+        if (result === 'stale') this.staleAt(epoch);
+        else if (result === 'missing') this.missingAt(epoch);
+        else if (result !== 'ok') this.#effectFailed(link, epoch, seq, payload, result);
+        else if (this.epoch === epoch && this.state === 'attached') this.#acks.advance(seq);
       },
-      (error) => this.#storeFailed(link, error),
+      (error) => {
+        // After a failed mark on this socket the store refuses the later ones (not the next seq): already handled.
+        if (this.#halted !== link) this.#storeFailed(link, error);
+      },
     );
-    return true;
+  }
+
+  /**
+   * The store could not run message `seq`'s effects, so it is not recorded. The socket stops being processed and
+   * is closed with 1011: the client replays the message (and the later ones, whose marks the store now refuses).
+   * An effect that always fails would have it replayed forever: after `maxEffectFailures` failures in a row
+   * (counted in the store, whichever node ran them) the message is reported (onDeadLetter), then recorded
+   * without its effects. Reported first: if this node dies in between, the next attempt reports it again.
+   */
+  #effectFailed(link: Link, epoch: number, seq: number, payload: AckPayload, failure: EffectFailure): void {
+    this.#halt(link);
+    this.#c.storeFailure(failure.failed, this);
+    if (failure.attempts < this.#c.limits.maxEffectFailures) {
+      this.#c.fail(link, ACK_CLOSE_CODES.serverError, 'message effects failed');
+      return;
+    }
+    this.#c.deadLetter(this, payload, { key: `${this.id}:${seq}`, seq }, failure.failed);
+    this.#c.store.mark(this.id, epoch, seq, []).then(
+      (result) => {
+        if (result === 'stale') this.staleAt(epoch);
+        else if (result === 'missing') this.missingAt(epoch);
+        this.#c.fail(link, ACK_CLOSE_CODES.serverError, 'message effects failed');
+      },
+      (error) => {
+        this.#c.storeFailure(error, this);
+        this.#c.fail(link, ACK_CLOSE_CODES.serverError, 'session store failed');
+      },
+    );
+  }
+
+  /** Frames of `link` are no longer processed (it is being closed; the client replays them). */
+  #halt(link: Link): void {
+    this.#halted = link;
+    if (this.link === link) this.#dropInbound();
   }
 
   #storeFailed(link: Link, error: unknown): void {
     this.#c.storeFailure(error, this);
     // Nothing more can be recorded: the client replays what was not acknowledged on its next socket.
-    this.#dropInbound();
+    this.#halt(link);
     this.#c.fail(link, ACK_CLOSE_CODES.serverError, 'session store failed');
   }
 
@@ -470,9 +606,18 @@ export class SharedSession implements LinkedSession {
     this.#filling = true;
     const from = this.#nextToWrite;
     const to = this.#nextOut - 1;
-    this.#c.store.read(this.id, from, to).then(
+    const epoch = this.epoch;
+    this.#c.store.read(this.id, epoch, from, to).then(
       (messages) => {
         this.#filling = false;
+        if (messages === 'stale') {
+          this.staleAt(epoch);
+          return;
+        }
+        if (messages === 'missing') {
+          this.missingAt(epoch);
+          return;
+        }
         for (const m of messages) {
           if (m.seq >= this.#firstOut && !this.#out.has(m.seq)) {
             this.#out.set(m.seq, m.payload);
@@ -494,3 +639,5 @@ export class SharedSession implements LinkedSession {
   }
 }
 
+/** What a waiting frame counts against `maxBacklogBytes` (a string at its largest UTF-8 size). */
+const frameBytes = (payload: AckPayload): number => (typeof payload === 'string' ? payload.length * 3 : payload.byteLength);

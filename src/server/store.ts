@@ -108,10 +108,24 @@ export type StoreNotice =
   | { type: 'out'; id: string; seq: number };
 
 /**
+ * Why a fenced call changed nothing: `'stale'`, a later claim (another node, or this one for a newer socket) owns
+ * the session; `'missing'`, the session that epoch claimed is gone from the store (its keys expired or were
+ * removed; a new session may exist under the same key since).
+ */
+export type Refusal = 'stale' | 'missing';
+
+/** A `mark` whose effects failed in the store: not recorded; `attempts` counts this seq's failures so far. */
+export interface EffectFailure {
+  failed: Error;
+  attempts: number;
+}
+
+/**
  * A store shared by several server nodes (`socketchart/server/redis`). Unlike `SessionStore`, whose `set` writes
  * a whole record now and then, every change is one atomic, fenced operation: a node takes a session over with
  * `claim` (which bumps the epoch) and every later call carries that epoch; a call with an older epoch changes
- * nothing and answers `'stale'` (the session moved to another node). A message `append` accepted is stored before
+ * nothing and answers `'stale'` (the session moved to another node), or `'missing'` when the session it claimed
+ * is gone (expired in the store while this node held it): the node then reports it as expired, never as moved. A message `append` accepted is stored before
  * it is written to the client; a `mark` records a processed client message (and the app's effects) before it is
  * acknowledged. PROTOCOL.md, "Running several server nodes", describes the guarantees.
  */
@@ -129,37 +143,45 @@ export interface SharedSessionStore {
    * Renew the lease of a session `epoch` owns (attached on this node) for `ttl` ms; answers the session's next
    * server seq (so a node that missed an `out` notice still learns of messages other nodes stored), or `'stale'`.
    */
-  touch(id: string, epoch: number, ttl: number): Promise<number | 'stale'>;
-  /** The processed mark if `epoch` still owns the session, else `'stale'`. */
-  fence(id: string, epoch: number): Promise<number | 'stale'>;
+  touch(id: string, epoch: number, ttl: number): Promise<number | Refusal>;
+  /** The processed mark if `epoch` still owns the session, else why not. */
+  fence(id: string, epoch: number): Promise<number | Refusal>;
   /**
-   * Store a server message: its seq; 0 when it does not fit `limits`; `'unknown'` when there is no such session;
-   * `'stale'` when `epoch` no longer owns it. `epoch` null: from any node (`server.sendTo`); the store then tells
-   * the node the session is attached to (`out`).
+   * Store a server message: its seq; 0 when it does not fit `limits`; `'missing'` when there is no such session
+   * (or not the one `epoch` claimed); `'stale'` when a later claim owns it. `epoch` null: from any node
+   * (`server.sendTo`); the store then tells the node the session is attached to (`out`).
    */
   append(
     id: string,
     epoch: number | null,
     payload: string | Uint8Array,
     limits: { maxUnacked: number; maxUnackedBytes: number },
-  ): Promise<number | 'unknown' | 'stale'>;
+  ): Promise<number | Refusal>;
   /** Throws a typed error (`ERR_INVALID_DATA`) for an effect this store cannot run, at `message.commit()`. */
   checkEffect?(effect: StoreEffect): void;
-  /** Record client message `seq` as processed, running `effects` in the same atomic step. */
-  mark(id: string, epoch: number, seq: number, effects: readonly StoreEffect[]): Promise<'ok' | 'stale'>;
-  /** Forget server messages up to `ack` (the client has them). */
-  trim(id: string, epoch: number, ack: number): Promise<'ok' | 'stale'>;
-  /** The socket went: keep the session `ttl` ms (Infinity: forever) unless a node claims it. */
-  release(id: string, epoch: number, ttl: number): Promise<'ok' | 'stale'>;
-  /** Server messages `from`..`to` still held (the ones trimmed meanwhile are left out). */
-  read(id: string, from: number, to: number): Promise<UnackedMessage[]>;
   /**
-   * Delete the session if `epoch` still owns it (and, with `onlyDetached`, no socket is attached), giving back the
-   * messages never acknowledged.
+   * Record client message `seq` as processed, running `effects` in the same atomic step. If an effect fails, the
+   * mark is not recorded and the answer counts the failures of this seq so far (kept in the store, across nodes).
    */
-  remove(id: string, epoch: number, onlyDetached: boolean): Promise<UnackedMessage[] | 'stale'>;
-  /** Deliver notices for `node` to `onNotice` until the returned function is called. */
-  listen(node: string, onNotice: (notice: StoreNotice) => void, onError: (error: unknown) => void): Promise<() => Promise<void>>;
+  mark(id: string, epoch: number, seq: number, effects: readonly StoreEffect[]): Promise<'ok' | Refusal | EffectFailure>;
+  /** Forget server messages up to `ack` (the client has them). */
+  trim(id: string, epoch: number, ack: number): Promise<'ok' | Refusal>;
+  /** The socket went: keep the session `ttl` ms (Infinity: forever) unless a node claims it. */
+  release(id: string, epoch: number, ttl: number): Promise<'ok' | Refusal>;
+  /** Server messages `from`..`to` still held (the ones trimmed meanwhile are left out), if `epoch` owns the session. */
+  read(id: string, epoch: number, from: number, to: number): Promise<UnackedMessage[] | Refusal>;
+  /** Delete the session if `epoch` still owns it, giving back the messages never acknowledged. */
+  remove(id: string, epoch: number): Promise<UnackedMessage[] | Refusal>;
+  /**
+   * Deliver notices for `node` to `onNotice` until the returned function is called. Rejects when it cannot
+   * subscribe (the caller retries); `signal` abandons an attempt still waiting for the store.
+   */
+  listen(
+    node: string,
+    onNotice: (notice: StoreNotice) => void,
+    onError: (error: unknown) => void,
+    signal?: AbortSignal,
+  ): Promise<() => Promise<void>>;
 }
 
 /**

@@ -29,7 +29,8 @@ export interface AckMessage {
   /**
    * Commit `effect` together with this message's processed mark, atomically: both are recorded or neither (the
    * message is then processed again). The memory store runs functions; the Redis store runs Redis commands, e.g.
-   * `message.commit(['RPUSH', 'orders', payload])`. Only while `onMessage` runs.
+   * `message.commit(['RPUSH', 'orders', payload])`. Only while `onMessage` runs (an async one: until its promise
+   * settles); if it throws or rejects, the effects are discarded.
    */
   commit(effect: StoreEffect): void;
 }
@@ -145,7 +146,8 @@ export interface SessionStats {
 export interface SessionServer {
   readonly clock: Clock;
   readonly stats: SessionStats;
-  onMessage(session: AckSession, payload: AckPayload, message: AckMessage): void;
+  /** The app's handler: a promise (thenable) it returns is awaited before the message is marked processed. */
+  onMessage(session: AckSession, payload: AckPayload, message: AckMessage): unknown;
   report(error: unknown, session: AckSession | null): void;
   /** A store call failed: to `onError`, never rethrown (an outage must not crash the process). */
   storeFailure(error: unknown, session: AckSession | null): void;

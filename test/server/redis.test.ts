@@ -73,8 +73,14 @@ async function redisNode(
         wss.close(() => resolve());
       }),
   );
+  await listening(client, prefix, server);
   const port = (wss.address() as AddressInfo).port;
   return { wss, server, client, port, url: `ws://127.0.0.1:${port}/`, received, errors };
+}
+
+/** A node refuses sessions until it hears its notices: wait for its subscription. */
+async function listening(client: { pubSubChannels(pattern: string): Promise<string[]> }, prefix: string, server: AckServer) {
+  await until(async () => (await client.pubSubChannels(`${prefix}node:${server.node}`)).length === 1);
 }
 
 const newPrefix = () => `t${process.pid}-${++prefixCount}:`;
@@ -561,6 +567,7 @@ describe('Redis down', () => {
     const client = await redisClient();
     const server = attachAckServer(wss, { store: redisSessionStore({ client, prefix }), onMessage: () => {} });
     cleanup.push(() => new Promise<void>((resolve) => (server.close(), wss.close(() => resolve()))));
+    await listening(client, prefix, server);
     const warnings: Error[] = [];
     const onWarning = (warning: Error) => warnings.push(warning);
     process.on('warning', onWarning);
@@ -663,5 +670,313 @@ describe('Redis down', () => {
     c3.ws.send('2:after');
     await until(() => a.received.length === 2);
     expect(a.received).toEqual(['before', 'after']);
+  });
+});
+
+describe('review fixes: nothing cleared or dropped without a report, no endless retry', () => {
+  const sessionKeys = (prefix: string) => [`${prefix}{${SID}}:s`, `${prefix}{${SID}}:o`];
+
+  it.each([
+    ['its keys expired', false],
+    ['its keys expired and another node created a new session under the key', true],
+  ])('an attached session the store no longer has (%s) ends as expired: onExpire gets its unacknowledged messages, the socket 1011', async (_name, recreated) => {
+    const prefix = newPrefix();
+    const clock = new SimulatedClock();
+    let session: AckSession | null = null;
+    const expired: string[][] = [];
+    const undelivered: string[] = [];
+    const a = await redisNode(prefix, {
+      clock,
+      onSession: (s) => (session = s),
+      onExpire: (_s, payloads) => expired.push(payloads.map(String)),
+      onUndelivered: (_s, payloads) => undelivered.push(...payloads.map(String)),
+    });
+    const c = await raw(a.url);
+    c.ws.send(helloFrame(SID, 0, 1));
+    await until(() => session !== null);
+    expect(await session!.sendDurable('never-acked')).toBe(true);
+    await c.frame(2);
+    // As when lease renewals failed for longer than the lease (or Redis lost its data).
+    await a.client.del(sessionKeys(prefix));
+    if (recreated) {
+      const b = await redisNode(prefix);
+      const other = await raw(b.url);
+      other.ws.send(helloFrame(SID, 0, 1));
+      expect(JSON.parse(await other.frame(1))).toMatchObject({ resumed: false });
+    }
+    clock.increment(LEASE_RENEW_MS); // the renewal finds the session gone
+    expect(await c.closed).toEqual({ code: 1011, reason: 'session expired in the store' });
+    expect(expired).toEqual([['never-acked']]);
+    expect(session!.state).toBe('expired');
+    expect(a.server.sessions.has(SID)).toBe(false);
+    expect(a.server.stats.expired).toBe(1);
+    expect(session!.send('late')).toBe(false);
+    expect(undelivered).toEqual([]);
+  });
+
+  it('a send on its way when the store finds the session gone is reported (ended), and the rest to onExpire', async () => {
+    const prefix = newPrefix();
+    let session: AckSession | null = null;
+    const expired: string[][] = [];
+    const undelivered: Array<[string, string]> = [];
+    const a = await redisNode(prefix, {
+      onSession: (s) => (session = s),
+      onExpire: (_s, payloads) => expired.push(payloads.map(String)),
+      onUndelivered: (_s, payloads, reason) => undelivered.push(...payloads.map((p): [string, string] => [String(p), reason])),
+    });
+    const c = await raw(a.url);
+    c.ws.send(helloFrame(SID, 0, 1));
+    await until(() => session !== null);
+    expect(await session!.sendDurable('held')).toBe(true);
+    await a.client.del(sessionKeys(prefix));
+    expect(session!.send('on-its-way')).toBe(true);
+    expect((await c.closed).code).toBe(1011);
+    await until(() => undelivered.length === 1);
+    expect(undelivered).toEqual([['on-its-way', 'ended']]);
+    expect(expired).toEqual([['held']]);
+  });
+
+  it.each([
+    ['its RELEASE failed (Redis unreachable as the socket closed)', 'release'],
+    ['its keys were already gone', 'gone'],
+  ])('a detached session whose expiry finds %s reports its messages to onExpire', async (_name, how) => {
+    const prefix = newPrefix();
+    const clock = new SimulatedClock();
+    let session: AckSession | null = null;
+    const expired: string[][] = [];
+    const a = await redisNode(
+      prefix,
+      { clock, sessionTtl: 1000, onSession: (s) => (session = s), onExpire: (_s, payloads) => expired.push(payloads.map(String)) },
+      false,
+      (store) => ({
+        ...store,
+        release: how === 'release' ? () => Promise.reject(new Error('Redis unreachable')) : store.release,
+      }),
+    );
+    const c = await raw(a.url);
+    c.ws.send(helloFrame(SID, 0, 1));
+    await until(() => session !== null);
+    expect(await session!.sendDurable('never-acked')).toBe(true);
+    c.ws.terminate();
+    await until(() => session!.state === 'detached');
+    if (how === 'gone') await a.client.del(sessionKeys(prefix));
+    await new Promise((r) => setTimeout(r, 20)); // the release (or its failure) is answered
+    clock.increment(1000);
+    await until(() => expired.length === 1);
+    expect(expired).toEqual([['never-acked']]);
+    expect(session!.state).toBe('expired');
+    expect(await a.client.exists(sessionKeys(prefix))).toBe(0);
+  });
+
+  it('an effect that always fails is retried maxEffectFailures times (counted in Redis, across nodes), then dead-lettered and skipped', async () => {
+    const prefix = newPrefix();
+    const calls: string[] = [];
+    const deadLetters: Array<{ payload: string; key: string; seq: number; code: unknown }> = [];
+    const options: Partial<AckServerOptions> = {
+      ackEvery: 1,
+      onMessage: (_s, payload, message) => {
+        calls.push(`${message.key}=${String(payload)}`);
+        // A string where the command needs a list: WRONGTYPE, every time.
+        if (String(payload) === 'poison') message.commit(['RPUSH', `${prefix}a-string`, 'x']);
+        message.commit(['RPUSH', `${prefix}done`, String(payload)]);
+      },
+      onDeadLetter: (_s, payload, message, error) =>
+        deadLetters.push({ payload: String(payload), key: message.key, seq: message.seq, code: (error as { code?: unknown }).code }),
+    };
+    const a = await redisNode(prefix, options);
+    const b = await redisNode(prefix, options);
+    await a.client.set(`${prefix}a-string`, 'not a list');
+    const attempt = async (url: string, next: number) => {
+      const c = await raw(url);
+      c.ws.send(helloFrame(SID, 0, next));
+      c.ws.send('1:poison');
+      c.ws.send('2:fine');
+      return c;
+    };
+    // Attempts 1 and 2 (on A, then B): closed with 1011, the client replays both messages.
+    for (const node of [a, b]) {
+      const c = await attempt(node.url, 1);
+      expect(await c.closed).toEqual({ code: 1011, reason: 'message effects failed' });
+      expect(deadLetters).toEqual([]);
+    }
+    // Attempt 3 (back on A): the message is reported and recorded without its effects.
+    const c3 = await attempt(a.url, 1);
+    expect((await c3.closed).code).toBe(1011);
+    expect(deadLetters).toEqual([{ payload: 'poison', key: `${SID}:1`, seq: 1, code: 'ERR_INVALID_DATA' }]);
+    // The next socket: seq 1 is processed (a duplicate now), seq 2 goes through.
+    const c4 = await attempt(b.url, 1);
+    expect(JSON.parse(await c4.frame(1))).toMatchObject({ resumed: true, ack: 1 });
+    await until(() => c4.frames.includes('{"type":"ack","ack":2}'));
+    expect(calls.filter((call) => call.endsWith('=poison'))).toHaveLength(3);
+    expect(await a.client.lRange(`${prefix}done`, 0, -1)).toEqual(['fine']);
+    expect(a.server.stats.deadLetters + b.server.stats.deadLetters).toBe(1);
+    // Every failed attempt was reported, naming the command.
+    const failures = [...a.errors, ...b.errors].filter((e) => String((e as Error).message).includes('WRONGTYPE'));
+    expect(failures).toHaveLength(3);
+    expect(String((failures[0] as Error).message)).toContain('"RPUSH"');
+  });
+
+  it('without onDeadLetter the skipped message goes to onError (ERR_INVALID_DATA, naming it)', async () => {
+    const prefix = newPrefix();
+    const a = await redisNode(prefix, {
+      maxEffectFailures: 1,
+      onMessage: (_s, _p, message) => message.commit(['NO-SUCH-COMMAND']),
+    });
+    const c = await raw(a.url);
+    c.ws.send(helloFrame(SID, 0, 1));
+    c.ws.send('1:x');
+    expect((await c.closed).code).toBe(1011);
+    await until(() => a.server.stats.deadLetters === 1);
+    const report = a.errors.find((e) => String((e as Error).message).includes('recorded as processed without'));
+    expect(report).toMatchObject({ code: 'ERR_INVALID_DATA', message: expect.stringContaining(`${SID}:1`) });
+  });
+
+  it('Redis down when the server starts: subscribing is retried with backoff, reported, and new sessions are refused until it listens', async () => {
+    const prefix = newPrefix();
+    const clock = new SimulatedClock();
+    // A client whose reconnects give up (as node-redis does by default on a socket timeout): connect() rejects.
+    const client = createClient({ url: redis.url, disableOfflineQueue: true, socket: { reconnectStrategy: () => new Error('gave up') } });
+    client.on('error', () => {});
+    await client.connect();
+    cleanup.push(() => (client.isOpen ? client.close().catch(() => client.destroy()) : undefined));
+    await redis.kill();
+    await until(() => !client.isOpen);
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await once(wss, 'listening');
+    const errors: unknown[] = [];
+    const server = attachAckServer(wss, { clock, store: redisSessionStore({ client, prefix }), onMessage: () => {}, onError: (e) => errors.push(e) });
+    cleanup.push(() => new Promise<void>((resolve) => (server.close(), [...wss.clients].forEach((ws) => ws.terminate()), wss.close(() => resolve()))));
+    const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`;
+    // The subscription failed (its connect() gave up), and that was reported.
+    await until(() => errors.some((e) => (e as Error).message === 'gave up'));
+    await redis.restart();
+    await client.connect();
+    // Redis is back, but this node does not hear takeover notices yet: it refuses sessions.
+    const early = await raw(url);
+    early.ws.send(helloFrame(SID, 0, 1));
+    expect(await early.closed).toEqual({ code: 1011, reason: 'session store unavailable' });
+    const admin = await redisClient();
+    const channel = `${prefix}node:${server.node}`;
+    clock.increment(250); // the retry
+    await until(async () => (await admin.pubSubChannels(channel)).length === 1);
+    const c = await raw(url);
+    c.ws.send(helloFrame(SID, 0, 1));
+    expect(JSON.parse(await c.frame(1))).toMatchObject({ type: 'welcome', resumed: false });
+    // It listens: a takeover elsewhere reaches it at once (no fenced call, no renewal: the clock stands still).
+    const b = await redisNode(prefix);
+    const c2 = await raw(b.url);
+    c2.ws.send(helloFrame(SID, 0, 1));
+    expect((await c.closed).code).toBe(ACK_CLOSE_CODES.sessionTakenOver);
+  }, 15_000);
+
+  it('a failed subscription is retried with growing delays, and server.close() stops the retries', async () => {
+    const prefix = newPrefix();
+    const clock = new SimulatedClock();
+    let attempts = 0;
+    const wss = new WebSocketServer({ noServer: true });
+    const client = await redisClient();
+    const store = redisSessionStore({ client, prefix });
+    const errors: unknown[] = [];
+    const server = attachAckServer(wss, {
+      clock,
+      store: { ...store, listen: () => (attempts++, Promise.reject(new Error('subscribe failed'))) },
+      onMessage: () => {},
+      onError: (e) => errors.push(e),
+    });
+    const settle = () => new Promise((r) => setTimeout(r, 5));
+    await settle();
+    expect(attempts).toBe(1);
+    for (const [delay, expected] of [[249, 1], [1, 2], [499, 2], [1, 3], [1000, 4], [2000, 5], [3999, 5], [1, 6], [5000, 7]] as const) {
+      clock.increment(delay);
+      await settle();
+      expect(attempts).toBe(expected);
+    }
+    expect(errors).toHaveLength(7);
+    server.close();
+    clock.increment(60_000);
+    await settle();
+    expect(attempts).toBe(7);
+    wss.close();
+  });
+});
+
+describe('async onMessage: same guarantees on both stores', () => {
+  async function memoryNode(options: Partial<AckServerOptions>) {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await once(wss, 'listening');
+    const errors: unknown[] = [];
+    const server = attachAckServer(wss, { onMessage: () => {}, onError: (e) => errors.push(e), ...options });
+    cleanup.push(() => new Promise<void>((resolve) => (server.close(), [...wss.clients].forEach((ws) => ws.terminate()), wss.close(() => resolve()))));
+    return { server, url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`, errors };
+  }
+
+  it.each(['memory', 'redis'] as const)(
+    '%s: the next message waits for the promise; the mark (and the ack) and commit() effects follow it; a rejection is reported, its effects discarded',
+    async (kind) => {
+      const prefix = newPrefix();
+      const started: string[] = [];
+      const gates = new Map<string, { resolve: () => void; reject: (e: Error) => void }>();
+      const committed: string[] = [];
+      const onMessage: AckServerOptions['onMessage'] = async (_s, payload, message) => {
+        started.push(String(payload));
+        await new Promise<void>((resolve, reject) => gates.set(String(payload), { resolve, reject }));
+        // After an await: still inside onMessage, so commit() works.
+        message.commit(kind === 'memory' ? () => committed.push(String(payload)) : ['RPUSH', `${prefix}committed`, String(payload)]);
+      };
+      const node = kind === 'memory' ? await memoryNode({ ackEvery: 1, onMessage }) : await redisNode(prefix, { ackEvery: 1, onMessage });
+      const readCommitted = async () => (kind === 'memory' ? committed : await (node as Awaited<ReturnType<typeof redisNode>>).client.lRange(`${prefix}committed`, 0, -1));
+      const c = await raw(node.url);
+      c.ws.send(helloFrame(SID, 0, 1));
+      await c.frame(1);
+      c.ws.send('1:one');
+      c.ws.send('2:two');
+      c.ws.send('3:three');
+      await until(() => started.length === 1);
+      await new Promise((r) => setTimeout(r, 30));
+      expect(started).toEqual(['one']); // in order: two waits
+      expect(c.frames.some((f) => f.startsWith('{"type":"ack"'))).toBe(false); // not processed until it settles
+      gates.get('one')!.resolve();
+      await until(() => c.frames.includes('{"type":"ack","ack":1}') && started.length === 2);
+      expect(await readCommitted()).toEqual(['one']);
+      gates.get('two')!.reject(new Error('handler failed'));
+      await until(() => c.frames.includes('{"type":"ack","ack":2}') && started.length === 3);
+      expect(node.errors).toEqual([expect.objectContaining({ message: 'handler failed' })]);
+      gates.get('three')!.resolve();
+      await until(() => c.frames.includes('{"type":"ack","ack":3}'));
+      expect(await readCommitted()).toEqual(['one', 'three']); // two's effect discarded
+      // A replay of what was processed is skipped.
+      c.ws.send('3:three');
+      c.ws.send('4:four');
+      await until(() => started.length === 4);
+      expect(started).toEqual(['one', 'two', 'three', 'four']);
+      gates.get('four')!.resolve();
+      await until(() => c.frames.includes('{"type":"ack","ack":4}'));
+    },
+  );
+
+  it.each(['memory', 'redis'] as const)('%s: a message whose async onMessage is still running when the client resumes is processed once', async (kind) => {
+    const prefix = newPrefix();
+    const started: string[] = [];
+    let release: (() => void) | null = null;
+    const onMessage: AckServerOptions['onMessage'] = async (_s, payload) => {
+      started.push(String(payload));
+      if (String(payload) === 'slow') await new Promise<void>((resolve) => (release = resolve));
+    };
+    const node = kind === 'memory' ? await memoryNode({ ackEvery: 1, onMessage }) : await redisNode(prefix, { ackEvery: 1, onMessage });
+    const c1 = await raw(node.url);
+    c1.ws.send(helloFrame(SID, 0, 1));
+    c1.ws.send('1:slow');
+    await until(() => release !== null);
+    c1.ws.terminate();
+    const c2 = await raw(node.url);
+    c2.ws.send(helloFrame(SID, 0, 1));
+    c2.ws.send('1:slow');
+    c2.ws.send('2:next');
+    // The resume reaches the node while the handler runs (with Redis, the claim waits for it to settle).
+    await new Promise((r) => setTimeout(r, 50));
+    release!();
+    expect(JSON.parse(await c2.frame(1))).toMatchObject({ type: 'welcome', resumed: true });
+    await until(() => c2.frames.includes('{"type":"ack","ack":2}'), 5000);
+    expect(started).toEqual(['slow', 'next']);
   });
 });
