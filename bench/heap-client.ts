@@ -19,7 +19,8 @@ import { writeHeapSnapshot } from 'node:v8';
 import { type Socket as IoSocket, io } from 'socket.io-client';
 import WebSocket from 'ws';
 import { type Actor, type AnyActorRef, createActor, createMachine, fromCallback } from 'xstate';
-import { type ConnectionHost, connectionMachine } from '../machines/connection.js';
+import type { ConnectionEmitted, ConnectionHost, ConnectionInput } from '../machines/connection.js';
+import { hostedConnectionMachine } from '../src/host/hostedChart.js';
 import type { Connection } from '../src/connection.js';
 import { createConnection } from '../src/node.js';
 import type { OpenRequest, SocketSink, Transport, TransportSocket } from '../src/transports/types.js';
@@ -103,20 +104,27 @@ const fakeTransport: Transport = {
  * the one a default `Connection` resolves (so the chart runs with the same timers); every other host method is a
  * no-op, except the few whose answers the chart needs. A Proxy, so it keeps working as `ConnectionHost` grows.
  */
-function makeStubHost(): ConnectionHost {
+function makeStubInput(): ConnectionInput {
   const template = createConnection(url, { transport: fakeTransport, startClosed: true });
-  const policy = template.actor.getSnapshot().context.host.policy;
+  const policy = template.actor.getSnapshot().context.policy;
   const methods: Record<string, unknown> = {
-    policy,
     transport: fakeTransport,
     openRequest: (): OpenRequest => ({ url, protocols: [], binaryType: 'nodebuffer' }),
     isOnline: () => true,
     inboundCount: () => 0,
-    opened: onOpen,
-    closed: () => void closed++,
-    failed: onError,
+    random: Math.random,
+    closeCodes: undefined,
+    shouldReconnect: undefined,
   };
-  return new Proxy({} as ConnectionHost, { get: (_, name) => methods[name as string] ?? noop });
+  const host = new Proxy({} as ConnectionHost, { get: (_, name) => (name in methods ? methods[name as string] : noop) });
+  return { host, policy };
+}
+
+/** What the chart emits, counted like the other kinds' events (one shared function: nothing per connection). */
+function onEmitted(event: ConnectionEmitted): void {
+  if (event.type === 'opened') onOpen();
+  else if (event.type === 'closed') closed++;
+  else if (event.type === 'failed') onError(event.error);
 }
 
 function noop(): void {}
@@ -213,12 +221,13 @@ const socketIoDriver: Driver<IoSocket> = {
   close: (socket) => void socket.disconnect(),
 };
 
-let stubHost: ConnectionHost | undefined;
+let stubInput: ConnectionInput | undefined;
 
-const actorDriver: Driver<Actor<typeof connectionMachine>> = {
+const actorDriver: Driver<Actor<typeof hostedConnectionMachine>> = {
   open() {
-    stubHost ??= makeStubHost();
-    const actor = createActor(connectionMachine, { input: { host: stubHost } });
+    stubInput ??= makeStubInput();
+    const actor = createActor(hostedConnectionMachine, { input: stubInput });
+    actor.on('*', onEmitted);
     actor.start();
     actor.send({ type: 'CONNECT' });
     return actor;

@@ -8,6 +8,7 @@ import { MAX_CLOSE_REASON_BYTES, isValidUserCloseCode } from './policies/closeCo
 import { defaultEnvironment } from './policies/environment.js';
 import type { RequestOptions } from './messages/requests.js';
 import type { ConnectionMetrics } from './metrics.js';
+import type { ChartHome } from './host/chartHome.js';
 import { type HandlerSlots, ConnectionRuntime } from './runtime.js';
 import { utf8Length } from './data.js';
 import { type StateNameArgument, pathMatches } from './statePath.js';
@@ -61,10 +62,10 @@ export class Connection<In = unknown, Out = unknown> implements HandlerSlots {
   readonly #runtime: ConnectionRuntime;
 
   /** @internal use `createConnection` */
-  constructor(url: PerAttempt<string | URL>, options: ConnectionOptions<In, Out>, transport: Transport) {
+  constructor(url: PerAttempt<string | URL>, options: ConnectionOptions<In, Out>, transport: Transport, home?: ChartHome) {
     const resolved = resolveOptions(options as ConnectionOptions<unknown, unknown>, transport);
     const runtimeOptions = options as unknown as ConnectionOptions;
-    this.#runtime = new ConnectionRuntime(this, url, runtimeOptions, resolved, options.environment ?? defaultEnvironment());
+    this.#runtime = new ConnectionRuntime(this, url, runtimeOptions, resolved, options.environment ?? defaultEnvironment(), home);
     this.#runtime.start();
   }
 

@@ -9,15 +9,18 @@ import { createBrowserTransport, hasGlobalWebSocket } from './transports/browser
 
 let browserTransport: ReturnType<typeof createBrowserTransport> | undefined;
 
-// Both factory calls only build a closure: /* @__PURE__ */ lets bundlers drop whichever one an app does not import.
-/** Opens a connection over `globalThis.WebSocket` (browsers, Deno, Bun, Node >= 22) unless `options.transport` says otherwise. */
-export const createConnection = /* @__PURE__ */ connectionFactory(() => {
+/** `globalThis.WebSocket` (browsers, Deno, Bun, Node >= 22), made once: what connections use unless `options.transport` says otherwise. */
+function defaultTransport() {
   if (!hasGlobalWebSocket()) missingTransport();
   browserTransport ??= createBrowserTransport();
   return browserTransport;
-});
+}
 
-export const createPool = /* @__PURE__ */ poolFactory(createConnection);
+// Both factory calls only build a closure: /* @__PURE__ */ lets bundlers drop whichever one an app does not import.
+/** Opens a connection over `globalThis.WebSocket` (browsers, Deno, Bun, Node >= 22) unless `options.transport` says otherwise. */
+export const createConnection = /* @__PURE__ */ connectionFactory(defaultTransport);
+
+export const createPool = /* @__PURE__ */ poolFactory(defaultTransport);
 export const connectionLogic = /* @__PURE__ */ connectionLogicFactory(createConnection);
 export { connectionOf, type ConnectionLogic, type ConnectionLogicCommand, type ConnectionLogicEvent, type ConnectionLogicInput } from './logic.js';
 export { ConnectionPool, PoolStateEvent, type PoolOptions, type PoolState } from './pool.js';

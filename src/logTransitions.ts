@@ -37,14 +37,16 @@ function clockTime(date: Date): string {
  * emit the events read below (its listeners would get the wrong event types).
  */
 function checkArguments(conn: unknown, options: unknown): void {
-  const c = conn as { addEventListener?: unknown; actor?: { subscribe?: unknown } | null } | null;
+  const c = conn as { addEventListener?: unknown; actor?: { subscribe?: unknown; logic?: { id?: unknown } } | null } | null;
   if (
     typeof c !== 'object' ||
     c === null ||
     typeof c.addEventListener !== 'function' ||
     typeof c.actor !== 'object' ||
     c.actor === null ||
-    typeof c.actor.subscribe !== 'function'
+    typeof c.actor.subscribe !== 'function' ||
+    // A pool has an actor too, but its chart is not a connection's.
+    c.actor.logic?.id !== 'connection'
   ) {
     throw invalidOption('logTransitions(conn)', 'a connection from createConnection() (a pool: log each of pool.connections)', conn);
   }

@@ -9,7 +9,7 @@ import { nodeTransport } from './transports/node.js';
 
 // Both factory calls only build a closure: /* @__PURE__ */ lets bundlers drop whichever one an app does not import.
 export const createConnection = /* @__PURE__ */ connectionFactory(() => nodeTransport);
-export const createPool = /* @__PURE__ */ poolFactory(createConnection);
+export const createPool = /* @__PURE__ */ poolFactory(() => nodeTransport);
 export const connectionLogic = /* @__PURE__ */ connectionLogicFactory(createConnection);
 
 export { createNodeTransport, nodeTransport, type NodeTransportOptions } from './transports/node.js';

@@ -1,9 +1,67 @@
-import type { Connection } from './connection.js';
+import { type Actor, type InspectionEvent, createActor, setup, spawnChild } from 'xstate';
+import type { ConnectionInput, ConnectionMachine } from '../machines/connection.js';
+import { Connection } from './connection.js';
 import type { SendData } from './data.js';
 import { SocketchartError, describe } from './errors.js';
 import { SocketchartEvent } from './events.js';
-import { CONNECTION_OPTION_KEYS, type ConnectionOptions, type PerAttempt } from './options.js';
+import { type ChartHome, type InspectOption, inspectWith } from './host/chartHome.js';
+import { hostedConnectionMachine } from './host/hostedChart.js';
+import { CONNECTION_OPTION_KEYS, type ConnectionClock, type ConnectionOptions, type PerAttempt, checkTransport } from './options.js';
+import type { Transport } from './transports/types.js';
 import { knownKeys } from './validate.js';
+
+/** Adds a connection's chart to the pool: spawned as a child with the connection's host and policy. */
+type PoolAdd = { type: 'CONNECTION.ADD'; id: string; input: ConnectionInput };
+
+/**
+ * The pool's own actor: its connections' charts are its children, so they share one actor system (one clock, one
+ * `inspect` for all) instead of a system each.
+ */
+export const poolMachine = setup({
+  types: {} as {
+    events: PoolAdd | { type: `xstate.error.actor.${string}`; error: unknown };
+  },
+  actors: { connection: hostedConnectionMachine },
+}).createMachine({
+  id: 'pool',
+  on: {
+    'CONNECTION.ADD': {
+      actions: spawnChild('connection', {
+        id: ({ event }) => (event as PoolAdd).id,
+        input: ({ event }) => (event as PoolAdd).input,
+      }),
+    },
+    // A connection whose chart fails ends itself visibly (an error, a final close); the pool and the others go on.
+    'xstate.error.actor.*': {},
+  },
+});
+
+export type PoolMachine = typeof poolMachine;
+
+/** Hosts each connection's chart as a child of the pool's actor, and hands each its own inspection events. */
+class PoolHome implements ChartHome {
+  readonly actor: Actor<PoolMachine>;
+  readonly #watchers = new Map<unknown, (event: InspectionEvent) => void>();
+
+  constructor(clock: ConnectionClock | undefined, inspect: InspectOption) {
+    this.actor = createActor(poolMachine, {
+      ...(clock ? { clock } : {}),
+      inspect: (event: InspectionEvent) => {
+        this.#watchers.get(event.actorRef)?.(event);
+        inspectWith(inspect, event);
+      },
+    });
+    this.actor.start();
+  }
+
+  adopt(input: ConnectionInput, watch: (event: InspectionEvent) => void): Actor<ConnectionMachine> {
+    const id = `connection-${this.#watchers.size + 1}`;
+    this.actor.send({ type: 'CONNECTION.ADD', id, input });
+    const child = this.actor.getSnapshot().children[id] as unknown as Actor<ConnectionMachine>;
+    this.#watchers.set(child, watch);
+    return child;
+  }
+}
 
 /** `open`: every connection is open. `degraded`: some are. `down`: none is. */
 export type PoolState = 'open' | 'degraded' | 'down';
@@ -35,14 +93,25 @@ export interface PoolOptions<In, Out> extends ConnectionOptions<In, Out> {
  */
 export class ConnectionPool<In = unknown, Out = SendData> {
   readonly connections: ReadonlyArray<Connection<In, Out>>;
+  /**
+   * The pool's actor: each connection's `actor` is one of its children (`pool.actor.getSnapshot().children`), all in
+   * one actor system, all seen by the pool's `inspect` option.
+   */
+  readonly actor: Actor<PoolMachine>;
   #next = 0;
   #state: PoolState;
   #listeners = new Set<(event: PoolStateEvent) => void>();
 
-  constructor(connections: Array<Connection<In, Out>>) {
+  /** @internal use `createPool` */
+  constructor(connections: Array<Connection<In, Out>>, actor: Actor<PoolMachine>) {
     this.connections = connections;
+    this.actor = actor;
     this.#state = this.#computeState();
-    for (const conn of connections) conn.addEventListener('statechange', () => this.#update());
+    for (const conn of connections) {
+      conn.addEventListener('statechange', () => this.#update());
+      // A connection whose chart failed closes without a statechange (its chart is gone).
+      conn.addEventListener('close', () => this.#update());
+    }
   }
 
   get state(): PoolState {
@@ -137,7 +206,7 @@ export class ConnectionPool<In = unknown, Out = SendData> {
     this.#state = to;
     const event = new PoolStateEvent(from, to, this.openCount, Date.now());
     event.target = this;
-    // Every change of the open count is reported, so `opened(count)` waiters see each step.
+    // Every change of a connection's state is reported, so `opened(count)` waiters see each step.
     for (const listener of [...this.#listeners]) listener(event);
   }
 }
@@ -148,10 +217,8 @@ const MAX_POOL_SIZE = 10_000;
 /** Checked here, not only by each connection: the connection's list lacks `size`, so it could not name it for `sise`. */
 const POOL_OPTION_KEYS = [...CONNECTION_OPTION_KEYS, 'size'];
 
-/** Builds `createPool` for an entry point from its `createConnection`. */
-export function poolFactory(
-  create: <In, Out>(url: PerAttempt<string | URL>, options: ConnectionOptions<In, Out>) => Connection<In, Out>,
-) {
+/** Builds `createPool` for an entry point, from its default transport. */
+export function poolFactory(defaultTransport: () => Transport) {
   return function createPool<In = unknown, Out = SendData>(
     url: PerAttempt<string | URL>,
     options: PoolOptions<In, Out> = {},
@@ -162,7 +229,10 @@ export function poolFactory(
     if (!Number.isInteger(size) || size < 1 || size > MAX_POOL_SIZE) {
       throw new SocketchartError('ERR_INVALID_OPTION', `Option \`size\` must be a whole number from 1 to ${MAX_POOL_SIZE}; got ${describe(size)}.`);
     }
-    const connections = Array.from({ length: size }, () => create<In, Out>(url, connectionOptions));
-    return new ConnectionPool<In, Out>(connections);
+    const transport = connectionOptions.transport ?? defaultTransport();
+    checkTransport(transport);
+    const home = new PoolHome(connectionOptions.clock, connectionOptions.inspect);
+    const connections = Array.from({ length: size }, () => new Connection<In, Out>(url, connectionOptions, transport, home));
+    return new ConnectionPool<In, Out>(connections, home.actor);
   };
 }

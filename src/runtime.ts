@@ -1,4 +1,4 @@
-import { type Actor, type InspectionEvent, type SnapshotFrom, createActor } from 'xstate';
+import type { Actor, SnapshotFrom } from 'xstate';
 import type {
   AuthVerdict,
   ClosedReason,
@@ -24,7 +24,7 @@ import { DataPlane } from './host/dataPlane.js';
 import type { HandlerSlots } from './host/events.js';
 import { OpenRequestSource } from './host/openRequest.js';
 import { OpenWaiters } from './host/openWaiters.js';
-import { hostedConnectionMachine } from './host/hostedChart.js';
+import { type ChartHome, standaloneHome } from './host/chartHome.js';
 import { chartCallbacks, connectionPolicy, watchEnvironment } from './host/policy.js';
 import { RestoreHooks } from './host/restore.js';
 
@@ -63,6 +63,7 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
     options: ConnectionOptions,
     resolved: ResolvedOptions,
     environment: EnvironmentSource,
+    home?: ChartHome,
   ) {
     super(facade, options, resolved);
     this.#startClosed = resolved.startClosed;
@@ -74,18 +75,9 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
     this.shouldReconnect = callbacks.shouldReconnect;
     this.random = callbacks.random;
     const policy: ConnectionPolicy = connectionPolicy(options, resolved);
-    const userInspect = options.inspect;
-    this.actor = createActor(hostedConnectionMachine, {
-      input: { host: this, policy },
-      ...(options.clock ? { clock: options.clock } : {}),
-      inspect: (event: InspectionEvent) => {
-        if (event.actorRef === this.actor) {
-          if (event.type === '@xstate.microstep') this.stepping(event.event);
-          else if (event.type === '@xstate.snapshot') this.settled();
-        }
-        if (typeof userInspect === 'function') userInspect(event);
-        else userInspect?.next?.(event);
-      },
+    this.actor = (home ?? standaloneHome(options.clock, options.inspect)).adopt({ host: this, policy }, (event) => {
+      if (event.type === '@xstate.microstep') this.stepping(event.event);
+      else if (event.type === '@xstate.snapshot') this.settled();
     });
     this.announceFromHere();
     this.actor.on('*', (emitted) => this.#heard(emitted as ConnectionEmitted));

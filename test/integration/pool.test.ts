@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPool } from '../../src/node.js';
+import { type Connection, type ConnectionSnapshot, statePathOf } from '../../src/index.js';
 import { createTestServer } from '../../src/testing/index.js';
 
 const cleanup: Array<() => unknown> = [];
@@ -57,5 +58,62 @@ describe('connection pool', () => {
         expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: `Unknown option \`${typo}\`; did you mean \`${near}\`?` }),
       );
     }
+  });
+
+  it("is one actor: the connections' charts are its children, in one system, all seen by one inspect", async () => {
+    const server = await createTestServer();
+    cleanup.push(() => server.close());
+    const inspected = new Map<unknown, string[]>();
+    const pool = createPool(server.url(), {
+      size: 3,
+      heartbeat: false,
+      inspect: (event) => {
+        // Only the pool's children are connection charts (the pool itself and the socket actors are not).
+        if (event.type !== '@xstate.snapshot' || (event.actorRef as { _parent?: { logic: { id: string } } })._parent?.logic.id !== 'pool') return;
+        const list = inspected.get(event.actorRef) ?? [];
+        list.push(statePathOf(event.snapshot as ConnectionSnapshot));
+        inspected.set(event.actorRef, list);
+      },
+    });
+    cleanup.push(() => pool.close());
+    const causes: string[][] = pool.connections.map(() => []);
+    pool.connections.forEach((conn, i) => conn.addEventListener('statechange', (e) => causes[i]!.push(`${e.from}->${e.to} by ${e.event.type}`)));
+    await pool.opened(3);
+
+    const children = Object.values(pool.actor.getSnapshot().children);
+    expect(children).toHaveLength(3);
+    for (const conn of pool.connections) {
+      expect(children).toContain(conn.actor);
+      expect(conn.actor.system).toBe(pool.actor.system);
+      expect(conn.actor._parent).toBe(pool.actor);
+      expect(inspected.get(conn.actor)).toContain('open');
+    }
+    for (const list of causes) expect(list).toEqual(['connecting.opening->open by SOCKET.OPEN']);
+
+    pool.close(1000, 'done');
+    await Promise.all(pool.connections.map((conn) => conn.closed()));
+    for (const conn of pool.connections) expect(conn.closedBy).toMatchObject({ kind: 'user', code: 1000, wasClean: true });
+    expect(pool.actor.getSnapshot().status).toBe('active');
+  });
+
+  it("a connection whose chart fails ends alone: the pool's actor and the other connections go on", async () => {
+    const server = await createTestServer();
+    cleanup.push(() => server.close());
+    const pool = createPool(server.url(), { size: 2, heartbeat: false });
+    cleanup.push(() => pool.close());
+    await pool.opened(2);
+    const [broken, healthy] = pool.connections as [Connection, Connection];
+    const errors: unknown[] = [];
+    broken.addEventListener('error', (e) => errors.push(e.error));
+    // A malformed event (no `error`) makes the chart's own action throw: the chart fails.
+    broken.actor.send({ type: 'SOCKET.FAIL' } as never);
+    expect(broken.actor.getSnapshot().status).toBe('error');
+    expect(broken.readyState).toBe(3);
+    expect(broken.closedBy?.kind).toBe('error');
+    expect(errors).toHaveLength(1);
+    expect(pool.actor.getSnapshot().status).toBe('active');
+    expect(healthy.readyState).toBe(1);
+    expect(pool.state).toBe('degraded');
+    healthy.send('still here');
   });
 });

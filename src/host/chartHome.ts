@@ -1,0 +1,44 @@
+/**
+ * Where a connection's chart actor lives: an actor system of its own (a standalone connection), or a child of a
+ * pool's actor (one system, one `inspect` for all the pool's connections, and no system per connection).
+ */
+import { type Actor, type InspectionEvent, type Observer, createActor } from 'xstate';
+import type { ConnectionInput, ConnectionMachine } from '../../machines/connection.js';
+import type { ConnectionClock } from '../options.js';
+import { hostedConnectionMachine } from './hostedChart.js';
+
+/** The `inspect` option: a function or an observer. */
+export type InspectOption = ((event: InspectionEvent) => void) | Partial<Observer<InspectionEvent>> | undefined;
+
+export interface ChartHome {
+  /**
+   * Creates (and may start) the chart actor of one connection. `watch` hears that actor's own inspection events
+   * (its microsteps and committed snapshots), which the host turns into `statechange` events.
+   */
+  adopt(input: ConnectionInput, watch: (event: InspectionEvent) => void): Actor<ConnectionMachine>;
+}
+
+/** Passes an inspection event to the app's `inspect` option, whichever form it has. */
+export function inspectWith(inspect: InspectOption, event: InspectionEvent): void {
+  if (typeof inspect === 'function') inspect(event);
+  else inspect?.next?.(event);
+}
+
+/** A root actor with a system of its own, on the connection's clock, inspected by the app's `inspect`. */
+export function standaloneHome(clock: ConnectionClock | undefined, inspect: InspectOption): ChartHome {
+  return {
+    adopt(input, watch) {
+      // Declared first: XState inspects the actor's creation before createActor returns.
+      let actor: Actor<ConnectionMachine> | undefined;
+      actor = createActor(hostedConnectionMachine, {
+        input,
+        ...(clock ? { clock } : {}),
+        inspect: (event: InspectionEvent) => {
+          if (event.actorRef === actor) watch(event);
+          inspectWith(inspect, event);
+        },
+      });
+      return actor;
+    },
+  };
+}
