@@ -28,8 +28,10 @@ export function inspectWith(inspect: InspectOption, event: InspectionEvent): voi
 export function standaloneHome(clock: ConnectionClock | undefined, inspect: InspectOption): ChartHome {
   return {
     adopt(input, watch) {
-      // Declared first: XState inspects the actor's creation before createActor returns.
+      // Declared before createActor runs: XState inspects the actor's creation before it returns (a const would be
+      // read in its temporal dead zone).
       let actor: Actor<ConnectionMachine> | undefined;
+      // eslint-disable-next-line prefer-const
       actor = createActor(hostedConnectionMachine, {
         input,
         ...(clock ? { clock } : {}),
