@@ -1,4 +1,4 @@
-import { type Actor, type InspectionEvent, createActor, setup, spawnChild } from 'xstate';
+import { type Actor, type InspectionEvent, createActor, setup, spawnChild, stopChild } from 'xstate';
 import type { ConnectionInput, ConnectionMachine } from '../machines/connection.js';
 import { Connection } from './connection.js';
 import type { SendData } from './data.js';
@@ -12,6 +12,8 @@ import { knownKeys } from './validate.js';
 
 /** Adds a connection's chart to the pool: spawned as a child with the connection's host and policy. */
 type PoolAdd = { type: 'CONNECTION.ADD'; id: string; input: ConnectionInput };
+/** Stops a connection's chart (its host failed). */
+type PoolRemove = { type: 'CONNECTION.REMOVE'; id: string };
 
 /**
  * The pool's own actor: its connections' charts are its children, so they share one actor system (one clock, one
@@ -19,7 +21,7 @@ type PoolAdd = { type: 'CONNECTION.ADD'; id: string; input: ConnectionInput };
  */
 export const poolMachine = setup({
   types: {} as {
-    events: PoolAdd | { type: `xstate.error.actor.${string}`; error: unknown };
+    events: PoolAdd | PoolRemove | { type: `xstate.error.actor.${string}`; error: unknown };
   },
   actors: { connection: hostedConnectionMachine },
 }).createMachine({
@@ -31,6 +33,7 @@ export const poolMachine = setup({
         input: ({ event }) => (event as PoolAdd).input,
       }),
     },
+    'CONNECTION.REMOVE': { actions: stopChild(({ event }) => (event as PoolRemove).id) },
     // A connection whose chart fails ends itself visibly (an error, a final close); the pool and the others go on.
     'xstate.error.actor.*': {},
   },
@@ -60,6 +63,11 @@ class PoolHome implements ChartHome {
     const child = this.actor.getSnapshot().children[id] as unknown as Actor<ConnectionMachine>;
     this.#watchers.set(child, watch);
     return child;
+  }
+
+  release(actor: Actor<ConnectionMachine>): void {
+    this.actor.send({ type: 'CONNECTION.REMOVE', id: actor.id });
+    this.#watchers.delete(actor);
   }
 }
 

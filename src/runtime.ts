@@ -54,6 +54,7 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
   /** `onEveryOpen` hooks; made on the first. */
   #restore: RestoreHooks | null = null;
   #stopEnvironment: (() => void) | null = null;
+  readonly #home: ChartHome;
   /** Why the connection ended when its chart failed (the chart's context cannot say: it is gone). */
   #crash: ClosedReason | null = null;
 
@@ -75,7 +76,8 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
     this.shouldReconnect = callbacks.shouldReconnect;
     this.random = callbacks.random;
     const policy: ConnectionPolicy = connectionPolicy(options, resolved);
-    this.actor = (home ?? standaloneHome(options.clock, options.inspect)).adopt({ host: this, policy }, (event) => {
+    this.#home = home ?? standaloneHome(options.clock, options.inspect);
+    this.actor = this.#home.adopt({ host: this, policy }, (event) => {
       if (event.type === '@xstate.microstep') this.stepping(event.event);
       else if (event.type === '@xstate.snapshot') this.settled();
     });
@@ -93,24 +95,31 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
   /** What the chart emitted, once its transition committed: the host's part of each moment. */
   #heard(emitted: ConnectionEmitted): void {
     this.settled();
-    switch (emitted.type) {
-      case 'opened':
-        return this.opened();
-      case 'leftOpen':
-        return this.leftOpen();
-      case 'disconnected':
-        return this.disconnected(emitted.close);
-      case 'retrying':
-        return this.retrying(emitted.retry, emitted.delay);
-      case 'closed':
-        return this.closed(emitted.closedBy);
-      case 'failed':
-        return this.failed(emitted.error);
+    try {
+      switch (emitted.type) {
+        case 'opened':
+          return this.opened();
+        case 'leftOpen':
+          return this.leftOpen();
+        case 'disconnected':
+          return this.disconnected(emitted.close);
+        case 'retrying':
+          return this.retrying(emitted.retry, emitted.delay);
+        case 'closed':
+          return this.closed(emitted.closedBy);
+        case 'failed':
+          return this.failed(emitted.error);
+      }
+    } catch (error) {
+      // A throw here (a transport of the app's own, say) would escape through XState as an uncaught error: the
+      // connection ends as it does when its chart fails, and its chart is stopped with it.
+      this.#crashed(error);
+      this.#home.release(this.actor);
     }
   }
 
   #assertAlive(): void {
-    if (this.actor.getSnapshot().status === 'error') {
+    if (this.actor.getSnapshot().status !== 'active') {
       throw new SocketchartError('ERR_CONNECTION_CLOSED', `This connection failed internally (${this.#crash?.reason ?? 'unknown'}); create a new one.`);
     }
   }

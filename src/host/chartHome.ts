@@ -16,6 +16,8 @@ export interface ChartHome {
    * (its microsteps and committed snapshots), which the host turns into `statechange` events.
    */
   adopt(input: ConnectionInput, watch: (event: InspectionEvent) => void): Actor<ConnectionMachine>;
+  /** Stops a chart actor whose connection failed (a pool's child cannot be stopped directly). */
+  release(actor: Actor<ConnectionMachine>): void;
 }
 
 /** Passes an inspection event to the app's `inspect` option, whichever form it has. */
@@ -41,6 +43,9 @@ export function standaloneHome(clock: ConnectionClock | undefined, inspect: Insp
         },
       });
       return actor;
+    },
+    release(actor) {
+      actor.stop();
     },
   };
 }

@@ -71,8 +71,9 @@ export abstract class ConnectionEvents {
     const snapshot = this.snapshot();
     if (snapshot === this.#readFrom) return;
     this.#readFrom = snapshot;
-    // A chart that failed is gone: the connection is closed (see ConnectionRuntime's backstop).
-    const failed = snapshot.status === 'error';
+    // A chart that failed, or was stopped because its host failed, is gone: the connection is closed (see
+    // ConnectionRuntime's backstop).
+    const failed = snapshot.status !== 'active';
     this.#path = failed ? 'closed' : statePathOf(snapshot);
     this.#ready = failed ? 3 : readyStateOf(snapshot);
   }

@@ -2,6 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createPool } from '../../src/node.js';
 import { type Connection, type ConnectionSnapshot, statePathOf } from '../../src/index.js';
 import { createTestServer } from '../../src/testing/index.js';
+import { nodeTransport } from '../../src/transports/node.js';
+import type { Transport } from '../../src/transports/types.js';
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -115,5 +117,37 @@ describe('connection pool', () => {
     expect(healthy.readyState).toBe(1);
     expect(pool.state).toBe('degraded');
     healthy.send('still here');
+  });
+
+  it('a connection whose host fails after a transition is stopped alone, as a child of the pool', async () => {
+    const server = await createTestServer();
+    cleanup.push(() => server.close());
+    let sockets = 0;
+    const transport: Transport = {
+      ...nodeTransport,
+      open: (request, sink) => {
+        const socket = nodeTransport.open(request, sink);
+        if (++sockets === 1) {
+          // The first connection's socket throws on write: its open sequence writes the queued message.
+          socket.send = () => {
+            throw new Error('write exploded');
+          };
+        }
+        return socket;
+      },
+    };
+    const pool = createPool(server.url(), { size: 2, heartbeat: false, transport, unconfirmed: false, startClosed: true });
+    cleanup.push(() => pool.close());
+    const [broken, healthy] = pool.connections as [Connection, Connection];
+    broken.send('queued');
+    broken.open();
+    healthy.open();
+    await broken.closed();
+    await healthy.opened();
+    expect(broken.closedBy?.kind).toBe('error');
+    expect(broken.readyState).toBe(3);
+    expect(Object.keys(pool.actor.getSnapshot().children)).toEqual([healthy.actor.id]);
+    expect(pool.actor.getSnapshot().status).toBe('active');
+    expect(healthy.readyState).toBe(1);
   });
 });

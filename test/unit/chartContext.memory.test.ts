@@ -103,3 +103,42 @@ describe('closedBy is read from the chart', () => {
     expect(conn.closedBy).toEqual({ kind: 'user', code: 4002, reason: 'bye', wasClean: false });
   });
 });
+
+describe('a failure in what the host does after a transition', () => {
+  it('ends the connection visibly, as a failing chart does, instead of throwing out of XState', async () => {
+    const memory = createMemoryTransport();
+    const clock = new SimulatedClock();
+    const transport = {
+      ...memory.transport,
+      open: (request: Parameters<typeof memory.transport.open>[0], sink: Parameters<typeof memory.transport.open>[1]) => {
+        const socket = memory.transport.open(request, sink);
+        // A transport of the app's own whose socket throws on write: the host's open sequence writes the queue.
+        socket.send = () => {
+          throw new Error('write exploded');
+        };
+        return socket;
+      },
+    };
+    const conn = createConnection('ws://example.test/socket', { transport, clock, unconfirmed: false });
+    const seen: string[] = [];
+    conn.addEventListener('error', (e) => seen.push(`error: ${(e.error as Error).message}`));
+    conn.addEventListener('close', (e) => seen.push(`close ${e.code}`));
+    conn.addEventListener('drop', (e) => seen.push(`drop ${e.reason}`));
+    conn.send('queued');
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.on('uncaughtException', onUncaught);
+    try {
+      memory.last!.accept();
+      await new Promise<void>((resolve) => setTimeout(resolve, 5));
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+    expect(uncaught).toEqual([]);
+    expect(conn.readyState).toBe(3);
+    expect(conn.closedBy?.kind).toBe('error');
+    expect(seen.some((line) => line.includes('write exploded'))).toBe(true);
+    expect(seen).toContain('close 1006');
+    expect(() => conn.reconnect()).toThrow(expect.objectContaining({ code: 'ERR_CONNECTION_CLOSED' }));
+  });
+});
