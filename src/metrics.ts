@@ -68,23 +68,39 @@ export interface Meter {
 }
 
 /**
+ * The first time any connection opened: open times are kept as ms since then. Ms since the epoch are not small
+ * integers, so a field holding one is a boxed number in every connection; ms since this stay small for 24 days.
+ */
+let origin: number | null = null;
+
+/**
  * What the connection knows of its lifecycle whatever the plug-ins: opens, time open, the last close. Bumped on
  * state changes only, never per message.
  */
 export class MetricsCounters {
   opens = 0;
-  openedAt = -1;
+  /** When the current socket opened, in ms after `origin`; null while not open. */
+  #openedAt: number | null = null;
   closedUptime = 0;
   lastClose: CloseInfo | null = null;
 
+  /** When the current socket opened (the clock's ms), or null while not open. */
+  get openedAt(): number | null {
+    return this.#openedAt === null ? null : this.#openedAt + (origin as number);
+  }
+
   opened(now: number): void {
     this.opens++;
-    this.openedAt = now;
+    origin ??= now;
+    const offset = now - origin;
+    // `| 0` makes it a small integer (a subtraction of two doubles stays a double, boxed, even when whole).
+    this.#openedAt = (offset | 0) === offset ? offset | 0 : offset;
   }
 
   closed(now: number): void {
-    if (this.openedAt >= 0) this.closedUptime += now - this.openedAt;
-    this.openedAt = -1;
+    const openedAt = this.openedAt;
+    if (openedAt !== null) this.closedUptime += now - openedAt;
+    this.#openedAt = null;
   }
 }
 
@@ -101,12 +117,12 @@ export interface MetricsSources {
 
 /** The figures `conn.metrics` shows, at `now`. */
 export function readMetrics(c: MetricsCounters, now: number, sources: MetricsSources): ConnectionMetrics {
-  const open = c.openedAt >= 0;
+  const openedAt = c.openedAt;
   const traffic = sources.meter?.read(now);
   return {
-    connectedSince: open ? c.openedAt : null,
-    uptime: open ? now - c.openedAt : 0,
-    totalUptime: c.closedUptime + (open ? now - c.openedAt : 0),
+    connectedSince: openedAt,
+    uptime: openedAt === null ? 0 : now - openedAt,
+    totalUptime: c.closedUptime + (openedAt === null ? 0 : now - openedAt),
     reconnects: Math.max(0, c.opens - 1),
     messagesIn: traffic?.messagesIn ?? null,
     messagesOut: traffic?.messagesOut ?? null,

@@ -44,8 +44,9 @@ export abstract class InboundPipeline extends ConnectionEvents {
   /** Messages received so far (the heartbeat counts traffic as life). */
   #count = 0;
   /**
-   * The clock read of the inbound message being dispatched (-1 outside a dispatch, or while none was needed yet):
-   * writes its listeners make share it.
+   * With the metrics plug-in, the clock read of the inbound message being dispatched (-1 outside a dispatch): the
+   * writes its listeners make are counted at it. Set only then: a field that once holds a time (ms since the epoch,
+   * no small integer) is a boxed number in every connection.
    */
   protected dispatchAt = -1;
 
@@ -161,7 +162,11 @@ export abstract class InboundPipeline extends ConnectionEvents {
     if (at < 0) at = this.now();
     const event = new SocketMessageEvent(message, this.url, at);
     event.target = facade;
-    // A reply sent from the listener happens in the instant the event carries: it shares that clock read.
+    if (this.meter === null) {
+      this.listeners.dispatch(event, facade.onmessage);
+      return;
+    }
+    // A reply sent from the listener happens in the instant the event carries: it is counted at that clock read.
     const outer = this.dispatchAt;
     this.dispatchAt = at;
     try {

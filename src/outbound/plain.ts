@@ -25,6 +25,7 @@ export interface PlainHost extends DropSink {
 }
 
 const NO_PROTOCOLS: readonly string[] = Object.freeze([]);
+const NOTHING = Object.freeze({ count: 0, bytes: 0 });
 
 /**
  * Plain mode (no `delivery` option) as a delivery layer: a message goes to the live socket if the flow gate lets
@@ -33,7 +34,9 @@ const NO_PROTOCOLS: readonly string[] = Object.freeze([]);
  * (`unconfirmed`) and reported if the socket dies.
  */
 export class PlainDelivery implements Outbound {
-  readonly queue: OutboundQueue;
+  /** Made on the first message that has to wait: most connections write everything at once and never queue. */
+  #queue: OutboundQueue | null = null;
+  readonly #queueOptions: ResolvedQueue;
   /** What the server has proven it received of the live socket's writes (see policies/unconfirmed); null when off. */
   readonly receipts: ReceiptTracker | null;
   readonly #host: PlainHost;
@@ -46,7 +49,7 @@ export class PlainDelivery implements Outbound {
     raw: boolean,
   ) {
     this.#host = host;
-    this.queue = new OutboundQueue(queue, host);
+    this.#queueOptions = queue;
     this.receipts = unconfirmed ? new ReceiptTracker(unconfirmed, canPing, !raw) : null;
   }
 
@@ -54,20 +57,24 @@ export class PlainDelivery implements Outbound {
     return NO_PROTOCOLS;
   }
 
+  get queue(): OutboundQueue {
+    return (this.#queue ??= new OutboundQueue(this.#queueOptions, this.#host));
+  }
+
   get pending(): { count: number; bytes: number } {
-    return this.queue;
+    return this.#queue ?? NOTHING;
   }
 
   get queueLength(): number {
-    return this.queue.length;
+    return this.#queue?.length ?? 0;
   }
 
   get queueBytes(): number {
-    return this.queue.bytes;
+    return this.#queue?.bytes ?? 0;
   }
 
   get bytesHeld(): number {
-    return this.queue.bytes;
+    return this.#queue?.bytes ?? 0;
   }
 
   /**
@@ -81,7 +88,8 @@ export class PlainDelivery implements Outbound {
     // Restore messages (subscriptions, joins) are not tracked: they are sent again on every open anyway. Requests
     // are not either: an unanswered request already ends loudly (resent, or rejected).
     const tracked = tag === undefined && !restoring;
-    if (live !== null && (restoring || (this.queue.length === 0 && host.mayWrite(live))) && this.#write(live, data, tracked, message)) {
+    const waiting = this.#queue;
+    if (live !== null && (restoring || ((waiting === null || waiting.length === 0) && host.mayWrite(live))) && this.#write(live, data, tracked, message)) {
       return true;
     }
     if (host.readyState >= 2) {
@@ -116,9 +124,10 @@ export class PlainDelivery implements Outbound {
   resume(): boolean {
     const host = this.#host;
     const socket = host.live;
-    if (socket === null) return true;
+    const queue = this.#queue;
+    if (socket === null || queue === null) return true;
     let stalled = false;
-    const empty = this.queue.drainWhile(
+    const empty = queue.drainWhile(
       () => !stalled && host.mayWrite(socket),
       (data, request, origin) => {
         // A request settled while it waited (timed out, aborted, failed on a lost socket) must not go out now.
@@ -128,7 +137,7 @@ export class PlainDelivery implements Outbound {
         } else {
           // The socket is past OPEN before the chart knows: keep the message for the next socket.
           stalled = true;
-          this.queue.requeueFront(data, host.now(), request, origin);
+          queue.requeueFront(data, host.now(), request, origin);
         }
       },
       host.now(),
@@ -159,7 +168,7 @@ export class PlainDelivery implements Outbound {
 
   ended(cleanClose = false): void {
     this.#settle(cleanClose);
-    this.queue.clear('closed');
+    this.#queue?.clear('closed');
   }
 
   /** The live socket is gone: what it carried that the server never confirmed is reported, one drop each. */

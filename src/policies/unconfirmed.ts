@@ -95,8 +95,8 @@ const SHRINK_ABOVE = 64;
  * copied except when the ring doubles (or shrinks after a burst). An empty log holds no array at all.
  */
 export class UnconfirmedLog {
-  readonly #maxMessages: number;
-  readonly #maxBytes: number;
+  /** Shared by every connection with the same options (one field, not one per limit). */
+  readonly #limits: LogLimits;
   /** Power-of-two sized; null while empty (allocated on the first write, dropped whenever the log empties). */
   #ring: Array<LoggedWrite | undefined> | null = null;
   /** Ring index of the oldest write held. */
@@ -110,9 +110,12 @@ export class UnconfirmedLog {
   /** Messages dropped from tracking by the limits, ever. */
   untracked = 0;
 
-  constructor(limits: ResolvedUnconfirmed) {
-    this.#maxMessages = limits.maxMessages;
-    this.#maxBytes = limits.maxBytes;
+  constructor(limits: LogLimits) {
+    this.#limits = limits;
+  }
+
+  protected get limits(): LogLimits {
+    return this.#limits;
   }
 
   /** Writes so far: a proof obtained after this many writes confirms all of them. */
@@ -144,7 +147,8 @@ export class UnconfirmedLog {
       this.#bytes += sizeOf(write);
     }
     // The newest write always stays: a limit smaller than one batch must not untrack what was just written.
-    while (this.#writes > 1 && (this.#messages > this.#maxMessages || this.#bytes > this.#maxBytes)) {
+    const { maxMessages, maxBytes } = this.#limits;
+    while (this.#writes > 1 && (this.#messages > maxMessages || this.#bytes > maxBytes)) {
       this.untracked += this.#shift(ring);
     }
   }
@@ -218,6 +222,38 @@ function sizeOfBatch(batch: readonly SendData[]): number {
   return bytes;
 }
 
+/** The limits a log keeps to. */
+export interface LogLimits {
+  readonly maxMessages: number;
+  readonly maxBytes: number;
+}
+
+/** When the tracker asks for a receipt: made once per options and transport kind, shared by their connections. */
+interface ConfirmPlan extends LogLimits {
+  /** Writes between confirmation pings; 0: none (the transport cannot ping, or confirmEvery 0/Infinity). */
+  readonly confirmEvery: number;
+  /** Messages / bytes held at which a confirmation ping goes out whatever the write count. */
+  readonly messagesTrigger: number;
+  readonly bytesTrigger: number;
+}
+
+const plans = new WeakMap<ResolvedUnconfirmed, [ConfirmPlan | undefined, ConfirmPlan | undefined]>();
+
+function planFor(options: ResolvedUnconfirmed, canPing: boolean): ConfirmPlan {
+  let pair = plans.get(options);
+  if (pair === undefined) plans.set(options, (pair = [undefined, undefined]));
+  const index = canPing ? 1 : 0;
+  const pings = canPing && options.confirmEvery > 0 && options.confirmEvery !== Infinity;
+  return (pair[index] ??= Object.freeze({
+    maxMessages: options.maxMessages,
+    maxBytes: options.maxBytes,
+    confirmEvery: pings ? options.confirmEvery : 0,
+    // Counts are whole, so `>= ceil(x)` is `>= x`.
+    messagesTrigger: Math.ceil(Math.max(1, options.maxMessages / 4)),
+    bytesTrigger: Math.ceil(Math.max(1, options.maxBytes / 4)),
+  }));
+}
+
 /**
  * Everything plain mode does to learn what the server received, for the socket that is live: the log of
  * unconfirmed writes, confirmation pings (one in flight at a time), and the marks the heartbeat's pings carry. The
@@ -230,11 +266,6 @@ function sizeOfBatch(batch: readonly SendData[]): number {
 export class ReceiptTracker extends UnconfirmedLog {
   // A log itself (not holding one): one object per connection instead of two.
   // Sentinels are small integers, never Infinity: a field that may hold Infinity is a boxed number per connection.
-  /** Writes between confirmation pings; 0: no confirmation pings (the transport cannot ping, or confirmEvery 0/Infinity). */
-  readonly #confirmEvery: number;
-  /** Messages / bytes held at which a confirmation ping goes out whatever the write count. */
-  readonly #messagesTrigger: number;
-  readonly #bytesTrigger: number;
   /** The write count at which the next confirmation ping goes out; -1 while none is due (not open, or no pings). */
   #confirmAt = -1;
   #confirmInFlight = false;
@@ -248,18 +279,18 @@ export class ReceiptTracker extends UnconfirmedLog {
   readonly #trail: MessageTrail | null;
 
   constructor(options: ResolvedUnconfirmed, canPing: boolean, keepMessages: boolean) {
-    super(options);
+    super(planFor(options, canPing));
     this.#trail = keepMessages ? new MessageTrail() : null;
-    const pings = canPing && options.confirmEvery > 0 && options.confirmEvery !== Infinity;
-    this.#confirmEvery = pings ? options.confirmEvery : 0;
-    // Counts are whole, so `>= ceil(x)` is `>= x`.
-    this.#messagesTrigger = Math.ceil(Math.max(1, options.maxMessages / 4));
-    this.#bytesTrigger = Math.ceil(Math.max(1, options.maxBytes / 4));
+  }
+
+  get #plan(): ConfirmPlan {
+    return this.limits as ConfirmPlan;
   }
 
   /** A new socket is open (the last one was settled). */
   opened(): void {
-    if (this.#confirmEvery > 0) this.#confirmAt = this.mark + this.#confirmEvery;
+    const every = this.#plan.confirmEvery;
+    if (every > 0) this.#confirmAt = this.mark + every;
   }
 
   /**
@@ -276,11 +307,10 @@ export class ReceiptTracker extends UnconfirmedLog {
       else trail.push(origin);
       trail.keepLast(log.length);
     }
-    if (
-      !this.#confirmInFlight &&
-      this.#confirmAt >= 0 &&
-      (log.mark >= this.#confirmAt || log.length >= this.#messagesTrigger || log.bytes >= this.#bytesTrigger)
-    ) {
+    const confirmAt = this.#confirmAt;
+    if (confirmAt < 0 || this.#confirmInFlight) return;
+    const plan = this.#plan;
+    if (log.mark >= confirmAt || log.length >= plan.messagesTrigger || log.bytes >= plan.bytesTrigger) {
       this.#confirmInFlight = true;
       socket.ping?.(encodeMark(log.mark, CONFIRM_PING));
     }
@@ -339,6 +369,6 @@ export class ReceiptTracker extends UnconfirmedLog {
 
   #confirm(mark: number): void {
     this.confirm(mark);
-    if (this.#confirmAt >= 0) this.#confirmAt = mark + this.#confirmEvery;
+    if (this.#confirmAt >= 0) this.#confirmAt = mark + this.#plan.confirmEvery;
   }
 }
