@@ -26,7 +26,14 @@ export type SocketchartErrorCode =
   /** The server refused authentication (a nack, an HTTP 401/403, or no ack within `auth.timeout`). */
   | 'ERR_AUTH_FAILED'
   /** A method that needs a plug-in (request() needs requests(), on() needs router()) was called without it. */
-  | 'ERR_PLUGIN_MISSING';
+  | 'ERR_PLUGIN_MISSING'
+  /**
+   * Server: an effect given to `message.commit()` failed (a Redis command Redis refused, a memory-store function
+   * that threw; the cause is attached), or a client message was recorded without its effects after
+   * `maxEffectFailures` failures (the default dead-letter report). Unlike `ERR_INVALID_DATA`, the effect itself was
+   * well formed.
+   */
+  | 'ERR_EFFECT_FAILED';
 
 export class SocketchartError extends Error {
   readonly code: SocketchartErrorCode;

@@ -215,7 +215,7 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
         return;
       }
       const text = `Client message ${message.key} was recorded as processed without its message.commit() effects after ${o.maxEffectFailures} failures (last: ${error.message}); pass onDeadLetter to keep it.`;
-      if (options.onError) report(new SocketchartError('ERR_INVALID_DATA', text, { cause: error }), session);
+      if (options.onError) report(new SocketchartError('ERR_EFFECT_FAILED', text, { cause: error }), session);
       else warnOnce('SOCKETCHART_DEAD_LETTER', `socketchart: ${text} stats.deadLetters counts them.`);
     },
     report,

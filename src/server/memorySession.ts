@@ -54,6 +54,28 @@ export function thenOrNow<T>(call: () => T | Promise<T>, next: (value: T) => voi
   }
 }
 
+/**
+ * Runs a message's effects in order until one throws: that one is reported as `ERR_EFFECT_FAILED` (the thrown
+ * error as its cause), so apps tell a failed effect from a failed handler; the later ones do not run.
+ */
+function runEffects(effects: ReadonlyArray<() => void>, key: string, report: (error: SocketchartError) => void): void {
+  for (let i = 0; i < effects.length; i++) {
+    try {
+      (effects[i] as () => void)();
+    } catch (error) {
+      const text = error instanceof Error ? error.message : String(error);
+      report(
+        new SocketchartError(
+          'ERR_EFFECT_FAILED',
+          `Effect ${i + 1} of client message ${key} (message.commit()) threw: ${text}. The message counts as processed; the effects after it did not run.`,
+          { cause: error },
+        ),
+      );
+      return;
+    }
+  }
+}
+
 export function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
@@ -246,12 +268,8 @@ export class MemorySession implements LinkedSession {
     const record = (failure: { error: unknown } | null) => {
       open = false;
       r.lastIn = seq;
-      try {
-        if (failure) throw failure.error;
-        for (const effect of effects) effect();
-      } catch (error) {
-        this.#c.report(error, this);
-      }
+      if (failure) this.#c.report(failure.error, this);
+      else runEffects(effects, message.key, (error) => this.#c.report(error, this));
       this.#scheduleAck();
     };
     let result: unknown;

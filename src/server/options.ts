@@ -13,7 +13,9 @@ export interface AckServerOptions {
    * idempotency key; `message.commit(effect)` records an effect together with the processed mark. It may be
    * async: the message is marked processed (and acknowledged) when its promise settles, and the session's next
    * message waits until then. If it throws or rejects, the error goes to `onError`, its `commit()` effects are
-   * discarded, and the message still counts as processed.
+   * discarded, and the message still counts as processed. An effect that fails goes to `onError` as an
+   * `ERR_EFFECT_FAILED` SocketchartError (with a shared store the message is then processed again, see
+   * `maxEffectFailures`; with the memory store it counts as processed and the effects after it do not run).
    */
   onMessage(session: AckSession, payload: AckPayload, message: AckMessage): void;
   /** A socket attached to a session: new (`resumed: false`) or resumed. Messages sent here follow the replay. */
@@ -31,7 +33,7 @@ export interface AckServerOptions {
    * A client message whose `message.commit()` effects failed in a shared store `maxEffectFailures` times in a row
    * (each failure also went to `onError`): it is now recorded as processed without them, so the client stops
    * replaying it. Keep it (a dead-letter queue) or act on it here.
-   * @default reported to `onError` as an `ERR_INVALID_DATA` SocketchartError naming the message (without
+   * @default reported to `onError` as an `ERR_EFFECT_FAILED` SocketchartError naming the message (without
    * `onError`: counted in `stats.deadLetters`, one process warning)
    */
   onDeadLetter?(session: AckSession, payload: AckPayload, message: { key: string; seq: number }, error: Error): void;

@@ -395,7 +395,7 @@ export function redisSessionStore(options: RedisSessionStoreOptions): SharedSess
         const effect = effects[index - 1] as readonly (string | Uint8Array)[];
         const name = typeof effect?.[0] === 'string' ? effect[0] : 'command';
         const error = new SocketchartError(
-          'ERR_INVALID_DATA',
+          'ERR_EFFECT_FAILED',
           `Effect ${index} of client message ${id}:${seq} (message.commit([${JSON.stringify(name)}, ...])) failed in Redis: ${String(reply[3])}. Fix the command; the message was not recorded as processed.`,
         );
         return { failed: error, attempts: asNumber(reply[1]) };

@@ -802,7 +802,7 @@ describe('review fixes: nothing cleared or dropped without a report, no endless 
     // Attempt 3 (back on A): the message is reported and recorded without its effects.
     const c3 = await attempt(a.url, 1);
     expect((await c3.closed).code).toBe(1011);
-    expect(deadLetters).toEqual([{ payload: 'poison', key: `${SID}:1`, seq: 1, code: 'ERR_INVALID_DATA' }]);
+    expect(deadLetters).toEqual([{ payload: 'poison', key: `${SID}:1`, seq: 1, code: 'ERR_EFFECT_FAILED' }]);
     // The next socket: seq 1 is processed (a duplicate now), seq 2 goes through.
     const c4 = await attempt(b.url, 1);
     expect(JSON.parse(await c4.frame(1))).toMatchObject({ resumed: true, ack: 1 });
@@ -813,10 +813,11 @@ describe('review fixes: nothing cleared or dropped without a report, no endless 
     // Every failed attempt was reported, naming the command.
     const failures = [...a.errors, ...b.errors].filter((e) => String((e as Error).message).includes('WRONGTYPE'));
     expect(failures).toHaveLength(3);
+    expect(failures.every((e) => (e as { code?: unknown }).code === 'ERR_EFFECT_FAILED')).toBe(true);
     expect(String((failures[0] as Error).message)).toContain('"RPUSH"');
   });
 
-  it('without onDeadLetter the skipped message goes to onError (ERR_INVALID_DATA, naming it)', async () => {
+  it('without onDeadLetter the skipped message goes to onError (ERR_EFFECT_FAILED, naming it)', async () => {
     const prefix = newPrefix();
     const a = await redisNode(prefix, {
       maxEffectFailures: 1,
@@ -828,7 +829,7 @@ describe('review fixes: nothing cleared or dropped without a report, no endless 
     expect((await c.closed).code).toBe(1011);
     await until(() => a.server.stats.deadLetters === 1);
     const report = a.errors.find((e) => String((e as Error).message).includes('recorded as processed without'));
-    expect(report).toMatchObject({ code: 'ERR_INVALID_DATA', message: expect.stringContaining(`${SID}:1`) });
+    expect(report).toMatchObject({ code: 'ERR_EFFECT_FAILED', message: expect.stringContaining(`${SID}:1`) });
   });
 
   it('Redis down when the server starts: subscribing is retried with backoff, reported, and new sessions are refused until it listens', async () => {
@@ -953,6 +954,27 @@ describe('async onMessage: same guarantees on both stores', () => {
       await until(() => c.frames.includes('{"type":"ack","ack":4}'));
     },
   );
+
+  it('memory: a commit() effect that throws is reported as ERR_EFFECT_FAILED (its error as the cause); the message counts as processed', async () => {
+    const thrown = new Error('disk full');
+    const ran: string[] = [];
+    const node = await memoryNode({
+      ackEvery: 1,
+      onMessage: (_s, payload, message) => {
+        message.commit(() => ran.push(`first:${String(payload)}`));
+        message.commit(() => {
+          throw thrown;
+        });
+        message.commit(() => ran.push(`after:${String(payload)}`));
+      },
+    });
+    const c = await raw(node.url);
+    c.ws.send(helloFrame(SID, 0, 1));
+    c.ws.send('1:x');
+    await until(() => c.frames.includes('{"type":"ack","ack":1}'));
+    expect(node.errors).toEqual([expect.objectContaining({ code: 'ERR_EFFECT_FAILED', cause: thrown, message: expect.stringContaining(`${SID}:1`) })]);
+    expect(ran).toEqual(['first:x']); // the effects after the failing one do not run
+  });
 
   it.each(['memory', 'redis'] as const)('%s: a message whose async onMessage is still running when the client resumes is processed once', async (kind) => {
     const prefix = newPrefix();
