@@ -5,7 +5,7 @@
 import type { Connection } from '../connection.js';
 import {
   DrainEvent,
-  type DropEvent,
+  DropEvent,
   GiveupEvent,
   InvalidMessageEvent,
   OpenEvent,
@@ -16,6 +16,7 @@ import {
   type SocketchartEvent,
   type StateChangeEvent,
 } from '../events.js';
+import type { TabInside } from './inside.js';
 import { type WireClosedReason, type WireEvent, toWireClosedReason, toWireError } from './protocol.js';
 
 export interface ConnectionSink {
@@ -47,4 +48,42 @@ export function watchConnection<In, Out>(conn: Connection<In, Out>, sink: Connec
   );
   on('message', (e) => sink.message(e as SocketMessageEvent));
   on('drop', (e) => sink.drop(e as DropEvent));
+}
+
+/**
+ * A tab's own connection, as its tab shows it (while it leads, and after it resigned) and, while it leads, as the
+ * followers see it: every statechange, event and message relayed; a drop reported to the tab that sent the message.
+ */
+export function mirror(tab: TabInside, conn: Connection<unknown, unknown>): void {
+  const from = tab.id;
+  watchConnection(conn, {
+    statechange: (e) => {
+      if (!tab.own()) return;
+      tab.moveTo(e.to, e.event);
+      if (!tab.leading) return;
+      tab.broadcast({ t: 'state', from, epoch: tab.epoch, event: e.event.type, snap: tab.leaderSnapshot() });
+      if (e.to === 'open' || e.to === 'closed') tab.relay.flush();
+    },
+    event: (wire, local) => {
+      if (!tab.own()) return;
+      if (wire.type === 'open') tab.events.runEveryOpen();
+      tab.dispatch(local);
+      if (tab.leading) tab.broadcast({ t: 'event', from, epoch: tab.epoch, event: wire });
+    },
+    message: (e) => {
+      if (!tab.own()) return;
+      tab.events.deliver(e.data, e.origin, e.timeStamp);
+      if (!tab.leading) return;
+      const seq = tab.session?.inSeq;
+      tab.broadcast({ t: 'message', from, epoch: tab.epoch, data: e.data, origin: e.origin, ...(seq === undefined ? {} : { seq }) });
+    },
+    drop: (e) => {
+      // Also while (and after) this tab stops leading: the tab that sent a message hears of its drop.
+      const to = tab.relay.originOf(e.message);
+      if (to === undefined || to === tab.id) return tab.dispatch(new DropEvent(e.data, e.reason, e.timeStamp, e.message));
+      // Its session goes on in the next leader, which sends it again: not dropped.
+      if (tab.handingOver && e.reason === 'closed') return;
+      tab.broadcast({ t: 'drop', from, epoch: tab.epoch, to, reason: e.reason, data: e.data, message: e.message });
+    },
+  });
 }

@@ -25,9 +25,11 @@ import { LeaderRelay } from './relay.js';
 import { TabEvents, whenClosed, whenOpen } from './view.js';
 import { type SharedConnectionOptions, lockNameOf, newTabId, notCloneable } from './options.js';
 import { FollowerRequests } from './asked.js';
-import { watchConnection } from './mirror.js';
+import { mirror } from './mirror.js';
 import { SharedSession } from './session.js';
 import { TabChannel } from './channel.js';
+import { SYNC, receive } from './receive.js';
+import type { TabInside } from './inside.js';
 import { type DeliveryLayer, watchLayers } from '../delivery/types.js';
 import {
   type LeaderSnapshot,
@@ -45,8 +47,6 @@ type Handler<E> = { bivarianceHack(event: E): void }['bivarianceHack'] | null;
 type Create<In, Out> = (url: PerAttempt<string | URL>, options: ConnectionOptions<In, Out>) => Connection<In, Out>;
 
 const now = (): number => Date.now();
-/** The statechange event of a tab catching up with the leader's snapshot. */
-const SYNC = 'SHARED.SYNC';
 
 export class SharedConnection<In = unknown, Out = SendData> {
   static readonly CONNECTING = 0;
@@ -129,7 +129,6 @@ export class SharedConnection<In = unknown, Out = SendData> {
       flushSession: () => this.#session?.flush(),
     });
     this.#state = options.startClosed ? 'idle' : 'connecting.opening';
-    this.#watch(this.#conn);
 
     this.shared = canShare();
     const layer = this.#layer as DeliveryLayer | null;
@@ -142,12 +141,14 @@ export class SharedConnection<In = unknown, Out = SendData> {
       });
       layer.share(this.#session);
     }
-    this.#channel = new TabChannel(this.shared ? `${lockName}#v${SHARED_PROTOCOL_VERSION}` : null, (msg) => this.#receive(msg));
+    const inside = this.#inside();
+    this.#channel = new TabChannel(this.shared ? `${lockName}#v${SHARED_PROTOCOL_VERSION}` : null, (msg) => receive(inside, msg));
 
     this.actor = createActor(leaderMachine, {
       input: { name: lockName, tab: this.#tab, shareable: this.shared },
       ...(options.inspect ? { inspect: options.inspect as never } : {}),
     });
+    mirror(inside, this.#conn as Connection<unknown, unknown>);
     this.actor.on('lead', (e) => this.#lead(e.epoch));
     this.actor.on('resign', () => this.#resign());
     this.actor.on('follow', (e) => this.#follow(e.leader, e.epoch));
@@ -393,112 +394,49 @@ export class SharedConnection<In = unknown, Out = SendData> {
     this.#dispatch(new ReconnectingEvent(1, 0, now()));
   }
 
-  #watch(conn: Connection<In, Out>): void {
-    const live = () => this.#own();
-    const from = this.#tab;
-    watchConnection(conn, {
-      statechange: (e) => {
-        if (!live()) return;
-        this.#moveTo(e.to, e.event);
-        if (!this.#leading) return;
-        this.#broadcast({ t: 'state', from, epoch: this.#epoch, event: e.event.type, snap: this.#leaderSnapshot() });
-        if (e.to === 'open' || e.to === 'closed') this.#relay.flush();
-      },
-      event: (wire, local) => {
-        if (!live()) return;
-        if (wire.type === 'open') this.#events.runEveryOpen();
-        this.#dispatch(local);
-        if (this.#leading) this.#broadcast({ t: 'event', from, epoch: this.#epoch, event: wire });
-      },
-      message: (e) => {
-        if (!live()) return;
-        this.#events.deliver(e.data, e.origin, e.timeStamp);
-        if (!this.#leading) return;
-        const seq = this.#session?.inSeq;
-        this.#broadcast({ t: 'message', from, epoch: this.#epoch, data: e.data, origin: e.origin, ...(seq === undefined ? {} : { seq }) });
-      },
-      drop: (e) => {
-        // Also while (and after) this tab stops leading: the tab that sent a message hears of its drop.
-        const to = this.#relay.originOf(e.message);
-        if (to === undefined || to === this.#tab) return this.#dispatch(new DropEvent(e.data, e.reason, e.timeStamp, e.message));
-        // Its session goes on in the next leader, which sends it again: not dropped.
-        if (this.#handingOver && e.reason === 'closed') return;
-        this.#broadcast({ t: 'drop', from, epoch: this.#epoch, to, reason: e.reason, data: e.data, message: e.message });
-      },
-    });
-  }
-
   #leaderSnapshot(): LeaderSnapshot {
     return { state: this.#state, url: this.#conn.url, protocol: this.#conn.protocol, extensions: this.#conn.extensions, closedBy: toWireClosedReason(this.#conn.closedBy) };
   }
 
-  #receive(msg: WireMessage): void {
-    if (this.#ended || typeof msg !== 'object' || msg === null) return;
-    switch (msg.t) {
-      case 'hello':
-        if (this.#leading) this.#announce(msg.from);
-        return;
-      case 'leader':
-        if (msg.to !== undefined && msg.to !== this.#tab) return;
-        // Before following it: sends of this tab the session holds leave the backlog, so they are not sent again.
-        if (msg.session && this.#session && !this.#leading && msg.epoch >= this.#epoch) this.#session.announced(msg.session, msg.from);
-        this.actor.send({ type: 'LEADER.ANNOUNCED', leader: msg.from, epoch: msg.epoch });
-        if (!this.#leading && this.#leader === msg.from && this.#epoch === msg.epoch) this.#sync(msg.snap, SYNC);
-        return;
-      case 'bye':
-        this.actor.send({ type: 'LEADER.LEFT', leader: msg.from });
-        return;
-      case 'send':
-        if (msg.to === this.#tab && this.#leading) this.#relay.send(msg.from, msg.seq, msg.message);
-        return;
-      case 'request':
-        if (msg.to === this.#tab && this.#leading) this.#relay.request(msg.from, msg.rid, msg.message, msg.timeout);
-        return;
-      case 'cancel':
-        if (msg.to === this.#tab) this.#relay.cancel(msg.from, msg.rid);
-        return;
-      case 'command':
-        if (msg.to !== this.#tab || !this.#leading) return;
-        if (msg.command === 'open') this.#conn.open();
-        else this.#conn.reconnect();
-        return;
-      case 'drop':
-        // From whichever tab dropped it: a leader that just stopped leading reports what its connection let go.
-        if (msg.to === this.#tab) this.#dispatch(new DropEvent(msg.data, msg.reason, now(), msg.message));
-        return;
-      case 'log':
-      case 'acked':
-        // Facts about the session, even late ones from a leader that just left.
-        if (!this.#leading) this.#session?.apply(msg);
-        return;
-      case 'message':
-        // Numbered: delivered once per tab, whichever leader relayed it (a new leader may get it again from the server).
-        if (msg.seq === undefined || this.#session === null) break;
-        if (!this.#leading && this.#session.accept(msg.seq, msg.from)) this.#events.deliver(msg.data, msg.origin, now());
-        return;
-    }
-    // Everything below comes from the leader this tab follows.
-    if (this.#leading || msg.from !== this.#leader || msg.epoch !== this.#epoch) return;
-    switch (msg.t) {
-      case 'state':
-        this.#sync(msg.snap, msg.event);
-        return;
-      case 'event':
-        this.#events.replay(msg.event, now());
-        return;
-      case 'message':
-        this.#events.deliver(msg.data, msg.origin, now());
-        return;
-      case 'ack':
-        if (msg.to === this.#tab) this.#backlog.ack(msg.seq);
-        return;
-      case 'session':
-        this.#session?.apply(msg);
-        return;
-      case 'reply':
-        if (msg.to === this.#tab) this.#asked.settle(msg.rid, msg);
-        return;
-    }
+  /** This tab's private parts, as receive.ts acts on them. */
+  #inside(): TabInside {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- getters below read this tab's private fields
+    const self = this;
+    return {
+      id: this.#tab,
+      // Created after this object, before anything can use it.
+      get actor() {
+        return self.actor;
+      },
+      conn: this.#conn as Connection<unknown, unknown>,
+      relay: this.#relay as LeaderRelay<unknown>,
+      backlog: this.#backlog,
+      asked: this.#asked,
+      events: this.#events,
+      session: this.#session,
+      get ended() {
+        return self.#ended;
+      },
+      get leading() {
+        return self.#leading;
+      },
+      get leader() {
+        return self.#leader;
+      },
+      get epoch() {
+        return self.#epoch;
+      },
+      get handingOver() {
+        return self.#handingOver;
+      },
+      own: () => this.#own(),
+      announce: (to) => this.#announce(to),
+      sync: (snap, event) => this.#sync(snap, event),
+      moveTo: (to, event) => this.#moveTo(to, event),
+      leaderSnapshot: () => this.#leaderSnapshot(),
+      broadcast: (msg) => this.#broadcast(msg),
+      dispatch: (event) => this.#dispatch(event),
+    };
   }
 
   /** A fresh send that cannot be copied throws (it is not kept); one from the backlog was checked when it was sent. */

@@ -1,0 +1,81 @@
+/**
+ * What a tab does with each message of the shared channel (protocol.ts): the part that any tab handles (hellos,
+ * announcements, sends and requests addressed to it as leader, drops, session facts, numbered messages), then what
+ * only the leader this tab follows may tell it.
+ */
+import { DropEvent } from '../events.js';
+import type { TabInside } from './inside.js';
+import type { WireMessage } from './protocol.js';
+
+const now = (): number => Date.now();
+/** The statechange event of a tab catching up with the leader's snapshot. */
+export const SYNC = 'SHARED.SYNC';
+
+export function receive(tab: TabInside, msg: WireMessage): void {
+  if (tab.ended || typeof msg !== 'object' || msg === null) return;
+  switch (msg.t) {
+    case 'hello':
+      if (tab.leading) tab.announce(msg.from);
+      return;
+    case 'leader':
+      if (msg.to !== undefined && msg.to !== tab.id) return;
+      // Before following it: sends of this tab the session holds leave the backlog, so they are not sent again.
+      if (msg.session && tab.session && !tab.leading && msg.epoch >= tab.epoch) tab.session.announced(msg.session, msg.from);
+      tab.actor.send({ type: 'LEADER.ANNOUNCED', leader: msg.from, epoch: msg.epoch });
+      if (!tab.leading && tab.leader === msg.from && tab.epoch === msg.epoch) tab.sync(msg.snap, SYNC);
+      return;
+    case 'bye':
+      tab.actor.send({ type: 'LEADER.LEFT', leader: msg.from });
+      return;
+    case 'send':
+      if (msg.to === tab.id && tab.leading) tab.relay.send(msg.from, msg.seq, msg.message);
+      return;
+    case 'request':
+      if (msg.to === tab.id && tab.leading) tab.relay.request(msg.from, msg.rid, msg.message, msg.timeout);
+      return;
+    case 'cancel':
+      if (msg.to === tab.id) tab.relay.cancel(msg.from, msg.rid);
+      return;
+    case 'command':
+      if (msg.to !== tab.id || !tab.leading) return;
+      if (msg.command === 'open') tab.conn.open();
+      else tab.conn.reconnect();
+      return;
+    case 'drop':
+      // From whichever tab dropped it: a leader that just stopped leading reports what its connection let go.
+      if (msg.to === tab.id) tab.dispatch(new DropEvent(msg.data, msg.reason, now(), msg.message));
+      return;
+    case 'log':
+    case 'acked':
+      // Facts about the session, even late ones from a leader that just left.
+      if (!tab.leading) tab.session?.apply(msg);
+      return;
+    case 'message':
+      // Numbered: delivered once per tab, whichever leader relayed it (a new leader may get it again from the server).
+      if (msg.seq === undefined || tab.session === null) break;
+      if (!tab.leading && tab.session.accept(msg.seq, msg.from)) tab.events.deliver(msg.data, msg.origin, now());
+      return;
+  }
+  // Everything below comes from the leader this tab follows.
+  if (tab.leading || msg.from !== tab.leader || msg.epoch !== tab.epoch) return;
+  switch (msg.t) {
+    case 'state':
+      tab.sync(msg.snap, msg.event);
+      return;
+    case 'event':
+      tab.events.replay(msg.event, now());
+      return;
+    case 'message':
+      tab.events.deliver(msg.data, msg.origin, now());
+      return;
+    case 'ack':
+      if (msg.to === tab.id) tab.backlog.ack(msg.seq);
+      return;
+    case 'session':
+      tab.session?.apply(msg);
+      return;
+    case 'reply':
+      if (msg.to === tab.id) tab.asked.settle(msg.rid, msg);
+      return;
+  }
+}
