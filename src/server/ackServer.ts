@@ -34,6 +34,9 @@ export {
   type AckServerStats,
 } from './options.js';
 
+const serverClosed = () =>
+  new SocketchartError('ERR_CONNECTION_CLOSED', 'server.close() was called: this server takes no more sessions. Attach a new one to serve again.');
+
 function toBuffer(data: RawData): Buffer {
   if (Buffer.isBuffer(data)) return data;
   if (Array.isArray(data)) return Buffer.concat(data);
@@ -325,19 +328,36 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
   };
   if (sharedStore) leaseTimer = clock.setTimeout(renewLeases, LEASE_RENEW_MS);
   // Subscribing to this node's notices: a failure (Redis down at startup) is reported and retried with backoff for
-  // as long as the server runs; new sessions are refused until it succeeds.
+  // as long as the server runs; new sessions are refused until it succeeds. A subscription that drops later is
+  // reported and made again the same way, with new sessions refused meanwhile.
   let listening = false;
+  let listenedBefore = false;
   let listenTimer: unknown = null;
+  let whenListening: { promise: Promise<void>; resolve: () => void; reject: (error: Error) => void } | null = null;
   const stopAttempt = new AbortController();
   const listen = (delay: number) => {
     if (!sharedStore || closed) return;
-    stopListening = sharedStore.listen(node, onNotice, (error) => storeFailure(error, null), stopAttempt.signal).then(
+    let dropped = false;
+    const onDropped = (error: unknown) => {
+      if (dropped || closed) return;
+      dropped = true;
+      listening = false;
+      storeFailure(error, null);
+      listen(LISTEN_RETRY_MIN_MS);
+    };
+    stopListening = sharedStore.listen(node, onNotice, (error) => storeFailure(error, null), stopAttempt.signal, onDropped).then(
       (stop) => {
         if (closed) {
           void stop().catch((error: unknown) => storeFailure(error, null));
           return null;
         }
+        // Dropped before this ran: the store closed it, and the next attempt is on its way.
+        if (dropped) return null;
         listening = true;
+        whenListening?.resolve();
+        whenListening = null;
+        if (listenedBefore) catchUp();
+        listenedBefore = true;
         return stop;
       },
       (error: unknown) => {
@@ -351,7 +371,31 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
       },
     );
   };
+  /**
+   * Listening again after a drop: the notices sent meanwhile are lost, so the lease renewal runs now rather than
+   * within LEASE_RENEW_MS. It answers 'stale' for a session another node took over and the next seq for one that
+   * got messages from other nodes.
+   */
+  const catchUp = () => {
+    if (leaseTimer !== null) clock.clearTimeout(leaseTimer);
+    renewLeases();
+  };
   listen(LISTEN_RETRY_MIN_MS);
+
+  const ready = (): Promise<void> => {
+    if (closed) return Promise.reject(serverClosed());
+    if (!sharedStore || listening) return Promise.resolve();
+    if (whenListening === null) {
+      let resolve!: () => void;
+      let reject!: (error: Error) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      whenListening = { promise, resolve, reject };
+    }
+    return whenListening.promise;
+  };
 
   const sendTo = async (sessionId: string, data: AckSendData): Promise<boolean> => {
     const stored = storedPayload(data);
@@ -503,8 +547,10 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
     if (listenTimer !== null) clock.clearTimeout(listenTimer);
     stopAttempt.abort();
     void stopListening.then((stop) => stop?.()).catch((error: unknown) => storeFailure(error, null));
+    whenListening?.reject(serverClosed());
+    whenListening = null;
   };
   wss.on('connection', onConnection);
   wss.on('close', dispose);
-  return { sessions: sharedStore ? shared : sessions, node, stats, sendTo, close: dispose };
+  return { sessions: sharedStore ? shared : sessions, node, stats, sendTo, ready, close: dispose };
 }

@@ -152,6 +152,19 @@ export interface AckServer {
    */
   sendTo(sessionId: string, data: AckSendData): Promise<boolean>;
   readonly stats: Readonly<AckServerStats>;
+  /**
+   * Resolves once this node takes sessions: at once with a record-at-a-time store (the memory store); with a
+   * shared store, once it listens to its notices (until then, and while that subscription is down and being made
+   * again, a `hello` is refused with `1011`). Failed attempts go to `onError` and are retried for as long as the
+   * server runs, so race it with a timeout to bound startup. Rejects with `ERR_CONNECTION_CLOSED` if `close()` is
+   * called first (or was).
+   *
+   * ```ts
+   * const server = attachAckServer(wss, { store: redisSessionStore({ client }), onMessage });
+   * await server.ready(); // then report the node healthy to the load balancer
+   * ```
+   */
+  ready(): Promise<void>;
   /** Stop speaking the protocol on `wss`: listeners removed, timers cleared. Does not close `wss` or its sockets. */
   close(): void;
 }

@@ -430,15 +430,28 @@ export function redisSessionStore(options: RedisSessionStoreOptions): SharedSess
       const status = asNumber(reply[0]);
       return status < 0 ? verdict(status) : pairs(reply, 1);
     },
-    async listen(node, onNotice, onError, signal) {
+    async listen(node, onNotice, onError, signal, onDropped) {
       const subscriber = client.duplicate();
-      // node-redis emits 'error' on every failed reconnect; unhandled, that would crash the process.
-      subscriber.on('error', onError);
       // While Redis is down, connect() waits as long as the client's reconnectStrategy retries: stopping the server
       // meanwhile must end those retries, or the subscriber would outlive it.
       const drop = () => {
         if (subscriber.isOpen) subscriber.destroy();
       };
+      let subscribed = false;
+      // node-redis emits 'error' on every failed reconnect; unhandled, that would crash the process. Once
+      // subscribed, an error means the connection broke and notices are being lost: rather than let node-redis
+      // reconnect and resubscribe behind the caller's back (it would not know it had been deaf), the subscriber is
+      // closed here, synchronously within the emit so that node-redis does not start reconnecting, and the caller
+      // told.
+      subscriber.on('error', (error: unknown) => {
+        if (!subscribed || !onDropped) {
+          onError(error);
+          return;
+        }
+        subscribed = false;
+        drop();
+        onDropped(error);
+      });
       signal?.addEventListener('abort', drop, { once: true });
       const onMessage = (message: string) => {
         // "<kind> <id> <n>": the id is what sessionKey() made, and may itself hold spaces.
@@ -457,6 +470,7 @@ export function redisSessionStore(options: RedisSessionStoreOptions): SharedSess
         await subscriber.connect();
         signal?.throwIfAborted();
         await subscriber.subscribe(channel + node, onMessage);
+        subscribed = true;
       } catch (error) {
         // A subscriber that failed to subscribe is never used: left open, it would reconnect forever, deaf.
         drop();
@@ -465,6 +479,7 @@ export function redisSessionStore(options: RedisSessionStoreOptions): SharedSess
         signal?.removeEventListener('abort', drop);
       }
       return async () => {
+        subscribed = false;
         try {
           await subscriber.close();
         } catch {

@@ -174,13 +174,16 @@ export interface SharedSessionStore {
   remove(id: string, epoch: number): Promise<UnackedMessage[] | Refusal>;
   /**
    * Deliver notices for `node` to `onNotice` until the returned function is called. Rejects when it cannot
-   * subscribe (the caller retries); `signal` abandons an attempt still waiting for the store.
+   * subscribe (the caller retries); `signal` abandons an attempt still waiting for the store. `onDropped`: the
+   * subscription broke after it was made (its connection dropped; notices sent meanwhile are lost): the store
+   * has closed it, and the caller listens again. Without `onDropped` the store may reconnect it by itself.
    */
   listen(
     node: string,
     onNotice: (notice: StoreNotice) => void,
     onError: (error: unknown) => void,
     signal?: AbortSignal,
+    onDropped?: (error: unknown) => void,
   ): Promise<() => Promise<void>>;
 }
 

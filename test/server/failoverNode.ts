@@ -18,7 +18,7 @@ client.on('error', () => {});
 await client.connect();
 const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
 await once(wss, 'listening');
-attachAckServer(wss, {
+const server = attachAckServer(wss, {
   store: redisSessionStore({ client, prefix }),
   onMessage(_session, payload, message) {
     void client.rPush(`${prefix}calls`, `${message.key}|${process.pid}`).catch(() => {});
@@ -26,4 +26,5 @@ attachAckServer(wss, {
   },
   onError: () => {},
 });
+await server.ready();
 process.send!({ port: (wss.address() as AddressInfo).port });

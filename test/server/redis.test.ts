@@ -57,7 +57,7 @@ async function redisNode(
   // A node that never hears one kind of notice (as when its subscriber connection drops one).
   const deaf: SharedSessionStore = {
     ...store,
-    listen: (node, onNotice, onError) => store.listen(node, (n) => (n.type === deafTo ? undefined : onNotice(n)), onError),
+    listen: (node, onNotice, ...rest) => store.listen(node, (n) => (n.type === deafTo ? undefined : onNotice(n)), ...rest),
   };
   const server: AckServer = attachAckServer(wss, {
     store: wrap(deafTo ? deaf : store),
@@ -73,14 +73,9 @@ async function redisNode(
         wss.close(() => resolve());
       }),
   );
-  await listening(client, prefix, server);
+  await server.ready(); // a node refuses sessions until it listens to its notices
   const port = (wss.address() as AddressInfo).port;
   return { wss, server, client, port, url: `ws://127.0.0.1:${port}/`, received, errors };
-}
-
-/** A node refuses sessions until it hears its notices: wait for its subscription. */
-async function listening(client: { pubSubChannels(pattern: string): Promise<string[]> }, prefix: string, server: AckServer) {
-  await until(async () => (await client.pubSubChannels(`${prefix}node:${server.node}`)).length === 1);
 }
 
 const newPrefix = () => `t${process.pid}-${++prefixCount}:`;
@@ -500,7 +495,7 @@ describe('split brain: a node cut off from its client must not act for the sessi
         if (holdNextClaim) await new Promise<void>((release) => (gate = release)); // the reply is late
         return result;
       },
-      listen: (node, onNotice, onError) => store.listen(node, (n) => (notices.push(n.type), onNotice(n)), onError),
+      listen: (node, onNotice, ...rest) => store.listen(node, (n) => (notices.push(n.type), onNotice(n)), ...rest),
     }));
     const b = await redisNode(prefix);
     const c0 = await raw(a.url); // A owns the session first, so B's claim notifies A
@@ -567,7 +562,7 @@ describe('Redis down', () => {
     const client = await redisClient();
     const server = attachAckServer(wss, { store: redisSessionStore({ client, prefix }), onMessage: () => {} });
     cleanup.push(() => new Promise<void>((resolve) => (server.close(), wss.close(() => resolve()))));
-    await listening(client, prefix, server);
+    await server.ready();
     const warnings: Error[] = [];
     const onWarning = (warning: Error) => warnings.push(warning);
     process.on('warning', onWarning);
@@ -664,6 +659,7 @@ describe('Redis down', () => {
     // Redis comes back (empty: this test server keeps no data): new sessions work again.
     await redis.restart();
     await until(() => a.client.isReady, 10_000);
+    await a.server.ready(); // its notice subscription dropped with Redis, and is made again
     const c3 = await raw(a.url);
     c3.ws.send(helloFrame(SID, 0, 2));
     expect(JSON.parse(await c3.frame(1))).toMatchObject({ type: 'welcome', resumed: false });
@@ -848,6 +844,8 @@ describe('review fixes: nothing cleared or dropped without a report, no endless 
     const server = attachAckServer(wss, { clock, store: redisSessionStore({ client, prefix }), onMessage: () => {}, onError: (e) => errors.push(e) });
     cleanup.push(() => new Promise<void>((resolve) => (server.close(), [...wss.clients].forEach((ws) => ws.terminate()), wss.close(() => resolve()))));
     const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`;
+    let isReady = false;
+    const ready = server.ready().then(() => (isReady = true));
     // The subscription failed (its connect() gave up), and that was reported.
     await until(() => errors.some((e) => (e as Error).message === 'gave up'));
     await redis.restart();
@@ -856,10 +854,11 @@ describe('review fixes: nothing cleared or dropped without a report, no endless 
     const early = await raw(url);
     early.ws.send(helloFrame(SID, 0, 1));
     expect(await early.closed).toEqual({ code: 1011, reason: 'session store unavailable' });
-    const admin = await redisClient();
-    const channel = `${prefix}node:${server.node}`;
+    expect(isReady).toBe(false);
     clock.increment(250); // the retry
-    await until(async () => (await admin.pubSubChannels(channel)).length === 1);
+    await ready;
+    const admin = await redisClient();
+    expect(await admin.pubSubChannels(`${prefix}node:${server.node}`)).toHaveLength(1);
     const c = await raw(url);
     c.ws.send(helloFrame(SID, 0, 1));
     expect(JSON.parse(await c.frame(1))).toMatchObject({ type: 'welcome', resumed: false });
@@ -869,6 +868,48 @@ describe('review fixes: nothing cleared or dropped without a report, no endless 
     c2.ws.send(helloFrame(SID, 0, 1));
     expect((await c.closed).code).toBe(ACK_CLOSE_CODES.sessionTakenOver);
   }, 15_000);
+
+  it('the notice subscription drops while the node runs (CLIENT KILL): reported, new sessions refused until it is made again, then what it missed is caught up at once', async () => {
+    const prefix = newPrefix();
+    const clock = new SimulatedClock();
+    let listens = 0;
+    let gate: (() => void) | null = null;
+    const a = await redisNode(prefix, { clock }, false, (store) => ({
+      ...store,
+      // The subscription after the drop waits for the test, so that the window without one can be looked at.
+      listen: async (...args: Parameters<SharedSessionStore['listen']>) => {
+        if (++listens === 2) await new Promise<void>((release) => (gate = release));
+        return store.listen(...args);
+      },
+    }));
+    const c1 = await raw(a.url);
+    c1.ws.send(helloFrame(SID, 0, 1));
+    await c1.frame(1);
+    const admin = await redisClient();
+    await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']); // A's subscriber: the only one now
+    await until(() => a.errors.some((e) => /closed unexpectedly/i.test(String((e as Error).message))));
+    // Deaf: no new sessions (it would not hear a takeover), and ready() waits again.
+    let isReady = false;
+    const ready = a.server.ready().then(() => (isReady = true));
+    const refused = await raw(a.url);
+    refused.ws.send(helloFrame('another-session-000003', 0, 1));
+    expect(await Promise.race([refused.closed, refused.frame(1)])).toEqual({ code: 1011, reason: 'session store unavailable' });
+    // A takeover while A is deaf: its "lost" notice is gone.
+    const b = await redisNode(prefix);
+    const c2 = await raw(b.url);
+    c2.ws.send(helloFrame(SID, 0, 1));
+    expect(JSON.parse(await c2.frame(1))).toMatchObject({ resumed: true });
+    expect(listens).toBe(2);
+    expect(isReady).toBe(false);
+    gate!();
+    await ready;
+    // Listening again, A renews its leases at once (the clock stands still): the renewal finds the takeover.
+    expect((await c1.closed).code).toBe(ACK_CLOSE_CODES.sessionTakenOver);
+    expect(await admin.pubSubChannels(`${prefix}node:${a.server.node}`)).toHaveLength(1);
+    const c3 = await raw(a.url);
+    c3.ws.send(helloFrame('another-session-000003', 0, 1));
+    expect(JSON.parse(await c3.frame(1))).toMatchObject({ type: 'welcome', resumed: false });
+  });
 
   it('a failed subscription is retried with growing delays, and server.close() stops the retries', async () => {
     const prefix = newPrefix();
@@ -893,7 +934,10 @@ describe('review fixes: nothing cleared or dropped without a report, no endless 
       expect(attempts).toBe(expected);
     }
     expect(errors).toHaveLength(7);
+    const pending = server.ready();
     server.close();
+    await expect(pending).rejects.toMatchObject({ code: 'ERR_CONNECTION_CLOSED' });
+    await expect(server.ready()).rejects.toMatchObject({ code: 'ERR_CONNECTION_CLOSED' });
     clock.increment(60_000);
     await settle();
     expect(attempts).toBe(7);
@@ -954,6 +998,11 @@ describe('async onMessage: same guarantees on both stores', () => {
       await until(() => c.frames.includes('{"type":"ack","ack":4}'));
     },
   );
+
+  it('memory: server.ready() resolves at once', async () => {
+    const node = await memoryNode({});
+    await node.server.ready();
+  });
 
   it('memory: a commit() effect that throws is reported as ERR_EFFECT_FAILED (its error as the cause); the message counts as processed', async () => {
     const thrown = new Error('disk full');
