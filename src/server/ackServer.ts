@@ -261,6 +261,13 @@ export function attachAckServer(wss: WebSocketServer, options: AckServerOptions)
           fail(link, ACK_CLOSE_CODES.protocolError, result.refused);
           return;
         }
+        if ('gap' in result) {
+          // The store lost messages of the session and removed it: reported by this node's session (its copy of
+          // the lost ones included) or, if it holds none, by one made for the report.
+          const holder = shared.get(key);
+          (holder && holder.state !== 'lost' && holder.state !== 'expired' ? holder : new SharedSession(key, sharedContext)).storeLost(result, link);
+          return;
+        }
         if (link.closed || closed || link.ws.readyState !== WebSocket.OPEN) {
           // Claimed for a socket that is gone: let the session expire as if it had detached at once.
           sharedStore.release(key, result.epoch, o.sessionTtl).catch((error: unknown) => storeFailure(error, null));

@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import { RESP_TYPES, type RedisClientType } from 'redis';
 import { SocketchartError, invalidOption } from '../errors.js';
-import { type ClaimResult, LEASE_RENEW_MS, type SharedSessionStore, type StoreEffect, type StoreNotice, type UnackedMessage } from './store.js';
+import { type ClaimResult, LEASE_RENEW_MS, type SessionGap, type SharedSessionStore, type StoreEffect, type StoreNotice, type UnackedMessage } from './store.js';
 
 // Any node-redis 5 client (modules, scripts, RESP 2 or 3): the store only sends raw commands.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -69,7 +69,30 @@ local function owner(s, epoch)
 end
 `;
 
-const CLAIM = `${K}
+// Every script keeps the message hash at exactly the seqs f..n-1 (HLEN = n - f), so fewer fields mean a key was
+// evicted (maxmemory-policy volatile-* or allkeys-*; both keys carry TTLs), the hash and not the state. Such a
+// session cannot be delivered in order any more (a replay would skip the lost seqs, a read would wait for them
+// forever): it is removed, and the reply names the lost seqs and gives what is left, for the node to report.
+// {-5, count, lost seq..., seq, payload, ...}
+const GAP = `
+local function gap(s, o, f, n)
+  if redis.call('HLEN', o) >= n - f then return nil end
+  local lost, held = {}, {}
+  for seq = f, n - 1 do
+    local p = redis.call('HGET', o, k(seq))
+    if p then held[#held + 1] = seq; held[#held + 1] = p else lost[#lost + 1] = seq end
+  end
+  local out = {-5, #lost}
+  for _, seq in ipairs(lost) do out[#out + 1] = seq end
+  for _, x in ipairs(held) do out[#out + 1] = x end
+  redis.call('DEL', s, o)
+  return out
+end
+`;
+
+// No "lost" notice on a gap: a node still holding the session finds it missing at its next fenced call and reports
+// its own copy of what it held (maybe the lost messages) rather than dropping it as taken over.
+const CLAIM = `${K}${GAP}
 local s, o = KEYS[1], KEYS[2]
 local node, hack, hnext = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 if redis.call('EXISTS', s) == 0 then
@@ -91,6 +114,8 @@ while f <= hack do
   redis.call('HDEL', o, k(f))
   f = f + 1
 end
+local g = gap(s, o, f, n)
+if g then return g end
 redis.call('HSET', s, 'e', k(e), 'w', node, 'f', k(f), 'b', k(b), 'a', 1)
 if ARGV[6] ~= '' then
   redis.call('PEXPIRE', s, ARGV[6])
@@ -200,9 +225,12 @@ return 1
 
 // Fenced like the others: an unfenced read could hand this node's client the messages of a session created
 // since under the same key.
-const READ = `${K}${OWNER}
+const READ = `${K}${OWNER}${GAP}
 local st = owner(KEYS[1], tonumber(ARGV[1]))
 if st < 0 then return {st} end
+local v = redis.call('HMGET', KEYS[1], 'f', 'n')
+local g = gap(KEYS[1], KEYS[2], tonumber(v[1]), tonumber(v[2]))
+if g then return g end
 local out = {0}
 for seq = tonumber(ARGV[2]), tonumber(ARGV[3]) do
   local p = redis.call('HGET', KEYS[2], k(seq))
@@ -213,11 +241,13 @@ return out
 
 // No "only if detached" check: with the epoch still current, a session marked attached means this node's RELEASE
 // never landed (Redis was unreachable when the socket closed); refusing then would leave it unreported.
-const REMOVE = `${K}${OWNER}
+const REMOVE = `${K}${OWNER}${GAP}
 local s, o = KEYS[1], KEYS[2]
 local st = owner(s, tonumber(ARGV[1]))
 if st < 0 then return {st} end
 local v = redis.call('HMGET', s, 'f', 'n')
+local g = gap(s, o, tonumber(v[1]), tonumber(v[2]))
+if g then return g end
 local out = {1}
 for seq = tonumber(v[1]), tonumber(v[2]) - 1 do
   local p = redis.call('HGET', o, k(seq))
@@ -344,6 +374,12 @@ export function redisSessionStore(options: RedisSessionStoreOptions): SharedSess
     return args;
   };
 
+  /** A GAP reply (status -5): the lost seqs, then what is left. */
+  const gapOf = (reply: unknown[]): SessionGap => {
+    const count = asNumber(reply[1]);
+    return { gap: reply.slice(2, 2 + count).map(asNumber), held: pairs(reply, 2 + count) };
+  };
+
   /** A script's refusal: -1 a later claim owns the session, -2 the session is gone (expired, removed). */
   const verdict = (status: number): 'stale' | 'missing' => (status === -2 ? 'missing' : 'stale');
 
@@ -361,11 +397,12 @@ export function redisSessionStore(options: RedisSessionStoreOptions): SharedSess
       const reply = (await run('CLAIM', keys(id), [node, String(hello.ack), String(hello.next), channel, id, attachedLease(ttl)])) as unknown[];
       const status = asNumber(reply[0]);
       if (status === -1) return { refused: String(reply[1]) };
+      if (status === -5) return gapOf(reply);
       if (status === 0) return { resumed: false, epoch: asNumber(reply[1]), lastIn: asNumber(reply[2]), nextOut: 1, unacked: [] };
       const first = asNumber(reply[4]);
       const unacked: UnackedMessage[] = [];
       for (let i = 5; i < reply.length; i++) {
-        // A hole would be a store bug; skip rather than hand the client a wrong payload.
+        // Never a hole (a lost message makes the script answer a gap); skip rather than hand the client a wrong payload.
         if (reply[i] !== null && reply[i] !== undefined) unacked.push({ seq: first + i - 5, payload: decodePayload(reply[i]) });
       }
       return { resumed: true, epoch: asNumber(reply[1]), lastIn: asNumber(reply[2]), nextOut: asNumber(reply[3]), unacked };
@@ -423,11 +460,13 @@ export function redisSessionStore(options: RedisSessionStoreOptions): SharedSess
       if (to < from) return [];
       const reply = (await run('READ', keys(id), [String(epoch), String(from), String(to)])) as unknown[];
       const status = asNumber(reply[0]);
+      if (status === -5) return gapOf(reply);
       return status < 0 ? verdict(status) : pairs(reply, 1);
     },
     async remove(id, epoch) {
       const reply = (await run('REMOVE', keys(id), [String(epoch)])) as unknown[];
       const status = asNumber(reply[0]);
+      if (status === -5) return gapOf(reply);
       return status < 0 ? verdict(status) : pairs(reply, 1);
     },
     async listen(node, onNotice, onError, signal, onDropped) {

@@ -7,6 +7,7 @@
  *      +------ hello (claim) -------+
  *   attached | detached --another node claimed it (notice, or a fenced call answered 'stale')--> lost
  *   attached | detached --the store no longer has it (a fenced call answered 'missing')--> expired (reported)
+ *   attached | detached --the store lost some of its messages (a SessionGap; the store removed it)--> expired (reported)
  *
  * Every change goes to the store first, fenced by the epoch this node's claim got: a server message is written to
  * the client only once the store holds it; a client message is processed only after a fence check and is
@@ -18,7 +19,7 @@ import { AckBatcher, type SequenceVerdict, classifySeq } from '../delivery/seque
 import { EXPIRY_RETRIES, EXPIRY_RETRY_MS } from './options.js';
 import type { SharedContext } from './sharedContext.js';
 import { isThenable } from './memorySession.js';
-import type { EffectFailure, Refusal, StoreEffect, UnackedMessage } from './store.js';
+import { type EffectFailure, type Refusal, type SessionGap, type StoreEffect, type UnackedMessage, isGap } from './store.js';
 import { SocketchartError } from '../errors.js';
 import {
   type AckMessage,
@@ -226,6 +227,47 @@ export class SharedSession implements LinkedSession {
     this.#c.onExpire(this, undelivered);
   }
 
+  /**
+   * The store lost server messages of this session that the client had not acknowledged (Redis evicted its message
+   * hash but not its state) and removed it: delivery in order cannot go on, and waiting for the lost seqs would stall
+   * it. It ends here as expired: the socket (and `claimLink`, a socket whose claim found the gap) is closed with 1011
+   * (`session messages missing in the store`; the client starts a new session), onExpire gets every message known
+   * (what the store still had and this node's copy of the lost ones, in seq order), and onError the lost seqs, how
+   * many of them this node recovered and which are gone.
+   */
+  storeLost(gap: SessionGap, claimLink: Link | null = null): void {
+    const local = new Map(this.#out);
+    const over = this.state === 'lost' || this.state === 'expired';
+    const link = this.link;
+    if (!over) this.#over('expired');
+    for (const l of [link, claimLink]) if (l) this.#c.fail(l, ACK_CLOSE_CODES.serverError, 'session messages missing in the store');
+    const known = new Map<number, string | Uint8Array>();
+    for (const m of gap.held) known.set(m.seq, m.payload);
+    const gone: number[] = [];
+    for (const seq of gap.gap) {
+      const payload = local.get(seq);
+      if (payload === undefined) gone.push(seq);
+      else known.set(seq, payload);
+    }
+    const recovered = gap.gap.length - gone.length;
+    this.#c.storeFailure(
+      new SocketchartError(
+        'ERR_INVALID_DATA',
+        `Redis lost ${gap.gap.length} unacknowledged server message(s) of session ${this.id} (seq ${seqRanges(gap.gap)}): a key was evicted. ` +
+          `${recovered} were recovered from this node's copy and go to onExpire with the ${gap.held.length} Redis still had; ` +
+          `${gone.length} cannot be reported${gone.length > 0 ? ` (seq ${seqRanges(gone)})` : ''}. The session was removed (its client starts a new one). ` +
+          'Run Redis with maxmemory-policy noeviction.',
+      ),
+      this,
+    );
+    if (over) return;
+    this.#c.stats.expired++;
+    this.#c.onExpire(
+      this,
+      [...known].sort((x, y) => x[0] - y[0]).map(([, payload]) => toPayload(payload)),
+    );
+  }
+
   end(code = 1000, reason = ''): AckPayload[] {
     validateEnd(code, reason);
     const undelivered = [...this.#out.values()].map(toPayload);
@@ -348,7 +390,7 @@ export class SharedSession implements LinkedSession {
   async #expire(): Promise<void> {
     this.#expiryTimer = null;
     if (this.state !== 'detached') return;
-    let result: UnackedMessage[] | Refusal;
+    let result: UnackedMessage[] | Refusal | SessionGap;
     try {
       result = await this.#c.store.remove(this.id, this.epoch);
     } catch (error) {
@@ -364,6 +406,10 @@ export class SharedSession implements LinkedSession {
       result = [...this.#out].map(([seq, payload]) => ({ seq, payload }));
     }
     if (this.state !== 'detached') return;
+    if (isGap(result)) {
+      this.storeLost(result);
+      return;
+    }
     if (result === 'stale') {
       // Claimed elsewhere meanwhile: that node owns it, nothing to report here.
       this.lose();
@@ -618,6 +664,11 @@ export class SharedSession implements LinkedSession {
           this.missingAt(epoch);
           return;
         }
+        if (isGap(messages)) {
+          // Read with the epoch this node holds: it owned the session when the store removed it.
+          if (epoch === this.epoch) this.storeLost(messages);
+          return;
+        }
         for (const m of messages) {
           if (m.seq >= this.#firstOut && !this.#out.has(m.seq)) {
             this.#out.set(m.seq, m.payload);
@@ -637,6 +688,19 @@ export class SharedSession implements LinkedSession {
     if (this.#expiryTimer !== null) this.#c.clock.clearTimeout(this.#expiryTimer);
     this.#expiryTimer = null;
   }
+}
+
+/** "1-3, 7" for [1, 2, 3, 7]; the first 10 runs, then how many seqs more. */
+function seqRanges(seqs: readonly number[]): string {
+  const runs: string[] = [];
+  let i = 0;
+  while (i < seqs.length && runs.length < 10) {
+    let j = i;
+    while (j + 1 < seqs.length && (seqs[j + 1] as number) === (seqs[j] as number) + 1) j++;
+    runs.push(i === j ? String(seqs[i]) : `${seqs[i]}-${seqs[j]}`);
+    i = j + 1;
+  }
+  return i < seqs.length ? `${runs.join(', ')} and ${seqs.length - i} more` : runs.join(', ');
 }
 
 /** What a waiting frame counts against `maxBacklogBytes` (a string at its largest UTF-8 size). */

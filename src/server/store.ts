@@ -98,7 +98,21 @@ export type ClaimResult =
   | {
       /** The `hello` acknowledges more than the session ever exchanged: a protocol error (1002). */
       refused: string;
-    };
+    }
+  | SessionGap;
+
+/**
+ * The store lost server messages of a session that were not acknowledged (Redis evicted the session's message
+ * hash but not its state): it cannot be delivered in order any more, so the store removed it. `gap`: the seqs
+ * lost, ascending; `held`: the unacknowledged messages it still had, oldest first.
+ */
+export interface SessionGap {
+  gap: number[];
+  held: UnackedMessage[];
+}
+
+export const isGap = (value: unknown): value is SessionGap =>
+  typeof value === 'object' && value !== null && Array.isArray((value as { gap?: unknown }).gap);
 
 /** A notice from the store to a node (pub/sub). */
 export type StoreNotice =
@@ -136,7 +150,8 @@ export interface SharedSessionStore {
   /**
    * Take the session for `node`: create it when unknown; else bump its epoch, trim what `hello.ack` acknowledges,
    * raise its processed mark to `hello.next - 1`, and tell the node that held it (`lost`). The session is kept
-   * `ttl` ms (a lease the owner renews with `touch`), so the sessions of a node that died expire too.
+   * `ttl` ms (a lease the owner renews with `touch`), so the sessions of a node that died expire too. If messages
+   * the client has not acknowledged are lost, the store removes the session instead and answers a `SessionGap`.
    */
   claim(id: string, node: string, hello: { ack: number; next: number }, ttl: number): Promise<ClaimResult>;
   /**
@@ -168,10 +183,16 @@ export interface SharedSessionStore {
   trim(id: string, epoch: number, ack: number): Promise<'ok' | Refusal>;
   /** The socket went: keep the session `ttl` ms (Infinity: forever) unless a node claims it. */
   release(id: string, epoch: number, ttl: number): Promise<'ok' | Refusal>;
-  /** Server messages `from`..`to` still held (the ones trimmed meanwhile are left out), if `epoch` owns the session. */
-  read(id: string, epoch: number, from: number, to: number): Promise<UnackedMessage[] | Refusal>;
-  /** Delete the session if `epoch` still owns it, giving back the messages never acknowledged. */
-  remove(id: string, epoch: number): Promise<UnackedMessage[] | Refusal>;
+  /**
+   * Server messages `from`..`to` still held (the ones trimmed meanwhile are left out), if `epoch` owns the session;
+   * a `SessionGap` (the session removed) if some unacknowledged message is lost.
+   */
+  read(id: string, epoch: number, from: number, to: number): Promise<UnackedMessage[] | Refusal | SessionGap>;
+  /**
+   * Delete the session if `epoch` still owns it, giving back the messages never acknowledged (a `SessionGap` if
+   * some of them are lost).
+   */
+  remove(id: string, epoch: number): Promise<UnackedMessage[] | Refusal | SessionGap>;
   /**
    * Deliver notices for `node` to `onNotice` until the returned function is called. Rejects when it cannot
    * subscribe (the caller retries); `signal` abandons an attempt still waiting for the store. `onDropped`: the

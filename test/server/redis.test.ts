@@ -764,6 +764,87 @@ describe('review fixes: nothing cleared or dropped without a report, no endless 
     expect(await a.client.exists(sessionKeys(prefix))).toBe(0);
   });
 
+  describe('the message hash evicted and the session state kept (a volatile-* maxmemory policy): no silent skip, no stall', () => {
+    const GAP = 'session messages missing in the store';
+    const lostReport = (errors: unknown[]) => errors.find((e) => String((e as Error).message).includes('noeviction')) as Error | undefined;
+
+    it('a resume on another node: the session is reported (what is left to onExpire, the lost seqs to onError), removed and closed with 1011; the client starts a new one', async () => {
+      const prefix = newPrefix();
+      let onA: AckSession | null = null;
+      const expired: string[][] = [];
+      const a = await redisNode(prefix, { onSession: (s) => (onA = s) });
+      const b = await redisNode(prefix, { onExpire: (_s, payloads) => expired.push(payloads.map(String)) });
+      const c1 = await raw(a.url);
+      c1.ws.send(helloFrame(SID, 0, 1));
+      await until(() => onA !== null);
+      expect(await onA!.sendDurable('m1')).toBe(true);
+      expect(await onA!.sendDurable('m2')).toBe(true);
+      await c1.frame(3);
+      c1.ws.terminate();
+      await until(() => onA!.state === 'detached');
+      await a.client.del(`${prefix}{${SID}}:o`); // as Redis' eviction would
+      expect(await b.server.sendTo(SID, 'm3')).toBe(true); // stored after it, as seq 3
+      const c2 = await raw(b.url);
+      c2.ws.send(helloFrame(SID, 0, 1)); // acknowledged nothing
+      expect(await Promise.race([c2.closed, c2.frame(1)])).toEqual({ code: 1011, reason: GAP });
+      expect(expired).toEqual([['m3']]);
+      expect(lostReport(b.errors)?.message).toMatch(/seq 1-2\b/);
+      expect(b.server.stats.expired).toBe(1);
+      expect(await b.client.exists(sessionKeys(prefix))).toBe(0);
+      const c3 = await raw(b.url);
+      c3.ws.send(helloFrame(SID, 0, 1));
+      expect(JSON.parse(await c3.frame(1))).toMatchObject({ type: 'welcome', resumed: false });
+    });
+
+    it('while attached: the node that must read a lost seq ends the session instead of stalling, with its own copy of the lost ones reported', async () => {
+      const prefix = newPrefix();
+      const clock = new SimulatedClock();
+      let session: AckSession | null = null;
+      const expired: string[][] = [];
+      // Deaf to "out" notices: A reads what B stores at its lease renewal, when the clock says so.
+      const a = await redisNode(prefix, { clock, onSession: (s) => (session = s), onExpire: (_s, payloads) => expired.push(payloads.map(String)) }, 'out');
+      const b = await redisNode(prefix);
+      const c = await raw(a.url);
+      c.ws.send(helloFrame(SID, 0, 1));
+      await until(() => session !== null);
+      expect(await session!.sendDurable('a1')).toBe(true); // A holds a copy
+      await c.frame(2);
+      expect(await b.server.sendTo(SID, 'b2')).toBe(true);
+      expect(await b.server.sendTo(SID, 'b3')).toBe(true);
+      await a.client.del(`${prefix}{${SID}}:o`);
+      expect(await b.server.sendTo(SID, 'b4')).toBe(true);
+      clock.increment(LEASE_RENEW_MS); // A learns of seq 4 and reads 2..4
+      expect(await Promise.race([c.closed, c.frame(3)])).toEqual({ code: 1011, reason: GAP });
+      expect(expired).toEqual([['a1', 'b4']]);
+      expect(lostReport(a.errors)?.message).toMatch(/seq 1-3\b/);
+      expect(lostReport(a.errors)?.message).toMatch(/2 cannot be reported \(seq 2-3\)/);
+      expect(session!.state).toBe('expired');
+      expect(a.server.sessions.has(SID)).toBe(false);
+      expect(await a.client.exists(sessionKeys(prefix))).toBe(0);
+    });
+
+    it('at expiry: the node reports its own copy of the lost messages', async () => {
+      const prefix = newPrefix();
+      const clock = new SimulatedClock();
+      let session: AckSession | null = null;
+      const expired: string[][] = [];
+      const a = await redisNode(prefix, { clock, sessionTtl: 1000, onSession: (s) => (session = s), onExpire: (_s, payloads) => expired.push(payloads.map(String)) });
+      const c = await raw(a.url);
+      c.ws.send(helloFrame(SID, 0, 1));
+      await until(() => session !== null);
+      expect(await session!.sendDurable('a1')).toBe(true);
+      c.ws.terminate();
+      await until(() => session!.state === 'detached');
+      await new Promise((r) => setTimeout(r, 20)); // the release is answered
+      await a.client.del(`${prefix}{${SID}}:o`);
+      clock.increment(1000);
+      await until(() => expired.length === 1);
+      expect(expired).toEqual([['a1']]);
+      expect(lostReport(a.errors)?.message).toMatch(/seq 1\b/);
+      expect(await a.client.exists(sessionKeys(prefix))).toBe(0);
+    });
+  });
+
   it('an effect that always fails is retried maxEffectFailures times (counted in Redis, across nodes), then dead-lettered and skipped', async () => {
     const prefix = newPrefix();
     const calls: string[] = [];
