@@ -3,8 +3,9 @@
  * atLeastOnce() sends N messages at about 1 per ms while another process sends it N through `server.sendTo`; the
  * node the client is on is killed with SIGKILL every `killEvery` ms and restarted. Nothing may be lost either way,
  * nothing delivered twice to the client, and a client message may reach onMessage twice only if the node that first
- * processed it was killed (same idempotency key). In the suite: 2,000 messages each way, a kill every 600 ms;
- * FAILOVER_SOAK=1 runs the issue's 20,000 at a kill every 2 s.
+ * processed it was killed (same idempotency key). In the suite: 2,000 messages each way, a kill every 600 ms, and
+ * 1,000 with an async onMessage (awaited before its mark) at a kill every 300 ms; FAILOVER_SOAK=1 runs the issue's
+ * 20,000 at a kill every 2 s, both ways.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -18,8 +19,10 @@ import { redisSessionStore } from '../../src/server/redis.js';
 import { type RedisServer, startRedis } from './redisServer.js';
 
 const SOAK = process.env.FAILOVER_SOAK === '1';
-const N = SOAK ? 20_000 : 2_000;
-const KILL_EVERY = SOAK ? 2_000 : 600;
+const RUNS = [
+  { handler: 'sync', N: SOAK ? 20_000 : 2_000, KILL_EVERY: SOAK ? 2_000 : 600 },
+  { handler: 'async', N: SOAK ? 20_000 : 1_000, KILL_EVERY: SOAK ? 2_000 : 300 },
+] as const;
 
 let redis: RedisServer;
 beforeAll(async () => {
@@ -42,10 +45,10 @@ interface Node {
 const children = new Set<ChildProcess>();
 const starting = new Set<Promise<unknown>>();
 
-async function startNode(name: string, prefix: string): Promise<Node> {
+async function startNode(name: string, prefix: string, async: boolean): Promise<Node> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/server/failoverNode.ts'], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    env: { ...process.env, REDIS_URL: redis.url, PREFIX: prefix },
+    env: { ...process.env, REDIS_URL: redis.url, PREFIX: prefix, ASYNC: async ? '1' : '0' },
   });
   children.add(child);
   const [message] = (await once(child, 'message')) as [{ port: number }];
@@ -54,9 +57,10 @@ async function startNode(name: string, prefix: string): Promise<Node> {
   return node;
 }
 
-it(`failover: ${N} messages each way, kill -9 of the client's node every ${KILL_EVERY} ms: 0 lost, 0 duplicated at the client`, async () => {
-  const prefix = `failover-${process.pid}:`;
-  const nodes: Node[] = [await startNode('a', prefix), await startNode('b', prefix)];
+it.each(RUNS)('failover, $handler onMessage: $N messages each way, kill -9 of the client\'s node every $KILL_EVERY ms: 0 lost, 0 duplicated at the client', async ({ handler, N, KILL_EVERY }) => {
+  const async = handler === 'async';
+  const prefix = `failover-${process.pid}-${handler}:`;
+  const nodes: Node[] = [await startNode('a', prefix, async), await startNode('b', prefix, async)];
   const killedPids = new Set<number>();
   let current: Node | null = null;
   const live = () => nodes.filter((n) => n.alive);
@@ -109,7 +113,7 @@ it(`failover: ${N} messages each way, kill -9 of the client's node every ${KILL_
     killedPids.add(victim.child.pid!);
     victim.child.kill('SIGKILL');
     victim.alive = false;
-    const restart = startNode(victim.name, prefix).then((fresh) => (nodes[nodes.indexOf(victim)] = fresh));
+    const restart = startNode(victim.name, prefix, async).then((fresh) => (nodes[nodes.indexOf(victim)] = fresh));
     starting.add(restart);
     void restart.finally(() => starting.delete(restart));
   }, KILL_EVERY);
@@ -163,7 +167,7 @@ it(`failover: ${N} messages each way, kill -9 of the client's node every ${KILL_
   }
   expect(kills).toBeGreaterThanOrEqual(SOAK ? 8 : 2);
   console.info(
-    `failover: ${N} each way in ${Date.now() - started} ms, ${kills} kill -9, 0 lost, 0 duplicated at the client; ` +
+    `failover (${handler} onMessage): ${N} each way in ${Date.now() - started} ms, ${kills} kill -9, 0 lost, 0 duplicated at the client; ` +
       `${reprocessed} client messages reached onMessage again after their node was killed (same key)`,
   );
 }, SOAK ? 180_000 : 40_000);

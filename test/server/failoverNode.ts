@@ -2,7 +2,7 @@
  * One server node for the failover test: a ws server on a free port with attachAckServer on the shared Redis store.
  * Every onMessage call is logged to Redis (`<prefix>calls`, "key|pid", outside the transaction), and the message
  * itself is committed with its mark (`<prefix>processed`), so the parent can tell processing from recording.
- * The parent kills it with SIGKILL.
+ * With ASYNC=1 onMessage is async (it awaits that log write, then commits). The parent kills it with SIGKILL.
  */
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
@@ -20,10 +20,18 @@ const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
 await once(wss, 'listening');
 const server = attachAckServer(wss, {
   store: redisSessionStore({ client, prefix }),
-  onMessage(_session, payload, message) {
-    void client.rPush(`${prefix}calls`, `${message.key}|${process.pid}`).catch(() => {});
-    message.commit(['RPUSH', `${prefix}processed`, String(payload)]);
-  },
+  // ASYNC=1: onMessage awaits Redis before it commits, so a kill -9 can land while a handler runs (the mark is
+  // sent only once its promise settles) and the session's next message waits for it.
+  onMessage:
+    process.env.ASYNC === '1'
+      ? async (_session, payload, message) => {
+          await client.rPush(`${prefix}calls`, `${message.key}|${process.pid}`);
+          message.commit(['RPUSH', `${prefix}processed`, String(payload)]);
+        }
+      : (_session, payload, message) => {
+          void client.rPush(`${prefix}calls`, `${message.key}|${process.pid}`).catch(() => {});
+          message.commit(['RPUSH', `${prefix}processed`, String(payload)]);
+        },
   onError: () => {},
 });
 await server.ready();
