@@ -11,6 +11,8 @@ export interface Backlogged {
   seq: number;
   message: unknown;
   data: SendData;
+  /** Reported as a `drop` before the leader's ack reached this tab: not to be reported again. */
+  reported?: true;
 }
 
 export class Backlog {
@@ -60,9 +62,20 @@ export class Backlog {
     this.#bytes += byteLengthOf(entry.data);
   }
 
-  /** The leader wrote everything up to `seq`. */
-  ack(seq: number): void {
-    while (this.#entries.length > 0 && (this.#entries[0] as Backlogged).seq <= seq) this.#shift();
+  /** The leader wrote everything up to `seq`: those leave, and are returned (but for those already reported). */
+  ack(seq: number): Backlogged[] {
+    const acked: Backlogged[] = [];
+    while (this.#entries.length > 0 && (this.#entries[0] as Backlogged).seq <= seq) {
+      const entry = this.#shift();
+      if (!entry.reported) acked.push(entry);
+    }
+    return acked;
+  }
+
+  /** Send `seq` was reported dropped (its ack may still come). */
+  reported(seq: number): void {
+    const entry = this.#entries.find((e) => e.seq === seq);
+    if (entry) entry.reported = true;
   }
 
   takeAll(): Backlogged[] {

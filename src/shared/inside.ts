@@ -7,7 +7,8 @@ import type { Backlog } from './backlog.js';
 import type { LeaderMachine } from './leaderMachine.js';
 import type { LeaderSnapshot, WireMessage } from './protocol.js';
 import type { LeaderRelay } from './relay.js';
-import type { SharedSession } from './session.js';
+import type { SharedSession, WireSession } from './session.js';
+import type { Unsettled } from './unsettled.js';
 import type { TabEvents } from './view.js';
 
 /** A tab's parts as receive.ts and mirror.ts act on them: its shared connection's private state, lent to them. */
@@ -26,6 +27,13 @@ export interface TabInside {
   readonly epoch: number;
   /** This tab stopped leading and its session goes on in the next leader: its connection's `closed` drops are not final. */
   readonly handingOver: boolean;
+  /** This tab took the lock and waits for the old leader's last posts before resuming (see GATHER_WAIT_MS). */
+  readonly gathering: boolean;
+  readonly unsettled: Unsettled;
+  /** Tab `from` said bye. */
+  left(from: string, reports: boolean): void;
+  /** Another tab's copy of the session, answering this tab's `gather`. */
+  copied(session: WireSession): void;
   /** Whether this tab's own connection is the one it shows: while it leads, and after it resigned. */
   own(): boolean;
   announce(to?: string): void;
@@ -33,5 +41,6 @@ export interface TabInside {
   moveTo(to: string, event: { type: string }): void;
   leaderSnapshot(): LeaderSnapshot;
   broadcast(msg: WireMessage): void;
+  post(msg: WireMessage): void;
   dispatch(event: SocketchartEvent): void;
 }

@@ -63,6 +63,7 @@ export function mirror(tab: TabInside, conn: Connection<unknown, unknown>): void
       if (!tab.leading) return;
       tab.broadcast({ t: 'state', from, epoch: tab.epoch, event: e.event.type, snap: tab.leaderSnapshot() });
       if (e.to === 'open' || e.to === 'closed') tab.relay.flush();
+      tab.relay.checkSettled();
     },
     event: (wire, local) => {
       if (!tab.own()) return;
@@ -74,16 +75,19 @@ export function mirror(tab: TabInside, conn: Connection<unknown, unknown>): void
       if (!tab.own()) return;
       tab.events.deliver(e.data, e.origin, e.timeStamp);
       if (!tab.leading) return;
+      tab.relay.checkSettled();
       const seq = tab.session?.inSeq;
       tab.broadcast({ t: 'message', from, epoch: tab.epoch, data: e.data, origin: e.origin, ...(seq === undefined ? {} : { seq }) });
     },
     drop: (e) => {
       // Also while (and after) this tab stops leading: the tab that sent a message hears of its drop.
-      const to = tab.relay.originOf(e.message);
-      if (to === undefined || to === tab.id) return tab.dispatch(new DropEvent(e.data, e.reason, e.timeStamp, e.message));
+      const origin = tab.relay.originOf(e.message);
+      if (origin === undefined || origin.tab === tab.id) return tab.dispatch(new DropEvent(e.data, e.reason, e.timeStamp, e.message));
       // Its session goes on in the next leader, which sends it again: not dropped.
       if (tab.handingOver && e.reason === 'closed') return;
-      tab.broadcast({ t: 'drop', from, epoch: tab.epoch, to, reason: e.reason, data: e.data, message: e.message });
+      const seq = origin.seq > 0 ? { seq: origin.seq } : {};
+      tab.broadcast({ t: 'drop', from, epoch: tab.epoch, to: origin.tab, reason: e.reason, data: e.data, message: e.message, ...seq });
+      tab.relay.checkSettled();
     },
   });
 }

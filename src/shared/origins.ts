@@ -10,9 +10,14 @@
  */
 export const ORIGIN_LIMIT = 2000;
 
-interface Entry {
-  readonly value: unknown;
+/** Where a relayed message came from: the tab, and its number in that tab's sends (0: not known). */
+export interface Origin {
   readonly tab: string;
+  readonly seq: number;
+}
+
+interface Entry extends Origin {
+  readonly value: unknown;
   taken: boolean;
 }
 
@@ -30,8 +35,8 @@ export class OriginLog {
     return this.#order.length - this.#head;
   }
 
-  add(value: unknown, tab: string): void {
-    const entry: Entry = { value, tab, taken: false };
+  add(value: unknown, tab: string, seq = 0): void {
+    const entry: Entry = { value, tab, seq, taken: false };
     this.#order.push(entry);
     const list = this.#byValue.get(value);
     if (list) list.push(entry);
@@ -39,14 +44,14 @@ export class OriginLog {
     if (this.size > this.#limit) this.#evict();
   }
 
-  /** The tab that sent `value` (the oldest such relay), forgotten from now on; undefined if not relayed. */
-  take(value: unknown): string | undefined {
+  /** Where `value` came from (the oldest such relay), forgotten from now on; undefined if not relayed. */
+  take(value: unknown): Origin | undefined {
     const list = this.#byValue.get(value);
     const entry = list?.shift();
     if (!entry || !list) return undefined;
     if (list.length === 0) this.#byValue.delete(value);
     entry.taken = true;
-    return entry.tab;
+    return entry;
   }
 
   #evict(): void {

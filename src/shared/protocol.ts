@@ -19,7 +19,7 @@ import type { DropReason } from '../policies/queue.js';
 import type { LoggedMessage, WireSession } from './session.js';
 
 /** Bumped when the messages below change shape: tabs on another version never share a channel. */
-export const SHARED_PROTOCOL_VERSION = 2;
+export const SHARED_PROTOCOL_VERSION = 3;
 
 /** An error as structured clone can carry it, keeping socketchart's stable `code`. */
 export interface WireError {
@@ -58,8 +58,12 @@ export type WireMessage =
    * `session`: the acknowledged-delivery session (session.ts), when there is one.
    */
   | ({ t: 'leader'; to?: string; snap: LeaderSnapshot; session?: WireSession } & FromLeader)
-  /** The leader is leaving (its page hides or its handle closed): the lock is about to pass on. */
-  | ({ t: 'bye' } & FromLeader)
+  /**
+   * The leader is leaving (its page hides or its handle closed): the lock is about to pass on. `reports`: its
+   * connection goes on to report what it could not confirm (its handle closed, the page stays); without it the page
+   * is going, and followers report their sends it wrote and never confirmed themselves.
+   */
+  | ({ t: 'bye'; reports?: true } & FromLeader)
   /** The leader's chart moved. */
   | ({ t: 'state'; event: string; snap: LeaderSnapshot } & FromLeader)
   /** A connection event, its fields flattened (`open`, `close`, `error`, `reconnecting`, `giveup`, `drain`, `invalid-message`). */
@@ -79,8 +83,19 @@ export type WireMessage =
    * acknowledged delivery a send's `log` entry acknowledges it; this comes only for sends the session did not take.)
    */
   | ({ t: 'ack'; to: string; seq: number } & FromLeader)
-  /** A message of tab `to` that will not be delivered (from whichever tab's connection dropped it, even one that just stopped leading). */
-  | ({ t: 'drop'; to: string; reason: DropReason; data: SendData; message: unknown } & FromLeader)
+  /**
+   * Plain mode: every send of tab `to` up to `seq` this leader acknowledged is confirmed as plain mode confirms
+   * writes (a pong, a clean close), or was reported to it as a `drop`.
+   */
+  | ({ t: 'settled'; to: string; seq: number } & FromLeader)
+  /**
+   * A message of tab `to` that will not be delivered (from whichever tab's connection dropped it, even one that just
+   * stopped leading); `seq`: its number in that tab's sends, when known.
+   */
+  | ({ t: 'drop'; to: string; reason: DropReason; data: SendData; message: unknown; seq?: number } & FromLeader)
+  /** A tab took the lock and, before resuming the session, asks every tab for its copy (answered with `copy`). */
+  | ({ t: 'gather' } & FromLeader)
+  | ({ t: 'copy'; to: string; session: WireSession } & FromTab)
   /** A follower's request `rid` (its own numbering), for the leader `to`. */
   | ({ t: 'request'; to: string; rid: number; message: unknown; timeout?: number } & FromTab)
   | ({ t: 'cancel'; to: string; rid: number } & FromTab)

@@ -25,7 +25,20 @@ export function receive(tab: TabInside, msg: WireMessage): void {
       if (!tab.leading && tab.leader === msg.from && tab.epoch === msg.epoch) tab.sync(msg.snap, SYNC);
       return;
     case 'bye':
-      tab.actor.send({ type: 'LEADER.LEFT', leader: msg.from });
+      tab.left(msg.from, msg.reports === true);
+      return;
+    case 'gather':
+      // A tab took the lock: it resumes the session with what every tab has of it.
+      if (!tab.leading && msg.from !== tab.id) {
+        const session = tab.session?.wire();
+        if (session) tab.post({ t: 'copy', from: tab.id, to: msg.from, session });
+      }
+      return;
+    case 'copy':
+      if (msg.to === tab.id) tab.copied(msg.session);
+      return;
+    case 'settled':
+      if (msg.to === tab.id) tab.unsettled.settle(msg.from, msg.seq);
       return;
     case 'send':
       if (msg.to === tab.id && tab.leading) tab.relay.send(msg.from, msg.seq, msg.message);
@@ -43,7 +56,13 @@ export function receive(tab: TabInside, msg: WireMessage): void {
       return;
     case 'drop':
       // From whichever tab dropped it: a leader that just stopped leading reports what its connection let go.
-      if (msg.to === tab.id) tab.dispatch(new DropEvent(msg.data, msg.reason, now(), msg.message));
+      if (msg.to !== tab.id) return;
+      if (msg.seq !== undefined) {
+        // This tab reported it already, when that leader went away without a word (its report came after all).
+        if (!tab.unsettled.dropped(msg.from, msg.seq)) return;
+        tab.backlog.reported(msg.seq);
+      }
+      tab.dispatch(new DropEvent(msg.data, msg.reason, now(), msg.message));
       return;
     case 'log':
     case 'acked':
@@ -69,7 +88,8 @@ export function receive(tab: TabInside, msg: WireMessage): void {
       tab.events.deliver(msg.data, msg.origin, now());
       return;
     case 'ack':
-      if (msg.to === tab.id) tab.backlog.ack(msg.seq);
+      // Plain mode: written, and kept until the leader says it is confirmed (or it goes away without saying).
+      if (msg.to === tab.id) tab.unsettled.add(msg.from, tab.backlog.ack(msg.seq));
       return;
     case 'session':
       tab.session?.apply(msg);

@@ -13,7 +13,7 @@
 import type { Connection } from '../connection.js';
 import type { SendData } from '../data.js';
 import type { DropReason } from '../policies/queue.js';
-import { OriginLog } from './origins.js';
+import { type Origin, OriginLog } from './origins.js';
 import { type WireMessage, toWireError } from './protocol.js';
 
 export interface RelayHost<Out> {
@@ -41,6 +41,10 @@ export class LeaderRelay<Out> {
   readonly #requests = new Map<string, AbortController>();
   /** The follower send being handed to the connection now (the session logs it as that tab's). */
   sending: { from: string; seq: number } | null = null;
+  /** Plain mode: per follower tab, the highest send acknowledged, and the highest it was told is settled. */
+  readonly #acked = new Map<string, number>();
+  readonly #settled = new Map<string, number>();
+  #settling = false;
 
   constructor(host: RelayHost<Out>) {
     this.#host = host;
@@ -67,9 +71,30 @@ export class LeaderRelay<Out> {
     for (const entry of held) if (entry.from !== this.#host.tab) this.#origins.add('message' in entry ? entry.message : entry.data, entry.from);
   }
 
-  /** The tab a dropped message came from (undefined: the leader's own). */
-  originOf(message: unknown): string | undefined {
+  /** Where a dropped message came from (undefined: the leader's own). */
+  originOf(message: unknown): Origin | undefined {
     return this.#origins.take(message);
+  }
+
+  /**
+   * Plain mode: once the connection holds nothing unconfirmed and nothing queued, every send it was given is
+   * confirmed or was reported (a drop, which reached its tab before this), so each follower may forget the sends
+   * this leader acknowledged (`settled`). Checked a microtask after what can change that: a write, an inbound
+   * message (a pong may confirm), a drop, a statechange (a socket that ended settled its writes).
+   */
+  checkSettled(): void {
+    if (this.#settling || this.#host.logged() || this.#acked.size === 0) return;
+    this.#settling = true;
+    queueMicrotask(() => {
+      this.#settling = false;
+      const { unconfirmedMessages, queueLength } = this.#host.conn.metrics;
+      if (unconfirmedMessages > 0 || queueLength > 0) return;
+      for (const [to, seq] of this.#acked) {
+        if (seq <= (this.#settled.get(to) ?? 0)) continue;
+        this.#settled.set(to, seq);
+        this.#host.post({ t: 'settled', from: this.#host.tab, epoch: this.#host.epoch(), to, seq });
+      }
+    });
   }
 
   request(from: string, rid: number, message: unknown, timeout: number | undefined): void {
@@ -109,7 +134,7 @@ export class LeaderRelay<Out> {
 
   #write(from: string, seq: number, message: unknown): void {
     const { conn, tab } = this.#host;
-    this.#origins.add(message, from);
+    this.#origins.add(message, from, seq);
     this.sending = { from, seq };
     try {
       conn.send(message as Out);
@@ -125,11 +150,15 @@ export class LeaderRelay<Out> {
       } catch {
         data = String(message);
       }
-      this.#host.post({ t: 'drop', from: tab, epoch: this.#host.epoch(), to: from, reason, data, message });
+      this.#host.post({ t: 'drop', from: tab, epoch: this.#host.epoch(), to: from, reason, data, message, seq });
     } finally {
       this.sending = null;
     }
     this.#host.flushSession();
     this.#host.post({ t: 'ack', from: tab, epoch: this.#host.epoch(), to: from, seq });
+    if (!this.#host.logged()) {
+      this.#acked.set(from, seq);
+      this.checkSettled();
+    }
   }
 }

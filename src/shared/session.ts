@@ -64,6 +64,8 @@ export class SharedSession implements SessionObserver {
   /** Outbound messages the server has not acknowledged, by seq, in seq order. */
   readonly #held = new Map<number, LoggedMessage>();
   readonly #tabs = new Map<string, number>();
+  /** The highest seq the server acknowledged, as far as this tab knows. */
+  #acked = 0;
   /** Leader: numbered but not yet posted. */
   #unposted: LoggedMessage[] = [];
   /** Leader: the seq of the inbound frame being delivered now (its messages follow synchronously). */
@@ -189,6 +191,33 @@ export class SharedSession implements SessionObserver {
     return true;
   }
 
+  /**
+   * Another tab's copy, gathered by this tab before it resumes the session: what it holds that this copy lacks (an
+   * old leader's post that reached that tab and not yet this one) is taken, under its seq, and numbering goes on
+   * after the highest either saw. This tab's inbound mark stays its own.
+   */
+  merge(copy: WireSession): void {
+    if (copy.sid !== this.sid) return;
+    let added = false;
+    for (const entry of copy.held) {
+      if (entry.seq <= this.#acked || this.#held.has(entry.seq)) continue;
+      this.#held.set(entry.seq, entry);
+      added = true;
+    }
+    if (added) {
+      // Kept in seq order: #trim walks it from the lowest.
+      const sorted = [...this.#held.values()].sort((a, b) => a.seq - b.seq);
+      this.#held.clear();
+      for (const entry of sorted) this.#held.set(entry.seq, entry);
+    }
+    for (const entry of this.#held.values()) if (entry.seq >= this.next) this.next = entry.seq + 1;
+    if (copy.next > this.next) this.next = copy.next;
+    for (const [tab, seq] of copy.tabs) if (seq > (this.#tabs.get(tab) ?? 0)) this.#tabs.set(tab, seq);
+    // This tab's own sends the session holds leave its backlog (its log entries had not reached it yet).
+    const mine = this.#tabs.get(this.#host.tab);
+    if (mine !== undefined) this.#host.logged(mine);
+  }
+
   /** This tab's messages the server has not acknowledged (reported when its handle closes). */
   ownHeld(): LoggedMessage[] {
     return [...this.#held.values()].filter((entry) => entry.from === this.#host.tab);
@@ -205,6 +234,7 @@ export class SharedSession implements SessionObserver {
   }
 
   #trim(ack: number): void {
+    if (ack > this.#acked) this.#acked = ack;
     for (const seq of this.#held.keys()) {
       if (seq > ack) break;
       this.#held.delete(seq);
@@ -215,6 +245,7 @@ export class SharedSession implements SessionObserver {
     if (session.sid !== this.sid) {
       this.#held.clear();
       this.#tabs.clear();
+      this.#acked = 0;
       this.sid = session.sid;
       this.next = session.next;
     }
@@ -223,6 +254,7 @@ export class SharedSession implements SessionObserver {
   }
 
   #replace(session: WireSession): void {
+    if (session.sid !== this.sid) this.#acked = 0;
     this.sid = session.sid;
     this.next = session.next;
     this.lastIn = session.lastIn;

@@ -9,20 +9,22 @@
  */
 import { type Actor, createActor } from 'xstate';
 import type { ClosedReason } from '../../machines/connection.js';
-import type { Connection, MessageOf, MessageType, OpenedOptions, Subscription } from '../connection.js';
+import type { Connection } from '../connection.js';
 import type { SendData } from '../data.js';
 import { SocketchartError, invalidOption } from '../errors.js';
-import { type ConnectionEventMap, DropEvent, type Listener, type ListenerOptions, ReconnectingEvent, SocketCloseEvent, type SocketchartEvent, StateChangeEvent } from '../events.js';
+import { DropEvent, ReconnectingEvent, SocketCloseEvent, type SocketchartEvent, StateChangeEvent } from '../events.js';
 import { rawCodec } from '../messages/codec.js';
 import type { RequestOptions } from '../messages/requests.js';
 import type { ConnectionOptions, PerAttempt } from '../options.js';
 import { resolveQueue } from '../policies/queue.js';
+import { resolveUnconfirmed } from '../policies/unconfirmedOptions.js';
 import { pathMatches, type StateNameArgument } from '../statePath.js';
 import type { BinaryType } from '../transports/types.js';
 import { type LeaderMachine, leaderMachine } from './leaderMachine.js';
 import { Backlog } from './backlog.js';
+import { Unsettled } from './unsettled.js';
 import { LeaderRelay } from './relay.js';
-import { TabEvents, whenClosed, whenOpen } from './view.js';
+import { TabHandle } from './handle.js';
 import { type SharedConnectionOptions, lockNameOf, newTabId, notCloneable } from './options.js';
 import { FollowerRequests } from './asked.js';
 import { mirror } from './mirror.js';
@@ -42,27 +44,17 @@ import {
   toWireClosedReason,
 } from './protocol.js';
 
-type Handler<E> = { bivarianceHack(event: E): void }['bivarianceHack'] | null;
-
 type Create<In, Out> = (url: PerAttempt<string | URL>, options: ConnectionOptions<In, Out>) => Connection<In, Out>;
 
 const now = (): number => Date.now();
 
-export class SharedConnection<In = unknown, Out = SendData> {
-  static readonly CONNECTING = 0;
-  static readonly OPEN = 1;
-  static readonly CLOSING = 2;
-  static readonly CLOSED = 3;
-  declare readonly CONNECTING: 0;
-  declare readonly OPEN: 1;
-  declare readonly CLOSING: 2;
-  declare readonly CLOSED: 3;
+/**
+ * How long a tab that took the lock waits, before resuming an acknowledged-delivery session, for the last posts of
+ * the leader it followed when that leader left without a `bye` (a crashed page): the lock can pass before them.
+ */
+export const GATHER_WAIT_MS = 100;
 
-  onopen: Handler<ConnectionEventMap<In>['open']> = null;
-  onmessage: Handler<ConnectionEventMap<In>['message']> = null;
-  onclose: Handler<ConnectionEventMap<In>['close']> = null;
-  onerror: Handler<ConnectionEventMap<In>['error']> = null;
-
+export class SharedConnection<In = unknown, Out = SendData> extends TabHandle<In, Out> {
   /** False when this page cannot share (no Web Locks, no BroadcastChannel, or not a secure context): it has its own socket. */
   readonly shared: boolean;
   /** The leader chart of this tab: `electing`, `member.following`, `member.handover`, `member.leading`, `solo`, `closed`. */
@@ -72,10 +64,10 @@ export class SharedConnection<In = unknown, Out = SendData> {
   readonly #channel: TabChannel;
   /** This tab's own connection: open only while it leads. */
   readonly #conn: Connection<In, Out>;
-  readonly #events: TabEvents;
   readonly #encode: (message: Out) => SendData;
   readonly #relay: LeaderRelay<Out>;
   readonly #backlog: Backlog;
+  readonly #unsettled: Unsettled;
 
   #state: string;
   #snap: Omit<LeaderSnapshot, 'state'> = { url: '', protocol: '', extensions: '', closedBy: null };
@@ -94,19 +86,26 @@ export class SharedConnection<In = unknown, Out = SendData> {
   readonly #session: SharedSession | null = null;
   /** This tab stopped leading and its session goes on in the next leader: its connection's `closed` drops are not final. */
   #handingOver = false;
+  /** The last tab that said `bye`. */
+  #lastBye: string | null = null;
+  /** This tab took the lock and waits for the last word of the leader it followed before resuming the session. */
+  #gathering: { from: string; timer: ReturnType<typeof setTimeout> } | null = null;
 
   /** @internal use `createSharedConnection` */
   constructor(url: PerAttempt<string | URL>, options: SharedConnectionOptions<In, Out>, create: Create<In, Out>) {
     if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
+    // The field `on()` routes by: the router plug-in's, or (before plug-ins) the `typeField` option.
+    const routing = options as { router?: { typeField?: string } | null; typeField?: string };
+    super(routing.router?.typeField ?? routing.typeField ?? 'type');
     const { name, ...connectionOptions } = options;
     const lockName = lockNameOf(url, name);
     this.#conn = watchLayers(() => create(url, { ...connectionOptions, startClosed: true }), (layer) => (this.#layer = layer));
-    // The field `on()` routes by: the router plug-in's, or (before plug-ins) the `typeField` option.
-    const routing = options as { router?: { typeField?: string } | null; typeField?: string };
-    this.#events = new TabEvents(this, routing.router?.typeField ?? routing.typeField ?? 'type');
     const codec = (options.codec ?? rawCodec) as { encode(message: Out): SendData };
     this.#encode = (m) => codec.encode(m);
     this.#backlog = new Backlog(resolveQueue(options.queue), (entry, reason) => this.#dispatch(new DropEvent(entry.data, reason, now(), entry.message)));
+    this.#unsettled = new Unsettled(options.delivery === undefined ? resolveUnconfirmed(options.unconfirmed) : null, (data, message) =>
+      this.#dispatch(new DropEvent(data, 'unconfirmed', now(), message)),
+    );
     this.#tab = newTabId();
     this.#asked = new FollowerRequests({
       ask: (rid, message, timeout) => {
@@ -233,7 +232,7 @@ export class SharedConnection<In = unknown, Out = SendData> {
     }
     const entry = this.#backlog.admit(message, data);
     if (!entry) return;
-    if (this.#leader !== null) this.#postSend(entry, true);
+    if (this.#leader !== null && this.#gathering === null) this.#postSend(entry, true);
     this.#backlog.push(entry);
   }
 
@@ -242,37 +241,6 @@ export class SharedConnection<In = unknown, Out = SendData> {
     if (this.#leading || !this.shared) return this.#conn.request<R>(message, options);
     if (this.#ended) return Promise.reject(new SocketchartError('ERR_CONNECTION_CLOSED', 'request() after close(): the connection is closed.'));
     return this.#asked.ask<R>(message, options);
-  }
-
-  /** Handle decoded messages whose `typeField` is `type`, in every tab; handlers run before `message` listeners. */
-  on<T extends MessageType<In>>(type: T, handler: (message: MessageOf<In, T>) => void): this {
-    this.#events.route(type, handler as (m: never) => void, false);
-    return this;
-  }
-
-  once<T extends MessageType<In>>(type: T, handler: (message: MessageOf<In, T>) => void): this {
-    this.#events.route(type, handler as (m: never) => void, true);
-    return this;
-  }
-
-  off<T extends MessageType<In>>(type: T, handler: (message: MessageOf<In, T>) => void): this {
-    this.#events.unroute(type, handler);
-    return this;
-  }
-
-  /** Run `hook` on every open this tab sees (now too, if open). In a follower its sends go through the leader. */
-  onEveryOpen(hook: () => void): () => void {
-    return this.#events.onEveryOpen(hook, this.#state === 'open');
-  }
-
-  subscribe(message: Out, options: { unsubscribe?: Out } = {}): Subscription {
-    const stop = this.onEveryOpen(() => this.send(message));
-    return {
-      unsubscribe: () => {
-        stop();
-        if (options.unsubscribe !== undefined && this.readyState === 1) this.send(options.unsubscribe);
-      },
-    };
   }
 
   /**
@@ -295,6 +263,8 @@ export class SharedConnection<In = unknown, Out = SendData> {
     // This tab's messages the session holds may still go out through the next leader, as its backlog may.
     for (const entry of this.#session?.ownHeld() ?? []) this.#dispatch(new DropEvent(entry.data, 'closed', now(), 'message' in entry ? entry.message : entry.data));
     for (const entry of this.#backlog.takeAll()) this.#dispatch(new DropEvent(entry.data, 'closed', now(), entry.message));
+    // Written by the leader and not confirmed: nobody can report them to this tab once it left.
+    this.#unsettled.orphan();
     this.#asked.rejectAll();
     if (this.#state === 'closed') return;
     const closedBy: ClosedReason = { kind: 'user', code: code ?? 1000, reason: reason ?? '', wasClean: true };
@@ -314,31 +284,29 @@ export class SharedConnection<In = unknown, Out = SendData> {
     else if (this.#leader !== null) this.#post({ t: 'command', from: this.#tab, to: this.#leader, command: 'reconnect' });
   }
 
-  opened(options: OpenedOptions = {}): Promise<void> {
-    return whenOpen(this.#events, this.#state, options);
-  }
-
-  closed(): Promise<ClosedReason> {
-    return whenClosed(this.#events, this.#state === 'closed' ? this.closedBy : null);
-  }
-
-  addEventListener<K extends keyof ConnectionEventMap<In, Out>>(type: K, listener: Listener<ConnectionEventMap<In, Out>[K]> | null, options?: ListenerOptions | boolean): void {
-    if (listener == null) return;
-    if (typeof listener !== 'function' && typeof (listener as { handleEvent?: unknown }).handleEvent !== 'function') {
-      throw invalidOption(`addEventListener('${String(type)}', listener)`, 'a function or an object with handleEvent()', listener);
-    }
-    this.#events.listeners.add(type, listener as Listener<never>, options);
-  }
-
-  removeEventListener<K extends keyof ConnectionEventMap<In, Out>>(type: K, listener: Listener<ConnectionEventMap<In, Out>[K]> | null): void {
-    if (listener) this.#events.listeners.remove(type, listener as Listener<never>);
-  }
-
   #lead(epoch: number): void {
-    if (this.#leader !== null) this.#showLost();
+    const previous = this.#leader;
+    if (previous !== null) this.#showLost();
+    this.#epoch = epoch;
+    // What the leaders before wrote for this tab and never confirmed: none of them can report it any more.
+    this.#unsettled.orphan();
+    // A leader that left without a bye (its page crashed) may have posted its last log entries and acks just before
+    // the lock passed, and they may reach this tab after it: wait for them (a bye would come after them, as each
+    // tab's posts arrive in order), at most GATHER_WAIT_MS, and take every tab's copy of the session meanwhile.
+    if (this.#session?.sid != null && previous !== null && previous !== this.#tab && previous !== this.#lastBye && this.#channel.exists) {
+      this.#gathering = { from: previous, timer: setTimeout(() => this.#resume(), GATHER_WAIT_MS) };
+      this.#post({ t: 'gather', from: this.#tab, epoch });
+      return;
+    }
+    this.#resume();
+  }
+
+  /** Leads: resumes the session, writes this tab's own backlog, opens the socket and announces itself. */
+  #resume(): void {
+    if (this.#gathering !== null) clearTimeout(this.#gathering.timer);
+    this.#gathering = null;
     this.#leading = true;
     this.#leader = this.#tab;
-    this.#epoch = epoch;
     const session = this.#session;
     if (session !== null) {
       // Resume the session the tabs kept (same id, same seqs); followers' sends in it are not taken again.
@@ -354,12 +322,27 @@ export class SharedConnection<In = unknown, Out = SendData> {
     if (this.#channel.exists) this.#announce();
   }
 
+  /** Tab `from` said bye (`reports`: its connection goes on reporting what it cannot confirm). */
+  #left(from: string, reports: boolean): void {
+    this.#lastBye = from;
+    if (reports) this.#unsettled.forget(from);
+    else this.#unsettled.orphan((l) => l === from);
+    // Its bye follows all its posts: this tab has its last word on the session.
+    if (this.#gathering?.from === from) this.#resume();
+    else this.actor.send({ type: 'LEADER.LEFT', leader: from });
+  }
+
   #announce(to?: string): void {
     const session = this.#session?.wire();
     this.#post({ t: 'leader', from: this.#tab, epoch: this.#epoch, ...(to === undefined ? {} : { to }), snap: this.#leaderSnapshot(), ...(session ? { session } : {}) });
   }
 
   #resign(): void {
+    if (this.#gathering !== null) {
+      // Never resumed: the next tab to take the lock resumes the session instead.
+      clearTimeout(this.#gathering.timer);
+      this.#gathering = null;
+    }
     if (!this.#leading) return;
     this.#leading = false;
     this.#relay.resign();
@@ -367,7 +350,8 @@ export class SharedConnection<In = unknown, Out = SendData> {
       this.#session.handOver();
       this.#handingOver = this.#channel.exists;
     }
-    if (this.#channel.exists) this.#post({ t: 'bye', from: this.#tab, epoch: this.#epoch });
+    // This tab stays: its connection reports what it cannot confirm, to the tabs that sent it.
+    if (this.#channel.exists) this.#post({ t: 'bye', from: this.#tab, epoch: this.#epoch, reports: true });
     this.#leader = null;
     // Followers keep every send and request until acknowledged: the next leader gets them again; only this tab's
     // own listeners hear this close.
@@ -378,6 +362,8 @@ export class SharedConnection<In = unknown, Out = SendData> {
 
   #follow(leader: string, epoch: number): void {
     if (this.#leader !== null && this.#leader !== leader) this.#showLost();
+    // Another leader now: the ones before left without reporting what they wrote for this tab (a bye would have).
+    this.#unsettled.orphan((l) => l !== leader);
     this.#leader = leader;
     this.#epoch = epoch;
     // The backlog, then whatever is sent from now on, all addressed to this leader: nothing new overtakes it.
@@ -412,7 +398,7 @@ export class SharedConnection<In = unknown, Out = SendData> {
       relay: this.#relay as LeaderRelay<unknown>,
       backlog: this.#backlog,
       asked: this.#asked,
-      events: this.#events,
+      events: this.events,
       session: this.#session,
       get ended() {
         return self.#ended;
@@ -429,12 +415,21 @@ export class SharedConnection<In = unknown, Out = SendData> {
       get handingOver() {
         return self.#handingOver;
       },
+      get gathering() {
+        return self.#gathering !== null;
+      },
+      unsettled: this.#unsettled,
+      left: (from, reports) => this.#left(from, reports),
+      copied: (session) => {
+        if (this.#gathering !== null) this.#session?.merge(session);
+      },
       own: () => this.#own(),
       announce: (to) => this.#announce(to),
       sync: (snap, event) => this.#sync(snap, event),
       moveTo: (to, event) => this.#moveTo(to, event),
       leaderSnapshot: () => this.#leaderSnapshot(),
       broadcast: (msg) => this.#broadcast(msg),
+      post: (msg) => this.#post(msg),
       dispatch: (event) => this.#dispatch(event),
     };
   }
@@ -463,7 +458,7 @@ export class SharedConnection<In = unknown, Out = SendData> {
     const wasOpen = this.#state === 'open';
     this.#moveTo(state, { type: event });
     // A tab that joins (or follows a new leader) while the socket is open missed its `open` event: this is its open.
-    if (event === SYNC && state === 'open' && !wasOpen) this.#events.replay({ type: 'open' }, now());
+    if (event === SYNC && state === 'open' && !wasOpen) this.events.replay({ type: 'open' }, now());
   }
 
   #moveTo(to: string, event: { type: string }): void {
@@ -479,10 +474,6 @@ export class SharedConnection<In = unknown, Out = SendData> {
   }
 
   #dispatch(event: SocketchartEvent): void {
-    this.#events.dispatch(event);
+    this.events.dispatch(event);
   }
-}
-
-for (const [name, value] of [['CONNECTING', 0], ['OPEN', 1], ['CLOSING', 2], ['CLOSED', 3]] as const) {
-  Object.defineProperty(SharedConnection.prototype, name, { value, enumerable: true });
 }

@@ -1,0 +1,96 @@
+/**
+ * What a tab's handle offers besides its connection's commands: the `Connection` event API (listeners, `on*`
+ * handlers, message routing by type, `onEveryOpen`, `subscribe`, `opened()`/`closed()`) over the events the tab
+ * hears (view.ts), and the readyState constants.
+ */
+import type { ClosedReason } from '../../machines/connection.js';
+import type { MessageOf, MessageType, OpenedOptions, Subscription } from '../connection.js';
+import { invalidOption } from '../errors.js';
+import type { ConnectionEventMap, Listener, ListenerOptions } from '../events.js';
+import { TabEvents, whenClosed, whenOpen } from './view.js';
+
+type Handler<E> = { bivarianceHack(event: E): void }['bivarianceHack'] | null;
+
+export abstract class TabHandle<In, Out> {
+  static readonly CONNECTING = 0;
+  static readonly OPEN = 1;
+  static readonly CLOSING = 2;
+  static readonly CLOSED = 3;
+  declare readonly CONNECTING: 0;
+  declare readonly OPEN: 1;
+  declare readonly CLOSING: 2;
+  declare readonly CLOSED: 3;
+
+  onopen: Handler<ConnectionEventMap<In>['open']> = null;
+  onmessage: Handler<ConnectionEventMap<In>['message']> = null;
+  onclose: Handler<ConnectionEventMap<In>['close']> = null;
+  onerror: Handler<ConnectionEventMap<In>['error']> = null;
+
+  /** What this tab's listeners hear. */
+  protected readonly events: TabEvents;
+
+  /** `typeField`: the field `on()` routes messages by. */
+  constructor(typeField: string) {
+    this.events = new TabEvents(this, typeField);
+  }
+
+  abstract get state(): string;
+  abstract get readyState(): 0 | 1 | 2 | 3;
+  abstract get closedBy(): ClosedReason | null;
+  abstract send(message: Out): void;
+
+  /** Handle decoded messages whose `typeField` is `type`, in every tab; handlers run before `message` listeners. */
+  on<T extends MessageType<In>>(type: T, handler: (message: MessageOf<In, T>) => void): this {
+    this.events.route(type, handler as (m: never) => void, false);
+    return this;
+  }
+
+  once<T extends MessageType<In>>(type: T, handler: (message: MessageOf<In, T>) => void): this {
+    this.events.route(type, handler as (m: never) => void, true);
+    return this;
+  }
+
+  off<T extends MessageType<In>>(type: T, handler: (message: MessageOf<In, T>) => void): this {
+    this.events.unroute(type, handler);
+    return this;
+  }
+
+  /** Run `hook` on every open this tab sees (now too, if open). In a follower its sends go through the leader. */
+  onEveryOpen(hook: () => void): () => void {
+    return this.events.onEveryOpen(hook, this.state === 'open');
+  }
+
+  subscribe(message: Out, options: { unsubscribe?: Out } = {}): Subscription {
+    const stop = this.onEveryOpen(() => this.send(message));
+    return {
+      unsubscribe: () => {
+        stop();
+        if (options.unsubscribe !== undefined && this.readyState === 1) this.send(options.unsubscribe);
+      },
+    };
+  }
+
+  opened(options: OpenedOptions = {}): Promise<void> {
+    return whenOpen(this.events, this.state, options);
+  }
+
+  closed(): Promise<ClosedReason> {
+    return whenClosed(this.events, this.state === 'closed' ? this.closedBy : null);
+  }
+
+  addEventListener<K extends keyof ConnectionEventMap<In, Out>>(type: K, listener: Listener<ConnectionEventMap<In, Out>[K]> | null, options?: ListenerOptions | boolean): void {
+    if (listener == null) return;
+    if (typeof listener !== 'function' && typeof (listener as { handleEvent?: unknown }).handleEvent !== 'function') {
+      throw invalidOption(`addEventListener('${String(type)}', listener)`, 'a function or an object with handleEvent()', listener);
+    }
+    this.events.listeners.add(type, listener as Listener<never>, options);
+  }
+
+  removeEventListener<K extends keyof ConnectionEventMap<In, Out>>(type: K, listener: Listener<ConnectionEventMap<In, Out>[K]> | null): void {
+    if (listener) this.events.listeners.remove(type, listener as Listener<never>);
+  }
+}
+
+for (const [name, value] of [['CONNECTING', 0], ['OPEN', 1], ['CLOSING', 2], ['CLOSED', 3]] as const) {
+  Object.defineProperty(TabHandle.prototype, name, { value, enumerable: true });
+}
