@@ -57,7 +57,7 @@ afterAll(() => {
     for (const listener of listeners) process.on(event as 'uncaughtException', listener);
   }
   if (escaped.length > 0) throw new Error(`escaped after the last run:\n${escaped.join('\n')}`);
-  if (knownSeen.size > 0) process.stdout.write(`fuzz: known defects met ${JSON.stringify(Object.fromEntries(knownSeen))}\n`);
+  if (knownSeen.size > 0) console.log(`fuzz: known defects met ${JSON.stringify(Object.fromEntries(knownSeen))}`);
 });
 
 /**
