@@ -142,7 +142,7 @@ export const connectionMachine = setup({
     /** Probes the connection (provided). */
     sendPing: () => undefined,
     recordClose: assign({ lastClose: ({ event }) => closeInfoOf(event) }),
-    recordError: assign({ lastError: ({ event }) => (event as { error: Error }).error }),
+    recordError: assign({ lastError: ({ event }) => asData((event as { error: Error }).error) }),
     /**
      * The chart itself failed the attempt (a timeout, a refused authentication): like a socket error, it is
      * recorded for `giveup` and reported as an `error` event, so every failed attempt fires one (as WHATWG fails a
@@ -187,7 +187,7 @@ export const connectionMachine = setup({
         code: 1006,
         reason: (event as { error: Error }).error.message,
         wasClean: false,
-        error: (event as { error: Error }).error,
+        error: asData((event as { error: Error }).error),
       }),
     }),
     closeSocket: sendTo('socket', ({ context }) => {
@@ -384,6 +384,24 @@ function failureOf(kind: ChartFailure, context: ConnectionContext, event: Connec
 function isTokenRejection(context: ConnectionContext, event: { type: string }): boolean {
   const auth = context.policy.auth;
   return auth !== null && event.type === 'SOCKET.CLOSE' && auth.refreshCodes.includes((event as unknown as CloseInfo).code);
+}
+
+/**
+ * An error as the context keeps it: the error itself when `structuredClone` can copy it (nearly always), else a
+ * plain copy of its name, message and stack (an app error whose `cause` holds a function or a Response, say). The
+ * `error` event still carries the original.
+ */
+function asData(error: Error): Error {
+  if (typeof structuredClone !== 'function') return error;
+  try {
+    structuredClone(error);
+    return error;
+  } catch {
+    const copy = new Error(error.message);
+    copy.name = error.name;
+    copy.stack = error.stack;
+    return copy;
+  }
 }
 
 /** The close that lost the attempt is fatal under `closeCodes` (the defaults when undefined). */

@@ -34,8 +34,9 @@ export const poolMachine = setup({
       }),
     },
     'CONNECTION.REMOVE': { actions: stopChild(({ event }) => (event as PoolRemove).id) },
-    // A connection whose chart fails ends itself visibly (an error, a final close); the pool and the others go on.
-    'xstate.error.actor.*': {},
+    // A connection whose chart fails ends itself visibly (an error, a final close); the pool lets the child go and
+    // goes on with the others.
+    'xstate.error.actor.*': { actions: stopChild(({ event }) => event.type.slice('xstate.error.actor.'.length)) },
   },
 });
 
@@ -45,6 +46,8 @@ export type PoolMachine = typeof poolMachine;
 class PoolHome implements ChartHome {
   readonly actor: Actor<PoolMachine>;
   readonly #watchers = new Map<unknown, (event: InspectionEvent) => void>();
+  /** Children ever adopted: ids are never reused. */
+  #adopted = 0;
 
   constructor(clock: ConnectionClock | undefined, inspect: InspectOption) {
     this.actor = createActor(poolMachine, {
@@ -58,7 +61,7 @@ class PoolHome implements ChartHome {
   }
 
   adopt(input: ConnectionInput, watch: (event: InspectionEvent) => void): Actor<ConnectionMachine> {
-    const id = `connection-${this.#watchers.size + 1}`;
+    const id = `connection-${++this.#adopted}`;
     this.actor.send({ type: 'CONNECTION.ADD', id, input });
     const child = this.actor.getSnapshot().children[id] as unknown as Actor<ConnectionMachine>;
     this.#watchers.set(child, watch);

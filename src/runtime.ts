@@ -18,7 +18,6 @@ import {
 } from './events.js';
 import type { ConnectionOptions, PerAttempt, ResolvedAuth, ResolvedOptions } from './options.js';
 import type { EnvironmentSource } from './policies/environment.js';
-import { type ConnectionMetrics, readMetrics } from './metrics.js';
 import type { CloseInfo, OpenRequest, TransportSocket } from './transports/types.js';
 import { DataPlane } from './host/dataPlane.js';
 import type { HandlerSlots } from './host/events.js';
@@ -55,6 +54,9 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
   #restore: RestoreHooks | null = null;
   #stopEnvironment: (() => void) | null = null;
   readonly #home: ChartHome;
+  /** The chart's last error as of its last step, and the last one it announced: see `#crashed`. */
+  #steppedError: Error | null = null;
+  #announcedError: Error | null = null;
   /** Why the connection ended when its chart failed (the chart's context cannot say: it is gone). */
   #crash: ClosedReason | null = null;
 
@@ -78,23 +80,34 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
     const policy: ConnectionPolicy = connectionPolicy(options, resolved);
     this.#home = home ?? standaloneHome(options.clock, options.inspect);
     this.actor = this.#home.adopt({ host: this, policy }, (event) => {
-      if (event.type === '@xstate.microstep') this.stepping(event.event);
-      else if (event.type === '@xstate.snapshot') this.settled();
+      if (event.type === '@xstate.microstep') {
+        this.stepping(event.event);
+        this.#steppedError = (event.snapshot as SnapshotFrom<ConnectionMachine>).context.lastError;
+      } else if (event.type === '@xstate.snapshot') this.settled();
     });
     this.announceFromHere();
     this.actor.on('*', (emitted) => this.#heard(emitted as ConnectionEmitted));
-    // The backstop: if the chart itself fails (a bug, or a user callback we could not guard), the connection
-    // ends visibly: an error, a final close, every queued message reported. It never hangs in a dead state.
-    this.actor.subscribe({ error: (error) => this.#crashed(error) });
+    // The backstop: if the chart itself fails (a bug, or a user callback we could not guard), or the app stops its
+    // actor, the connection ends visibly: an error, a final close, every queued message reported. It never hangs in
+    // a dead state.
+    this.actor.subscribe({
+      error: (error) => this.#crashed(error),
+      complete: () => this.#stopped(),
+    });
   }
 
   protected snapshot(): SnapshotFrom<ConnectionMachine> {
     return this.actor.getSnapshot();
   }
 
-  /** What the chart emitted, once its transition committed: the host's part of each moment. */
+  /**
+   * What the chart emitted: the host's part of each moment. XState delivers it once the transition's snapshot is in
+   * place, before its observers; the DOM-style events it causes wait for the commit (`settled`), where the
+   * transition's `statechange` fires first. So a listener that calls back (send, close, reconnect) finds the host's
+   * part done: no socket being left, no watch about to stop.
+   */
   #heard(emitted: ConnectionEmitted): void {
-    this.settled();
+    if (emitted.type === 'failed') this.#announcedError = emitted.error;
     try {
       switch (emitted.type) {
         case 'opened':
@@ -124,15 +137,31 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
     }
   }
 
+  /** The app stopped the chart's actor (`conn.actor.stop()`): the connection ends as a failed chart does. */
+  #stopped(): void {
+    if (this.#crash !== null) return;
+    this.#ended(new SocketchartError('ERR_CONNECTION_CLOSED', "The connection's actor was stopped (conn.actor.stop()); use close() to end a connection."), 'Actor stopped');
+  }
+
   #crashed(error: unknown): void {
     const cause = error instanceof Error ? error : new Error(String(error));
+    // An attempt that failed in the transition the chart failed in: its error was emitted, and XState drops what a
+    // failed transition emitted.
+    const lost = this.#steppedError;
+    if (lost !== null && lost !== this.#announcedError) this.queueEvent(new SocketErrorEvent(lost, this.now()));
+    this.#ended(cause, `Internal error: ${cause.message}`);
+  }
+
+  /** The chart is gone (failed or stopped): the connection ends here, visibly, with everything it held reported. */
+  #ended(cause: Error, why: string): void {
+    this.abandoned();
     this.liveSocket = null;
     this.announcedSocket = null;
     this.inboundEnded();
     this.stopWrites();
     this.#stopEnvironment?.();
     this.#stopEnvironment = null;
-    const reason: ClosedReason = { kind: 'error', code: 1006, reason: `Internal error: ${cause.message}`, wasClean: false, error: cause };
+    const reason: ClosedReason = { kind: 'error', code: 1006, reason: why, wasClean: false, error: cause };
     this.#crash = reason;
     this.outbound.ended(false);
     this.requester?.ended(this.closedError());
@@ -175,17 +204,6 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
     return this.#crash ?? this.actor.getSnapshot().context.closedBy;
   }
 
-  metrics(): ConnectionMetrics {
-    const receipts = this.receipts;
-    return readMetrics(this.counters, this.now(), {
-      rtt: this.rtt,
-      queueLength: this.outbound.queueLength,
-      queueBytes: this.outbound.queueBytes,
-      unconfirmedMessages: receipts?.length ?? 0,
-      unconfirmedUntracked: receipts?.untracked ?? 0,
-    });
-  }
-
   closedError(): SocketchartError {
     const by = this.closedBy;
     const detail = by ? ` (${by.kind}: ${by.code}${by.reason ? ` ${by.reason}` : ''})` : '';
@@ -196,13 +214,11 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
 
   connect(): void {
     this.#assertAlive();
-    this.#watchEnvironment();
     this.actor.send({ type: 'CONNECT' });
   }
 
   reconnect(): void {
     this.#assertAlive();
-    this.#watchEnvironment();
     this.actor.send({ type: 'RECONNECT' });
   }
 
@@ -231,6 +247,9 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
   // ---- ConnectionHost: sockets --------------------------------------------------------------------------------
 
   openRequest(): OpenRequest | Promise<OpenRequest> {
+    // Every attempt starts here (the chart's socket actor asks), so the network is watched from a session's first
+    // attempt until it closes, whoever started it and however (connect, reconnect, a RECONNECT from the app's machine).
+    this.#watchEnvironment();
     return this.#request.request(this);
   }
 

@@ -32,11 +32,11 @@ export interface HandlerSlots {
 
 /**
  * The connection's events and the chart state the facade shows. `readyState` and `state` are read from the chart's
- * snapshot, never kept beside it. What the chart decides reaches the host as emitted events (XState `emit()`),
- * which XState delivers once the transition's snapshot is committed, so a listener always sees `readyState` and
- * `state` as they are after the transition and may call back into the connection. A transition's `statechange`
- * fires first, then what it emitted, in order; anything the data plane reports while a transition is still being
- * computed (a user callback a guard ran threw, say) waits for that point too.
+ * snapshot, never kept beside it. Events are fired once the transition that caused them has committed its snapshot
+ * (XState's `@xstate.snapshot` inspection, after the emitted events were handled and the observers told): the
+ * transition's `statechange` first, then the rest in order. So a listener sees `readyState` and `state` as they are
+ * after the transition, finds the host's part of it done, and may call back into the connection. What the data
+ * plane reports between transitions fires at once.
  *
  * The base of `ConnectionRuntime` (one object per connection, so no extra object or hop per event).
  */
@@ -100,15 +100,17 @@ export abstract class ConnectionEvents {
     this.#announced = this.path;
   }
 
+  /** The chart is gone (failed or stopped): no commit will come, so nothing waits for one any more. */
+  protected abandoned(): void {
+    this.#cause = null;
+  }
+
   /** The chart took a step of a transition (XState's microstep inspection): what it causes waits for the commit. */
   protected stepping(event: { type: string }): void {
     this.#cause ??= event;
   }
 
-  /**
-   * The transition's snapshot is in place (called by the first emitted event, and at the commit): fire its
-   * `statechange`, then what waited.
-   */
+  /** The transition committed its snapshot: fire its `statechange`, then what waited for it. */
   protected settled(): void {
     const cause = this.#cause;
     this.#cause = null;

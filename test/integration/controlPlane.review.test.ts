@@ -3,7 +3,7 @@
  * embeds a connection with `connectionLogic`, and a pool as one parent actor. No sleeps: each step awaits an event
  * or a state.
  *
- * `it.fails` marks a defect found in review (the test states the correct behaviour and fails on the current code);
+ * A defect the review found has its test here (it failed before the fix that followed the review);
  * plain `it` guards a behaviour the review checked and found to hold.
  */
 import { type InspectionEvent, assign, createActor, sendTo, setup, waitFor } from 'xstate';
@@ -57,11 +57,11 @@ const restartingApp = setup({
 });
 
 describe('connectionLogic inside an app machine (real ws server)', () => {
-  // Correct: the session the app restarts watches the network like the first one. Today the parent's RECONNECT
+  // Correct: the session the app restarts watches the network like the first one. Before the fix, the parent's RECONNECT
   // reaches the connection inside its statechange listener, before the host's closed() stops watching the
   // environment (runtime.ts #heard fires statechange first), so the restarted session never hears `offline` and
   // stays `open` on a dead network. Passed before a7745e3 (the host's part ran inside the transition).
-  it.fails('an app that restarts the session on statechange into closed keeps the network watch', async () => {
+  it('an app that restarts the session on statechange into closed keeps the network watch', async () => {
     const s = await server();
     const env = createManualEnvironment(true);
     const app = createActor(restartingApp, { input: { url: s.url(), environment: env.source } });

@@ -3,8 +3,8 @@
  * readyState/state/closedBy; 84f7d60: pools as one parent actor). Memory transport and SimulatedClock: every step
  * is synchronous and no time passes unless the test moves the clock.
  *
- * `it.fails` marks a defect found in review: the test states the correct behaviour and fails on the current code
- * (the source belongs to the lead). Plain `it` guards a behaviour the review checked and found to hold.
+ * Each defect the review found has its test here ("Correct: ..." says the behaviour, "Before the fix" what went
+ * wrong); they failed before the fixes that followed the review. The rest guard behaviours the review found to hold.
  */
 import { SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
@@ -59,11 +59,11 @@ function explodingEnvironment(): { source: EnvironmentSource; explode(): void } 
 }
 
 describe('defects found in review', () => {
-  // Correct: the session started from inside a `statechange` listener watches the network like any other. Today
+  // Correct: the session started from inside a `statechange` listener watches the network like any other. Before the fix,
   // the host's part of entering `closed` (closed(): stop watching the environment) runs after the statechange
   // listeners (runtime.ts #heard calls settled() first), so reconnect()'s #watchEnvironment() is a no-op and the
   // watch is then stopped: the new session never hears `offline`. Passed before a7745e3.
-  it.fails('reconnect() from a statechange listener into closed keeps watching the network', () => {
+  it('reconnect() from a statechange listener into closed keeps watching the network', () => {
     const env = createManualEnvironment(true);
     const { memory, conn } = setup({ environment: env.source });
     memory.last!.accept();
@@ -83,7 +83,7 @@ describe('defects found in review', () => {
 
   // Correct: the same for the README's `conn.actor.on('closed', ...)`. XState calls type-specific emit listeners
   // before '*' ones, so an app's handler always runs before the runtime's '*' handler (#heard) and its closed().
-  it.fails("reconnect() from conn.actor.on('closed') keeps watching the network", () => {
+  it("reconnect() from conn.actor.on('closed') keeps watching the network", () => {
     const env = createManualEnvironment(true);
     const { memory, conn } = setup({ environment: env.source });
     memory.last!.accept();
@@ -101,11 +101,11 @@ describe('defects found in review', () => {
     expect(conn.state).toBe('reconnecting.waitingForNetwork');
   });
 
-  // Correct: a message sent while readyState is CONNECTING waits in the queue for the next socket. Today the
+  // Correct: a message sent while readyState is CONNECTING waits in the queue for the next socket. Before the fix, the
   // statechange out of `open` fires before the host's leftOpen() clears liveSocket, so the send is written to the
   // socket the chart just abandoned (terminated right after) and reported as an 'unconfirmed' drop (lost without
   // a word with `unconfirmed: false`). Passed before a7745e3.
-  it.fails('a send from a statechange listener as the chart leaves open goes to the next socket', () => {
+  it('a send from a statechange listener as the chart leaves open goes to the next socket', () => {
     const { memory, conn } = setup();
     const log = record(conn);
     memory.last!.accept();
@@ -123,9 +123,9 @@ describe('defects found in review', () => {
   });
 
   // Correct: after close() (readyState CLOSING) a send is reported as a 'closed' drop, as README and the
-  // connectionLogic docs say. Today, from a statechange listener into `closing`, it is written to the socket ahead
+  // connectionLogic docs say. Before the fix,, from a statechange listener into `closing`, it is written to the socket ahead
   // of the close frame. Passed before a7745e3.
-  it.fails('a send from a statechange listener into closing is a closed drop, not a write', () => {
+  it('a send from a statechange listener into closing is a closed drop, not a write', () => {
     const { memory, conn } = setup();
     const log = record(conn);
     memory.last!.accept();
@@ -137,11 +137,11 @@ describe('defects found in review', () => {
     expect(log).toContain('drop closed after close()');
   });
 
-  // Correct: a connection whose chart failed reports every later send as a drop. Today, when the chart fails in a
+  // Correct: a connection whose chart failed reports every later send as a drop. Before the fix,, when the chart fails in a
   // later microstep of a transition (here the raised CONNECT.TIMEOUT's isOffline guard), the `#cause` noted at the
   // first microstep is never cleared (no snapshot is committed, settled() never runs), so every later emit() only
   // queues: the drop is never fired. Passed before a7745e3.
-  it.fails('after the chart fails mid-transition, a send is still reported as a drop', () => {
+  it('after the chart fails mid-transition, a send is still reported as a drop', () => {
     const env = explodingEnvironment();
     const { conn, clock } = setup({ environment: env.source, connectTimeout: 1_000 });
     const log = record(conn);
@@ -154,9 +154,9 @@ describe('defects found in review', () => {
   });
 
   // Correct: every failed attempt fires its `error` (README "When open, close and error fire"), also when the
-  // chart then fails in the same transition. Today the connect timeout's `failed` is an emit() deferred to the
+  // chart then fails in the same transition. Before the fix, the connect timeout's `failed` is an emit() deferred to the
   // commit, which never comes, so only the internal error is reported. Passed before a7745e3.
-  it.fails("the connect timeout's own error is reported when the chart fails later in the same transition", () => {
+  it("the connect timeout's own error is reported when the chart fails later in the same transition", () => {
     const env = explodingEnvironment();
     const { conn, clock } = setup({ environment: env.source, connectTimeout: 1_000 });
     const log = record(conn);
@@ -165,10 +165,10 @@ describe('defects found in review', () => {
     expect(log.filter((line) => line.startsWith('error'))).toEqual(['error ERR_CONNECT_TIMEOUT', expect.stringContaining('isOnline exploded')]);
   });
 
-  // Correct: the context is data in every state, whatever the app's callbacks throw. Today a provider's rejection
+  // Correct: the context is data in every state, whatever the app's callbacks throw. Before the fix, a provider's rejection
   // is stored verbatim (recordError: context.lastError is the app's own Error object), so an app error whose
   // `cause` holds a function makes structuredClone throw DataCloneError.
-  it.fails("structuredClone(context) holds when a provider rejects with an app error that is not data", async () => {
+  it("structuredClone(context) holds when a provider rejects with an app error that is not data", async () => {
     const memory = createMemoryTransport();
     const failing = createConnection(
       () => Promise.reject(new Error('token service refused', { cause: { retry: () => 'later' } })),
@@ -180,9 +180,9 @@ describe('defects found in review', () => {
   });
 
   // Correct: `conn.actor` is a genuine actor; stopping it ends the connection visibly like every other end: a
-  // `close` with `closedBy`, and what was queued reported as drops ("nothing is dropped silently"). Today the
+  // `close` with `closedBy`, and what was queued reported as drops ("nothing is dropped silently"). Before the fix, the
   // queued message vanishes and no `close` fires.
-  it.fails('conn.actor.stop() ends the connection visibly and reports what was queued', () => {
+  it('conn.actor.stop() ends the connection visibly and reports what was queued', () => {
     const { conn } = setup();
     const log = record(conn);
     conn.send('queued');
@@ -193,12 +193,16 @@ describe('defects found in review', () => {
     expect(conn.closedBy).not.toBeNull();
   });
 
-  // Correct: a pooled connection's actor behaves as a standalone one's. Since 84f7d60 it is a child of the pool's
-  // actor and `conn.actor.stop()` throws XState's "A non-root actor cannot be stopped directly." (it did not before).
-  it.fails("a pooled connection's conn.actor.stop() does not throw XState's non-root error", () => {
+  // By design (issue 10: a pool is one parent actor): a pooled connection's actor is a child of the pool's actor,
+  // and XState refuses to stop a child directly. The README says so; close() ends a pooled connection.
+  it("a pooled connection's actor is the pool's child: stopping it directly is XState's error, close() ends it", () => {
     const memory = createMemoryTransport();
     const pool = createPool('ws://example.test/socket', { size: 2, transport: memory.transport, clock: new SimulatedClock() });
-    expect(() => pool.connections[0]!.actor.stop()).not.toThrow();
+    const conn = pool.connections[0]!;
+    expect(() => conn.actor.stop()).toThrow('A non-root actor cannot be stopped directly.');
+    conn.close(1000, 'done');
+    expect(conn.readyState).toBe(3);
+    expect(pool.connections[1]!.readyState).toBe(0);
   });
 });
 
