@@ -10,6 +10,7 @@
 import { fileURLToPath } from 'node:url';
 import { createConnection } from '../../src/node.js'; // in an app: 'socketchart/node'
 import { router } from '../../src/plugins/router.js'; // in an app: 'socketchart/router'
+import { metrics } from '../../src/plugins/metrics.js'; // in an app: 'socketchart/metrics'
 import { type GameMessage, gameCodec } from './protocol.js';
 import { startBinaryServer } from './server.js';
 
@@ -20,6 +21,7 @@ export async function run(log: (line: string) => void = console.log) {
     binaryType: 'arraybuffer',
     codec: gameCodec,
     router: router(), // conn.on(type, handler)
+    metrics: metrics(), // conn.metrics.bytesOut
     backoff: { initialDelay: 100 },
   });
   const positions: Array<[number, number]> = [];

@@ -11,6 +11,7 @@
 import { fileURLToPath } from 'node:url';
 import { createConnection, jsonCodec } from '../../src/node.js'; // in an app: 'socketchart/node'
 import { router } from '../../src/plugins/router.js'; // in an app: 'socketchart/router'
+import { metrics } from '../../src/plugins/metrics.js'; // in an app: 'socketchart/metrics'
 import { startGameServer } from './server.js';
 
 type Position = { x: number; y: number };
@@ -27,6 +28,7 @@ export function createGameClient(url: string, playerId: string) {
   const conn = createConnection<GameIn, GameOut>(url, {
     codec: jsonCodec(),
     router: router(), // conn.on / conn.once by message type
+    metrics: metrics(), // message counts in conn.metrics
     backoff: { initialDelay: 100 },
     // A probe every 100 ms; no answer within 300 ms means the connection is dead. (Games use ~1-5 s.)
     heartbeat: { mode: 'message', interval: 100, timeout: 300, ping: () => JSON.stringify({ type: 'ping', timestamp: Date.now() }) },

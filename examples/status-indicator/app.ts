@@ -4,10 +4,12 @@
  * `readyState` and `state`, the log from its events, the numbers from `conn.metrics`.
  */
 import { createConnection } from '../../src/index.js'; // in an app: 'socketchart'
+import { metrics } from '../../src/plugins/metrics.js'; // in an app: 'socketchart/metrics'
 
 const PING = '{"type":"ping"}';
 const conn = createConnection(`ws://${location.host}/ws`, {
   backoff: { initialDelay: 1_000, maxDelay: 10_000 }, // bonus 1: automatic reconnection (on by default)
+  metrics: metrics(), // bonus 3: message counts in conn.metrics
   // RTT: the echo server answers our ping by echoing it.
   heartbeat: { mode: 'message', interval: 5_000, timeout: 3_000, ping: () => PING, isPong: (data) => data === PING },
 });

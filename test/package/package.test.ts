@@ -32,6 +32,7 @@ const ENTRIES = [
   ['./requests', 'requests'],
   ['./schema', 'schema'],
   ['./router', 'router'],
+  ['./metrics', 'metrics'],
   ['./server', 'server'],
   ['./server/redis', 'server-redis'],
 ] as const;
