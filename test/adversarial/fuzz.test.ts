@@ -6,9 +6,9 @@
  * server, acknowledged delivery against a real `attachAckServer` whose sockets die, and byte-level hostility over
  * real TCP.
  *
- * Runs: FUZZ_RUNS=N multiplies nothing by default; set it for long runs (each property's numRuns becomes N, the
- * network ones N / 10). FUZZ_SEED=S replays one seed. On failure fast-check prints the seed and the shrunk path:
- * replay with FUZZ_SEED=<seed> (and `path` in the property's parameters, see `fuzzParams`).
+ * Runs: the defaults keep the file under 20 s. FUZZ_RUNS=N sets each property's numRuns to N (the two network
+ * properties, C and D, to N / 10) for long runs. On failure fast-check prints the seed and the path of the shrunk
+ * case: FUZZ_SEED=<seed> FUZZ_PATH=<path> replays exactly that case.
  *
  * Known defects found here are reproduced deterministically in the "defects" block at the end as `it.fails`,
  * each with the behaviour it should have.
@@ -31,10 +31,11 @@ import { FuzzWatch, track } from '../support/fuzzWatch.js';
 
 const LONG = Number(process.env.FUZZ_RUNS ?? 0);
 const SEED = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED);
+const PATH = process.env.FUZZ_PATH;
 /** fast-check parameters: `runs` by default, FUZZ_RUNS when set (scaled for the slower network properties). */
 export function fuzzParams(runs: number, scale = 1): fc.Parameters<unknown> {
   const numRuns = LONG > 0 ? Math.max(1, Math.round(LONG * scale)) : runs;
-  return { numRuns, ...(SEED !== undefined ? { seed: SEED } : {}), verbose: 0 };
+  return { numRuns, ...(SEED !== undefined ? { seed: SEED } : {}), ...(PATH !== undefined ? { path: PATH } : {}), verbose: 0 };
 }
 
 /** Rejections and exceptions nobody handled while a run went on: each is a defect of the library. */
