@@ -55,7 +55,8 @@ export async function startRedis(): Promise<RedisServer> {
         await probe.close();
         return child;
       } catch {
-        probe.destroy();
+        // A connect() that failed has closed the client already (reconnectStrategy: false): destroy() would throw.
+        if (probe.isOpen) probe.destroy();
         if (Date.now() > deadline) throw new Error('redis-server did not start');
         await new Promise((r) => setTimeout(r, 20));
       }
