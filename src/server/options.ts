@@ -20,7 +20,11 @@ export interface AckServerOptions {
   onMessage(session: AckSession, payload: AckPayload, message: AckMessage): void;
   /** A socket attached to a session: new (`resumed: false`) or resumed. Messages sent here follow the replay. */
   onSession?(session: AckSession, info: { resumed: boolean; request: IncomingMessage }): void;
-  /** A session expired (no socket for `sessionTtl` ms) with these messages never acknowledged: report them. */
+  /**
+   * A session expired (no socket for `sessionTtl` ms) with these messages never acknowledged: report them. With a
+   * shared store also a session the store lost while this node held it (its keys expired, or Redis evicted its
+   * messages: then the lost seqs nobody holds go to `onError`); its socket is closed with 1011.
+   */
   onExpire?(session: AckSession, undelivered: AckPayload[]): void;
   /**
    * Messages `send()` accepted that a shared store then refused (`'taken-over'`: another node owns the session now;
