@@ -4,7 +4,7 @@ import { Connection } from './connection.js';
 import type { SendData } from './data.js';
 import { SocketchartError, describe } from './errors.js';
 import { SocketchartEvent } from './events.js';
-import { type ChartHome, type InspectOption, inspectWith } from './host/chartHome.js';
+import { type ChartHome, type ChartWatcher, type InspectOption, inspectWith } from './host/chartHome.js';
 import { hostedConnectionMachine } from './host/hostedChart.js';
 import { CONNECTION_OPTION_KEYS, type ConnectionClock, type ConnectionOptions, type PerAttempt, checkTransport } from './options.js';
 import type { Transport } from './transports/types.js';
@@ -45,7 +45,7 @@ export type PoolMachine = typeof poolMachine;
 /** Hosts each connection's chart as a child of the pool's actor, and hands each its own inspection events. */
 class PoolHome implements ChartHome {
   readonly actor: Actor<PoolMachine>;
-  readonly #watchers = new Map<unknown, (event: InspectionEvent) => void>();
+  readonly #watchers = new Map<unknown, ChartWatcher>();
   /** Children ever adopted: ids are never reused. */
   #adopted = 0;
 
@@ -53,18 +53,19 @@ class PoolHome implements ChartHome {
     this.actor = createActor(poolMachine, {
       ...(clock ? { clock } : {}),
       inspect: (event: InspectionEvent) => {
-        this.#watchers.get(event.actorRef)?.(event);
+        this.#watchers.get(event.actorRef)?.chartInspected(event);
         inspectWith(inspect, event);
       },
     });
     this.actor.start();
   }
 
-  adopt(input: ConnectionInput, watch: (event: InspectionEvent) => void): Actor<ConnectionMachine> {
+  /** The pool's clock and inspect apply to every child: the connection's own (the same options) are not used again. */
+  adopt(input: ConnectionInput, watcher: ChartWatcher): Actor<ConnectionMachine> {
     const id = `connection-${++this.#adopted}`;
     this.actor.send({ type: 'CONNECTION.ADD', id, input });
     const child = this.actor.getSnapshot().children[id] as unknown as Actor<ConnectionMachine>;
-    this.#watchers.set(child, watch);
+    this.#watchers.set(child, watcher);
     return child;
   }
 

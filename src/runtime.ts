@@ -1,4 +1,4 @@
-import type { Actor, SnapshotFrom } from 'xstate';
+import type { Actor, InspectionEvent, SnapshotFrom } from 'xstate';
 import type {
   AuthVerdict,
   ClosedReason,
@@ -23,7 +23,7 @@ import { DataPlane } from './host/dataPlane.js';
 import type { HandlerSlots } from './host/events.js';
 import { OpenRequestSource } from './host/openRequest.js';
 import { OpenWaiters } from './host/openWaiters.js';
-import { type ChartHome, standaloneHome } from './host/chartHome.js';
+import { type ChartHome, type ChartWatcher, standaloneHome } from './host/chartHome.js';
 import { chartCallbacks, connectionPolicy, watchEnvironment } from './host/policy.js';
 import { RestoreHooks } from './host/restore.js';
 
@@ -35,7 +35,7 @@ export type { HandlerSlots } from './host/events.js';
  * them into the facade's events, fired after the commit (its base `ConnectionEvents`, src/host/events.ts). The data
  * plane (sockets, outbound, inbound, plug-ins) is its other base, `DataPlane` (src/host/dataPlane.ts).
  */
-export class ConnectionRuntime extends DataPlane implements ConnectionHost {
+export class ConnectionRuntime extends DataPlane implements ConnectionHost, ChartWatcher {
   readonly actor: Actor<ConnectionMachine>;
   /** The app's hook, run by the backoff's invoked `retryWait` actor (see the chart). */
   readonly retryWait: ConnectionOptions['retryWait'];
@@ -78,13 +78,8 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
     this.shouldReconnect = callbacks.shouldReconnect;
     this.random = callbacks.random;
     const policy: ConnectionPolicy = connectionPolicy(options, resolved);
-    this.#home = home ?? standaloneHome(options.clock, options.inspect);
-    this.actor = this.#home.adopt({ host: this, policy }, (event) => {
-      if (event.type === '@xstate.microstep') {
-        this.stepping(event.event);
-        this.#steppedError = (event.snapshot as SnapshotFrom<ConnectionMachine>).context.lastError;
-      } else if (event.type === '@xstate.snapshot') this.settled();
-    });
+    this.#home = home ?? standaloneHome;
+    this.actor = this.#home.adopt({ host: this, policy }, this, options.clock, options.inspect);
     this.announceFromHere();
     this.actor.on('*', (emitted) => this.#heard(emitted as ConnectionEmitted));
     // The backstop: if the chart itself fails (a bug, or a user callback we could not guard), or the app stops its
@@ -94,6 +89,14 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost {
       error: (error) => this.#crashed(error),
       complete: () => this.#stopped(),
     });
+  }
+
+  /** The chart's own inspection events: a step of a transition, or its commit. */
+  chartInspected(event: InspectionEvent): void {
+    if (event.type === '@xstate.microstep') {
+      this.stepping(event.event);
+      this.#steppedError = (event.snapshot as SnapshotFrom<ConnectionMachine>).context.lastError;
+    } else if (event.type === '@xstate.snapshot') this.settled();
   }
 
   protected snapshot(): SnapshotFrom<ConnectionMachine> {
