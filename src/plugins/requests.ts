@@ -77,7 +77,13 @@ class Requests implements Requester {
     if (live !== null || host.delivering) {
       // While open (and always under a delivery layer) a request takes the same road as send(): chunking, flow
       // limits, the queue (tagged, so the pump marks it sent or skips it once settled) or the delivery layer.
-      entry.sentOn = host.sendFrame(data, entry, entry.message) ? live : QUEUED;
+      try {
+        entry.sentOn = host.sendFrame(data, entry, entry.message) ? live : QUEUED;
+      } catch (error) {
+        // Refused (a full queue under `overflow: 'reject'`): the request fails as its promise, and leaves the
+        // tracker, so no later socket writes what the caller was told failed.
+        entry.reject(error as Error);
+      }
     }
     return promise;
   }

@@ -210,14 +210,14 @@ export class OutboundQueue {
     const { maxMessages, maxBytes, overflow } = this.#options;
     if (bytes > maxBytes || maxMessages === 0) {
       if (overflow === 'reject') return 'rejected';
-      this.#report(data, origin, 'too-large');
+      this.#drop({ data, bytes, queuedAt: now, tag, origin }, 'too-large');
       return 'queued';
     }
     const fits = () => this.length < maxMessages && this.#bytes + bytes <= maxBytes;
     if (!fits()) {
       if (overflow === 'reject') return 'rejected';
       if (overflow === 'drop-newest') {
-        this.#report(data, origin, 'queue-full');
+        this.#drop({ data, bytes, queuedAt: now, tag, origin }, 'queue-full');
         return 'queued';
       }
       while (!fits()) this.#drop(this.#shift(), 'queue-full');
@@ -286,7 +286,7 @@ export class OutboundQueue {
   #drop(entry: Entry, reason: DropReason): void {
     this.#report(entry.data, entry.origin, reason);
     if (entry.tag !== undefined && !entry.tag.settled) {
-      entry.tag.reject?.(new SocketchartError(DROP_ERRORS[reason] ?? 'ERR_CONNECTION_CLOSED', `The request waited in the outbound queue and was dropped (${reason}) before it could be sent.`));
+      entry.tag.reject?.(new SocketchartError(DROP_ERRORS[reason] ?? 'ERR_CONNECTION_CLOSED', `The request was dropped from the outbound queue (${reason}) before it could be sent.`));
     }
   }
 

@@ -65,10 +65,7 @@ afterAll(() => {
  * Violations that match a known defect (reproduced as `it.fails` in the "defects" block below) are counted instead
  * of failing the property, so the fuzzers keep searching past them. Remove an entry once its defect is fixed.
  */
-const KNOWN_DEFECTS: ReadonlyArray<[name: string, pattern: RegExp]> = [
-  ['D1 request() throws ERR_QUEUE_FULL', /^request r[\d?]+ threw ERR_QUEUE_FULL from request\(\)/],
-  ['D2 a request the queue refused hangs', /^request r\d+ was dropped \((queue-full|too-large)\) but its promise is still pending/],
-];
+const KNOWN_DEFECTS: ReadonlyArray<[name: string, pattern: RegExp]> = [];
 const knownSeen = new Map<string, number>();
 /** The violations that are not known defects (those are tallied in `knownSeen`). */
 function unknown(violations: string[]): string[] {
@@ -1106,11 +1103,11 @@ describe('defects found by fuzzing', () => {
 
   // D1. Shrunk from fuzz A (requests behind flow limits): send, send, accept, send, request.
   // Correct: request() never throws for a full queue; it returns a promise that rejects with ERR_QUEUE_FULL (as
-  // the README says for requests: they "reject"), and a request refused so is never written. Today the
+  // the README says for requests: they "reject"), and a request refused so is never written. Before the fix, the
   // ERR_QUEUE_FULL of PlainDelivery.send() escapes from request() after the tracker registered the request, so the
   // request the caller was told failed is written on the next socket anyway (the server acts on it), and its
   // promise, which nobody holds, rejects unhandled when the session ends.
-  it.fails('D1: request() on a full queue under overflow reject returns a rejected promise and never sends the request', async () => {
+  it('D1: request() on a full queue under overflow reject returns a rejected promise and never sends the request', async () => {
     const { memory, clock, conn } = await throttled({ maxMessages: 1, overflow: 'reject' });
     let threw: unknown;
     let outcome: ReturnType<typeof track> | undefined;
@@ -1139,10 +1136,10 @@ describe('defects found by fuzzing', () => {
   // D2. Shrunk from fuzz A (requests behind flow limits): accept, send, send, request.
   // Correct: a request the queue refuses as it arrives (`drop-newest` on a full queue, or `too-large`) is reported
   // with a `drop` event AND its promise rejects at once (ERR_QUEUE_FULL / ERR_MESSAGE_TOO_LARGE), as it does when
-  // `drop-oldest` pushes a queued request out (queue.ts #drop rejects the tag). Today OutboundQueue.enqueue()
+  // `drop-oldest` pushes a queued request out (queue.ts #drop rejects the tag). Before the fix, OutboundQueue.enqueue()
   // reports the new message and forgets its tag: the request waits for a reply to a message that never left, until
   // its timeout (forever with `timeout: Infinity`) or the end of the session.
-  it.fails.each([
+  it.each([
     ['drop-newest on a full queue', { maxMessages: 1, overflow: 'drop-newest' as const }, 'queue-full', 'ERR_QUEUE_FULL'],
     ['too-large for the queue', { maxBytes: 20, overflow: 'drop-newest' as const }, 'too-large', 'ERR_MESSAGE_TOO_LARGE'],
   ])('D2: a request refused by the queue (%s) is reported and rejected at once', async (_name, queue, reason, code) => {
