@@ -33,7 +33,13 @@ export type SocketchartErrorCode =
    * `maxEffectFailures` failures (the default dead-letter report). Unlike `ERR_INVALID_DATA`, the effect itself was
    * well formed.
    */
-  | 'ERR_EFFECT_FAILED';
+  | 'ERR_EFFECT_FAILED'
+  /**
+   * Server: the session store lost data it had accepted (Redis evicted a session's messages): what is still known
+   * went to `onExpire`, the rest is named in the message, and the session was removed. Run Redis with
+   * `maxmemory-policy noeviction`.
+   */
+  | 'ERR_STORE_DATA_LOST';
 
 export class SocketchartError extends Error {
   readonly code: SocketchartErrorCode;

@@ -252,7 +252,7 @@ export class SharedSession implements LinkedSession {
     const recovered = gap.gap.length - gone.length;
     this.#c.storeFailure(
       new SocketchartError(
-        'ERR_INVALID_DATA',
+        'ERR_STORE_DATA_LOST',
         `Redis lost ${gap.gap.length} unacknowledged server message(s) of session ${this.id} (seq ${seqRanges(gap.gap)}): a key was evicted. ` +
           `${recovered} were recovered from this node's copy and go to onExpire with the ${gap.held.length} Redis still had; ` +
           `${gone.length} cannot be reported${gone.length > 0 ? ` (seq ${seqRanges(gone)})` : ''}. The session was removed (its client starts a new one). ` +

@@ -788,7 +788,7 @@ describe('review fixes: nothing cleared or dropped without a report, no endless 
       c2.ws.send(helloFrame(SID, 0, 1)); // acknowledged nothing
       expect(await Promise.race([c2.closed, c2.frame(1)])).toEqual({ code: 1011, reason: GAP });
       expect(expired).toEqual([['m3']]);
-      expect(lostReport(b.errors)?.message).toMatch(/seq 1-2\b/);
+      expect(lostReport(b.errors)).toMatchObject({ code: 'ERR_STORE_DATA_LOST', message: expect.stringMatching(/seq 1-2\b/) });
       expect(b.server.stats.expired).toBe(1);
       expect(await b.client.exists(sessionKeys(prefix))).toBe(0);
       const c3 = await raw(b.url);
