@@ -169,6 +169,7 @@ import { batching } from 'socketchart/batching';
 import { requests } from 'socketchart/requests';
 import { schema } from 'socketchart/schema';
 import { router } from 'socketchart/router';
+import { metrics } from 'socketchart/metrics';
 
 export const conn: Connection = createConnection('ws://127.0.0.1:1', { delivery: atLeastOnce() });
 export const featured: Connection = createConnection('ws://127.0.0.1:1', {
@@ -176,6 +177,7 @@ export const featured: Connection = createConnection('ws://127.0.0.1:1', {
   batching: batching({ envelope: (frames) => JSON.stringify(frames) }),
   requests: requests(),
   router: router(),
+  metrics: metrics(),
 });
 export const validated = schema;
 // @ts-expect-error -- a plug-in's options are typed
