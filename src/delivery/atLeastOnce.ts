@@ -165,6 +165,13 @@ class AtLeastOnceLayer implements DeliveryLayer {
   #writeDue = false;
   /** A socket opened in this layer's life: a session taken over after that would fight its own (`adopt`). */
   #everOpened = false;
+  /**
+   * After `adopt`, until a welcome: the first seq this layer numbered itself (0: none pending). The tab that had the
+   * session may have numbered and written more than it told (its last report can die with its page); the server
+   * may have processed those seqs, and would skip a message of ours under one as a duplicate. So messages from here
+   * on wait for the welcome, whose `ack` says where the server is, and move above it when it is beyond (`#welcome`).
+   */
+  #adoptedFrom = 0;
 
   constructor(host: DeliveryHost, options: Resolved) {
     this.#host = host;
@@ -253,6 +260,7 @@ class AtLeastOnceLayer implements DeliveryLayer {
     // The tab that had the session may have written everything it numbered: the server may acknowledge up to there.
     this.#highestWritten = next - 1;
     this.#nextToWrite = held.length > 0 ? (held[0] as HeldMessage).seq : next;
+    this.#adoptedFrom = next;
   }
 
   resume(): void {
@@ -271,6 +279,7 @@ class AtLeastOnceLayer implements DeliveryLayer {
     // Acknowledged ones need no writing; seqs are consecutive from #head on, so the next one sits at a known index.
     if (this.#nextToWrite < first.seq) this.#nextToWrite = first.seq;
     for (let i = this.#head + (this.#nextToWrite - first.seq); i < entries.length; i++) {
+      if (this.#adoptedFrom > 0 && (entries[i] as Entry).seq >= this.#adoptedFrom) return; // until the welcome
       if (!this.#host.mayWrite()) {
         this.#host.waitToWrite();
         return;
@@ -338,6 +347,7 @@ class AtLeastOnceLayer implements DeliveryLayer {
     this.#nextSeq = 1;
     this.#nextToWrite = 1;
     this.#highestWritten = 0;
+    this.#adoptedFrom = 0;
     this.#lastIn = 0;
     this.#acks.reset(0);
     this.#observer?.restarted({ sid: this.#sid, next: 1, lastIn: 0 });
@@ -370,7 +380,31 @@ class AtLeastOnceLayer implements DeliveryLayer {
     this.#acks.reset(this.#lastIn);
     // A new server session numbers its messages afresh: the tabs' marks of what they delivered start over too.
     if (!resumed) this.#observer?.restarted({ sid, next: this.#nextSeq, lastIn: this.#lastIn });
+    const adoptedFrom = this.#adoptedFrom;
+    if (adoptedFrom === 0) return this.#acked(ack);
+    this.#adoptedFrom = 0;
+    // An adopted session the server processed more of than the tabs knew: those seqs were the old leader's (its tab
+    // reported nothing, or is gone). Ours, none written yet, move above them; nothing unsent is forgotten, so an ack
+    // beyond what any tab wrote costs no message here, unlike a single tab's (see #acked).
+    // (Unless numbering would pass 2^53 - 1: then it is ignored as a single tab ignores it.)
+    if (resumed && ack >= adoptedFrom && ack + (this.#nextSeq - adoptedFrom) <= MAX_SEQ) {
+      this.#renumber(adoptedFrom, ack + 1 - adoptedFrom);
+      this.#highestWritten = ack;
+    }
     this.#acked(ack);
+    this.#writeWaiting();
+  }
+
+  /** Moves every message numbered `from` or later up by `by` (none of them written yet), telling the tabs first. */
+  #renumber(from: number, by: number): void {
+    this.#observer?.renumbered(from, by);
+    const entries = this.#entries;
+    for (let i = this.#head; i < entries.length; i++) {
+      const entry = entries[i] as Entry;
+      if (entry.seq >= from) entries[i] = entryOf(entry.seq + by, entry.data, 'message' in entry ? entry.message : entry.data, entry.bytes);
+    }
+    this.#nextSeq += by;
+    if (this.#nextToWrite >= from) this.#nextToWrite += by;
   }
 
   /**

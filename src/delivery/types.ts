@@ -100,6 +100,12 @@ export interface SessionObserver {
   delivered(seq: number): void;
   /** A new session (`ended`), or a new server session (`welcome` with `resumed: false`): numbering starts over. */
   restarted(session: Omit<SessionSnapshot, 'held'>): void;
+  /**
+   * An adopted session's welcome: the server processed seqs the session did not know of (the tab that had it
+   * numbered them and its report was lost). Every message numbered `from` or later now has its seq + `by`; none of
+   * them was written under its old one. Comes before the layer writes any of them, and before the welcome's `acked`.
+   */
+  renumbered(from: number, by: number): void;
 }
 
 /** A function that builds the layer for one connection. */

@@ -19,7 +19,7 @@ import type { DropReason } from '../policies/queue.js';
 import type { LoggedMessage, WireSession } from './session.js';
 
 /** Bumped when the messages below change shape: tabs on another version never share a channel. */
-export const SHARED_PROTOCOL_VERSION = 3;
+export const SHARED_PROTOCOL_VERSION = 4;
 
 /** An error as structured clone can carry it, keeping socketchart's stable `code`. */
 export interface WireError {
@@ -74,6 +74,11 @@ export type WireMessage =
   | ({ t: 'log'; sid: string; entries: LoggedMessage[] } & FromLeader)
   /** The server acknowledged the session's messages up to `ack`. */
   | ({ t: 'acked'; sid: string; ack: number } & FromLeader)
+  /**
+   * The server had processed seqs the tabs never heard of (an old leader's lost log): every held message numbered
+   * `first` or later now has its seq + `by`, and numbering goes on after them. Posted before any of them is written.
+   */
+  | ({ t: 'renumbered'; sid: string; first: number; by: number } & FromLeader)
   /** The session restarted: a new id (nothing held), or the same id with the server's numbering starting over. */
   | ({ t: 'session'; sid: string; next: number; lastIn: number } & FromLeader)
   /** A follower's send: the `seq`-th of its tab, for the leader `to`. */

@@ -65,7 +65,12 @@ export function receive(tab: TabInside, msg: WireMessage): void {
       tab.dispatch(new DropEvent(msg.data, msg.reason, now(), msg.message));
       return;
     case 'log':
+      // A late one from a leader before the one this tab follows now: that leader's announced session replaced this
+      // copy, and may number its own messages under seqs in it (the server never processed them, or it moved them).
+      if (msg.epoch < tab.epoch && tab.leader !== null && tab.leader !== msg.from) return;
+    // falls through
     case 'acked':
+    case 'renumbered':
       // Facts about the session, even late ones from a leader that just left.
       if (!tab.leading) tab.session?.apply(msg);
       return;

@@ -9,6 +9,8 @@
  *   have received is in the log. For a follower, the log entry of its own send is the leader's acknowledgement:
  *   it forgets the send then, and the session copy holds it instead.
  * - `acked`: the server acknowledged everything up to a seq; those leave every copy.
+ * - `renumbered`: a new leader's welcome showed that the server processed seqs no tab heard of (the old leader's
+ *   last log died with its page): the messages this leader numbered under them move up, before any is written.
  * - `session`: the session ended (a new id, nothing held), or the server started a new one (inbound numbering
  *   starts over).
  * Inbound messages cross the channel with their seq, and every tab drops one it already delivered, so a message a
@@ -51,6 +53,7 @@ type Omitted = 'from' | 'epoch';
 export type LeaderPost =
   | Omit<Extract<WireMessage, { t: 'log' }>, Omitted>
   | Omit<Extract<WireMessage, { t: 'acked' }>, Omitted>
+  | Omit<Extract<WireMessage, { t: 'renumbered' }>, Omitted>
   | Omit<Extract<WireMessage, { t: 'session' }>, Omitted>;
 
 export class SharedSession implements SessionObserver {
@@ -143,6 +146,13 @@ export class SharedSession implements SessionObserver {
     this.#lastInBy = this.#host.tab;
   }
 
+  renumbered(from: number, by: number): void {
+    // What the tabs have not heard yet goes under the old numbers first: the move applies to it too.
+    this.flush();
+    this.#renumber(from, by);
+    if (this.#publishing && this.sid !== null) this.#host.publish({ t: 'renumbered', sid: this.sid, first: from, by });
+  }
+
   restarted(session: Omit<SessionSnapshot, 'held'>): void {
     if (!this.#publishing) return;
     if (session.sid !== this.sid) this.#unposted = [];
@@ -166,11 +176,12 @@ export class SharedSession implements SessionObserver {
     if (mine !== undefined) this.#host.logged(mine);
   }
 
-  /** `log`, `acked` or `session` from a leader (an old leader's late ones are facts about the same session too). */
-  apply(msg: Extract<WireMessage, { t: 'log' | 'acked' | 'session' }>): void {
+  /** `log`, `acked`, `renumbered` or `session` from a leader (an old leader's late ones are facts about the same session too). */
+  apply(msg: Extract<WireMessage, { t: 'log' | 'acked' | 'renumbered' | 'session' }>): void {
     if (msg.t === 'session') return this.#restart(msg, msg.from);
     if (msg.sid !== this.sid) return;
     if (msg.t === 'acked') return this.#trim(msg.ack);
+    if (msg.t === 'renumbered') return this.#renumber(msg.first, msg.by);
     let mine = -1;
     for (const entry of msg.entries) {
       this.#log(entry);
@@ -231,6 +242,13 @@ export class SharedSession implements SessionObserver {
     if (entry.seq >= this.next) this.next = entry.seq + 1;
     // tabSeq 0: the leader's own send, which no backlog holds.
     if (entry.tabSeq > (this.#tabs.get(entry.from) ?? 0)) this.#tabs.set(entry.from, entry.tabSeq);
+  }
+
+  #renumber(from: number, by: number): void {
+    const moved = [...this.#held.values()].map((entry) => (entry.seq >= from ? { ...entry, seq: entry.seq + by } : entry));
+    this.#held.clear();
+    for (const entry of moved) this.#held.set(entry.seq, entry);
+    if (this.next >= from) this.next += by;
   }
 
   #trim(ack: number): void {
