@@ -7,7 +7,7 @@
  *   npm run bench -- --quick   smoke run with small counts (under a minute)
  *   npm run bench -- --tsx     run the children's TypeScript under tsx instead of a bundle (see below)
  *   npm run bench -- --no-pin  no taskset pinning
- *   npm run bench -- --only=kill,reconnect   only these phases (cpu, heap, reconnect, blackhole, kill, bundle);
+ *   npm run bench -- --only=kill,reconnect   only these phases (cpu, heap, reconnect, blackhole, kill, bundle, redis, shared);
  *                              prints the tables but writes no results
  *   npm run bench -- --only=cpu --kinds=socketchart   CPU (and heap) of these clients only (ws, the floor, always runs); with
  *                              --runs=N, N rounds instead of 7: for repeated before/after comparisons
@@ -25,6 +25,9 @@
  *   6. messages lost while the server kills every TCP connection every second (client -> server, 5,000 messages
  *      at about 1 per ms); socketchart plain and with `delivery: atLeastOnce()` against `attachAckServer`
  *   7. browser bundle size, min + gzip (esbuild, platform browser)
+ *   8. attachAckServer with sessions in Redis against the memory store (bench/redisStore.ts)
+ *   9. createSharedConnection in headless Chromium: the echo round trip from the leader tab and from a follower tab
+ *      (bench/shared.ts): what a follower pays for going through the leader
  * and the floors XState sets under figures 3 and 7 (a trivial started actor's heap, an invoked child's, xstate's
  * least bundle), measured in the same run, so the README can say how much of a target XState alone takes.
  *
@@ -77,12 +80,13 @@ import {
   XSTATE_FLOOR_KINDS,
 } from './common.js';
 import type { ServerRequestBody, ServerResponse, ServerRole } from './server.js';
+import type { SharedResult } from './shared.js';
 
 // ---- configuration ------------------------------------------------------------------------------------------------
 
 const quick = process.argv.includes('--quick');
 const underTsx = process.argv.includes('--tsx');
-const PHASES = ['cpu', 'heap', 'reconnect', 'blackhole', 'kill', 'bundle', 'redis'] as const;
+const PHASES = ['cpu', 'heap', 'reconnect', 'blackhole', 'kill', 'bundle', 'redis', 'shared'] as const;
 type Phase = (typeof PHASES)[number];
 const onlyArg = process.argv.find((arg) => arg.startsWith('--only='));
 const only = onlyArg ? new Set(onlyArg.slice('--only='.length).split(',')) : null;
@@ -789,6 +793,8 @@ interface Results {
   bundles: BundleSize[];
   /** bench/redisStore.ts: the server with its sessions in Redis against the memory store (null: no redis-server). */
   redisStore: RedisStoreResult | null;
+  /** bench/shared.ts: a shared connection's echo round trip, leader tab vs follower tab (null: no Chromium, or not run). */
+  shared: SharedResult | null;
 }
 
 interface RedisStoreRow {
@@ -817,6 +823,20 @@ function measureRedisStore(): RedisStoreResult | null {
   const last = run.stdout.trim().split('\n').at(-1) ?? '';
   if (run.status !== 0 || !last.startsWith('{')) throw new Error(`bench/redisStore.ts failed (${run.status}): ${run.stderr.slice(-500)}`);
   return JSON.parse(last) as RedisStoreResult;
+}
+
+/** Runs bench/shared.ts (headless Chromium, its own echo server) when Chromium is installed. */
+function measureSharedTabs(): SharedResult | null {
+  const binary = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  if (spawnSync(binary, ['--version']).status !== 0) {
+    log(`shared connection: skipped (no ${binary})`);
+    return null;
+  }
+  const env = quick ? { ...process.env, RUNS: '2', ECHOES: '100', WARMUP: '20' } : process.env;
+  const run = spawnSync(process.execPath, ['--import', 'tsx', here('./shared.ts'), '--json'], { encoding: 'utf8', timeout: 300_000, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const last = run.stdout.trim().split('\n').at(-1) ?? '';
+  if (run.status !== 0 || !last.startsWith('{')) throw new Error(`bench/shared.ts failed (${run.status}): ${run.stdout.slice(-500)}`);
+  return JSON.parse(last) as SharedResult;
 }
 
 type SummaryRow = 'ws' | 'reconnecting-websocket' | 'partysocket' | 'socket.io' | 'socketchart' | 'socketchart + atLeastOnce';
@@ -1138,6 +1158,17 @@ function report(r: Results): string {
     }
     out.push(table(redisRows));
   }
+  if (r.shared) {
+    const x = r.shared;
+    const ms = (values: number[]) => values.map((v) => v.toFixed(2)).join(', ');
+    out.push('');
+    out.push(`9. Shared connection (bench/shared.ts: headless Chromium, 2 tabs, 1 socket; ${x.runs} runs of ${x.echoes} sequential echoes per tab)`);
+    const sharedRows = [['tab', 'round trip median', 'mean', 'per run: medians', 'per run: means']];
+    sharedRows.push(['leader', `${x.leaderMedianMs.toFixed(2)} ms`, `${x.leaderMeanMs.toFixed(2)} ms`, ms(x.leader.medianMs), ms(x.leader.meanMs)]);
+    sharedRows.push(['follower', `${x.followerMedianMs.toFixed(2)} ms`, `${x.followerMeanMs.toFixed(2)} ms`, ms(x.follower.medianMs), ms(x.follower.meanMs)]);
+    out.push(table(sharedRows));
+    out.push(`  follower - leader, mean in the same run, median over runs: ${x.addedMeanMs.toFixed(2)} ms.${x.fineTimers ? '' : ' Page timers are coarsened to 0.1 ms, so medians come in 0.1 ms steps (means do not).'}`);
+  }
   return out.join('\n');
 }
 
@@ -1178,7 +1209,22 @@ function readmeSection(r: Results): string {
     '',
     ...floorsSection(floorsOf(r)),
     ...redisSection(r.redisStore),
+    ...sharedSection(r.shared),
   ].join('\n');
+}
+
+/** A shared connection's follower tab against its leader tab, for the README's "One connection for all tabs". */
+function sharedSection(result: SharedResult | null): string[] {
+  if (result === null) return [];
+  const rows = [['tab', 'echo round trip (median)', 'mean']];
+  rows.push(['leader (its own socket)', `${result.leaderMedianMs.toFixed(2)} ms`, `${result.leaderMeanMs.toFixed(2)} ms`]);
+  rows.push(['follower (through the leader)', `${result.followerMedianMs.toFixed(2)} ms`, `${result.followerMeanMs.toFixed(2)} ms`]);
+  return [
+    '',
+    `A shared connection's cost (bench/shared.ts: \`createSharedConnection\` in headless Chromium, 2 tabs of one context sharing 1 socket to a \`ws\` echo server on loopback; ${result.runs} runs of ${result.echoes} sequential echoes per tab, median over the runs; a follower's send and its echo each cross BroadcastChannel; follower - leader in the same run: ${result.addedMeanMs.toFixed(2)} ms):`,
+    '',
+    markdownTable(rows),
+  ];
 }
 
 /** The server with sessions in Redis against the memory store, for the README's multi-node section. */
@@ -1226,8 +1272,10 @@ async function main(): Promise<void> {
     const kill = phaseEnabled('kill') ? await measureKill(server) : [];
     log('redis store runs');
     const redisStore = phaseEnabled('redis') ? measureRedisStore() : null;
+    log('shared connection runs (headless Chromium)');
+    const shared = phaseEnabled('shared') ? measureSharedTabs() : null;
     log('waiting for the blackhole runs');
-    const results: Results = { environment, cpu, heap, reconnect, blackhole: await blackhole, kill, bundles, redisStore };
+    const results: Results = { environment, cpu, heap, reconnect, blackhole: await blackhole, kill, bundles, redisStore, shared };
     const text = report(results);
     process.stdout.write(`\n${text}\n`);
     const outArg = process.argv.find((arg) => arg.startsWith('--out='));
