@@ -143,8 +143,12 @@ export abstract class InboundPipeline extends ConnectionEvents {
     else this.route(message, at);
   }
 
-  /** An `invalid-message` event, now. */
-  invalid(data: unknown, problem: unknown): void {
+  /** An `invalid-message` event, now; a request whose reply it was (matched on `decoded`) rejects with it. */
+  invalid(data: unknown, problem: unknown, decoded?: unknown): void {
+    if (decoded !== undefined && this.requester !== null) {
+      const error = new SocketchartError('ERR_INVALID_DATA', 'The reply failed the schema validation (see `cause`: its issues).', { cause: problem });
+      this.requester.refuse(decoded, error);
+    }
     const event = new InvalidMessageEvent(data, problem, this.now());
     event.target = this.facade;
     this.listeners.dispatch(event, null);
@@ -152,10 +156,11 @@ export abstract class InboundPipeline extends ConnectionEvents {
 
   /**
    * A decoded, valid message: a request's reply, or for the router and the `message` listeners. `at`: the clock
-   * read of its arrival, or -1 if none was made yet.
+   * read of its arrival, or -1 if none was made yet. `decoded`: the message before a schema validated it, where a
+   * reply's id is read (a schema may strip it).
    */
-  route(message: unknown, at: number): void {
-    if (this.requester?.settle(message)) return;
+  route(message: unknown, at: number, decoded?: unknown): void {
+    if (this.requester?.settle(message, decoded)) return;
     this.routerPlugin?.route(message);
     const facade = this.facade;
     if (facade.onmessage === null && !this.listeners.has('message')) return;

@@ -97,13 +97,27 @@ export class RequestTracker {
   }
 
   /** Settles the request this message answers; false when it answers none (then it is an ordinary message). */
-  settle(message: unknown): boolean {
-    if (this.#pending.size === 0 || typeof message !== 'object' || message === null) return false;
-    const id = (message as Record<string, unknown>)[this.#idField];
-    const entry = id === undefined ? undefined : this.#pending.get(String(id));
-    if (!entry || entry.sentOn === null) return false;
+  /** Resolves the request `decoded` (default: `message`) replies to with `message`; false if it replies to none. */
+  settle(message: unknown, decoded: unknown = message): boolean {
+    const entry = this.#replied(decoded);
+    if (entry === undefined) return false;
     entry.resolve(message);
     return true;
+  }
+
+  /** Rejects the request `decoded` replies to (its reply was invalid); false if it replies to none. */
+  refuse(decoded: unknown, error: Error): boolean {
+    const entry = this.#replied(decoded);
+    if (entry === undefined) return false;
+    entry.reject(error);
+    return true;
+  }
+
+  #replied(decoded: unknown): Pending | undefined {
+    if (this.#pending.size === 0 || typeof decoded !== 'object' || decoded === null) return undefined;
+    const id = (decoded as Record<string, unknown>)[this.#idField];
+    const entry = id === undefined ? undefined : this.#pending.get(String(id));
+    return entry === undefined || entry.sentOn === null ? undefined : entry;
   }
 
   /** Requests to write on `socket`: never written, or written to an earlier socket; oldest first. */

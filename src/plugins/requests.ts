@@ -88,9 +88,14 @@ class Requests implements Requester {
     return promise;
   }
 
-  settle(message: unknown): boolean {
+  settle(message: unknown, decoded?: unknown): boolean {
     const tracker = this.#tracker;
-    return tracker !== null && tracker.size > 0 && tracker.settle(message);
+    return tracker !== null && tracker.size > 0 && tracker.settle(message, decoded);
+  }
+
+  refuse(decoded: unknown, error: Error): boolean {
+    const tracker = this.#tracker;
+    return tracker !== null && tracker.size > 0 && tracker.refuse(decoded, error);
   }
 
   opened(socket: TransportSocket): void {

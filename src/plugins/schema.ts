@@ -38,7 +38,7 @@ class Validation implements Validator {
     try {
       result = this.#schema['~standard'].validate(message);
     } catch (error) {
-      this.#host.invalid(data, error);
+      this.#host.invalid(data, error, message);
       return;
     }
     if (result instanceof Promise) {
@@ -46,8 +46,8 @@ class Validation implements Validator {
       this.#later(data, message, at, result);
       return;
     }
-    if (result.issues) this.#host.invalid(data, result.issues);
-    else this.#host.route(result.value, at);
+    if (result.issues) this.#host.invalid(data, result.issues, message);
+    else this.#host.route(result.value, at, message);
   }
 
   /**
@@ -62,11 +62,11 @@ class Validation implements Validator {
       .then(
         (result) => {
           if (host.announced !== socket) return;
-          if (result.issues) host.invalid(data, result.issues);
-          else host.route(result.value, at);
+          if (result.issues) host.invalid(data, result.issues, message);
+          else host.route(result.value, at, message);
         },
         (error: unknown) => {
-          if (host.announced === socket) host.invalid(data, error);
+          if (host.announced === socket) host.invalid(data, error, message);
         },
       );
     this.#validating = tail;

@@ -43,12 +43,18 @@ export interface PluginHost {
   reportDrops(frames: readonly SendData[], messages: readonly unknown[], reason: DropReason): void;
   /** An `error` event saying the app's callback `name` threw (after the transition in progress, if any). */
   reportCallbackError(name: string, error: unknown): void;
-  /** An `invalid-message` event, now. */
-  invalid(data: unknown, problem: unknown): void;
+  /**
+   * An `invalid-message` event, now. `decoded`: the message as decoded, before validation; a request's reply that
+   * failed validation also rejects its request.
+   */
+  invalid(data: unknown, problem: unknown, decoded?: unknown): void;
   /** An `invalid-message` event, safe mid-transition. */
   reportInvalid(data: unknown, problem: unknown): void;
-  /** Hands a decoded, valid message to routing and the `message` listeners. */
-  route(message: unknown, at: number): void;
+  /**
+   * Hands a decoded, valid message to routing and the `message` listeners. `decoded`: the message before validation,
+   * where a request's reply is matched (a schema that strips unknown keys drops the id).
+   */
+  route(message: unknown, at: number, decoded?: unknown): void;
   /** The error for a closed session. */
   closedError(): SocketchartError;
 }
@@ -88,8 +94,13 @@ export interface Batcher {
 /** Request/response: `conn.request()`, replies matched by id, requests that outlive sockets. */
 export interface Requester {
   request(body: unknown, options: unknown): Promise<unknown>;
-  /** True if `message` was a reply and settled its request (it is then not delivered). */
-  settle(message: unknown): boolean;
+  /**
+   * True if `message` was a reply and settled its request (it is then not delivered). The reply is matched on
+   * `decoded` when given (the message before a schema validated it), and resolves with `message`.
+   */
+  settle(message: unknown, decoded?: unknown): boolean;
+  /** True if `decoded` was a reply to a pending request, which then rejects with `error` (its reply was invalid). */
+  refuse(decoded: unknown, error: Error): boolean;
   /** A socket opened: requests not yet written on it go now (during the session restore). */
   opened(socket: TransportSocket): void;
   lost(close: CloseInfo): void;

@@ -82,3 +82,41 @@ describe.each(validators)('schema: %s (a real Standard Schema validator)', (vend
     expect(invalid[1]!.problem).toBeInstanceOf(SyntaxError);
   });
 });
+
+describe.each(validators)('schema: %s with requests (a schema that strips unknown keys drops the reply id)', (_vendor, validator) => {
+  async function requesting() {
+    const { requests } = await import('../../src/plugins/requests.js');
+    const memory = createMemoryTransport();
+    const conn = createConnection<Tick, unknown>('ws://example.test/', {
+      transport: memory.transport,
+      codec: jsonCodec(),
+      schema: schema(validator),
+      requests: requests({ timeout: Infinity }),
+    });
+    const messages: unknown[] = [];
+    const invalid: InvalidMessageEvent[] = [];
+    conn.addEventListener('message', (e) => messages.push(e.data));
+    conn.addEventListener('invalid-message', (e) => invalid.push(e));
+    memory.last!.accept();
+    return { peer: memory.last!, conn, messages, invalid };
+  }
+
+  it('a valid reply settles its request with the validated value, and is not a message', async () => {
+    const { peer, conn, messages } = await requesting();
+    const reply = conn.request({ type: 'get' });
+    peer.message('{"type":"tick","n":"7","id":"1"}');
+    await settled();
+    await expect(reply).resolves.toMatchObject({ type: 'tick', n: 7 });
+    expect(messages).toEqual([]);
+  });
+
+  it('an invalid reply rejects its request with ERR_INVALID_DATA (the issues as cause) and is reported', async () => {
+    const { peer, conn, messages, invalid } = await requesting();
+    const reply = conn.request({ type: 'get' });
+    peer.message('{"type":"tick","n":7,"id":"1"}');
+    await settled();
+    await expect(reply).rejects.toMatchObject({ code: 'ERR_INVALID_DATA' });
+    expect(invalid).toHaveLength(1);
+    expect(messages).toEqual([]);
+  });
+});
