@@ -39,7 +39,16 @@ export type SocketchartErrorCode =
    * went to `onExpire`, the rest is named in the message, and the session was removed. Run Redis with
    * `maxmemory-policy noeviction`.
    */
-  | 'ERR_STORE_DATA_LOST';
+  | 'ERR_STORE_DATA_LOST'
+  /**
+   * The socket failed: the transport's own error is the `cause` and its message is kept (a refused handshake such as
+   * `Unexpected server response: 503`, a refused or reset TCP connection, a browser's bare `error` event).
+   */
+  | 'ERR_TRANSPORT'
+  /** An app's URL, protocols, headers or token provider threw or rejected (its error is the `cause`); retried. */
+  | 'ERR_PROVIDER_FAILED'
+  /** An optional package a feature needs is not installed (the message names it and the install command). */
+  | 'ERR_MISSING_PEER';
 
 export class SocketchartError extends Error {
   readonly code: SocketchartErrorCode;

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import type { Subscription as ActorSubscription } from 'xstate';
 import type { Connection } from '../connection.js';
-import { invalidOption } from '../errors.js';
+import { SocketchartError, invalidOption } from '../errors.js';
 import { readyStateOf, statePathOf } from '../statePath.js';
 import { type ChartDescription, activePaths, describeChart, leafPaths } from './chart.js';
 import { PAGE_HTML, PAGE_SCRIPT } from './page.js';
@@ -72,7 +72,8 @@ export function resolveMermaidScript(): string {
     // tsup shims `import.meta.url` in the CJS build.
     return createRequire(import.meta.url).resolve('mermaid/dist/mermaid.min.js');
   } catch {
-    throw new Error(
+    throw new SocketchartError(
+      'ERR_MISSING_PEER',
       "The inspector renders the chart with the 'mermaid' package, which is not installed: run `npm install mermaid` (nothing is loaded from a CDN).",
     );
   }

@@ -60,7 +60,7 @@ class AttemptSocket implements SocketSink {
       // Reported from a microtask: the first attempt starts inside createConnection(), and its listeners are not
       // attached yet (WHATWG fires nothing from the constructor either).
       queueMicrotask(() => {
-        if (!this.stopped) this.#sendBack({ type: 'SOCKET.FAIL', error: asError(error) });
+        if (!this.stopped) this.#sendBack({ type: 'SOCKET.FAIL', error: typed(asError(error), 'ERR_TRANSPORT') });
       });
       return;
     }
@@ -82,7 +82,7 @@ class AttemptSocket implements SocketSink {
   }
 
   onError(error: Error): void {
-    if (!this.stopped) this.#sendBack({ type: 'SOCKET.ERROR', error });
+    if (!this.stopped) this.#sendBack({ type: 'SOCKET.ERROR', error: typed(error, 'ERR_TRANSPORT') });
   }
 
   onClose(info: CloseInfo): void {
@@ -99,7 +99,7 @@ class AttemptSocket implements SocketSink {
       return;
     }
     // A provider that failed (a token fetch over a flaky network, say) is worth another try.
-    this.#sendBack({ type: 'SOCKET.ERROR', error: cause });
+    this.#sendBack({ type: 'SOCKET.ERROR', error: typed(cause, 'ERR_PROVIDER_FAILED') });
     this.#sendBack({ type: 'SOCKET.CLOSE', code: 1006, reason: `A URL, protocols, headers or token provider failed: ${cause.message}`, wasClean: false });
   }
 
@@ -118,6 +118,11 @@ class AttemptSocket implements SocketSink {
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
+}
+
+/** What the app hears of a failure from outside the library: a typed error with the same message, the original as `cause`. */
+function typed(error: Error, code: 'ERR_TRANSPORT' | 'ERR_PROVIDER_FAILED'): SocketchartError {
+  return error instanceof SocketchartError ? error : new SocketchartError(code, error.message, { cause: error });
 }
 
 /**
