@@ -1,5 +1,6 @@
 import { type SendData, byteLengthOf } from '../data.js';
 import { SocketchartError, invalidOption } from '../errors.js';
+import { knownKeys } from '../validate.js';
 import {
   ACK_PROTOCOL,
   MAX_SEQ,
@@ -95,8 +96,15 @@ export function atLeastOnce(options: AtLeastOnceOptions = {}): DeliveryFactory {
   return (host) => new AtLeastOnceLayer(host, resolved);
 }
 
+/** Every option `atLeastOnce()` takes: a key not here is refused, naming the closest one. */
+const AT_LEAST_ONCE_OPTION_KEYS = ['maxMessages', 'maxBytes', 'overflow', 'ackEvery', 'ackDelay'] as const satisfies ReadonlyArray<keyof AtLeastOnceOptions>;
+/** Fails to compile when AtLeastOnceOptions gains an option the list above lacks. */
+const everyLayerOption: Record<Exclude<keyof AtLeastOnceOptions, (typeof AT_LEAST_ONCE_OPTION_KEYS)[number]>, never> = {};
+void everyLayerOption;
+
 function resolveAtLeastOnce(options: AtLeastOnceOptions): Resolved {
   if (typeof options !== 'object' || options === null) throw invalidOption('delivery', 'an options object for atLeastOnce()', options);
+  knownKeys('delivery', options, AT_LEAST_ONCE_OPTION_KEYS);
   const d = AT_LEAST_ONCE_DEFAULTS;
   const whole = (name: keyof AtLeastOnceOptions, min: number, fallback: number, allowInfinity: boolean): number => {
     const value = options[name];

@@ -4,6 +4,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import { invalidOption } from '../errors.js';
+import { knownKeys } from '../validate.js';
 import { type SessionStore, type SharedSessionStore, createMemorySessionStore, isSharedStore } from './store.js';
 import type { AckMessage, AckPayload, AckSendData, AckSession, Clock, UndeliveredReason } from './types.js';
 
@@ -207,8 +208,19 @@ const realClock: Clock = {
   clearTimeout: (id) => clearTimeout(id as ReturnType<typeof setTimeout>),
 };
 
+/** Every option `attachAckServer` takes: a key not here is refused, naming the closest one. */
+const ACK_SERVER_OPTION_KEYS = [
+  'onMessage', 'onSession', 'onExpire', 'onUndelivered', 'onDeadLetter', 'onUnsequenced', 'onPlainConnection', 'onError',
+  'sessionKey', 'store', 'sessionTtl', 'maxUnacked', 'maxEffectFailures', 'maxUnackedBytes', 'maxSessions', 'ackEvery',
+  'ackDelay', 'answerPings', 'maxSocketBuffer', 'helloTimeout', 'maxPreHelloSockets', 'maxBacklogBytes', 'clock',
+] as const satisfies ReadonlyArray<keyof AckServerOptions>;
+/** Fails to compile when AckServerOptions gains an option the list above lacks. */
+const everyServerOption: Record<Exclude<keyof AckServerOptions, (typeof ACK_SERVER_OPTION_KEYS)[number]>, never> = {};
+void everyServerOption;
+
 export function resolveServerOptions(options: AckServerOptions) {
   if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object with onMessage', options);
+  knownKeys('', options, ACK_SERVER_OPTION_KEYS);
   if (typeof options.onMessage !== 'function') throw invalidOption('onMessage', 'a function (session, payload) => void', options.onMessage);
   for (const name of ['onSession', 'onExpire', 'onUndelivered', 'onDeadLetter', 'onUnsequenced', 'onPlainConnection', 'onError', 'sessionKey'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') throw invalidOption(name, 'a function', options[name]);

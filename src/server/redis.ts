@@ -15,6 +15,7 @@
 import { createHash } from 'node:crypto';
 import { RESP_TYPES, type RedisClientType } from 'redis';
 import { SocketchartError, invalidOption } from '../errors.js';
+import { knownKeys } from '../validate.js';
 import { type ClaimResult, LEASE_RENEW_MS, type SessionGap, type SharedSessionStore, type StoreEffect, type StoreNotice, type UnackedMessage } from './store.js';
 
 // Any node-redis 5 client (modules, scripts, RESP 2 or 3): the store only sends raw commands.
@@ -294,8 +295,15 @@ const asNumber = (value: unknown): number => (typeof value === 'number' ? value 
  * resume on any node, a node that dies loses nothing the store accepted, and sessions nobody resumes disappear
  * through key TTLs even with no node alive.
  */
+/** Every option `redisSessionStore` takes: a key not here is refused, naming the closest one. */
+const REDIS_STORE_OPTION_KEYS = ['client', 'prefix', 'expiryGrace', 'commandTimeout'] as const satisfies ReadonlyArray<keyof RedisSessionStoreOptions>;
+/** Fails to compile when RedisSessionStoreOptions gains an option the list above lacks. */
+const everyStoreOption: Record<Exclude<keyof RedisSessionStoreOptions, (typeof REDIS_STORE_OPTION_KEYS)[number]>, never> = {};
+void everyStoreOption;
+
 export function redisSessionStore(options: RedisSessionStoreOptions): SharedSessionStore {
   if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object with client', options);
+  knownKeys('', options, REDIS_STORE_OPTION_KEYS);
   const client = options.client;
   if (typeof client !== 'object' || client === null || typeof client.sendCommand !== 'function' || typeof client.duplicate !== 'function') {
     throw invalidOption('client', 'a node-redis 5 client (createClient() from "redis")', client);

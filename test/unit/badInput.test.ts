@@ -535,3 +535,16 @@ describe('createConnection: unknown option keys (issue 12)', () => {
     for (const variant of Object.values(PATH_VARIANTS)) expect(refusal({ ...variant.options, transport }), variant.name).toBe('accepted');
   });
 });
+
+describe('a misspelled option of the server side and the delivery layer is refused, naming the closest key', () => {
+  const typo = (run: () => unknown, message: string) => () => expect(run).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message }));
+  it('attachAckServer(wss, { sesionTtl })', typo(() => attachAckServer(new WebSocketServer({ noServer: true }), { onMessage: () => {}, sesionTtl: 5 } as Any), 'Unknown option `sesionTtl`; did you mean `sessionTtl`?'));
+  it('atLeastOnce({ maxMesages })', typo(() => atLeastOnce({ maxMesages: 3 } as Any), 'Unknown option `delivery.maxMesages`; did you mean `delivery.maxMessages`?'));
+  it('redisSessionStore({ client, prefx })', async () => {
+    const { redisSessionStore } = await import('../../src/server/redis.js');
+    const client = { sendCommand: () => {}, duplicate: () => {} };
+    expect(() => redisSessionStore({ client, prefx: 'x' } as Any)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: 'Unknown option `prefx`; did you mean `prefix`?' }),
+    );
+  });
+});
