@@ -320,6 +320,7 @@ export function connectionFactory(defaultTransport: () => Transport) {
 export function missingTransport(): never {
   throw new SocketchartError(
     'ERR_NO_TRANSPORT',
-    'There is no global WebSocket here (Node < 22?). Import createConnection from "socketchart/node" (uses the ws package), or pass options.transport.',
+    // One message for every API of this entry (createConnection, createPool, connectionLogic): it names the entry.
+    'There is no global WebSocket here (Node < 22?). Import from "socketchart/node" instead of "socketchart" (the same API over the ws package), or pass options.transport.',
   );
 }

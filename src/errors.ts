@@ -75,6 +75,8 @@ export function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
   if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
   if (typeof value === 'function') return 'a function';
+  if (typeof value === 'symbol') return `a symbol (${String(value)})`;
+  if (typeof value === 'bigint') return `${value}n`;
   if (Array.isArray(value)) return 'an array';
   return `an object (${Object.prototype.toString.call(value).slice(8, -1)})`;
 }

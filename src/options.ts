@@ -56,13 +56,13 @@ export interface ConnectionOptions<In = unknown, Out = SendData> {
   /**
    * Plug-in (`router()` from `socketchart/router`): `conn.on(type, handler)`, `once`, `off`, routing by a
    * discriminant field (`router({ typeField })`).
-   * @default undefined (`on()` throws ERR_INVALID_OPTION naming the import)
+   * @default undefined (`on()`, `once()` and `off()` throw ERR_PLUGIN_MISSING naming the import)
    */
   router?: RouterPlugin;
   /**
    * Plug-in (`requests()` from `socketchart/requests`): `conn.request()`, with its correlation field, reply timeout
    * and what happens to requests in flight when the socket is lost.
-   * @default undefined (`request()` rejects with ERR_INVALID_OPTION naming the import)
+   * @default undefined (`request()` returns a promise rejected with ERR_PLUGIN_MISSING naming the import)
    */
   requests?: RequestsPlugin;
   /**

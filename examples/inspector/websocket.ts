@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { createWebSocketInspector } from '@statelyai/inspect';
 import { createInspectorServer } from '@statelyai/inspect/server';
 import { createConnection } from '../../src/node.js'; // in your app: from 'socketchart/node'
-import { createTestServer } from '../../src/testing/index.js';
+import { createTestServer } from '../../src/testing/index.js'; // in your app: from 'socketchart/testing', or any ws server
 
 export interface RunOptions {
   /** The server to watch; without one, a local echo server that drops the connection every `dropEvery` ms. */

@@ -2,8 +2,8 @@
  * The Node demo (`npm run demo:node`; `npm start` runs the `socketchart` command's chaos demo): a local echo server, a socketchart connection to it, and the server dropping the
  * connection so you can watch the statechart heal. Everything runs on 127.0.0.1; nothing else is needed.
  */
-import { createConnection, logTransitions } from '../../src/node.js';
-import { createTestServer } from '../../src/testing/index.js';
+import { createConnection, logTransitions } from '../../src/node.js'; // in an app: 'socketchart/node'
+import { createTestServer } from '../../src/testing/index.js'; // in an app: 'socketchart/testing', or any ws server
 
 const server = await createTestServer();
 console.log(`echo server listening on ${server.url()}`);

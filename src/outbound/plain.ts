@@ -27,6 +27,9 @@ export interface PlainHost extends DropSink {
 const NO_PROTOCOLS: readonly string[] = Object.freeze([]);
 const NOTHING = Object.freeze({ count: 0, bytes: 0 });
 
+/** Counts as words (`1 message`, `2 messages`): a queue bounded at 1 is common in tests and small devices. */
+const counted = (n: number, unit: string) => `${n} ${unit}${n === 1 ? '' : 's'}`;
+
 /**
  * Plain mode (no `delivery` option) as a delivery layer: a message goes to the live socket if the flow gate lets
  * it and nothing older waits, else into the bounded queue (flushed in order on open, or by the pump), or, once the
@@ -101,7 +104,7 @@ export class PlainDelivery implements Outbound {
     if (this.queue.enqueue(data, host.now(), tag, message) === 'rejected') {
       throw new SocketchartError(
         'ERR_QUEUE_FULL',
-        `The outbound queue is full (${this.queue.length} messages, ${this.queue.bytes} bytes) and queue.overflow is 'reject'; wait for 'open' or raise queue.maxMessages / queue.maxBytes.`,
+        `The outbound queue is full (${counted(this.queue.length, 'message')}, ${counted(this.queue.bytes, 'byte')}) and queue.overflow is 'reject'; wait for 'open' or raise queue.maxMessages / queue.maxBytes.`,
       );
     }
     // Open but held back (backpressure, rate limit, or older messages still waiting): the pump sends it in turn.
