@@ -80,3 +80,11 @@ export function describe(value: unknown): string {
   if (Array.isArray(value)) return 'an array';
   return `an object (${Object.prototype.toString.call(value).slice(8, -1)})`;
 }
+
+/** A method whose plug-in the app did not pass: says which import gives it. */
+export function missingPlugin(method: string, option: string, call: string): SocketchartError {
+  return new SocketchartError(
+    'ERR_PLUGIN_MISSING',
+    `${method} needs the ${option} plug-in: import { ${option} } from 'socketchart/${option}' and pass createConnection(url, { ${option}: ${call} }).`,
+  );
+}

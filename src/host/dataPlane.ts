@@ -1,5 +1,5 @@
 import { type SendData, assertSendData } from '../data.js';
-import { SocketchartError } from '../errors.js';
+import { SocketchartError, missingPlugin } from '../errors.js';
 import { InboundPipeline } from '../inbound/pipeline.js';
 import { type Codec, rawCodec } from '../messages/codec.js';
 import type { RequestOptions } from '../messages/requests.js';
@@ -271,12 +271,4 @@ export abstract class DataPlane extends InboundPipeline implements PluginHost {
     if (this.routerPlugin === null) throw missingPlugin('on/once/off(type, handler)', 'router', 'router()');
     return this.routerPlugin;
   }
-}
-
-/** A method whose plug-in the app did not pass: say which import gives it. */
-function missingPlugin(method: string, option: string, call: string): SocketchartError {
-  return new SocketchartError(
-    'ERR_PLUGIN_MISSING',
-    `${method} needs the ${option} plug-in: import { ${option} } from 'socketchart/${option}' and pass createConnection(url, { ${option}: ${call} }).`,
-  );
 }

@@ -5,7 +5,7 @@
  */
 import type { ClosedReason } from '../../machines/connection.js';
 import type { MessageOf, MessageType, OpenedOptions, Subscription } from '../connection.js';
-import { invalidOption } from '../errors.js';
+import { invalidOption, missingPlugin } from '../errors.js';
 import type { ConnectionEventMap, Listener, ListenerOptions } from '../events.js';
 import { TabEvents, whenClosed, whenOpen } from './view.js';
 
@@ -29,9 +29,16 @@ export abstract class TabHandle<In, Out> {
   /** What this tab's listeners hear. */
   protected readonly events: TabEvents;
 
-  /** `typeField`: the field `on()` routes messages by. */
-  constructor(typeField: string) {
-    this.events = new TabEvents(this, typeField);
+  /** The field `on()` routes messages by: the router plug-in's; null without it (`on()` then throws, as on a connection). */
+  readonly #typeField: string | null;
+
+  constructor(typeField: string | null) {
+    this.#typeField = typeField;
+    this.events = new TabEvents(this, typeField ?? 'type');
+  }
+
+  #routed(): void {
+    if (this.#typeField === null) throw missingPlugin('on/once/off(type, handler)', 'router', 'router()');
   }
 
   abstract get state(): string;
@@ -41,16 +48,19 @@ export abstract class TabHandle<In, Out> {
 
   /** Handle decoded messages whose `typeField` is `type`, in every tab; handlers run before `message` listeners. */
   on<T extends MessageType<In>>(type: T, handler: (message: MessageOf<In, T>) => void): this {
+    this.#routed();
     this.events.route(type, handler as (m: never) => void, false);
     return this;
   }
 
   once<T extends MessageType<In>>(type: T, handler: (message: MessageOf<In, T>) => void): this {
+    this.#routed();
     this.events.route(type, handler as (m: never) => void, true);
     return this;
   }
 
   off<T extends MessageType<In>>(type: T, handler: (message: MessageOf<In, T>) => void): this {
+    this.#routed();
     this.events.unroute(type, handler);
     return this;
   }

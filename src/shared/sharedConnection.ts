@@ -94,9 +94,8 @@ export class SharedConnection<In = unknown, Out = SendData> extends TabHandle<In
   /** @internal use `createSharedConnection` */
   constructor(url: PerAttempt<string | URL>, options: SharedConnectionOptions<In, Out>, create: Create<In, Out>) {
     if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
-    // The field `on()` routes by: the router plug-in's, or (before plug-ins) the `typeField` option.
-    const routing = options as { router?: { typeField?: string } | null; typeField?: string };
-    super(routing.router?.typeField ?? routing.typeField ?? 'type');
+    // As on a connection, `on()` needs the router plug-in; it routes by the plug-in's field.
+    super((options as { router?: { typeField?: string } | null }).router?.typeField ?? null);
     const { name, ...connectionOptions } = options;
     const lockName = lockNameOf(url, name);
     this.#conn = watchLayers(() => create(url, { ...connectionOptions, startClosed: true }), (layer) => (this.#layer = layer));
