@@ -88,3 +88,6 @@ export function missingPlugin(method: string, option: string, call: string): Soc
     `${method} needs the ${option} plug-in: import { ${option} } from 'socketchart/${option}' and pass createConnection(url, { ${option}: ${call} }).`,
   );
 }
+
+/** Counts as words in messages (`1 message`, `2 messages`): a queue bounded at 1 is common in tests and small devices. */
+export const counted = (n: number, unit: string): string => `${n} ${unit}${n === 1 ? '' : 's'}`;

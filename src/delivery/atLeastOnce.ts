@@ -1,5 +1,5 @@
 import { type SendData, byteLengthOf } from '../data.js';
-import { SocketchartError, invalidOption } from '../errors.js';
+import { SocketchartError, counted, invalidOption } from '../errors.js';
 import { knownKeys } from '../validate.js';
 import {
   ACK_PROTOCOL,
@@ -206,7 +206,7 @@ class AtLeastOnceLayer implements DeliveryLayer {
       if (overflow === 'reject') {
         throw new SocketchartError(
           'ERR_QUEUE_FULL',
-          `Acknowledged delivery holds ${count} unacknowledged messages (${this.#bytes} bytes); this one (${bytes} bytes) does not fit delivery.maxMessages / delivery.maxBytes. Wait for acknowledgements or raise the limits.`,
+          `Acknowledged delivery holds ${counted(count, 'unacknowledged message')} (${counted(this.#bytes, 'byte')}); this one (${counted(bytes, 'byte')}) does not fit delivery.maxMessages / delivery.maxBytes. Wait for acknowledgements or raise the limits.`,
         );
       }
       this.#host.drop(data, bytes > maxBytes ? 'too-large' : 'queue-full', message);

@@ -1,5 +1,5 @@
 import type { SendData } from '../data.js';
-import { SocketchartError } from '../errors.js';
+import { SocketchartError, counted } from '../errors.js';
 import { type DropReason, type DropSink, OutboundQueue, type QueueTag, type ResolvedQueue } from '../policies/queue.js';
 import { ReceiptTracker } from '../policies/unconfirmed.js';
 import type { ResolvedUnconfirmed } from '../policies/unconfirmedOptions.js';
@@ -26,9 +26,6 @@ export interface PlainHost extends DropSink {
 
 const NO_PROTOCOLS: readonly string[] = Object.freeze([]);
 const NOTHING = Object.freeze({ count: 0, bytes: 0 });
-
-/** Counts as words (`1 message`, `2 messages`): a queue bounded at 1 is common in tests and small devices. */
-const counted = (n: number, unit: string) => `${n} ${unit}${n === 1 ? '' : 's'}`;
 
 /**
  * Plain mode (no `delivery` option) as a delivery layer: a message goes to the live socket if the flow gate lets

@@ -1,5 +1,5 @@
 /**
- * examples/replay-function/badge.test.ts is the example (shipped with the package): imported here, its tests run
+ * examples/replay-function/badge.test.ts is the example (run from a clone; its source ships with the package): imported here, its tests run
  * in the suite. The README shows the same file; this checks it is the same, so the README's version runs too.
  */
 import { readFileSync } from 'node:fs';

@@ -10,7 +10,7 @@ import { createMemoryTransport } from '../../src/transports/memory.js';
 describe('createSharedConnection().on()', () => {
   it('throws ERR_PLUGIN_MISSING without the router plug-in, naming the import, as a connection does', () => {
     const memory = createMemoryTransport();
-    const conn = createSharedConnection('ws://example.test/', { transport: memory.transport, codec: jsonCodec() });
+    const conn = createSharedConnection<{ type: string }>('ws://example.test/', { transport: memory.transport, codec: jsonCodec() });
     expect(conn.shared).toBe(false);
     for (const call of [() => conn.on('price', () => {}), () => conn.once('price', () => {}), () => conn.off('price', () => {})]) {
       expect(call).toThrow(expect.objectContaining({ code: 'ERR_PLUGIN_MISSING', message: expect.stringContaining("from 'socketchart/router'") }));
