@@ -80,6 +80,8 @@ async function measure(name: string, store: AckServerOptions['store'], redisCpu:
   const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`;
   const sessions = new Map<string, AckSession>();
   const server = attachAckServer(wss, { store, onMessage: () => {}, onSession: (s) => sessions.set(s.id, s), onError: () => {}, sessionTtl: 600_000, maxUnacked: Infinity, maxUnackedBytes: Infinity });
+  // A node with a shared store takes sessions once it listens to its notices.
+  await server.ready();
 
   // Resume latency.
   const resumeMs: number[] = [];
