@@ -135,14 +135,17 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost, Char
   }
 
   #assertAlive(): void {
-    if (this.actor.getSnapshot().status !== 'active') {
-      throw new SocketchartError('ERR_CONNECTION_CLOSED', `This connection failed internally (${this.#crash?.reason ?? 'unknown'}); create a new one.`);
-    }
+    if (this.actor.getSnapshot().status === 'active') return;
+    const why = this.#crash === null ? "its actor was stopped (conn.actor.stop())" : `it failed internally (${this.#crash.reason})`;
+    throw new SocketchartError('ERR_CONNECTION_CLOSED', `This connection cannot start again: ${why}; create a new one.`);
   }
 
-  /** The app stopped the chart's actor (`conn.actor.stop()`): the connection ends as a failed chart does. */
+  /**
+   * The app stopped the chart's actor (`conn.actor.stop()`): a connection that was not closed yet ends as a failed
+   * chart does; a closed one has said everything already.
+   */
   #stopped(): void {
-    if (this.#crash !== null) return;
+    if (this.#crash !== null || this.actor.getSnapshot().value === 'closed') return;
     this.#ended(new SocketchartError('ERR_CONNECTION_CLOSED', "The connection's actor was stopped (conn.actor.stop()); use close() to end a connection."), 'Actor stopped');
   }
 

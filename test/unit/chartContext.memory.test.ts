@@ -142,3 +142,19 @@ describe('a failure in what the host does after a transition', () => {
     expect(() => conn.reconnect()).toThrow(expect.objectContaining({ code: 'ERR_CONNECTION_CLOSED' }));
   });
 });
+
+describe('conn.actor.stop()', () => {
+  it('after the connection closed adds no second close, and reconnect() then says the actor was stopped', () => {
+    const memory = createMemoryTransport();
+    const conn = createConnection('ws://example.test/socket', { transport: memory.transport, clock: new SimulatedClock() });
+    memory.last!.accept();
+    const closes: string[] = [];
+    conn.addEventListener('close', (e) => closes.push(`${e.code} ${e.closedBy?.kind ?? '-'}`));
+    conn.close(1000, 'done');
+    memory.last!.close(1000, 'done');
+    conn.actor.stop();
+    expect(closes).toEqual(['1000 user']);
+    expect(conn.closedBy?.kind).toBe('user');
+    expect(() => conn.reconnect()).toThrow(expect.objectContaining({ code: 'ERR_CONNECTION_CLOSED', message: expect.stringContaining('its actor was stopped') }));
+  });
+});
