@@ -90,6 +90,8 @@ export class SharedConnection<In = unknown, Out = SendData> extends TabHandle<In
   #lastBye: string | null = null;
   /** This tab took the lock and waits for the last word of the leader it followed before resuming the session. */
   #gathering: { from: string; timer: ReturnType<typeof setTimeout> } | null = null;
+  /** This tab took the lock before the old leader's bye came: its writes for this tab are orphaned only if none comes. */
+  #awaitingBye: { from: string; timer: ReturnType<typeof setTimeout> } | null = null;
 
   /** @internal use `createSharedConnection` */
   constructor(url: PerAttempt<string | URL>, options: SharedConnectionOptions<In, Out>, create: Create<In, Out>) {
@@ -287,8 +289,13 @@ export class SharedConnection<In = unknown, Out = SendData> extends TabHandle<In
     const previous = this.#leader;
     if (previous !== null) this.#showLost();
     this.#epoch = epoch;
-    // What the leaders before wrote for this tab and never confirmed: none of them can report it any more.
-    this.#unsettled.orphan();
+    // What the leaders before wrote for this tab and never confirmed: none of them can report it any more. Except
+    // the last one, if it is closing rather than crashed: the lock passes within milliseconds, and its bye (saying
+    // it goes on reporting) may still be on its way. It gets GATHER_WAIT_MS to say so.
+    if (previous !== null && previous !== this.#tab && previous !== this.#lastBye && this.#channel.exists) {
+      this.#unsettled.orphan((l) => l !== previous);
+      this.#awaitingBye = { from: previous, timer: setTimeout(() => this.#byeMissed(), GATHER_WAIT_MS) };
+    } else this.#unsettled.orphan();
     // A leader that left without a bye (its page crashed) may have posted its last log entries and acks just before
     // the lock passed, and they may reach this tab after it: wait for them (a bye would come after them, as each
     // tab's posts arrive in order), at most GATHER_WAIT_MS, and take every tab's copy of the session meanwhile.
@@ -321,9 +328,20 @@ export class SharedConnection<In = unknown, Out = SendData> extends TabHandle<In
     if (this.#channel.exists) this.#announce();
   }
 
+  /** The leader this tab took over from never said bye: it crashed, and what it wrote for this tab is unconfirmed. */
+  #byeMissed(): void {
+    const awaited = this.#awaitingBye;
+    this.#awaitingBye = null;
+    if (awaited !== null) this.#unsettled.orphan((l) => l === awaited.from);
+  }
+
   /** Tab `from` said bye (`reports`: its connection goes on reporting what it cannot confirm). */
   #left(from: string, reports: boolean): void {
     this.#lastBye = from;
+    if (this.#awaitingBye?.from === from) {
+      clearTimeout(this.#awaitingBye.timer);
+      this.#awaitingBye = null;
+    }
     if (reports) this.#unsettled.forget(from);
     else this.#unsettled.orphan((l) => l === from);
     // Its bye follows all its posts: this tab has its last word on the session.
