@@ -110,6 +110,8 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost, Char
    * part done: no socket being left, no watch about to stop.
    */
   #heard(emitted: ConnectionEmitted): void {
+    // The connection already ended (its host failed earlier in this same transition): nothing more is said.
+    if (this.#crash !== null) return;
     if (emitted.type === 'failed') this.#announcedError = emitted.error;
     try {
       switch (emitted.type) {

@@ -158,3 +158,34 @@ describe('conn.actor.stop()', () => {
     expect(() => conn.reconnect()).toThrow(expect.objectContaining({ code: 'ERR_CONNECTION_CLOSED', message: expect.stringContaining('its actor was stopped') }));
   });
 });
+
+describe('a host failure after a transition', () => {
+  it('ends the connection once (one close, kind error), nothing thrown out of XState', () => {
+    const memory = createMemoryTransport();
+    const transport = {
+      ...memory.transport,
+      open: (request: Parameters<typeof memory.transport.open>[0], sink: Parameters<typeof memory.transport.open>[1]) => {
+        const socket = memory.transport.open(request, sink);
+        socket.send = () => {
+          throw new Error('write exploded');
+        };
+        return socket;
+      },
+    };
+    // The open sequence writes the queue, and the write throws.
+    const conn = createConnection('ws://example.test/socket', { transport, clock: new SimulatedClock(), unconfirmed: false });
+    const closes: string[] = [];
+    conn.addEventListener('close', (e) => closes.push(`${e.code} ${e.closedBy?.kind ?? '-'}`));
+    conn.send('queued');
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.on('uncaughtException', onUncaught);
+    try {
+      memory.last!.accept();
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+    expect(closes).toEqual(['1006 error']);
+    expect(uncaught).toEqual([]);
+  });
+});
