@@ -96,13 +96,7 @@ export function acceptSockets(server: SocketServer): (ws: WebSocket, request: In
       sessions.set(key, session);
       leavePreHello(link);
       session.attach(link, frame, resumed);
-      const backlog = link.backlog;
-      link.backlog = null;
-      if (backlog === null) return;
-      for (const [data, isBinary] of backlog) {
-        if (link.closed || link.session === null) break;
-        onFrame(link, data, isBinary);
-      }
+      replayBacklog(link);
     };
     const storeFailed = (error: unknown) => {
       storeFailure(error, null);
@@ -194,13 +188,7 @@ export function acceptSockets(server: SocketServer): (ws: WebSocket, request: In
           session.lose();
           return;
         }
-        const backlog = link.backlog;
-        link.backlog = null;
-        if (backlog === null) return;
-        for (const [data, isBinary] of backlog) {
-          if (link.closed || link.session === null) break;
-          onFrame(link, data, isBinary);
-        }
+        replayBacklog(link);
       },
       (error: unknown) => {
         if (existing && existing.claiming > 0) existing.claiming--;
@@ -213,6 +201,17 @@ export function acceptSockets(server: SocketServer): (ws: WebSocket, request: In
 
   const rawBytes = (data: RawData): number =>
     Array.isArray(data) ? data.reduce((n, b) => n + b.byteLength, 0) : (data as Buffer | ArrayBuffer).byteLength;
+
+  /** The frames that came while the hello was being answered, in arrival order, now that the session is attached. */
+  function replayBacklog(link: Link): void {
+    const backlog = link.backlog;
+    link.backlog = null;
+    if (backlog === null) return;
+    for (const [data, isBinary] of backlog) {
+      if (link.closed || link.session === null) break;
+      onFrame(link, data, isBinary);
+    }
+  }
 
   function onFrame(link: Link, data: RawData, isBinary: boolean): void {
     if (link.backlog !== null) {
