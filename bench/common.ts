@@ -45,7 +45,7 @@ export function urlFor(kind: ClientKind | KillKind, port: number): string {
  */
 export type XStateFloorKind = 'xstate-trivial' | 'xstate-trivial-child' | 'xstate-shared-system';
 export const XSTATE_FLOOR_KINDS: readonly XStateFloorKind[] = ['xstate-trivial', 'xstate-trivial-child', 'xstate-shared-system'];
-export type HeapKind = ClientKind | 'socketchart-nosocket' | 'actor' | XStateFloorKind;
+export type HeapKind = ClientKind | 'socketchart-pooled' | 'socketchart-nosocket' | 'actor' | XStateFloorKind;
 
 /** 64 bytes of ASCII: one text frame with a 64-byte payload. */
 export const PAYLOAD = 'socketchart-bench-payload-0123456789abcdefghijklmnopqrstuvwxyz!?'.slice(0, 64);

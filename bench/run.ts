@@ -148,13 +148,14 @@ if (kindsArg) {
   }
 }
 
-const ALL_HEAP_KINDS: readonly HeapKind[] = [...CLIENT_KINDS, 'socketchart-nosocket', 'actor', ...XSTATE_FLOOR_KINDS];
+const ALL_HEAP_KINDS: readonly HeapKind[] = [...CLIENT_KINDS, 'socketchart-pooled', 'socketchart-nosocket', 'actor', ...XSTATE_FLOOR_KINDS];
 /** With --kinds, the heap phase measures those kinds and ws (the floors and parts need the whole run). */
 const HEAP_KINDS: readonly HeapKind[] = kindsArg ? ALL_HEAP_KINDS.filter((kind) => CPU_KINDS.includes(kind as ClientKind)) : ALL_HEAP_KINDS;
 /** The targets of issue 10 (CPU both pipelined and in a burst; heap of a standalone connection). */
 const TARGETS = {
   cpuRatio: 1.05,
   heapBytesPerConnection: 12 * 1024,
+  pooledHeapBytesPerConnection: 10 * 1024,
   reconnectMedianMs: 250,
   blackholeDetectMs: 20_000,
   bundleGzipBytes: 20 * 1024,
@@ -1002,6 +1003,7 @@ function targetRows(r: Results): string[][] {
   const burst = r.cpu.find((c) => c.workload === 'burst');
   const burstSc = burst?.perKind.socketchart;
   const heap = r.heap.find((h) => h.kind === 'socketchart');
+  const pooledHeap = r.heap.find((h) => h.kind === 'socketchart-pooled');
   const reconnect = r.reconnect.find((x) => x.kind === 'socketchart');
   const blackhole = r.blackhole.find((x) => x.kind === 'socketchart');
   const acked = r.kill.find((x) => x.kind === 'socketchart-acked');
@@ -1021,6 +1023,11 @@ function targetRows(r: Results): string[][] {
       verdict(!!burstSc && burstSc.ratio <= TARGETS.cpuRatio),
     ],
     [`heap per connection <= ${TARGETS.heapBytesPerConnection / 1024} KB`, heap ? kb(heap.medianBytesPerConnection) : '–', verdict(!!heap && heap.medianBytesPerConnection <= TARGETS.heapBytesPerConnection)],
+    [
+      `heap per pooled connection <= ${TARGETS.pooledHeapBytesPerConnection / 1024} KB`,
+      pooledHeap ? kb(pooledHeap.medianBytesPerConnection) : '–',
+      verdict(!!pooledHeap && pooledHeap.medianBytesPerConnection <= TARGETS.pooledHeapBytesPerConnection),
+    ],
     ['median reconnect <= 250 ms', reconnect ? `${reconnect.medianMs.toFixed(0)} ms` : '–', verdict(!!reconnect && reconnect.medianMs <= TARGETS.reconnectMedianMs)],
     [
       'blackhole detected <= 20 s (defaults)',
@@ -1080,12 +1087,13 @@ function report(r: Results): string {
   out.push('  socket.io sends socket.io packets (42["echo","..."]) over its upgraded WebSocket.');
   out.push('');
 
-  out.push(`3. Heap per open connection (${config.heapConnections} connections, after one echo each and gc; median of ${config.heapRepeats})`);
+  out.push(`3. Heap per open connection (${config.heapConnections} connections, after a warm-up of 300 opened and closed, one echo each and gc; median of ${config.heapRepeats})`);
   const heapRows = [['client', 'heapUsed/conn', 'runs (KB)', 'external/conn', 'open all (ms)']];
   for (const h of r.heap) {
     heapRows.push([h.kind, kb(h.medianBytesPerConnection), h.bytesPerConnection.map((b) => (b / 1024).toFixed(2)).join(' / '), kb(h.medianExternalPerConnection), h.medianOpenMs.toFixed(0)]);
   }
   out.push(table(heapRows));
+  out.push('  socketchart-pooled: the same connections made by createPool (pools of 100: children of one pool actor);');
   out.push('  socketchart-nosocket: a whole Connection over an in-memory transport (no ws socket);');
   out.push('  actor: createActor(connectionMachine) alone, started and driven to open with a stub host.');
   out.push("  xstate-trivial: createActor(createMachine({ initial: 'a', states: { a: {} } })).start(), no socket;");
@@ -1199,7 +1207,7 @@ function readmeSection(r: Results): string {
     '',
     `- **CPU/msg**: client CPU (user + system) per echoed 64-byte message, ${config.workloads[0]?.window} in flight, median of ${config.runs} runs; in parentheses the ratio to a bare \`ws\` client. The targets below also give the ratio for a burst (${config.workloads.find((w) => w.name === 'burst')?.messages.toLocaleString('en-US')} messages sent at once, then all echoes awaited).`,
     `- **RTT**: median sequential round trip (one message in flight) over loopback.`,
-    `- **heap/conn**: heapUsed growth per open connection, ${config.heapConnections.toLocaleString('en-US')} connections, after one echo each and gc.`,
+    `- **heap/conn**: heapUsed growth per open connection, ${config.heapConnections.toLocaleString('en-US')} connections, after a warm-up of 300 (opened, used, closed: the optimizing compiler has run), one echo each and gc.`,
     `- **reconnect**: the server destroys the TCP sockets of ${config.reconnect.connections} connections at once (${config.reconnect.rounds} times, fresh processes each); median time to each client's next open over all drops. **one drop**: p10-p90 within a single drop (median over the drops); close together means all clients come back in one burst (reconnecting-websocket draws its random delay once per process, partysocket's is a fixed 3 s).`,
     `- **blackhole**: a relay starts swallowing every byte both ways without closing; time until the client notices (socketchart on Node: protocol pings every 10 s, 5 s timeout; off by default in browsers). Waited up to ${config.blackhole.capMs / 1000} s.`,
     `- **silently lost**: ${config.kill.messages.toLocaleString('en-US')} messages client -> server at ~1/ms while the server kills every TCP connection each second (${config.kill.runs} runs): messages that never arrived and were not reported. **reported drops**: messages socketchart reported through \`drop\` events, median (max): in plain mode mostly \`unconfirmed\` (written to a socket that died before a pong confirmed them; most of those arrived, see bench/results.json \`reportedButDelivered\`); the others have no such signal. socketchart + atLeastOnce runs against \`attachAckServer\`.`,
