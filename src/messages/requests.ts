@@ -116,7 +116,16 @@ export class RequestTracker {
   #replied(decoded: unknown): Pending | undefined {
     if (this.#pending.size === 0 || typeof decoded !== 'object' || decoded === null) return undefined;
     const id = (decoded as Record<string, unknown>)[this.#idField];
-    const entry = id === undefined ? undefined : this.#pending.get(String(id));
+    if (id === undefined) return undefined;
+    let key: string;
+    try {
+      key = String(id);
+    } catch {
+      // An id the server made String() refuse (JSON can name an object's toString: {"toString":0}) answers no
+      // request; the message goes on as an ordinary one instead of throwing out of the socket's message handler.
+      return undefined;
+    }
+    const entry = this.#pending.get(key);
     return entry === undefined || entry.sentOn === null ? undefined : entry;
   }
 

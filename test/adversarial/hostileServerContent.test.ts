@@ -1,0 +1,138 @@
+/**
+ * A hostile server against the client's message plug-ins: what it puts *inside* well-formed frames (reply ids,
+ * batch envelopes, chunk headers, routing types, JSON keys). The transport and the protocol are honest here; the
+ * content is not. Every case names the documented promise it checks (README section in brackets).
+ *
+ * The hostile side is a real `ws` server on 127.0.0.1, port 0, that writes a script of frames and then a sentinel
+ * (`"end"`); frames on one socket arrive in order, so the sentinel's `message` event means the script was read.
+ * Nothing sleeps. An exception escaping the client's pipeline would surface as an uncaught exception (in an app: a
+ * crashed process); `escaped` collects them so a case fails on it at once instead of timing out.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { WebSocketServer, type WebSocket as ServerSocket } from 'ws';
+import type { Connection } from '../../src/index.js';
+import { createConnection, jsonCodec } from '../../src/node.js';
+import { requests } from '../../src/plugins/requests.js';
+import { schema } from '../../src/plugins/schema.js';
+import type { StandardSchemaV1 } from '../../src/messages/schema.js';
+
+const fast = { retryWait: () => Promise.resolve(), random: () => 0, heartbeat: false } as const;
+/** The sentinel under jsonCodec (the string 'end'); raw-codec cases send the bare text `end`. */
+const SENTINEL = '"end"';
+
+const cleanup: Array<() => unknown> = [];
+afterEach(async () => {
+  while (cleanup.length) await cleanup.pop()!();
+});
+
+/** Uncaught exceptions while a case runs: each one would have crashed an app's process. */
+let escaped: unknown[] = [];
+let failOnEscape: (error: unknown) => void = () => {};
+const onUncaught = (error: unknown) => {
+  escaped.push(error);
+  failOnEscape(error);
+};
+beforeEach(() => {
+  escaped = [];
+  process.prependListener('uncaughtException', onUncaught);
+  cleanup.push(() => process.off('uncaughtException', onUncaught));
+});
+
+/** A server that answers each socket with `script(socket)`. */
+async function hostile(script: (socket: ServerSocket) => void): Promise<string> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise<void>((resolve) => wss.once('listening', resolve));
+  wss.on('connection', script);
+  cleanup.push(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const client of wss.clients) client.terminate();
+        wss.close(() => resolve());
+      }),
+  );
+  return `ws://127.0.0.1:${(wss.address() as { port: number }).port}`;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyConnection = Connection<any, any>;
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function connect(url: string, options: Parameters<typeof createConnection<any, any>>[1] = {}): AnyConnection {
+  const conn = createConnection(url, { ...fast, ...options });
+  cleanup.push(() => conn.close());
+  return conn;
+}
+
+interface Heard {
+  messages: unknown[];
+  invalid: Array<{ data: unknown; problem: unknown }>;
+  /** Resolves at the sentinel; rejects at the first uncaught exception. */
+  end: Promise<void>;
+}
+
+/** What the app hears, up to the sentinel (which is not recorded). */
+function listen(conn: AnyConnection, isEnd: (data: unknown) => boolean = (data) => data === 'end'): Heard {
+  const heard: Heard = { messages: [], invalid: [], end: Promise.resolve() };
+  heard.end = new Promise<void>((resolve, reject) => {
+    failOnEscape = reject;
+    conn.addEventListener('message', (e) => {
+      if (isEnd(e.data)) resolve();
+      else heard.messages.push(e.data);
+    });
+    conn.addEventListener('invalid-message', (e) => heard.invalid.push({ data: e.data, problem: e.problem }));
+  });
+  return heard;
+}
+
+
+describe('hostile reply ids against request() [README: Typed messages, routing, request/response]', () => {
+  // JSON can name an object's toString: String() of such an id throws (no primitive value).
+  const UNSTRINGABLE = ['{"id":{"toString":0}}', '{"id":{"toString":null,"valueOf":null}}', '{"id":{"valueOf":1,"toString":{}}}'];
+
+  it('a reply id String() cannot convert is an ordinary message; the pending request is still answered by its real reply', async () => {
+    const url = await hostile((socket) =>
+      socket.on('message', (data) => {
+        const { id } = JSON.parse(String(data)) as { id: string };
+        for (const frame of UNSTRINGABLE) socket.send(frame);
+        socket.send(JSON.stringify({ id, ok: true }));
+        socket.send(SENTINEL);
+      }),
+    );
+    const conn = connect(url, { codec: jsonCodec(), requests: requests({ timeout: Infinity }) });
+    const heard = listen(conn);
+    await conn.opened();
+    const reply = conn.request({ type: 'get' });
+    await heard.end;
+    expect(escaped).toEqual([]);
+    await expect(reply).resolves.toEqual({ id: '1', ok: true });
+    expect(heard.messages).toEqual(UNSTRINGABLE.map((f) => JSON.parse(f) as unknown));
+    expect(heard.invalid).toEqual([]);
+  });
+
+  it('the same ids through a schema that refuses them: invalid-message events, no crash, the request still open', async () => {
+    // Refuses everything without an `ok` field: a refused reply is matched to its request by its id first.
+    const needsOk: StandardSchemaV1 = {
+      '~standard': {
+        version: 1,
+        vendor: 'test',
+        validate: (value) => (typeof value === 'object' && value !== null && 'ok' in value ? { value } : { issues: [{ message: 'no ok' }] }),
+      },
+    };
+    const url = await hostile((socket) =>
+      socket.on('message', (data) => {
+        const { id } = JSON.parse(String(data)) as { id: string };
+        for (const frame of UNSTRINGABLE) socket.send(frame);
+        socket.send(JSON.stringify({ id, ok: true }));
+        socket.send('{"ok":"end"}');
+      }),
+    );
+    const conn = connect(url, { codec: jsonCodec(), requests: requests({ timeout: Infinity }), schema: schema(needsOk) });
+    const heard = listen(conn, (data) => (data as { ok?: unknown }).ok === 'end');
+    await conn.opened();
+    const reply = conn.request({ type: 'get' });
+    await heard.end;
+    expect(escaped).toEqual([]);
+    await expect(reply).resolves.toEqual({ id: '1', ok: true });
+    expect(heard.invalid.map((i) => i.data)).toEqual(UNSTRINGABLE);
+  });
+});
