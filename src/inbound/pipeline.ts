@@ -1,4 +1,4 @@
-import { SocketchartError } from '../errors.js';
+import { SocketchartError, describe } from '../errors.js';
 import { InvalidMessageEvent, SocketMessageEvent } from '../events.js';
 import { ConnectionEvents } from '../host/events.js';
 import { NO_MESSAGE } from '../delivery/types.js';
@@ -122,6 +122,15 @@ export abstract class InboundPipeline extends ConnectionEvents {
         return;
       }
       if (parts !== undefined) {
+        // What split returns is built from what the server sent ({"frames": 5}): anything but an array would throw
+        // out of the socket's message handler, or (a string) be delivered one character at a time.
+        if (!Array.isArray(parts)) {
+          this.invalid(
+            data,
+            new SocketchartError('ERR_INVALID_DATA', `batching.split returned ${describe(parts)} for this frame; it must return an array of messages, or undefined for a frame that is not a batch. The frame was discarded.`),
+          );
+          return;
+        }
         for (const part of parts) this.#decodeAndRoute(part, at);
         return;
       }

@@ -27,7 +27,8 @@ export interface BatchingOptions {
   envelope: (frames: SendData[]) => SendData;
   /**
    * Recognizes an inbound batch and returns its messages (or undefined for an ordinary frame), for servers that
-   * batch too.
+   * batch too. Anything else it returns (null, a string, a number: what a hostile `{"frames": 5}` gives) or throws
+   * makes the frame an `invalid-message` event (`ERR_INVALID_DATA`).
    * @default undefined (inbound frames are never split)
    */
   split?: (frame: unknown) => unknown[] | undefined;

@@ -11,7 +11,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket as ServerSocket } from 'ws';
 import type { Connection } from '../../src/index.js';
+import { isSocketchartError } from '../../src/errors.js';
 import { createConnection, jsonCodec } from '../../src/node.js';
+import { batching } from '../../src/plugins/batching.js';
 import { requests } from '../../src/plugins/requests.js';
 import { schema } from '../../src/plugins/schema.js';
 import type { StandardSchemaV1 } from '../../src/messages/schema.js';
@@ -84,6 +86,7 @@ function listen(conn: AnyConnection, isEnd: (data: unknown) => boolean = (data) 
   return heard;
 }
 
+const codeOf = (problem: unknown) => (isSocketchartError(problem) ? problem.code : `not typed: ${String(problem)}`);
 
 describe('hostile reply ids against request() [README: Typed messages, routing, request/response]', () => {
   // JSON can name an object's toString: String() of such an id throws (no primitive value).
@@ -134,5 +137,31 @@ describe('hostile reply ids against request() [README: Typed messages, routing, 
     expect(escaped).toEqual([]);
     await expect(reply).resolves.toEqual({ id: '1', ok: true });
     expect(heard.invalid.map((i) => i.data)).toEqual(UNSTRINGABLE);
+  });
+});
+
+describe('hostile batches against batching.split [README: Flow control (Batching), Typed messages]', () => {
+  // The README's own split: a server controls what `frames` holds.
+  const split = (frame: unknown) => {
+    if (typeof frame !== 'string' || !frame.startsWith('{"type":"batch"')) return undefined;
+    return (JSON.parse(frame) as { frames: string[] }).frames;
+  };
+  const envelope = (frames: unknown[]) => JSON.stringify({ type: 'batch', frames });
+
+  it('a split that yields no array (a number, a string, an object, null, true) is an invalid-message, not a crash or a message per character', async () => {
+    const bad = ['5', '"abc"', '{"length":3,"0":"x"}', 'null', 'true'].map((v) => `{"type":"batch","frames":${v}}`);
+    const url = await hostile((socket) => {
+      for (const frame of bad) socket.send(frame);
+      socket.send('{"type":"batch","frames":["a","b"]}');
+      socket.send('end');
+    });
+    const conn = connect(url, { batching: batching({ envelope, split }) });
+    const heard = listen(conn);
+    await heard.end;
+    expect(escaped).toEqual([]);
+    expect(heard.messages).toEqual(['a', 'b']);
+    expect(heard.invalid.map((i) => [i.data, codeOf(i.problem)])).toEqual(bad.map((f) => [f, 'ERR_INVALID_DATA']));
+    // `null` is split's "not a batch" no more than an object is: only undefined is.
+    expect(String((heard.invalid[0]!.problem as Error).message)).toMatch(/batching\.split/);
   });
 });
