@@ -165,3 +165,70 @@ describe('hostile batches against batching.split [README: Flow control (Batching
     expect(String((heard.invalid[0]!.problem as Error).message)).toMatch(/batching\.split/);
   });
 });
+
+describe('schema validators that misbehave on what the server sent [README: Typed messages ("never a crash")]', () => {
+  /** A validator that passes the sentinel and answers `answer(message)` for anything else. */
+  const validator = (answer: (message: unknown) => unknown): StandardSchemaV1 => ({
+    '~standard': {
+      version: 1,
+      vendor: 'test',
+      validate: (value) => (value === 'end' ? { value } : (answer(value) as ReturnType<StandardSchemaV1['~standard']['validate']>)),
+    },
+  });
+  const run = async (answer: (message: unknown) => unknown, frames: string[]) => {
+    const url = await hostile((socket) => {
+      for (const frame of frames) socket.send(frame);
+      socket.send(SENTINEL);
+    });
+    const conn = connect(url, { codec: jsonCodec(), schema: schema(validator(answer)) });
+    const heard = listen(conn);
+    await heard.end;
+    expect(escaped).toEqual([]);
+    return heard;
+  };
+
+  it.each([
+    ['a string', () => 'bad'],
+    ['undefined', () => undefined],
+    ['a number', () => 7],
+    ['a plain object', () => ({ reason: 'bad' })],
+  ])('a validate() that throws %s: that message is an invalid-message carrying what was thrown; the next one is delivered', async (_name, thrown) => {
+    const heard = await run(() => {
+      throw thrown();
+    }, ['{"a":1}']);
+    expect(heard.invalid).toEqual([{ data: '{"a":1}', problem: thrown() }]);
+    expect(heard.messages).toEqual([]);
+  });
+
+  it.each([
+    ['null', () => null],
+    ['undefined', () => undefined],
+    ['a number', () => 3],
+  ])('a validate() that returns %s (no Standard Schema result): an invalid-message ERR_INVALID_DATA, not an uncaught TypeError', async (_name, result) => {
+    const heard = await run(result, ['{"a":1}', '{"a":2}']);
+    expect(heard.invalid.map((i) => [i.data, codeOf(i.problem)])).toEqual([
+      ['{"a":1}', 'ERR_INVALID_DATA'],
+      ['{"a":2}', 'ERR_INVALID_DATA'],
+    ]);
+    expect(String((heard.invalid[0]!.problem as Error).message)).toMatch(/validate\(\) returned/);
+  });
+
+  it('an async validate() that resolves to null: that message alone is invalid; the messages after it are still validated and delivered', async () => {
+    const heard = await run((m) => Promise.resolve((m as { a: number }).a === 1 ? null : { value: m }), ['{"a":1}', '{"a":2}']);
+    expect(heard.invalid.map((i) => [i.data, codeOf(i.problem)])).toEqual([['{"a":1}', 'ERR_INVALID_DATA']]);
+    expect(heard.messages).toEqual([{ a: 2 }]);
+  });
+
+  it('an async validate() that rejects with a non-Error: that message alone is invalid, carrying the reason', async () => {
+    const heard = await run((m) => ((m as { a: number }).a === 1 ? Promise.reject('nope') : Promise.resolve({ value: m })), ['{"a":1}', '{"a":2}']);
+    expect(heard.invalid).toEqual([{ data: '{"a":1}', problem: 'nope' }]);
+    expect(heard.messages).toEqual([{ a: 2 }]);
+  });
+
+  it('a validate() that returns a thenable (not a Promise) is awaited like one, in arrival order', async () => {
+    const later = (result: unknown) => ({ then: (resolve: (r: unknown) => void) => queueMicrotask(() => resolve(result)) });
+    const heard = await run((m) => later({ value: { checked: m } }), ['{"a":1}', '{"a":2}']);
+    expect(heard.invalid).toEqual([]);
+    expect(heard.messages).toEqual([{ checked: { a: 1 } }, { checked: { a: 2 } }]);
+  });
+});
