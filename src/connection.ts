@@ -125,6 +125,15 @@ export class Connection<In = unknown, Out = unknown> implements HandlerSlots {
     this.#runtime.binaryType = type;
   }
 
+  /**
+   * Retries since the connection was last healthy: 0 during the first attempt, n during (and in the backoff before)
+   * retry n; `reconnect()`, a new session and staying open for `backoff.resetAfter` set it back to 0. The count
+   * `backoff.maxRetries` bounds, read where reconnecting-websocket and partysocket users read `retryCount`.
+   */
+  get retryCount(): number {
+    return this.#runtime.actor.getSnapshot().context.retries;
+  }
+
   /** The last round-trip time in ms measured by the heartbeat (null before the first pong). */
   get rtt(): number | null {
     return this.#runtime.rtt;
