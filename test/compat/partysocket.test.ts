@@ -145,6 +145,22 @@ describe('partysocket reconnecting.test.ts, where it goes beyond reconnecting-we
   });
 });
 
+describe('partysocket reconnecting-node.test.ts', () => {
+  it('pass WebSocket via options, and reconnect() at once', async () => {
+    const had = Object.prototype.hasOwnProperty.call(globalThis, 'WebSocket');
+    const before = (globalThis as { WebSocket?: unknown }).WebSocket;
+    delete (globalThis as { WebSocket?: unknown }).WebSocket;
+    cleanup.push(() => {
+      if (had) (globalThis as { WebSocket?: unknown }).WebSocket = before;
+    });
+    const s = await server();
+    const conn = connect(s.url, { transport: createBrowserTransport(WsWebSocket as never), backoff: { maxRetries: 0 } });
+    conn.reconnect();
+    await next(conn, 'open');
+    expect(s.accepted.at(-1)?.readyState).toBe(WsWebSocket.OPEN);
+  });
+});
+
 describe('partysocket edge-cases.test.ts', () => {
   it('binaryType: default blob, set before connecting, applied on open, kept across reconnect()', async () => {
     const s = await server();
