@@ -94,6 +94,14 @@ export interface ReassemblerLimits {
    */
   maxIncomplete?: number;
   /**
+   * Most chunks held at once, all messages in progress together; the chunk of one more discards its message
+   * (`ERR_MESSAGE_TOO_LARGE`). Bytes alone do not bound memory: a held chunk costs about 200 bytes of bookkeeping
+   * whatever its size, so 1-byte chunks under a 16 MiB byte cap could hold about 200 MB. The default is as many as
+   * one message may have, so any single message fits.
+   * @default 65535
+   */
+  maxChunks?: number;
+  /**
    * Told about each message in progress thrown away that no accept() call reports: evicted by `maxIncomplete`,
    * or cut off by reset(). (A message that accept() kills is reported by the error it throws.)
    */
@@ -103,22 +111,28 @@ export interface ReassemblerLimits {
 /** Messages in progress at once, by default: a sender interleaves a few, never hundreds. */
 export const MAX_INCOMPLETE = 16;
 
+/** Chunks held at once, by default: the most one message can have (the count is a u16). */
+export const MAX_HELD_CHUNKS = 0xffff;
+
 /**
  * Collects chunks and returns each message once all its chunks arrived; other frames pass through.
  *
  * Bounded: one message may reach `maxMessageBytes`, and so may all messages in progress together (a chunk that
- * would go past either discards its message, and accept() throws); at most `maxIncomplete` are in progress (one
- * more evicts the oldest, reported to `onDiscard`). Bytes are counted as they travel (UTF-8 for text). One
+ * would go past either discards its message, and accept() throws), which hold at most `maxChunks` chunks together
+ * (the same); at most `maxIncomplete` are in progress (one more evicts the oldest, reported to `onDiscard`). A
+ * repeated chunk is refused (accept() throws) and its message goes on. Bytes are counted as they travel (UTF-8 for text). One
  * Reassembler serves one socket: call `reset()` when it ends, since chunk ids are the sender's and restart per
  * socket.
  */
 export class Reassembler {
   readonly #maxBytes: number;
   readonly #maxIncomplete: number;
+  readonly #maxChunks: number;
   readonly #onDiscard: ((discarded: DiscardedChunks) => void) | undefined;
   /** In arrival order of each message's first chunk (a Map keeps insertion order): the oldest is first. */
   #partial = new Map<string, Partial>();
   #heldBytes = 0;
+  #heldChunks = 0;
 
   constructor(maxMessageBytes = 16_777_216, limits: ReassemblerLimits = {}) {
     if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1) {
@@ -128,15 +142,21 @@ export class Reassembler {
     if (!Number.isInteger(maxIncomplete) || maxIncomplete < 1) {
       throw new SocketchartError('ERR_INVALID_OPTION', `maxIncomplete must be a whole number >= 1; got ${describe(maxIncomplete)}.`);
     }
+    const maxChunks = limits.maxChunks ?? MAX_HELD_CHUNKS;
+    if (!Number.isInteger(maxChunks) || maxChunks < 1) {
+      throw new SocketchartError('ERR_INVALID_OPTION', `maxChunks must be a whole number >= 1; got ${describe(maxChunks)}.`);
+    }
     this.#maxBytes = maxMessageBytes;
     this.#maxIncomplete = maxIncomplete;
+    this.#maxChunks = maxChunks;
     this.#onDiscard = limits.onDiscard;
   }
 
   /**
    * The frame itself if it is not a chunk, the whole message when this chunk completes one, else undefined.
-   * Throws ERR_INVALID_CHUNK for a frame shaped like a chunk whose fields are not valid, and
-   * ERR_MESSAGE_TOO_LARGE when a message outgrows the limits; either way the message it belonged to is gone.
+   * Throws ERR_INVALID_CHUNK for a frame shaped like a chunk whose fields are not valid or that repeats one already
+   * held (the message goes on without it), and ERR_MESSAGE_TOO_LARGE when a message outgrows the limits (the
+   * message is gone).
    */
   accept(frame: unknown): unknown {
     const chunk = parseChunk(frame);
@@ -158,8 +178,22 @@ export class Reassembler {
       partial = { parts: new Array(chunk.count), count: chunk.count, received: 0, bytes: 0 };
       this.#partial.set(key, partial);
     }
-    // A repeated chunk (same index) is ignored: the first copy stands.
-    if (partial.parts[chunk.index] !== undefined) return undefined;
+    // A repeated chunk (same index) is refused, and reported like every frame thrown away; the first copy stands
+    // and its message goes on.
+    if (partial.parts[chunk.index] !== undefined) {
+      throw new SocketchartError(
+        'ERR_INVALID_CHUNK',
+        `Chunk ${chunk.index} of message ${chunk.id} arrived twice; the repeat was discarded (the first copy stands, the message goes on).`,
+      );
+    }
+    // A chunk that completes its message is never held: only one that would stay is refused.
+    if (this.#heldChunks >= this.#maxChunks && partial.received + 1 < chunk.count) {
+      this.#forget(key);
+      throw new SocketchartError(
+        'ERR_MESSAGE_TOO_LARGE',
+        `Chunked messages in progress together held ${this.#maxChunks} chunks; the message of this one (${chunk.id}) was discarded. Send bigger chunks.`,
+      );
+    }
     if (partial.bytes + size > this.#maxBytes || this.#heldBytes + size > this.#maxBytes) {
       const whole = partial.bytes + size > this.#maxBytes;
       const error = new SocketchartError(
@@ -175,9 +209,11 @@ export class Reassembler {
     partial.received++;
     partial.bytes += size;
     this.#heldBytes += size;
+    this.#heldChunks++;
     if (partial.received < chunk.count) return undefined;
     this.#partial.delete(key);
     this.#heldBytes -= partial.bytes;
+    this.#heldChunks -= partial.received;
     if (!chunk.binary) return (partial.parts as string[]).join('');
     const whole = new Uint8Array(partial.bytes);
     let offset = 0;
@@ -198,6 +234,7 @@ export class Reassembler {
     if (partial === undefined) return undefined;
     this.#partial.delete(key);
     this.#heldBytes -= partial.bytes;
+    this.#heldChunks -= partial.received;
     return partial;
   }
 
@@ -224,6 +261,11 @@ export class Reassembler {
   /** Bytes held for incomplete messages. */
   get heldBytes(): number {
     return this.#heldBytes;
+  }
+
+  /** Chunks held for incomplete messages. */
+  get heldChunks(): number {
+    return this.#heldChunks;
   }
 }
 

@@ -14,6 +14,7 @@ import type { Connection } from '../../src/index.js';
 import { isSocketchartError } from '../../src/errors.js';
 import { createConnection, jsonCodec } from '../../src/node.js';
 import { batching } from '../../src/plugins/batching.js';
+import { chunking } from '../../src/plugins/chunking.js';
 import { requests } from '../../src/plugins/requests.js';
 import { schema } from '../../src/plugins/schema.js';
 import type { StandardSchemaV1 } from '../../src/messages/schema.js';
@@ -230,5 +231,94 @@ describe('schema validators that misbehave on what the server sent [README: Type
     const heard = await run((m) => later({ value: { checked: m } }), ['{"a":1}', '{"a":2}']);
     expect(heard.invalid).toEqual([]);
     expect(heard.messages).toEqual([{ checked: { a: 1 } }, { checked: { a: 2 } }]);
+  });
+});
+
+describe('forged chunk headers [README: Flow control (Chunking): "everything it throws away is an invalid-message event"]', () => {
+  /** A binary chunk by hand: the 12-byte header (magic "SC", version 1, flags, id, index, count), then `body`. */
+  const binaryChunk = (id: number, index: number, count: number, body: Uint8Array = new Uint8Array(1)) => {
+    const frame = Buffer.alloc(12 + body.byteLength);
+    frame.writeUInt16BE(0x5343, 0);
+    frame.writeUInt8(1, 2);
+    frame.writeUInt32BE(id, 4);
+    frame.writeUInt16BE(index, 8);
+    frame.writeUInt16BE(count, 10);
+    frame.set(body, 12);
+    return frame;
+  };
+  const textChunk = (fields: Record<string, unknown>) => `{"$chunk":${JSON.stringify(fields.$chunk)},"i":${JSON.stringify(fields.i)},"n":${JSON.stringify(fields.n)},"d":${JSON.stringify(fields.d)}}`;
+
+  const run = async (frames: Array<string | Buffer>, options: { maxMessageBytes?: number } = {}) => {
+    const url = await hostile((socket) => {
+      for (const frame of frames) socket.send(frame);
+      socket.send('end');
+    });
+    const conn = connect(url, { chunking: chunking(options), binaryType: 'arraybuffer' });
+    const heard = listen(conn);
+    await heard.end;
+    expect(escaped).toEqual([]);
+    return heard;
+  };
+  const asText = (m: unknown) => (typeof m === 'string' ? m : Buffer.from(m as ArrayBuffer).toString());
+
+  it('bad fields (negative, fractional, huge or missing counts and indexes, ids out of range, data not a string): ERR_INVALID_CHUNK each', async () => {
+    const bad = [
+      textChunk({ $chunk: 1, i: 0, n: -1, d: 'x' }),
+      textChunk({ $chunk: 1, i: 0, n: 0, d: 'x' }),
+      textChunk({ $chunk: 1, i: 0, n: 65536, d: 'x' }),
+      textChunk({ $chunk: 1, i: 0, n: 1e300, d: 'x' }),
+      textChunk({ $chunk: 1, i: 2, n: 2, d: 'x' }),
+      textChunk({ $chunk: 1, i: -1, n: 2, d: 'x' }),
+      textChunk({ $chunk: 1, i: 0.5, n: 2, d: 'x' }),
+      textChunk({ $chunk: -1, i: 0, n: 2, d: 'x' }),
+      textChunk({ $chunk: 2 ** 32, i: 0, n: 2, d: 'x' }),
+      textChunk({ $chunk: '1', i: 0, n: 2, d: 'x' }),
+      textChunk({ $chunk: 1, i: 0, n: 2, d: 5 }),
+      '{"$chunk":1,"i":0,"n":2}',
+      '{"$chunk":1,"i":0,"n":2,"d":"x"', // not JSON
+    ];
+    const heard = await run([...bad, binaryChunk(1, 0, 0), binaryChunk(1, 3, 2)]);
+    expect(heard.invalid.map((i) => codeOf(i.problem))).toEqual([...bad, 1, 2].map(() => 'ERR_INVALID_CHUNK'));
+    expect(heard.messages).toEqual([]);
+  });
+
+  it('a repeated chunk is reported (ERR_INVALID_CHUNK), not thrown away silently; the first copy stands and the message completes', async () => {
+    const heard = await run([
+      textChunk({ $chunk: 7, i: 0, n: 2, d: 'he' }),
+      textChunk({ $chunk: 7, i: 0, n: 2, d: 'XX' }),
+      textChunk({ $chunk: 7, i: 1, n: 2, d: 'llo' }),
+      binaryChunk(7, 1, 2, Buffer.from('ld')),
+      binaryChunk(7, 1, 2, Buffer.from('XX')),
+      binaryChunk(7, 0, 2, Buffer.from('wor')),
+    ]);
+    expect(heard.invalid.map((i) => [asText(i.data).slice(-4), codeOf(i.problem)])).toEqual([
+      ['XX"}', 'ERR_INVALID_CHUNK'],
+      ['\x00\x02XX', 'ERR_INVALID_CHUNK'],
+    ]);
+    expect(heard.messages.map(asText)).toEqual(['hello', 'world']);
+  });
+
+  it('text and binary chunks of the same id are two messages, never mixed', async () => {
+    const heard = await run([
+      textChunk({ $chunk: 3, i: 0, n: 2, d: 'ab' }),
+      binaryChunk(3, 0, 2, Buffer.from('12')),
+      textChunk({ $chunk: 3, i: 1, n: 2, d: 'cd' }),
+      binaryChunk(3, 1, 2, Buffer.from('34')),
+    ]);
+    expect(heard.invalid).toEqual([]);
+    expect(heard.messages.map(asText)).toEqual(['abcd', '1234']);
+  });
+
+  it('tiny chunks cannot hold memory past the byte cap: at most 65,535 chunks are held at once, one more discards its message (ERR_MESSAGE_TOO_LARGE)', async () => {
+    // 1-byte chunks: the byte cap sees 65,535 bytes, the heap would see ~200 bytes each. Message 1 is one short of
+    // complete (65,534 held); message 2 takes the last place and completes; message 3 takes it again, and its next
+    // chunk is one too many. Message 1 then completes.
+    const frames: Buffer[] = [];
+    for (let i = 0; i < 65_534; i++) frames.push(binaryChunk(1, i, 65_535));
+    frames.push(binaryChunk(2, 0, 2), binaryChunk(2, 1, 2), binaryChunk(3, 0, 3), binaryChunk(3, 1, 3), binaryChunk(1, 65_534, 65_535));
+    const heard = await run(frames);
+    expect(heard.invalid.map((i) => codeOf(i.problem))).toEqual(['ERR_MESSAGE_TOO_LARGE']);
+    expect(heard.invalid[0]!.problem).toMatchObject({ message: expect.stringMatching(/65535 chunks.*\(3\)/) });
+    expect(heard.messages.map((m) => (m as ArrayBuffer).byteLength)).toEqual([2, 65_535]);
   });
 });
