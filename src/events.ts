@@ -242,7 +242,9 @@ export class ListenerRegistry {
   }
 
   dispatch(event: SocketchartEvent, handler: ((event: never) => void) | null | undefined): void {
-    if (handler) invoke(handler as Listener<never>, event);
+    // An `on*` property is an event handler, not a listener: as the DOM's, it is called only when it holds a function
+    // (an object's `handleEvent` is not used, a string or `{}` is ignored instead of throwing at every event).
+    if (typeof handler === 'function') invoke(handler as Listener<never>, event);
     const list = this.#lists?.[event.type];
     if (!list) return;
     for (const entry of list) {

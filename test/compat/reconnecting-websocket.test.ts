@@ -636,6 +636,25 @@ describe('what the suite leaves implicit, checked', () => {
     expect(conn.bufferedAmount).toBe(0);
   });
 
+  it('calls an on* property only when it holds a function, as the DOM does (an object or a string is ignored)', async () => {
+    const s = await server();
+    const conn = connect(s.url, { startClosed: true });
+    const handleEvent = vi.fn();
+    conn.onopen = { handleEvent } as never;
+    conn.onmessage = 'not a handler' as never;
+    const heard: string[] = [];
+    conn.addEventListener('open', () => heard.push('open'));
+    conn.addEventListener('message', (e) => heard.push(String(e.data)));
+    conn.open();
+    await conn.opened();
+    conn.send('hi');
+    await next(conn, 'message');
+    // A microtask turn: a handler's error would be rethrown from one (and fail this run as an uncaught exception).
+    await Promise.resolve();
+    expect(heard).toEqual(['open', 'hi']);
+    expect(handleEvent).not.toHaveBeenCalled();
+  });
+
   it('walks readyState CONNECTING -> OPEN -> CLOSING -> CLOSED, and back to CONNECTING while reconnecting', async () => {
     const s = await server();
     const conn = connect(s.url, { retryWait: now });
