@@ -50,6 +50,12 @@ export function acceptSockets(server: SocketServer): (ws: WebSocket, request: In
 
   /** Sockets open and not yet attached to a session (bounded by `maxPreHelloSockets`). */
   let preHello = 0;
+  /**
+   * Shared-store claims on their way for sessions this node does not hold: each may create one, so each holds a
+   * place under `maxSessions` until it is answered (checked against `shared.size` alone, a burst of hellos would all
+   * pass before the first claim came back).
+   */
+  let claimingNew = 0;
 
   const leavePreHello = (link: Link) => {
     if (!link.preHello) return;
@@ -144,11 +150,12 @@ export function acceptSockets(server: SocketServer): (ws: WebSocket, request: In
       return;
     }
     const existing = shared.get(key);
-    if (existing === undefined && shared.size >= o.maxSessions) {
+    if (existing === undefined && shared.size + claimingNew >= o.maxSessions) {
       fail(link, ACK_CLOSE_CODES.tryAgainLater, 'too many sessions');
       return;
     }
     if (existing) existing.claiming++;
+    else claimingNew++;
     link.backlog = [];
     link.backlogBytes = 0;
     const watch = claims.start(key);
@@ -159,6 +166,7 @@ export function acceptSockets(server: SocketServer): (ws: WebSocket, request: In
     (idle ? idle.then(claim) : claim()).then(
       (result) => {
         if (existing && existing.claiming > 0) existing.claiming--;
+        if (!existing) claimingNew--;
         const lostAt = claims.end(key, watch);
         if ('refused' in result) {
           fail(link, ACK_CLOSE_CODES.protocolError, result.refused);
@@ -172,6 +180,12 @@ export function acceptSockets(server: SocketServer): (ws: WebSocket, request: In
           return;
         }
         if (link.closed || isClosed() || link.ws.readyState !== WebSocket.OPEN) {
+          if (!result.resumed) {
+            // Created for a socket that is gone, never welcomed, holding nothing, and counted by no node: removed,
+            // or hello-and-hang-up would fill Redis with sessions past maxSessions. (Fenced: a claim since wins.)
+            sharedStore.remove(key, result.epoch).catch((error: unknown) => storeFailure(error, null));
+            return;
+          }
           // Claimed for a socket that is gone: let the session expire as if it had detached at once.
           sharedStore.release(key, result.epoch, o.sessionTtl).catch((error: unknown) => storeFailure(error, null));
           return;
@@ -192,6 +206,7 @@ export function acceptSockets(server: SocketServer): (ws: WebSocket, request: In
       },
       (error: unknown) => {
         if (existing && existing.claiming > 0) existing.claiming--;
+        if (!existing) claimingNew--;
         claims.end(key, watch);
         storeFailure(error, null);
         fail(link, ACK_CLOSE_CODES.serverError, 'session store failed');
