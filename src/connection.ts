@@ -2,7 +2,7 @@ import type { Actor } from 'xstate';
 import type { ClosedReason, ConnectionMachine } from '../machines/connection.js';
 import type { SendData } from './data.js';
 import { SocketchartError, describe, invalidOption } from './errors.js';
-import type { ConnectionEventMap, Listener, ListenerOptions } from './events.js';
+import { type AppEvent, type ConnectionEventMap, type Listener, type ListenerOptions, dispatchAppEvent } from './events.js';
 import { type ConnectionOptions, MAX_DELAY, type PerAttempt, checkTransport, isDelay, resolveOptions } from './options.js';
 import { MAX_CLOSE_REASON_BYTES, isValidUserCloseCode } from './policies/closeCodes.js';
 import { defaultEnvironment } from './policies/environment.js';
@@ -297,6 +297,15 @@ export class Connection<In = unknown, Out = unknown> implements HandlerSlots {
     listener: Listener<ConnectionEventMap<In, Out>[K]> | null,
   ): void {
     if (listener) this.#runtime.listeners.remove(type, listener as Listener<never>);
+  }
+
+  /**
+   * Hands an event of the app's own to this connection's `on<type>` handler and listeners, as
+   * `EventTarget.dispatchEvent` does (reconnecting-websocket and partysocket offer it too). Its `target` becomes the
+   * connection. Returns false when a listener called `preventDefault()` on a cancelable event.
+   */
+  dispatchEvent(event: AppEvent): boolean {
+    return dispatchAppEvent(this, this.#runtime.listeners, event);
   }
 }
 

@@ -1,4 +1,5 @@
 import type { ClosedReason } from '../machines/connection.js';
+import { invalidOption } from './errors.js';
 import type { SendData } from './data.js';
 import type { DropReason } from './policies/queue.js';
 import type { ConnectionStatePath } from './statePath.js';
@@ -217,7 +218,8 @@ export class ListenerRegistry {
 
   add(type: string, listener: Listener<never>, options?: ListenerOptions | boolean): void {
     if (listener == null) return;
-    this.#lists ??= {};
+    // No prototype: an event type such as 'constructor' or 'toString' is a list like any other, not Object's method.
+    this.#lists ??= Object.create(null) as Partial<Record<string, Registration[]>>;
     const list = this.#lists[type] ?? [];
     if (list.some((entry) => entry.listener === listener)) return;
     const opts = typeof options === 'object' && options !== null ? options : {};
@@ -258,6 +260,30 @@ export class ListenerRegistry {
     if (this.#lists) for (const list of Object.values(this.#lists)) for (const entry of list ?? []) entry.removed = true;
     this.#lists = null;
   }
+}
+
+/** An event an app dispatches itself: a DOM `Event`, or any object with a `type`. */
+export interface AppEvent {
+  readonly type: string;
+  readonly defaultPrevented?: boolean;
+}
+
+/**
+ * `dispatchEvent` of a connection (or a tab's shared connection): the app's event goes to the `on<type>` handler and
+ * the listeners, as EventTarget's does, with `target` the connection. False when a listener prevented a cancelable
+ * event.
+ */
+export function dispatchAppEvent(target: object, listeners: ListenerRegistry, event: AppEvent): boolean {
+  if (typeof event !== 'object' || event === null || typeof event.type !== 'string') {
+    throw invalidOption('dispatchEvent(event)', "an event object with a string `type` (new Event('open'), say)", event);
+  }
+  // A DOM Event's target is a read-only accessor the DOM sets while dispatching; an own property stands in for it.
+  Object.defineProperty(event, 'target', { value: target, configurable: true, writable: true });
+  // Only the `on*` properties are handlers (`once` is a method, not the handler of an event named 'ce').
+  const slot = `on${event.type}`;
+  const handler = Object.hasOwn(target, slot) ? (target as Record<string, unknown>)[slot] : null;
+  listeners.dispatch(event as SocketchartEvent, handler as never);
+  return event.defaultPrevented !== true;
 }
 
 function invoke(listener: Listener<never>, event: SocketchartEvent): void {

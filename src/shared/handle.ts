@@ -6,7 +6,7 @@
 import type { ClosedReason } from '../../machines/connection.js';
 import type { MessageOf, MessageType, OpenedOptions, Subscription } from '../connection.js';
 import { invalidOption, missingPlugin } from '../errors.js';
-import type { ConnectionEventMap, Listener, ListenerOptions } from '../events.js';
+import { type AppEvent, type ConnectionEventMap, type Listener, type ListenerOptions, dispatchAppEvent } from '../events.js';
 import { TabEvents, whenClosed, whenOpen } from './view.js';
 
 type Handler<E> = { bivarianceHack(event: E): void }['bivarianceHack'] | null;
@@ -98,6 +98,11 @@ export abstract class TabHandle<In, Out> {
 
   removeEventListener<K extends keyof ConnectionEventMap<In, Out>>(type: K, listener: Listener<ConnectionEventMap<In, Out>[K]> | null): void {
     if (listener) this.events.listeners.remove(type, listener as Listener<never>);
+  }
+
+  /** As a connection's: the app's event to the `on<type>` handler and the listeners (see `Connection.dispatchEvent`). */
+  dispatchEvent(event: AppEvent): boolean {
+    return dispatchAppEvent(this, this.events.listeners, event);
   }
 }
 

@@ -216,3 +216,35 @@ describe('a listener that throws', () => {
     expect(conn.state).toBe('open');
   });
 });
+
+describe('dispatchEvent (EventTarget, as reconnecting-websocket and partysocket offer it)', () => {
+  it("hands an app's Event to the on* handler and the listeners, with the connection as target", () => {
+    const { conn } = setup();
+    const log: string[] = [];
+    conn.onopen = (e) => log.push(`onopen:${e.target === conn}`);
+    conn.addEventListener('open', (e) => log.push(`listener:${e.target === conn}`));
+    expect(conn.dispatchEvent(new Event('open'))).toBe(true);
+    expect(log).toEqual(['onopen:true', 'listener:true']);
+  });
+
+  it('returns false when a listener prevents a cancelable event; events of any name reach their listeners', () => {
+    const { conn } = setup();
+    const heard: string[] = [];
+    for (const type of ['custom', 'constructor', 'toString', '__proto__']) {
+      conn.addEventListener(type as 'open', () => heard.push(type));
+    }
+    conn.addEventListener('custom' as 'open', (e) => (e as unknown as Event).preventDefault());
+    expect(conn.dispatchEvent(new Event('custom', { cancelable: true }))).toBe(false);
+    expect(conn.dispatchEvent(new Event('constructor'))).toBe(true);
+    conn.dispatchEvent(new Event('toString'));
+    conn.dispatchEvent(new Event('__proto__'));
+    expect(heard).toEqual(['custom', 'constructor', 'toString', '__proto__']);
+  });
+
+  it("an event named after a method ('ce' -> once) calls no method; a non-event is refused with ERR_INVALID_OPTION", () => {
+    const { conn } = setup();
+    expect(conn.dispatchEvent(new Event('ce'))).toBe(true);
+    expect(() => conn.dispatchEvent(null as unknown as Event)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
+    expect(() => conn.dispatchEvent({} as Event)).toThrow(/dispatchEvent/);
+  });
+});
