@@ -11,7 +11,7 @@ import { createClient } from 'redis';
 import WebSocket, { WebSocketServer } from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ACK_PROTOCOL, helloFrame } from '../../src/delivery/protocol.js';
-import { type AckServer, type AckServerOptions, type SharedSessionStore, attachAckServer } from '../../src/server/index.js';
+import { type AckServer, type AckServerOptions, type AckSession, type SharedSessionStore, attachAckServer } from '../../src/server/index.js';
 import { redisSessionStore } from '../../src/server/redis.js';
 import { type RedisServer, startRedis } from '../server/redisServer.js';
 
@@ -138,5 +138,132 @@ describe('session floods against the shared store [PROTOCOL.md: Bounds: sessions
     const counted = n.server.sessions.size;
     expect(counted).toBeLessThanOrEqual(5);
     expect((await n.keysInRedis()).length).toBe(counted);
+  });
+});
+
+describe('hostile values in hellos and acks on the shared store [PROTOCOL.md: Handshake, Acknowledgements, Errors and close codes]', () => {
+  const hello = (fields: Record<string, unknown>) => JSON.stringify({ type: 'hello', sid: sid(1), ack: 0, next: 1, ...fields });
+
+  it.each([
+    ['a sid with Redis glob and hash-tag characters', hello({ sid: 'aaaaaaaaaaaaaaaa*{x}:s' })],
+    ['a sid with a newline', hello({ sid: 'aaaaaaaaaaaaaaaa\nbbbb' })],
+    ['a sid of 129 characters', hello({ sid: 'a'.repeat(129) })],
+    ['a sid of 1 MB', hello({ sid: 'a'.repeat(1 << 20) })],
+    ['a sid that is a number', hello({ sid: 1234567890123456 })],
+    ['a sid that is an object', hello({ sid: { $gt: '' } })],
+    ['a float ack', hello({ ack: 1.5 })],
+    ['a negative ack', hello({ ack: -1 })],
+    ['an ack above 2^53 - 1', hello({ ack: 2 ** 53 })],
+    ['an ack as a string', hello({ ack: '0' })],
+    ['next 0', hello({ next: 0 })],
+    ['next as 1e400 (Infinity once parsed)', hello({}).replace('"next":1', '"next":1e400')],
+    ['an ack before hello', '{"type":"ack","ack":0}'],
+    ['data before hello', '1:x'],
+    ['a welcome from the client', JSON.stringify({ type: 'welcome', sid: sid(1), resumed: false, ack: 0, next: 1 })],
+  ])('%s: closed with 1002, and Redis holds no session for it', async (_name, frame) => {
+    const n = await node();
+    const c = await raw(n.url);
+    c.ws.send(frame);
+    expect((await c.closed).code).toBe(1002);
+    await n.calls.settled();
+    expect(c.frames).toEqual([]);
+    expect(await n.keysInRedis()).toEqual([]);
+  });
+
+  it('binary data before hello: 1002, nothing stored', async () => {
+    const n = await node();
+    const c = await raw(n.url);
+    c.ws.send(Buffer.from([0, 0, 0, 0, 0, 0, 0, 1, 120]));
+    expect((await c.closed).code).toBe(1002);
+    await n.calls.settled();
+    expect(await n.keysInRedis()).toEqual([]);
+  });
+
+  it.each([
+    ['a float', '{"type":"ack","ack":0.5}'],
+    ['a string', '{"type":"ack","ack":"1"}'],
+    ['a negative number', '{"type":"ack","ack":-1}'],
+    ['2^53', '{"type":"ack","ack":9007199254740992}'],
+    ['beyond the last seq sent', '{"type":"ack","ack":3}'],
+  ])('an ack that is %s closes with 1002 and forgets nothing: the next socket gets every held message', async (_name, ack) => {
+    let attach!: (session: AckSession) => void;
+    const attached = new Promise<AckSession>((resolve) => (attach = resolve));
+    const n = await node({ onSession: (s) => attach(s) });
+    const a = await raw(n.url);
+    a.ws.send(helloFrame(sid(1), 0, 1));
+    const session = await attached;
+    for (const m of ['s1', 's2']) expect(await session.sendDurable(m)).toBe(true);
+    a.ws.send(ack);
+    expect((await a.closed).code).toBe(1002);
+    await n.calls.settled();
+    const b = await raw(n.url);
+    const replayed = new Promise<void>((resolve) => b.ws.on('message', () => b.frames.length === 3 && resolve()));
+    b.ws.send(helloFrame(sid(1), 0, 1));
+    await replayed;
+    expect(b.frames.slice(1)).toEqual(['1:s1', '2:s2']);
+  });
+
+  it('a second hello sent while the first one\'s claim is on its way: 1002 once the first is answered, the session kept for a resume', async () => {
+    const n = await node();
+    const a = await raw(n.url);
+    a.ws.send(helloFrame(sid(1), 0, 1));
+    a.ws.send(helloFrame(sid(2), 0, 1));
+    expect((await a.closed).code).toBe(1002);
+    await n.calls.settled();
+    // Only the first hello made a session; the second never reached the store.
+    expect(await n.keysInRedis()).toHaveLength(1);
+    const b = await raw(n.url);
+    b.ws.send(helloFrame(sid(1), 0, 1));
+    expect(JSON.parse(((await b.outcome) as { frame: string }).frame)).toMatchObject({ type: 'welcome', sid: sid(1), resumed: true });
+  });
+});
+
+describe('messages that make onMessage fail, and sessions that ended [README: Acknowledged delivery]', () => {
+  /** Resolves with the frames of `c` once `count` have come. */
+  const frames = (c: Awaited<ReturnType<typeof raw>>, count: number) =>
+    new Promise<string[]>((resolve) => {
+      if (c.frames.length >= count) resolve(c.frames);
+      c.ws.on('message', () => c.frames.length >= count && resolve(c.frames));
+    });
+
+  it.each([
+    ['rejects with a non-Error, later', (p: string) => (p === 'bad' ? new Promise((_, reject) => setImmediate(() => reject('no'))) : undefined)],
+    ['throws a non-Error', (p: string) => {
+      if (p === 'bad') throw 'no';
+    }],
+  ])('an onMessage that %s: reported to onError as thrown, the message counts as processed, the next ones go on', async (_name, handler) => {
+    const seen: string[] = [];
+    const n = await node({ ackEvery: 1, onMessage: (_s, p) => (seen.push(String(p)), handler(String(p))) });
+    const c = await raw(n.url);
+    c.ws.send(helloFrame(sid(1), 0, 1));
+    for (const [seq, p] of ['ok', 'bad', 'after'].entries()) c.ws.send(`${seq + 1}:${p}`);
+    const got = await new Promise<string[]>((resolve) => {
+      c.ws.on('message', () => c.frames.includes('{"type":"ack","ack":3}') && resolve(c.frames));
+    });
+    expect(got).toContain('{"type":"ack","ack":3}');
+    expect(seen).toEqual(['ok', 'bad', 'after']);
+    expect(n.errors).toEqual(['no']);
+  });
+
+  it('a hello for a session the server ended starts a new one (resumed false), without what the old one held', async () => {
+    let attach!: (session: AckSession) => void;
+    let attached = new Promise<AckSession>((resolve) => (attach = resolve));
+    const n = await node({ onSession: (s) => attach(s) });
+    const a = await raw(n.url);
+    a.ws.send(helloFrame(sid(1), 0, 1));
+    const first = await attached;
+    expect(await first.sendDurable('old')).toBe(true);
+    await frames(a, 2);
+    attached = new Promise<AckSession>((resolve) => (attach = resolve));
+    const undelivered = await first.end(4000, 'bye');
+    expect(undelivered).toEqual(['old']);
+    expect((await a.closed).code).toBe(4000);
+    await n.calls.settled();
+    const b = await raw(n.url);
+    b.ws.send(helloFrame(sid(1), 1, 1)); // acknowledges 'old', which the ended session no longer has
+    expect(JSON.parse((await frames(b, 1))[0]!)).toMatchObject({ type: 'welcome', resumed: false, next: 1 });
+    const second = await attached;
+    expect(second).not.toBe(first);
+    expect(second.pending.count).toBe(0);
   });
 });
