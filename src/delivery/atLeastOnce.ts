@@ -10,6 +10,7 @@ import {
   helloFrame,
   isSessionId,
   newSessionId,
+  isDataShaped,
   parseControl,
   parseTextSeq,
   readSeq,
@@ -314,6 +315,9 @@ class AtLeastOnceLayer implements DeliveryLayer {
     if (typeof frame === 'string') {
       const data = parseTextSeq(frame);
       if (data !== null && this.#welcomed) return this.#sequenced(data.seq) ? frame.slice(data.start) : NO_MESSAGE;
+      // Shaped like a data message but malformed (`01:x`, `1.5:x`, a seq above 2^53 - 1): skipped like a binary one
+      // with a bad header, never handed to the app as an unsequenced message that no seq dedupes.
+      if (this.#welcomed && isDataShaped(frame)) return NO_MESSAGE;
       const control = parseControl(frame);
       if (control === null) return frame; // an unsequenced app frame (pong, auth reply, a server that is not ours)
       if (control === 'invalid') return NO_MESSAGE;

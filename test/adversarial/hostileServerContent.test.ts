@@ -13,6 +13,7 @@ import { WebSocketServer, type WebSocket as ServerSocket } from 'ws';
 import type { Connection } from '../../src/index.js';
 import { isSocketchartError } from '../../src/errors.js';
 import { createConnection, jsonCodec } from '../../src/node.js';
+import { atLeastOnce } from '../../src/delivery/index.js';
 import { batching } from '../../src/plugins/batching.js';
 import { chunking } from '../../src/plugins/chunking.js';
 import { requests } from '../../src/plugins/requests.js';
@@ -320,5 +321,45 @@ describe('forged chunk headers [README: Flow control (Chunking): "everything it 
     expect(heard.invalid.map((i) => codeOf(i.problem))).toEqual(['ERR_MESSAGE_TOO_LARGE']);
     expect(heard.invalid[0]!.problem).toMatchObject({ message: expect.stringMatching(/65535 chunks.*\(3\)/) });
     expect(heard.messages.map((m) => (m as ArrayBuffer).byteLength)).toEqual([2, 65_535]);
+  });
+});
+
+describe('malformed data messages from a server speaking socketchart.ack.v1 [PROTOCOL.md: "neither encoding lets a malformed data message through as an unsequenced one"]', () => {
+  /** A server that welcomes the client's hello by hand, then writes `frames`, then a data message `end`. */
+  const ackServer = (frames: Array<string | Buffer>, final: string) =>
+    hostile((socket) =>
+      socket.on('message', (data) => {
+        const hello = JSON.parse(String(data)) as { type: string; sid: string };
+        if (hello.type !== 'hello') return;
+        socket.send(JSON.stringify({ type: 'welcome', sid: hello.sid, resumed: false, ack: 0, next: 1 }));
+        for (const frame of frames) socket.send(frame);
+        socket.send(final);
+      }),
+    );
+
+  it('text that starts like a data message but is not one (01:, -1:, 1.5:, 0:, 1e3:, too big, no colon) is never delivered as an app message', async () => {
+    const malformed = ['01:x', '-1:x', '+1:x', '.5:x', '1.5:x', '0:x', '1e3:x', '9007199254740992:x', '12345678901234567890:x', '123'];
+    const url = await ackServer([...malformed, '1:ok'], '2:end');
+    const conn = connect(url, { delivery: atLeastOnce() });
+    const heard = listen(conn);
+    await heard.end;
+    expect(escaped).toEqual([]);
+    expect(heard.messages).toEqual(['ok']);
+  });
+
+  it('the same frames before the welcome are unsequenced (delivered as they are), as the protocol says', async () => {
+    const url = await hostile((socket) =>
+      socket.on('message', (data) => {
+        const hello = JSON.parse(String(data)) as { type: string; sid: string };
+        if (hello.type !== 'hello') return;
+        socket.send('01:early');
+        socket.send(JSON.stringify({ type: 'welcome', sid: hello.sid, resumed: false, ack: 0, next: 1 }));
+        socket.send('1:end');
+      }),
+    );
+    const conn = connect(url, { delivery: atLeastOnce() });
+    const heard = listen(conn);
+    await heard.end;
+    expect(heard.messages).toEqual(['01:early']);
   });
 });
