@@ -17,6 +17,7 @@ import { atLeastOnce } from '../../src/delivery/index.js';
 import { batching } from '../../src/plugins/batching.js';
 import { chunking } from '../../src/plugins/chunking.js';
 import { requests } from '../../src/plugins/requests.js';
+import { router } from '../../src/plugins/router.js';
 import { schema } from '../../src/plugins/schema.js';
 import type { StandardSchemaV1 } from '../../src/messages/schema.js';
 
@@ -361,5 +362,60 @@ describe('malformed data messages from a server speaking socketchart.ack.v1 [PRO
     const heard = listen(conn);
     await heard.end;
     expect(heard.messages).toEqual(['01:early']);
+  });
+});
+
+describe('what held: routing types, JSON keys and reply ids a server chooses [README: Typed messages, routing, request/response]', () => {
+  it('types named like Object.prototype members reach only their own handlers; a type that is an object or array reaches none', async () => {
+    const url = await hostile((socket) => {
+      for (const type of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf']) socket.send(JSON.stringify({ type }));
+      socket.send('{"type":{"chat":1}}');
+      socket.send('{"type":["chat"]}');
+      socket.send('{"__proto__":{"type":"chat"}}'); // an own key named __proto__: no type of its own
+      socket.send(SENTINEL);
+    });
+    const conn = connect(url, { codec: jsonCodec(), router: router() });
+    const routed: string[] = [];
+    for (const type of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'chat']) conn.on(type, () => routed.push(type));
+    const heard = listen(conn);
+    await heard.end;
+    expect(routed).toEqual(['__proto__', 'constructor', 'toString', 'hasOwnProperty']);
+    expect(heard.messages).toHaveLength(8);
+  });
+
+  it('a __proto__ key in a JSON message pollutes nothing', async () => {
+    const url = await hostile((socket) => {
+      socket.send('{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}');
+      socket.send(SENTINEL);
+    });
+    const conn = connect(url, { codec: jsonCodec() });
+    const heard = listen(conn);
+    await heard.end;
+    expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
+    expect(Object.getPrototypeOf(heard.messages[0])).toBe(Object.prototype);
+  });
+
+  it('a second reply, a reply to a timed-out request and a reply with a 1 MB id are ordinary messages; the pending request gets only its own', async () => {
+    const url = await hostile((socket) => {
+      const ids: string[] = [];
+      socket.on('message', (data) => {
+        ids.push((JSON.parse(String(data)) as { id: string }).id);
+        if (ids.length < 2) return;
+        socket.send(JSON.stringify({ id: ids[0], late: true })); // the first request timed out
+        socket.send(JSON.stringify({ id: 'x'.repeat(1 << 20) }));
+        socket.send(JSON.stringify({ id: Number(ids[1]), first: true })); // a number matches its string
+        socket.send(JSON.stringify({ id: ids[1], second: true }));
+        socket.send(SENTINEL);
+      });
+    });
+    const conn = connect(url, { codec: jsonCodec(), requests: requests() });
+    const heard = listen(conn);
+    await conn.opened();
+    const timedOut = conn.request({ type: 'a' }, { timeout: 0 });
+    await expect(timedOut).rejects.toMatchObject({ code: 'ERR_REQUEST_TIMEOUT' });
+    const answered = conn.request({ type: 'b' }, { timeout: Infinity });
+    await heard.end;
+    await expect(answered).resolves.toEqual({ id: 2, first: true });
+    expect(heard.messages.map((m) => Object.keys(m as object).join())).toEqual(['id,late', 'id', 'id,second']);
   });
 });
