@@ -111,8 +111,9 @@ export interface AckServerOptions {
   /** Sockets open without a session yet (no `hello` answered). One more is closed at once with 1013. @default 10000 */
   maxPreHelloSockets?: number;
   /**
-   * Bytes of frames one socket may send while its session loads from an async store; past it the socket is closed
-   * with 1013.
+   * Bytes of frames one socket may send while its session loads from an async store (and, per session, that wait
+   * for the store's fence check or an async `onMessage`); past it the socket is closed with 1013. Each frame counts
+   * its payload (text at 3 bytes a character) plus 64 bytes, so a flood of empty frames reaches it too.
    * @default 1048576 (1 MiB)
    */
   maxBacklogBytes?: number;

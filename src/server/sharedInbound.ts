@@ -12,7 +12,7 @@ import { isThenable } from './memorySession.js';
 import type { SharedSession } from './session.js';
 import type { SharedContext } from './sharedContext.js';
 import type { EffectFailure, Refusal, StoreEffect } from './store.js';
-import type { AckMessage, AckPayload, Link } from './types.js';
+import { type AckMessage, type AckPayload, type Link, WAITING_FRAME_BYTES } from './types.js';
 
 export class SharedInbound {
   readonly #s: SharedSession;
@@ -266,4 +266,4 @@ export class SharedInbound {
 }
 
 /** What a waiting frame counts against `maxBacklogBytes` (a string at its largest UTF-8 size). */
-const frameBytes = (payload: AckPayload): number => (typeof payload === 'string' ? payload.length * 3 : payload.byteLength);
+const frameBytes = (payload: AckPayload): number => (typeof payload === 'string' ? payload.length * 3 : payload.byteLength) + WAITING_FRAME_BYTES;

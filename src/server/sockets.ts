@@ -12,7 +12,7 @@ import { SharedSession } from './session.js';
 import type { SharedContext } from './sharedContext.js';
 import type { SessionStore, SharedSessionStore } from './store.js';
 import type { StoreListener } from './storeListener.js';
-import type { AckSession, Link } from './types.js';
+import { type AckSession, type Link, WAITING_FRAME_BYTES } from './types.js';
 
 function toBuffer(data: RawData): Buffer {
   if (Buffer.isBuffer(data)) return data;
@@ -214,8 +214,9 @@ export function acceptSockets(server: SocketServer): (ws: WebSocket, request: In
     );
   }
 
+  /** What a frame waiting for the hello's answer counts against `maxBacklogBytes`. */
   const rawBytes = (data: RawData): number =>
-    Array.isArray(data) ? data.reduce((n, b) => n + b.byteLength, 0) : (data as Buffer | ArrayBuffer).byteLength;
+    (Array.isArray(data) ? data.reduce((n, b) => n + b.byteLength, 0) : (data as Buffer | ArrayBuffer).byteLength) + WAITING_FRAME_BYTES;
 
   /** The frames that came while the hello was being answered, in arrival order, now that the session is attached. */
   function replayBacklog(link: Link): void {

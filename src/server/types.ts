@@ -153,3 +153,10 @@ export interface SessionServer {
   storeFailure(error: unknown, session: AckSession | null): void;
   fail(link: Link, code: number, reason: string, now?: boolean): void;
 }
+
+/**
+ * What one frame waiting to be processed counts against `maxBacklogBytes` beyond its payload: its entry in the
+ * queue and the view of its bytes cost about this much whatever the payload, so frames with empty payloads (3 bytes
+ * on the wire) cannot queue without bound under a byte limit that counts them as nothing.
+ */
+export const WAITING_FRAME_BYTES = 64;

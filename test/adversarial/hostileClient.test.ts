@@ -267,3 +267,67 @@ describe('messages that make onMessage fail, and sessions that ended [README: Ac
     expect(second.pending.count).toBe(0);
   });
 });
+
+describe('floods of empty frames against the waiting-frame bound [PROTOCOL.md: Bounds: frames waiting for an async store, maxBacklogBytes, 1013]', () => {
+  // An empty payload is 0 bytes, but each waiting frame is an entry in a queue and a view of its bytes: counted as
+  // nothing, a client could queue millions of 3-byte frames under any byte bound.
+  const FLOOD = 20_000;
+  const BOUND = 64 * 1024;
+
+  /** A memory-store node (the default store, or `store`); no Redis. */
+  async function memoryNode(options: Partial<AckServerOptions>) {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await once(wss, 'listening');
+    const server = attachAckServer(wss, { onMessage: () => {}, onError: () => {}, ...options });
+    cleanup.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close();
+          for (const ws of wss.clients) ws.terminate();
+          wss.close(() => resolve());
+        }),
+    );
+    return `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`;
+  }
+
+  /**
+   * Sends `frames`, then closes with 1000: the server reads in order, so the close code the client sees is 1013 if
+   * the server gave up on the flood first, and 1000 (its answer to ours) if it held every frame.
+   */
+  async function flood(url: string, first: Array<string | Buffer>, each: (i: number) => string | Buffer, ready?: Promise<unknown>) {
+    const c = await raw(url);
+    for (const frame of first) c.ws.send(frame);
+    await ready;
+    for (let i = 0; i < FLOOD; i++) c.ws.send(each(i));
+    c.ws.close(1000);
+    return (await c.closed).code;
+  }
+
+  it('empty data frames while an async onMessage runs (memory store): 1013', async () => {
+    const url = await memoryNode({ maxBacklogBytes: BOUND, onMessage: () => new Promise(() => {}) });
+    expect(await flood(url, [helloFrame(sid(1), 0, 1), '1:slow'], (i) => `${i + 2}:`)).toBe(1013);
+  });
+
+  it('empty binary data frames while an async onMessage runs (memory store): 1013', async () => {
+    const url = await memoryNode({ maxBacklogBytes: BOUND, onMessage: () => new Promise(() => {}) });
+    const header = (seq: number) => {
+      const b = Buffer.alloc(8);
+      b.writeBigUInt64BE(BigInt(seq));
+      return b;
+    };
+    expect(await flood(url, [helloFrame(sid(1), 0, 1), '1:slow'], (i) => header(i + 2))).toBe(1013);
+  });
+
+  it('empty frames while the session loads from an async store that never answers: 1013', async () => {
+    const url = await memoryNode({ maxBacklogBytes: BOUND, store: { get: () => new Promise(() => {}), set: () => true, delete: () => {} } });
+    expect(await flood(url, [helloFrame(sid(1), 0, 1)], () => '')).toBe(1013);
+  });
+
+  it('empty data frames while an async onMessage runs (Redis store): 1013', async () => {
+    // Flooded once the claim was answered and onMessage runs: the frames wait in the session, not for the claim.
+    let running!: () => void;
+    const started = new Promise<void>((resolve) => (running = resolve));
+    const n = await node({ maxBacklogBytes: BOUND, onMessage: () => (running(), new Promise(() => {})) });
+    expect(await flood(n.url, [helloFrame(sid(1), 0, 1), '1:slow'], (i) => `${i + 2}:`, started)).toBe(1013);
+  });
+});
