@@ -182,6 +182,9 @@ export class MemorySession implements LinkedSession {
     }
     this.#clearExpiry();
     this.#clearAck();
+    // Frames an earlier socket sent that still wait for an async onMessage are its own: the client replays what it
+    // holds on this one, and a stale gap among them would close this socket (4409) for the old one's fault.
+    this.#dropQueue();
     const r = this.record;
     r.epoch++;
     r.expiresAt = null;

@@ -331,3 +331,53 @@ describe('floods of empty frames against the waiting-frame bound [PROTOCOL.md: B
     expect(await flood(n.url, [helloFrame(sid(1), 0, 1), '1:slow'], (i) => `${i + 2}:`, started)).toBe(1013);
   });
 });
+
+describe('frames a dead socket left behind [PROTOCOL.md: Handshake ("the newest wins")]', () => {
+  it('a gap the old socket sent while an async onMessage ran does not close the socket that resumed the session (memory store)', async () => {
+    let release!: () => void;
+    const slow = new Promise<void>((resolve) => (release = resolve));
+    let running!: () => void;
+    const started = new Promise<void>((resolve) => (running = resolve));
+    const seen: string[] = [];
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await once(wss, 'listening');
+    const server = attachAckServer(wss, {
+      ackEvery: 1,
+      onError: () => {},
+      onMessage: (_s, p) => {
+        seen.push(String(p));
+        if (String(p) === 'slow') return running(), slow;
+      },
+    });
+    cleanup.push(() => new Promise<void>((resolve) => (server.close(), [...wss.clients].forEach((ws) => ws.terminate()), wss.close(() => resolve()))));
+    const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`;
+    /** Resolves once the server read everything `c` sent before: its pong to a ping sent now. */
+    const read = (c: Awaited<ReturnType<typeof raw>>) =>
+      new Promise<void>((resolve) => {
+        c.ws.on('message', (data) => String(data) === '{"type":"pong"}' && resolve());
+        c.ws.send('{"type":"ping"}');
+      });
+
+    const a = await raw(url);
+    a.ws.send(helloFrame(sid(1), 0, 1));
+    a.ws.send('1:slow');
+    await started;
+    a.ws.send('3:skipped-two'); // waits behind the slow one: a gap, but only once 'slow' is done
+    await read(a);
+    a.ws.terminate();
+    await a.closed;
+
+    const b = await raw(url);
+    b.ws.send(helloFrame(sid(1), 0, 1)); // holds 1 and 2, nothing acknowledged
+    b.ws.send('1:slow');
+    b.ws.send('2:next');
+    await read(b);
+    const outcome = new Promise<string>((resolve) => {
+      b.ws.on('message', (data) => String(data) === '{"type":"ack","ack":2}' && resolve('acked 2'));
+      void b.closed.then(({ code }) => resolve(`closed ${code}`));
+    });
+    release();
+    expect(await outcome).toBe('acked 2');
+    expect(seen).toEqual(['slow', 'next']);
+  });
+});
