@@ -381,3 +381,18 @@ describe('frames a dead socket left behind [PROTOCOL.md: Handshake ("the newest 
     expect(seen).toEqual(['slow', 'next']);
   });
 });
+
+describe('sequence numbers at 2^53 - 1 through Redis and Lua [PROTOCOL.md: Sessions and sequence numbers]', () => {
+  it('a new session whose client starts at the last seq: welcomed with ack 2^53 - 2, that message processed and acknowledged exactly', async () => {
+    const max = Number.MAX_SAFE_INTEGER;
+    const seen: string[] = [];
+    const n = await node({ ackEvery: 1, onMessage: (_s, p) => void seen.push(String(p)) });
+    const c = await raw(n.url);
+    const acked = new Promise<void>((resolve) => c.ws.on('message', (data) => String(data) === `{"type":"ack","ack":${max}}` && resolve()));
+    c.ws.send(helloFrame(sid(1), 0, max));
+    expect(JSON.parse(((await c.outcome) as { frame: string }).frame)).toEqual({ type: 'welcome', sid: sid(1), resumed: false, ack: max - 1, next: 1 });
+    c.ws.send(`${max}:last`);
+    await acked;
+    expect(seen).toEqual(['last']);
+  });
+});
