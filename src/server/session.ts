@@ -260,6 +260,14 @@ export class SharedSession implements LinkedSession {
     this.#inbound.data(seq, payload);
   }
 
+  /**
+   * A claim of this node for this session was refused or failed, so the attached socket keeps it: its frames that
+   * came while the claim was on its way (not processed meanwhile) are processed now, once no other claim is.
+   */
+  claimDidNotHappen(): void {
+    if (this.claiming === 0) this.#inbound.resume();
+  }
+
   acked(link: Link, ack: number): void {
     this.#outbound.acked(link, ack);
   }

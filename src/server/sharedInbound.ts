@@ -74,6 +74,12 @@ export class SharedInbound {
     if (!this.#processing) void this.#process(this.#s.link as Link);
   }
 
+  /** Processing stopped for a claim that then did not happen: go on with the frames that came meanwhile. */
+  resume(): void {
+    const link = this.#s.link;
+    if (link !== null && !this.#processing && this.#inbound.length > 0) void this.#process(link);
+  }
+
   dropInbound(): void {
     this.#inbound = [];
     this.#inboundBytes = 0;

@@ -170,6 +170,7 @@ export function acceptSockets(server: SocketServer): (ws: WebSocket, request: In
         const lostAt = claims.end(key, watch);
         if ('refused' in result) {
           fail(link, ACK_CLOSE_CODES.protocolError, result.refused);
+          existing?.claimDidNotHappen();
           return;
         }
         if ('gap' in result) {
@@ -210,6 +211,7 @@ export function acceptSockets(server: SocketServer): (ws: WebSocket, request: In
         claims.end(key, watch);
         storeFailure(error, null);
         fail(link, ACK_CLOSE_CODES.serverError, 'session store failed');
+        existing?.claimDidNotHappen();
       },
     );
   }

@@ -46,10 +46,10 @@ interface StoreCalls {
 }
 
 /** One node on its own prefix; the store is wrapped so a case can wait for the calls the server made. */
-async function node(options: Partial<AckServerOptions> = {}) {
+async function node(options: Partial<AckServerOptions> = {}, wrap: (store: SharedSessionStore) => SharedSessionStore = (store) => store) {
   const prefix = `hostile${process.pid}-${++prefixes}:`;
   const client = await redisClient();
-  const store = redisSessionStore({ client, prefix });
+  const store = wrap(redisSessionStore({ client, prefix }));
   const calls: StoreCalls = {
     pending: [],
     async settled() {
@@ -394,5 +394,42 @@ describe('sequence numbers at 2^53 - 1 through Redis and Lua [PROTOCOL.md: Sessi
     c.ws.send(`${max}:last`);
     await acked;
     expect(seen).toEqual(['last']);
+  });
+});
+
+describe('a refused takeover attempt [PROTOCOL.md: Handshake; the session keeps everything it holds]', () => {
+  it('a hello with an impossible ack for a session attached here: refused (1002), and the attached socket\'s frames that came meanwhile are still processed', async () => {
+    // The hostile claim is held at the store's door until the honest socket's frame is in: the frame then waits
+    // behind the claim (a claim on its way stops processing), and must not wait forever once the claim is refused.
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    let claimAsked!: () => void;
+    const asked = new Promise<void>((resolve) => (claimAsked = resolve));
+    let claims = 0;
+    const seen: string[] = [];
+    const n = await node({ ackEvery: 1, onMessage: (_s, p) => void seen.push(String(p)) }, (store) => ({
+      ...store,
+      claim: (...args) => {
+        if (++claims === 1) return store.claim(...args);
+        claimAsked();
+        return gate.then(() => store.claim(...args));
+      },
+    }));
+    const honest = await raw(n.url);
+    honest.ws.send(helloFrame(sid(1), 0, 1));
+    await honest.outcome;
+    const hostileClient = await raw(n.url);
+    hostileClient.ws.send(helloFrame(sid(1), 1_000_000, 1));
+    await asked;
+    const pong = new Promise<void>((resolve) => honest.ws.on('message', (data) => String(data) === '{"type":"pong"}' && resolve()));
+    honest.ws.send('1:during the claim');
+    honest.ws.send('{"type":"ping"}');
+    await pong;
+    const acked = new Promise<void>((resolve) => honest.ws.on('message', (data) => String(data) === '{"type":"ack","ack":1}' && resolve()));
+    openGate();
+    expect((await hostileClient.closed).code).toBe(1002);
+    await acked;
+    expect(seen).toEqual(['during the claim']);
+    expect(honest.ws.readyState).toBe(WebSocket.OPEN);
   });
 });
