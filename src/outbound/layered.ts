@@ -133,7 +133,8 @@ export class LayeredDelivery implements Outbound, DeliveryHost {
    */
   enqueue(data: SendData, message: unknown): void {
     // Under `overflow: 'reject'` nobody is there to throw to: what does not fit is reported.
-    if (this.queue.enqueue(data, this.#host.now(), undefined, message) === 'rejected') this.#host.reportDrop(data, message, 'queue-full');
+    const queue = this.queue;
+    if (queue.enqueue(data, queue.timed ? this.#host.now() : 0, undefined, message) === 'rejected') this.#host.reportDrop(data, message, 'queue-full');
   }
 
   /** The layer holds the messages; it writes while the limits allow, and asks again if they stop it. */

@@ -98,10 +98,11 @@ export class PlainDelivery implements Outbound {
       return false;
     }
     // Not open yet, or the socket is already past OPEN without the chart knowing: keep it for the next socket.
-    if (this.queue.enqueue(data, host.now(), tag, message) === 'rejected') {
+    const queue = this.queue;
+    if (queue.enqueue(data, queue.timed ? host.now() : 0, tag, message) === 'rejected') {
       throw new SocketchartError(
         'ERR_QUEUE_FULL',
-        `The outbound queue is full (${counted(this.queue.length, 'message')}, ${counted(this.queue.bytes, 'byte')}) and queue.overflow is 'reject'; wait for 'open' or raise queue.maxMessages / queue.maxBytes.`,
+        `The outbound queue is full (${counted(queue.length, 'message')}, ${counted(queue.bytes, 'byte')}) and queue.overflow is 'reject'; wait for 'open' or raise queue.maxMessages / queue.maxBytes.`,
       );
     }
     // Open but held back (backpressure, rate limit, or older messages still waiting): the pump sends it in turn.
@@ -117,7 +118,8 @@ export class PlainDelivery implements Outbound {
 
   /** A batch still collecting at open joins the queue; under `overflow: 'reject'` what does not fit is reported. */
   enqueue(data: SendData, message: unknown): void {
-    if (this.queue.enqueue(data, this.#host.now(), undefined, message) === 'rejected') this.#host.reportDrop(data, message, 'queue-full');
+    const queue = this.queue;
+    if (queue.enqueue(data, queue.timed ? this.#host.now() : 0, undefined, message) === 'rejected') this.#host.reportDrop(data, message, 'queue-full');
   }
 
   /** Sends queued messages while the flow gate allows; asks the gate to come back if it stops them. */
@@ -137,7 +139,7 @@ export class PlainDelivery implements Outbound {
         } else {
           // The socket is past OPEN before the chart knows: keep the message for the next socket.
           stalled = true;
-          queue.requeueFront(data, host.now(), request, origin);
+          queue.requeueFront(data, queue.timed ? host.now() : 0, request, origin);
         }
       },
       host.now(),

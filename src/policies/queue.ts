@@ -195,6 +195,14 @@ export class OutboundQueue {
     return this.#bytes;
   }
 
+  /**
+   * Whether entries expire (`ttl` set): only then does `now` mean anything to `enqueue`/`requeueFront`, so callers
+   * read the clock only then (a burst while connecting would otherwise read it once per message for nothing).
+   */
+  get timed(): boolean {
+    return this.#options.ttl !== Infinity;
+  }
+
   /** `length`, as a delivery layer's `pending` names it. */
   get count(): number {
     return this.length;
@@ -213,14 +221,14 @@ export class OutboundQueue {
       this.#drop({ data, bytes, queuedAt: now, tag, origin }, 'too-large');
       return 'queued';
     }
-    const fits = () => this.length < maxMessages && this.#bytes + bytes <= maxBytes;
-    if (!fits()) {
+    // No closure for the fit test: a burst past the bound runs this once per message.
+    if (this.length >= maxMessages || this.#bytes + bytes > maxBytes) {
       if (overflow === 'reject') return 'rejected';
       if (overflow === 'drop-newest') {
         this.#drop({ data, bytes, queuedAt: now, tag, origin }, 'queue-full');
         return 'queued';
       }
-      while (!fits()) this.#drop(this.#shift(), 'queue-full');
+      while (this.length >= maxMessages || this.#bytes + bytes > maxBytes) this.#drop(this.#shift(), 'queue-full');
     }
     if (this.#entries === EMPTY) this.#entries = [];
     this.#entries.push({ data, bytes, queuedAt: now, tag, origin });

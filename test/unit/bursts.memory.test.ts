@@ -1,0 +1,84 @@
+import { SimulatedClock } from 'xstate';
+import { describe, expect, it } from 'vitest';
+import { type ConnectionOptions, createConnection } from '../../src/index.js';
+import { createMemoryTransport } from '../../src/transports/memory.js';
+
+/**
+ * Bursts of sends (bench/bursts.ts measures their cost; here only what they do is asserted): what a burst costs per
+ * message that can be counted without a timer, and that every message of it is accounted for.
+ */
+
+/** A SimulatedClock that counts its reads: a clock read per message is the cost a burst must not pay for nothing. */
+function countingClock() {
+  const clock = new SimulatedClock();
+  const read = clock.now.bind(clock);
+  let reads = 0;
+  const counting = Object.assign(clock, {
+    now: () => {
+      reads++;
+      return read();
+    },
+  });
+  return { clock: counting, reads: () => reads };
+}
+
+function setup(options: ConnectionOptions<string, string> = {}) {
+  const memory = createMemoryTransport({ canPing: false });
+  const { clock, reads } = countingClock();
+  const conn = createConnection<string, string>('ws://example.test/', {
+    transport: memory.transport,
+    clock,
+    random: () => 0.5,
+    heartbeat: false,
+    ...options,
+  });
+  const drops: string[] = [];
+  conn.addEventListener('drop', (e) => drops.push(`${e.reason}:${e.data as string}`));
+  return { memory, clock, conn, drops, reads };
+}
+
+describe('a burst sent while connecting', () => {
+  it('queues without reading the clock per message when nothing expires (queue.ttl unset)', async () => {
+    const { memory, conn, reads } = setup({ queue: { maxMessages: 10_000 } });
+    await memory.waitForPeer();
+    const before = reads();
+    for (let i = 0; i < 1_000; i++) conn.send(`m${i}`);
+    // The queue only needs the time to expire entries; without a ttl a read per message is pure cost.
+    expect(reads() - before).toBe(0);
+    expect(conn.metrics.queueLength).toBe(1_000);
+  });
+
+  it('still stamps queued messages when queue.ttl is set, so they expire', async () => {
+    const { memory, clock, conn, drops } = setup({ queue: { ttl: 1_000 } });
+    await memory.waitForPeer();
+    conn.send('old');
+    clock.increment(1_500);
+    conn.send('new');
+    expect(drops).toEqual(['expired:old']);
+    expect(conn.metrics.queueLength).toBe(1);
+  });
+
+  it('is flushed whole and in order on open', async () => {
+    const { memory, conn, drops } = setup({ queue: { maxMessages: 10_000 } });
+    const peer = await memory.waitForPeer();
+    for (let i = 0; i < 5_000; i++) conn.send(`m${i}`);
+    peer.accept();
+    expect(peer.sent).toEqual(Array.from({ length: 5_000 }, (_, i) => `m${i}`));
+    expect(drops).toEqual([]);
+    expect(conn.metrics.queueLength).toBe(0);
+  });
+
+  it('past queue.maxMessages: one drop per message pushed out, oldest first, and the newest flushed on open', async () => {
+    const { memory, conn, drops, reads } = setup({ queue: { maxMessages: 100 } });
+    const peer = await memory.waitForPeer();
+    const before = reads();
+    for (let i = 0; i < 10_000; i++) conn.send(`m${i}`);
+    expect(drops.length).toBe(9_900);
+    expect(drops[0]).toBe('queue-full:m0');
+    expect(drops[9_899]).toBe('queue-full:m9899');
+    // One read per drop event (its timeStamp) at most; none for the queueing itself.
+    expect(reads() - before).toBeLessThanOrEqual(9_900);
+    peer.accept();
+    expect(peer.sent).toEqual(Array.from({ length: 100 }, (_, i) => `m${9_900 + i}`));
+  });
+});
