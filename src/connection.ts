@@ -60,6 +60,8 @@ export class Connection<In = unknown, Out = unknown> implements HandlerSlots {
   onerror: Handler<ConnectionEventMap<In>['error']> = null;
 
   readonly #runtime: ConnectionRuntime;
+  /** An `open()` made while `closing`, waiting for the session to reach `closed`: its cancel, or null. */
+  #openAfterClose: (() => void) | null = null;
 
   /** @internal use `createConnection` */
   constructor(url: PerAttempt<string | URL>, options: ConnectionOptions<In, Out>, transport: Transport, home?: ChartHome) {
@@ -234,17 +236,41 @@ export class Connection<In = unknown, Out = unknown> implements HandlerSlots {
         `The close reason is ${utf8Length(reason)} UTF-8 bytes; the protocol allows ${MAX_CLOSE_REASON_BYTES}. Shorten it.`,
       );
     }
+    this.#cancelOpenAfterClose();
     this.#runtime.close(code ?? 1000, reason ?? '');
   }
 
-  /** Leave `idle` (with `startClosed`) or `closed` and connect. */
+  /**
+   * Leave `idle` (with `startClosed`) or `closed` and connect. While `closing` (after `close()`), the closing
+   * handshake finishes first and the new session starts as it reaches `closed` (socket.io's `disconnect().connect()`);
+   * a `close()` or `reconnect()` before then cancels that. Elsewhere (connecting, open, reconnecting) it does nothing.
+   */
   open(): void {
+    if (this.#runtime.path === 'closing') return this.#openOnceClosed();
     this.#runtime.connect();
   }
 
   /** Connect again now: drops the current socket (no close handshake), skips any backoff, restarts a closed session. */
   reconnect(): void {
+    this.#cancelOpenAfterClose();
     this.#runtime.reconnect();
+  }
+
+  #openOnceClosed(): void {
+    if (this.#openAfterClose !== null) return;
+    // The chart's own `closed` announcement: heard inside the transition, so the CONNECT sent from it is taken as the
+    // next step, after the session's final `close` event has fired in `closed`.
+    const subscription = this.#runtime.actor.on('closed', () => {
+      this.#cancelOpenAfterClose();
+      // A stopped or failed actor also announces `closed`: it cannot start again (its own error said why).
+      if (this.#runtime.actor.getSnapshot().status === 'active') this.#runtime.connect();
+    });
+    this.#openAfterClose = () => subscription.unsubscribe();
+  }
+
+  #cancelOpenAfterClose(): void {
+    this.#openAfterClose?.();
+    this.#openAfterClose = null;
   }
 
   /**

@@ -89,3 +89,26 @@ export async function text(data: unknown): Promise<string> {
   if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8');
   throw new Error(`not message data: ${String(data)}`);
 }
+
+/**
+ * A `ws` server on 127.0.0.1, port 0, that answers each JSON text message with what `answer` returns for it (the
+ * ported suites' servers that acknowledge an event with its id); `undefined` sends nothing back.
+ */
+export async function startAnsweringServer(
+  answer: (message: Record<string, unknown>, socket: WebSocket) => unknown,
+): Promise<CompatServer> {
+  const s = await startServer({ echo: false });
+  s.wss.on('connection', (socket) =>
+    socket.on('message', (data, isBinary) => {
+      if (isBinary) return;
+      const reply = answer(JSON.parse(String(data)) as Record<string, unknown>, socket);
+      if (reply !== undefined) socket.send(JSON.stringify(reply));
+    }),
+  );
+  return s;
+}
+
+/** Resolves once `predicate` holds, checking after each turn of the event loop (I/O, not a timer). */
+export async function until(predicate: () => boolean): Promise<void> {
+  while (!predicate()) await new Promise((resolve) => setImmediate(resolve));
+}
