@@ -13,6 +13,9 @@ import type { ResolvedQueue } from '../policies/queue.js';
 import type { TransportSocket } from '../transports/types.js';
 import { HeldMessages } from './held.js';
 
+/** How many inbound messages, and bytes, may wait before delivery (the auth hold, async validation): the queue's. */
+export type InboundBounds = Pick<ResolvedQueue, 'maxMessages' | 'maxBytes'>;
+
 /**
  * Inbound frames, from the transport to the `message` listeners, in this order: the delivery layer's unwrapping,
  * the auth hold, the heartbeat's pong, chunk reassembly, batch split, decode, validation, request replies,
@@ -67,6 +70,11 @@ export abstract class InboundPipeline extends ConnectionEvents {
     this.#split = batcher?.split;
     this.#validator = validator;
     this.#queue = queue;
+  }
+
+  /** The bounds of what waits before delivery: the auth hold here, the schema plug-in's async validations. */
+  get inboundBounds(): InboundBounds {
+    return this.#queue;
   }
 
   /** Messages received so far. */
@@ -155,7 +163,11 @@ export abstract class InboundPipeline extends ConnectionEvents {
   /** An `invalid-message` event, now; a request whose reply it was (matched on `decoded`) rejects with it. */
   invalid(data: unknown, problem: unknown, decoded?: unknown): void {
     if (decoded !== undefined && this.requester !== null) {
-      const error = new SocketchartError('ERR_INVALID_DATA', 'The reply failed the schema validation (see `cause`: its issues).', { cause: problem });
+      // A reply discarded unvalidated (more waited for validation than the bounds allow) did not fail the schema.
+      const error =
+        problem instanceof SocketchartError && problem.code === 'ERR_QUEUE_FULL'
+          ? problem
+          : new SocketchartError('ERR_INVALID_DATA', 'The reply failed the schema validation (see `cause`: its issues).', { cause: problem });
       this.requester.refuse(decoded, error);
     }
     const event = new InvalidMessageEvent(data, problem, this.now());

@@ -6,7 +6,9 @@
  *   const conn = createConnection(url, { codec: jsonCodec(), schema: schema(ServerMessage) });
  */
 import { SocketchartError, describe, invalidOption } from '../errors.js';
+import type { InboundBounds } from '../inbound/pipeline.js';
 import { type StandardResult, type StandardSchemaV1, isStandardSchema } from '../messages/schema.js';
+import { sizeOf } from '../metrics.js';
 import type { PluginHost, SchemaPlugin, Validator } from './types.js';
 
 export type { StandardResult, StandardSchemaV1 };
@@ -22,20 +24,46 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
+/**
+ * What the schema plug-in reads of its host beyond `PluginHost`: the bounds of what may wait for an async
+ * validation. The connection's host has it (src/inbound/pipeline.ts); requests-schema-bound.md asks for it on
+ * `PluginHost` itself.
+ */
+interface BoundedHost extends PluginHost {
+  readonly inboundBounds: InboundBounds;
+}
+
+/** Stands for the validation of a message that was skipped: the connection closed before it began. */
+const SKIPPED: unique symbol = Symbol('skipped');
+
 class Validation implements Validator {
-  readonly #host: PluginHost;
+  readonly #host: BoundedHost;
   readonly #schema: StandardSchemaV1;
-  /** Keeps async validations in arrival order. */
+  /** The tail of the chain that keeps async validations in arrival order; null when nothing waits. */
   #validating: Promise<void> | null = null;
+  /** Messages in the chain (the one being validated included) and their bytes, bounded like the queue. */
+  #waiting = 0;
+  #waitingBytes = 0;
 
   constructor(host: PluginHost, schema: StandardSchemaV1) {
-    this.#host = host;
+    this.#host = host as BoundedHost;
     this.#schema = schema;
   }
 
   accept(data: unknown, message: unknown, at: number): void {
     if (this.#validating) {
-      this.#later(data, message, at);
+      // A validator slower than the server's messages would otherwise hold every message the server sends.
+      const bytes = sizeOf(data);
+      const { maxMessages, maxBytes } = this.#host.inboundBounds;
+      if (this.#waiting >= maxMessages || this.#waitingBytes + bytes > maxBytes) {
+        const problem = new SocketchartError(
+          'ERR_QUEUE_FULL',
+          `${this.#waiting} messages (${this.#waitingBytes} bytes) were waiting for the schema's async validation; this one was discarded, not validated (the bounds are queue.maxMessages ${maxMessages} and queue.maxBytes ${maxBytes}: the validator is slower than the server's messages).`,
+        );
+        this.#host.invalid(data, problem, message);
+        return;
+      }
+      this.#later(data, message, at, bytes);
       return;
     }
     let result: unknown;
@@ -47,8 +75,8 @@ class Validation implements Validator {
     }
     // Any thenable, not only a Promise: one that is not would otherwise be read as a result without a value.
     if (isThenable(result)) {
-      this.#validating = Promise.resolve();
-      this.#later(data, message, at, result);
+      // Nothing waits before it: it is taken whatever its size (it is held already, as the frame just received).
+      this.#later(data, message, at, sizeOf(data), result);
       return;
     }
     this.#settle(data, message, at, result);
@@ -73,19 +101,32 @@ class Validation implements Validator {
 
   /**
    * Async validation, chained so messages keep their arrival order. A validator that rejects makes that message
-   * invalid, not the chain; messages of a socket that is gone by the time they validate are not delivered.
+   * invalid, not the chain. A message whose socket ended while it waited is still delivered (it was received; with
+   * `atLeastOnce()` it was acknowledged too, and the server will not send it again); one whose connection is closed
+   * by then is reported instead, and no longer validated.
    */
-  #later(data: unknown, message: unknown, at: number, started?: PromiseLike<unknown>): void {
+  #later(data: unknown, message: unknown, at: number, bytes: number, started?: PromiseLike<unknown>): void {
     const host = this.#host;
-    const socket = host.announced;
+    this.#waiting++;
+    this.#waitingBytes += bytes;
     const tail = (this.#validating ?? Promise.resolve())
-      .then(() => started ?? this.#schema['~standard'].validate(message))
+      .then(() => started ?? (host.readyState === 3 ? SKIPPED : this.#schema['~standard'].validate(message)))
       .then(
         (result) => {
-          if (host.announced === socket) this.#settle(data, message, at, result);
+          try {
+            if (result === SKIPPED || host.readyState === 3) this.#closed(data);
+            else this.#settle(data, message, at, result);
+          } finally {
+            this.#done(bytes);
+          }
         },
         (error: unknown) => {
-          if (host.announced === socket) host.invalid(data, error, message);
+          try {
+            if (host.readyState === 3) this.#closed(data);
+            else host.invalid(data, error, message);
+          } finally {
+            this.#done(bytes);
+          }
         },
       )
       // The link never rejects: a rejected one would hand its error to every later message as its own (each would
@@ -97,8 +138,21 @@ class Validation implements Validator {
         }),
       );
     this.#validating = tail;
-    void tail.then(() => {
-      if (this.#validating === tail) this.#validating = null;
-    });
+  }
+
+  /** A message left the chain; with none left, the next one is validated at once again. */
+  #done(bytes: number): void {
+    this.#waitingBytes -= bytes;
+    if (--this.#waiting === 0) this.#validating = null;
+  }
+
+  /** A message that waited for its validation while the connection closed: reported, never delivered. */
+  #closed(data: unknown): void {
+    const problem = new SocketchartError(
+      'ERR_CONNECTION_CLOSED',
+      'The connection closed while this message waited for its async schema validation; it was not delivered (messages are delivered only while the connection is not closed).',
+    );
+    // No `decoded`: the connection's pending requests were rejected as it closed.
+    this.#host.invalid(data, problem);
   }
 }
