@@ -72,6 +72,38 @@ describe('README snippets', () => {
     deferred.close();
   });
 
+  it('the typed-messages snippet and the session-restore snippet after it type-check together (what they send is in Out)', () => {
+    const block = (heading: string) => {
+      const match = new RegExp(`${heading}\\n\\n\`\`\`ts\\n([\\s\\S]*?)\`\`\``).exec(readme);
+      if (!match) throw new Error(`no ts block right after ${heading}`);
+      return match[1] as string;
+    };
+    const entry = (name: string) => ({ requests: 'plugins/requests', router: 'plugins/router', schema: 'plugins/schema' })[name] ?? name;
+    const snippets = `${block('### Typed messages, routing, request/response')}\n${block('### Session restore')}`.replace(
+      /from 'socketchart\/(\w+)'/g,
+      (_all, name: string) => `from '../../src/${entry(name)}.js'`,
+    );
+    const source = [
+      "import { z } from 'zod';",
+      "import { createConnection, jsonCodec } from '../../src/index.js';",
+      "const InSchema = z.discriminatedUnion('type', [z.object({ type: z.literal('chat'), text: z.string() }), z.object({ type: z.literal('presence'), users: z.array(z.string()) })]);",
+      'declare const url: string;',
+      'declare function show(text: string): void;',
+      snippets,
+      'export {};',
+    ].join('\n');
+    const file = new URL('readme-typed-snippet.ts', import.meta.url).pathname;
+    const options = { ...ts.getDefaultCompilerOptions(), target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, strict: true, noEmit: true, skipLibCheck: true, types: ['node'], lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'] };
+    const host = ts.createCompilerHost(options);
+    const getSourceFile = host.getSourceFile.bind(host);
+    host.getSourceFile = (name, version, ...rest) => (name === file ? ts.createSourceFile(name, source, version) : getSourceFile(name, version, ...rest));
+    const fileExists = host.fileExists.bind(host);
+    host.fileExists = (name) => name === file || fileExists(name);
+    const program = ts.createProgram([file], options, host);
+    const problems = ts.getPreEmitDiagnostics(program, program.getSourceFile(file)).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+    expect(problems).toEqual([]);
+  }, 60_000);
+
   it('examples/README.md links every example folder, and every examples/ link in both READMEs resolves', () => {
     const examples = new URL('../../examples/', import.meta.url);
     const folders = readdirSync(examples, { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
