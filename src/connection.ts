@@ -242,8 +242,10 @@ export class Connection<In = unknown, Out = unknown> implements HandlerSlots {
 
   /**
    * Leave `idle` (with `startClosed`) or `closed` and connect. While `closing` (after `close()`), the closing
-   * handshake finishes first and the new session starts as it reaches `closed` (socket.io's `disconnect().connect()`);
-   * a `close()` or `reconnect()` before then cancels that. Elsewhere (connecting, open, reconnecting) it does nothing.
+   * handshake finishes first and the new session starts as it reaches `closed` (socket.io's `disconnect().connect()`,
+   * graphql-ws's subscribe while closing); a `close()` or `reconnect()` before then cancels that. Until it starts,
+   * `send()` is still after `close()` (reported, `drop` 'closed'); `subscribe()`, `onEveryOpen()` and `opened()` wait
+   * for the new session. Elsewhere (connecting, open, reconnecting) it does nothing.
    */
   open(): void {
     if (this.#runtime.path === 'closing') return this.#openOnceClosed();
@@ -258,14 +260,16 @@ export class Connection<In = unknown, Out = unknown> implements HandlerSlots {
 
   #openOnceClosed(): void {
     if (this.#openAfterClose !== null) return;
-    // The chart's own `closed` announcement: heard inside the transition, so the CONNECT sent from it is taken as the
-    // next step, after the session's final `close` event has fired in `closed`.
-    const subscription = this.#runtime.actor.on('closed', () => {
+    // On the session's final `close` (it also comes when the actor is stopped or fails), as a listener of the app's
+    // would: listeners registered before see the session closed and may still cancel with close(); the CONNECT is
+    // taken once that transition ends.
+    const onClose = (event: ConnectionEventMap<In>['close']) => {
+      if (!event.closedBy) return;
       this.#cancelOpenAfterClose();
-      // A stopped or failed actor also announces `closed`: it cannot start again (its own error said why).
       if (this.#runtime.actor.getSnapshot().status === 'active') this.#runtime.connect();
-    });
-    this.#openAfterClose = () => subscription.unsubscribe();
+    };
+    this.#runtime.listeners.add('close', onClose as Listener<never>);
+    this.#openAfterClose = () => this.#runtime.listeners.remove('close', onClose as Listener<never>);
   }
 
   #cancelOpenAfterClose(): void {
@@ -286,7 +290,30 @@ export class Connection<In = unknown, Out = unknown> implements HandlerSlots {
     if (signal !== undefined && !isAbortSignal(signal)) {
       return Promise.reject(invalidOption('opened({ signal })', 'an AbortSignal', signal));
     }
+    if (this.#openAfterClose !== null) return this.#openedAfterClose(timeout, signal);
     return this.#runtime.whenOpen(timeout, signal);
+  }
+
+  /**
+   * `opened()` while an `open()` waits for the closing session to end: the session it waits for is the next one.
+   * Its timeout counts from now; the timeout and the signal are looked at when the closing ends (within
+   * `closeTimeout`).
+   */
+  #openedAfterClose(timeout: number | undefined, signal: AbortSignal | undefined): Promise<void> {
+    const asked = this.#runtime.now();
+    return new Promise((resolve, reject) => {
+      // The session's final `close` also comes when the actor is stopped or fails: whenOpen() then rejects as it does.
+      const onClose = (event: ConnectionEventMap<In>['close']) => {
+        if (!event.closedBy) return;
+        this.removeEventListener('close', onClose);
+        // The new session's CONNECT is taken once this transition ends: ask after it.
+        queueMicrotask(() => {
+          const left = timeout === undefined ? undefined : Math.max(0, timeout - (this.#runtime.now() - asked));
+          this.#runtime.whenOpen(left, signal).then(resolve, reject);
+        });
+      };
+      this.addEventListener('close', onClose);
+    });
   }
 
   /** Resolves with why the session ended once it is `closed` (at once if it is). Pairs with `opened()`. */
