@@ -6,7 +6,7 @@
 import type { SendData } from '../data.js';
 import { invalidOption } from '../errors.js';
 import type { Transport } from '../transports/types.js';
-import { type Assert, type ListsAllKeys, callback, delay, group, oneOf, text } from '../validate.js';
+import { type Assert, type ListsAllKeys, MAX_DELAY, callback, delay, group, oneOf, text } from '../validate.js';
 import { isJsonOfType } from './heartbeat.js';
 
 export interface AuthOptions {
@@ -38,7 +38,9 @@ export interface AuthOptions {
    */
   isNack?: (data: unknown) => boolean;
   /**
-   * Ms to wait for the ack (mode `message`).
+   * Ms to wait for the ack (mode `message`). `Infinity` (graphql-ws's `connectionAckWaitTimeout: Infinity`) waits
+   * the longest a timer can, 2^31 - 1 ms (about 24.8 days). 0 is refused: no ack can come in 0 ms. `connectTimeout`
+   * bounds the whole of `connecting`, this wait included.
    * @default 5000
    */
   timeout?: number;
@@ -92,6 +94,9 @@ export function resolveAuth(auth: AuthOptions | undefined, transport: Transport)
   if (mode === 'header' && !transport.supportsHeaders) {
     throw invalidOption('auth.mode', `'message', 'query' or 'cookie' with the ${transport.name} transport (it cannot send handshake headers)`, mode);
   }
+  const timeout = delay('auth.timeout', a.timeout, d.timeout, true);
+  // An ack cannot come in 0 ms: every attempt would fail as it opens (graphql-ws reads 0 as "do not wait").
+  if (timeout === 0) throw invalidOption('auth.timeout', 'ms greater than 0 (Infinity: wait the longest a timer can, about 24.8 days)', 0);
   const refreshCodes = a.refreshCodes ?? d.refreshCodes;
   if (!Array.isArray(refreshCodes) || refreshCodes.some((c) => !Number.isInteger(c))) {
     throw invalidOption('auth.refreshCodes', 'an array of close codes', refreshCodes);
@@ -102,7 +107,8 @@ export function resolveAuth(auth: AuthOptions | undefined, transport: Transport)
     message: callback('auth.message', a.message) ?? ((token) => JSON.stringify({ type: 'auth', token })),
     isAck: callback('auth.isAck', a.isAck) ?? ((data) => isJsonOfType(data, 'auth_ok')),
     isNack: callback('auth.isNack', a.isNack) ?? ((data) => isJsonOfType(data, 'auth_error')),
-    timeout: delay('auth.timeout', a.timeout, d.timeout),
+    // The chart's timers take finite delays; the longest one it has stands for "never".
+    timeout: timeout === Infinity ? MAX_DELAY : timeout,
     queryParam: text('auth.queryParam', a.queryParam, d.queryParam),
     header: text('auth.header', a.header, d.header),
     refreshCodes,

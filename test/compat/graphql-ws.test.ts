@@ -211,6 +211,26 @@ describe('graphql-ws client.test.ts, ported', () => {
     expect(errors).toEqual(['ERR_AUTH_FAILED', 'ERR_AUTH_FAILED']);
   });
 
+  it('connectionAckWaitTimeout: Infinity waits for a late ack; 0 is refused', async () => {
+    const s = await gqlServer({ ack: false });
+    const clock = new SimulatedClock();
+    // connectTimeout bounds the whole of `connecting`, the ack's wait included (README "Auth").
+    const conn = connect(s.url, { clock, connectTimeout: 2_147_483_647, auth: graphqlTransportWs(undefined, { timeout: Infinity }) });
+    await until(() => s.inits.length === 1);
+    // An hour without an ack: still waiting, no error.
+    const errors: unknown[] = [];
+    conn.addEventListener('error', (e) => errors.push(e.error));
+    clock.increment(3_600_000);
+    expect(conn.state).toBe('connecting.authenticating');
+    s.accepted[0]!.send(JSON.stringify({ type: 'connection_ack' }));
+    await next(conn, 'open');
+    expect(errors).toEqual([]);
+    // DIFFERS: graphql-ws reads 0 as "do not wait"; an ack cannot come in 0 ms, so 0 is refused at construction.
+    expect(() => connect(s.url, { auth: graphqlTransportWs(undefined, { timeout: 0 }) })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('auth.timeout') }),
+    );
+  });
+
   it('should terminate the socket when the server does not answer the close', async () => {
     const silent = await createSilentServer('handshake-then-silent');
     cleanup.push(() => silent.close());
