@@ -34,6 +34,12 @@ export interface ChaosOptions {
   faults?: readonly FaultName[];
   /** @default Math.random */
   random?: () => number;
+  /**
+   * Inject each fault once, in the order of `FAULTS`, then stop: the demo's finite form, for runs without a terminal
+   * (a CI job, `npm start < /dev/null`) that must see every fault heal and then end.
+   * @default false (random faults until `stop()`)
+   */
+  tour?: boolean;
 }
 
 export interface Chaos {
@@ -41,6 +47,8 @@ export interface Chaos {
   readonly faults: readonly FaultName[];
   /** Stop injecting; resolves once a fault in progress (a restart) is over and the server is listening again. */
   stop(): Promise<void>;
+  /** With `tour`: resolves once every fault was injected and the connection opened again after the last. */
+  readonly finished: Promise<void>;
 }
 
 /** The faults `server` can suffer: blackhole only when the test server implements it. */
@@ -114,14 +122,21 @@ export function startChaos(server: ChaosTarget, options: ChaosOptions): Chaos {
   // One fault at a time, each some time after the connection has healed from the last one.
   let wake: (() => void) | undefined;
   const interruptible = (promise: Promise<void>) => Promise.race([promise, new Promise<void>((resolve) => (wake = resolve))]);
+  let injected = 0;
+  const nextFault = (): FaultName | undefined => {
+    if (options.tour) return faults[injected];
+    return faults[Math.floor(random() * faults.length)] ?? 'drop';
+  };
   async function loop(): Promise<void> {
     while (!stopped) {
       if (!options.isOpen()) await interruptible(options.nextOpen());
       if (stopped) return;
+      const fault = nextFault();
+      if (fault === undefined) return;
       await sleep(Math.round(options.interval * (0.5 + random())));
       if (stopped) return;
       if (!options.isOpen()) continue;
-      const fault = faults[Math.floor(random() * faults.length)] ?? 'drop';
+      injected++;
       const reopened = options.nextOpen();
       running = inject(fault).catch((error: unknown) => {
         options.log(`chaos: ${fault} failed: ${error instanceof Error ? error.message : String(error)}`);
@@ -133,9 +148,11 @@ export function startChaos(server: ChaosTarget, options: ChaosOptions): Chaos {
     }
   }
 
-  if (faults.length > 0) void loop();
+  const finished = faults.length > 0 ? loop() : Promise.resolve();
   return {
     faults,
+    // A random run never finishes by itself; a tour when its last fault has healed (or stop() ended it).
+    finished: options.tour ? finished : new Promise<void>(() => undefined),
     async stop() {
       stopped = true;
       wake?.();

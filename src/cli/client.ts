@@ -60,7 +60,8 @@ export interface ClientConfig {
   drain: number;
   inspect: boolean;
   chaos: boolean;
-  chaosInterval: number;
+  /** Ms; null: 5000 on a terminal, 2000 for the tour a run without one gets (see `startChaos`'s `tour`). */
+  chaosInterval: number | null;
   /** null: every fault the server supports. */
   chaosFaults: FaultName[] | null;
   /** Printed on stderr before the session starts. */
@@ -101,7 +102,7 @@ export function parseClientArgs(args: readonly string[], env: Readonly<Record<st
     drain: values.drain === undefined ? 1000 : ms('--drain', values.drain, 0),
     inspect: values.inspect === true,
     chaos: values.chaos === true,
-    chaosInterval: values['chaos-interval'] === undefined ? 5000 : ms('--chaos-interval', values['chaos-interval'], 10),
+    chaosInterval: values['chaos-interval'] === undefined ? null : ms('--chaos-interval', values['chaos-interval'], 10),
     chaosFaults: values['chaos-faults'] === undefined ? null : parseFaults(values['chaos-faults']),
     warnings,
   };
@@ -221,6 +222,8 @@ class Session {
   readonly #done: Promise<number>;
   #resolve!: (code: number) => void;
   #chaos: Chaos | null = null;
+  /** Without a terminal the chaos is a tour of every fault once; the run ends only after it. */
+  #tourOver = true;
   #inspector: InspectorServer | null = null;
   #ticker: ReturnType<typeof setInterval> | undefined;
   #drainTimer: ReturnType<typeof setTimeout> | undefined;
@@ -266,8 +269,13 @@ class Session {
       }
     }
     if (this.#config.chaos && this.#server) {
+      // Without a terminal (CI, `npm start < /dev/null`) stdin may end at once: the demo then shows each fault healing
+      // once and ends, instead of closing before the first fault or running forever.
+      const tour = !screen.interactive;
+      const interval = this.#config.chaosInterval ?? (tour ? 2000 : 5000);
       const chaos = startChaos(this.#server, {
-        interval: this.#config.chaosInterval,
+        interval,
+        tour,
         faults: this.#config.chaosFaults ?? undefined,
         log: (line) => screen.note(line),
         isOpen: () => this.#conn.readyState === 1,
@@ -276,10 +284,21 @@ class Session {
       });
       this.#chaos = chaos;
       screen.note(
-        chaos.faults.length > 0
-          ? `chaos: injecting ${chaos.faults.join(', ')} about ${this.#config.chaosInterval} ms after each open`
-          : 'chaos: this echo server supports none of the requested faults; no chaos',
+        chaos.faults.length === 0
+          ? 'chaos: this echo server supports none of the requested faults; no chaos'
+          : tour
+            ? `chaos: injecting each of ${chaos.faults.join(', ')} once, about ${interval} ms after each open, then closing (no terminal: Ctrl-C ends it sooner)`
+            : `chaos: injecting ${chaos.faults.join(', ')} about ${interval} ms after each open`,
       );
+      if (tour && chaos.faults.length > 0) {
+        this.#tourOver = false;
+        void chaos.finished.then(() => {
+          if (this.#finishing) return;
+          this.#tourOver = true;
+          screen.note(`chaos: tour over - ${chaos.faults.length} faults injected, the connection healed after each`);
+          this.#checkDone();
+        });
+      }
     }
     if (screen.interactive) this.#ticker = setInterval(() => screen.refresh(), 250);
     this.#conn.open();
@@ -374,7 +393,7 @@ class Session {
 
   /** Non-interactive: done when stdin ended and everything came back (echo) or went quiet (remote). */
   #checkDone(): void {
-    if (!this.#inputEnded || this.#finishing || this.#opens === 0) return;
+    if (!this.#inputEnded || !this.#tourOver || this.#finishing || this.#opens === 0) return;
     if (this.#server) {
       if (this.#pending.length === 0) void this.#finish(this.#exitCode());
       return;

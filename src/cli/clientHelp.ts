@@ -15,7 +15,8 @@ while reconnecting, uptime, messages in/out and the heartbeat round-trip time (R
 
 Otherwise (pipes, files, CI): one line of stdin is one message (blank lines are skipped), each received message is
 one line of stdout, and the transitions are logged to stderr as plain lines. It exits 0 when stdin ends and, with
-the echo server, every line has come back (resent after a reconnect if its echo was lost), or, with a <url>, once
+the echo server, every line has come back (resent after a reconnect if its echo was lost) and --chaos has shown
+each fault once, or, with a <url>, once
 nothing has arrived for --drain ms. It exits 1 if the connection ends for good (a fatal close code, refused
 auth, --retries used up) or, with --json, if a line was not valid JSON.
 
@@ -47,8 +48,11 @@ Options:
                            the URL is printed
       --chaos              (echo server only) inject faults at random: the server drops every connection,
                            refuses handshakes with HTTP 503, restarts (stops listening for a while), or
-                           blackholes traffic; each fault is printed as it happens
-      --chaos-interval <ms> mean time from the connection being open (again) to the next fault (default 5000)
+                           blackholes traffic; each fault is printed as it happens. Without a terminal
+                           (pipes, CI) each fault is injected once, in that order, and the run ends after
+                           the last one healed (and stdin ended)
+      --chaos-interval <ms> mean time from the connection being open (again) to the next fault (default 5000;
+                           2000 without a terminal)
       --chaos-faults <list> the faults to choose from, comma-separated (default: drop,refuse,restart,blackhole)
   -h, --help               show this help
 

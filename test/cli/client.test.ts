@@ -102,7 +102,20 @@ describe.concurrent('socketchart [<url>] (spawned, piped stdio)', () => {
     cli.child.stdin.end('still here\n');
     expect(await cli.exited).toBe(0);
     expect(cli.stdout()).toBe('still here\n');
-    expect(cli.stderr()).toMatch(/chaos: injecting drop, restart, blackhole/);
+    expect(cli.stderr()).toMatch(/chaos: injecting each of drop, restart, blackhole once/);
+  });
+
+  it('--chaos with stdin ended at once (npm start < /dev/null, CI): every fault once, each healed, then exit 0', async () => {
+    const cli = startCli(['--chaos', '--chaos-interval', '30', '--heartbeat', '150']);
+    cli.child.stdin.end();
+    expect(await cli.exited).toBe(0);
+    const log = cli.stderr();
+    expect(log).toMatch(/chaos: injecting each of drop, refuse, restart, blackhole once/);
+    // In the tour's order, each followed by a new open before the next fault.
+    expect(log).toMatch(
+      /chaos: drop[\s\S]*OPEN - Ready[\s\S]*chaos: refused handshake[\s\S]*OPEN - Ready[\s\S]*chaos: server restart[\s\S]*OPEN - Ready[\s\S]*chaos: blackhole -[\s\S]*OPEN - Ready[\s\S]*chaos: tour over - 4 faults[\s\S]*CLOSED - Code: 1000/,
+    );
+    expect(count(log, /chaos: (drop|refused handshake|server restart|blackhole) -/g)).toBe(4);
   });
 
   it.for([
