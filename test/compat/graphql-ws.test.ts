@@ -501,17 +501,45 @@ describe('graphql-ws reconnecting, ported', () => {
     const seen: unknown[] = [];
     const conn = connect(s.url, {
       retryWait: now,
-      shouldReconnect: (close) => {
-        seen.push([close.code, close.reason]);
+      shouldReconnect: (close, retries) => {
+        seen.push([close.code, close.reason, retries]);
         return false;
       },
     });
     await conn.opened();
     s.accepted[0]!.close(4444, 'Is fatal?');
     const closed = await next(conn, 'close', (e) => e.closedBy !== undefined);
-    expect(seen).toEqual([[4444, 'Is fatal?']]);
-    expect(closed.code).toBe(4444);
+    expect(seen).toEqual([[4444, 'Is fatal?', 0]]);
+    expect([closed.code, closed.closedBy?.kind]).toEqual([4444, 'server']);
     expect(s.accepted).toHaveLength(1);
+  });
+
+  it('retryWait gets the retry number (1, 2, ...) where graphql-ws passes the retries so far (0, 1, ...)', async () => {
+    const retries: number[] = [];
+    const conn = connect(await refusedUrl(), {
+      backoff: { maxRetries: 3 },
+      retryWait: (retry) => {
+        retries.push(retry);
+        return Promise.resolve();
+      },
+    });
+    await closedState(conn);
+    // DIFFERS: the argument names the retry about to happen (README "Backoff", retryWait(retry, delay, signal)).
+    expect(retries).toEqual([1, 2, 3]);
+  });
+
+  it('delivers a message that comes before the ack after open (graphql-ws closes 4004 "Bad response")', async () => {
+    const s = await startAnsweringServer((m) => (m.type === 'connection_init' ? { type: 'connection_ack' } : undefined));
+    cleanup.push(() => s.close());
+    s.wss.on('connection', (socket) => socket.send(JSON.stringify({ type: 'next', id: '1' })));
+    const conn = connect(s.url);
+    const events: string[] = [];
+    conn.addEventListener('open', () => events.push('open'));
+    conn.addEventListener('message', (e) => events.push(String(e.data)));
+    await next(conn, 'message');
+    // DIFFERS: messages before or around the ack are held and delivered in order right after `open` (README "Auth").
+    expect(events).toEqual(['open', '{"type":"next","id":"1"}']);
+    expect(conn.state).toBe('open');
   });
 
   it('should allow retrying non-CloseEvent connection problems', async () => {

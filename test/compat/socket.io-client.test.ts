@@ -274,6 +274,27 @@ describe('socket.io-client connection.ts, ported', () => {
     expect(conn.actor.getSnapshot().context.attempts).toBe(1);
   });
 
+  it('should not try to reconnect after a connect timeout when reconnection disabled', async () => {
+    const silent = await createSilentServer('no-handshake');
+    cleanup.push(() => silent.close());
+    const clock = new SimulatedClock();
+    const retries: number[] = [];
+    const conn = connect(silent.url, {
+      clock,
+      connectTimeout: 100,
+      shouldReconnect: (_close, n) => {
+        retries.push(n);
+        return false;
+      },
+    });
+    await until(() => silent.sockets.size === 1);
+    const ended = next(conn, 'close', (e) => e.closedBy !== undefined);
+    clock.increment(100);
+    expect((await ended).closedBy?.kind).toBe('server');
+    expect(retries).toEqual([0]);
+    expect(conn.actor.getSnapshot().context.attempts).toBe(1);
+  });
+
   it('reconnect timeout: the backoff runs on the injected clock', async () => {
     const s = await server();
     const clock = new SimulatedClock();
