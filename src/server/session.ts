@@ -242,6 +242,35 @@ export class SharedSession implements LinkedSession {
     this.link = null;
     this.#inbound.detach();
     if (this.state !== 'attached') return;
+    this.#release();
+  }
+
+  /**
+   * This node claimed the session for a socket that closed before the claim was answered (a hello, then a hang-up).
+   * The store's epoch is that claim's now: a socket still attached here under the older one is displaced at once
+   * (`4408`, as by a resume on another socket), not at its next fenced call or lease renewal. The session stays on
+   * this node, detached, with the state the claim gave: released, and expiring here (onExpire) unless a client
+   * resumes it. A detached copy here takes the claim's epoch too, so its expiry is not refused as stale and dropped;
+   * a session another node held (now told "lost") gets a copy here, so its expiry is reported by someone.
+   */
+  claimedWithoutSocket(claim: { epoch: number; lastIn: number; nextOut: number; unacked: UnackedMessage[] }): void {
+    const previous = this.link;
+    if (previous) {
+      this.link = null;
+      previous.session = null;
+      this.#inbound.detach();
+      this.#c.stats.refused++;
+      this.#c.fail(previous, ACK_CLOSE_CODES.sessionTakenOver, 'session resumed on another socket', true);
+    }
+    this.#clearExpiry();
+    this.epoch = claim.epoch;
+    this.#inbound.reset(claim.lastIn);
+    this.#outbound.reset(claim);
+    this.#release();
+  }
+
+  /** No socket any more: the store keeps the session `sessionTtl` (its lease), and so does this node's timer. */
+  #release(): void {
     this.state = 'detached';
     const ttl = this.#c.limits.sessionTtl;
     const epoch = this.epoch;
@@ -317,8 +346,9 @@ export class SharedSession implements LinkedSession {
     this.#expiryTimer = null;
     if (this.state !== 'detached') return;
     let result: UnackedMessage[] | Refusal | SessionGap;
+    const epoch = this.epoch;
     try {
-      result = await this.#c.store.remove(this.id, this.epoch);
+      result = await this.#c.store.remove(this.id, epoch);
     } catch (error) {
       this.#c.storeFailure(error, this);
       if (this.state !== 'detached') return;
@@ -337,8 +367,9 @@ export class SharedSession implements LinkedSession {
       return;
     }
     if (result === 'stale') {
-      // Claimed elsewhere meanwhile: that node owns it, nothing to report here.
-      this.lose();
+      // Claimed elsewhere meanwhile: that node owns it, nothing to report here. (Claimed by this node meanwhile, for
+      // a socket that hung up: the session runs a new expiry with the new epoch.)
+      this.staleAt(epoch);
       return;
     }
     // Already gone from the store (Redis dropped the keys first, or lost its data): this node's copy is all there is.

@@ -187,8 +187,19 @@ export function acceptSockets(server: SocketServer): (ws: WebSocket, request: In
             sharedStore.remove(key, result.epoch).catch((error: unknown) => storeFailure(error, null));
             return;
           }
-          // Claimed for a socket that is gone: let the session expire as if it had detached at once.
-          sharedStore.release(key, result.epoch, o.sessionTtl).catch((error: unknown) => storeFailure(error, null));
+          // Claimed for a socket that is gone: this node owns the session now, detached, as if its socket had closed
+          // at once. The claim displaced any copy this node held (no "lost" notice comes to the node that claims):
+          // its socket, if any, is closed now rather than at its next fenced call; and the expiry is this node's to
+          // report, as for any socket that closed here.
+          let holder = shared.get(key);
+          if (holder?.state === 'lost' || holder?.state === 'expired') holder = undefined;
+          if (lostAt > result.epoch) {
+            holder?.lose(); // another node's claim came after ours: the session is there
+            return;
+          }
+          if (holder !== undefined && holder.epoch >= result.epoch) return; // a later claim of this node holds it
+          if (holder === undefined) shared.set(key, (holder = new SharedSession(key, sharedContext)));
+          holder.claimedWithoutSocket(result);
           return;
         }
         let session = shared.get(key);
