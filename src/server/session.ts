@@ -79,7 +79,6 @@ export class SharedSession implements LinkedSession {
     const previous = this.link;
     if (previous && previous !== link) {
       previous.session = null;
-      this.#c.stats.refused++;
       this.#c.fail(previous, ACK_CLOSE_CODES.sessionTakenOver, 'session resumed on another socket', true);
     }
     this.#clearExpiry();
@@ -259,7 +258,6 @@ export class SharedSession implements LinkedSession {
       this.link = null;
       previous.session = null;
       this.#inbound.detach();
-      this.#c.stats.refused++;
       this.#c.fail(previous, ACK_CLOSE_CODES.sessionTakenOver, 'session resumed on another socket', true);
     }
     this.#clearExpiry();
@@ -322,7 +320,6 @@ export class SharedSession implements LinkedSession {
     this.#over('lost');
     if (link) {
       link.session = null;
-      this.#c.stats.refused++;
       this.#c.fail(link, ACK_CLOSE_CODES.sessionTakenOver, 'session resumed on another node', true);
     }
   }

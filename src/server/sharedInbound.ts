@@ -158,7 +158,6 @@ export class SharedInbound {
       return true;
     }
     if (verdict === 'gap') {
-      this.#c.stats.refused++;
       this.#c.fail(link, ACK_CLOSE_CODES.sequenceGap, `expected seq ${this.#lastIn + 1}, got ${seq}`);
       return false;
     }

@@ -159,7 +159,7 @@ describe('a hello that takes over a session on the same node, then hangs up [PRO
     await helloAndHangUp(n);
     // The claim's answer was used: the session was released in Redis for its sessionTtl.
     expect(await n.store.released.next()).not.toBe('stale');
-    expect(n.server.stats.refused).toBeGreaterThan(refusedBefore);
+    expect(n.server.stats.refused).toBe(refusedBefore + 1);
     expect(await a.closed).toEqual({ code: ACK_CLOSE_CODES.sessionTakenOver, reason: 'session resumed on another socket' });
     expect(n.server.sessions.get(SID)?.connected).toBe(false);
 
@@ -243,10 +243,35 @@ describe('a hello that takes over a session on the same node, then hangs up [PRO
     await helloAndHangUp(n);
     expect(await n.store.released.next()).not.toBe('stale');
     expect(await a.closed).toEqual({ code: ACK_CLOSE_CODES.sessionTakenOver, reason: 'session resumed on another node' });
+    expect(m.server.stats.refused).toBe(1);
     expect(n.server.sessions.get(SID)?.connected).toBe(false);
     clock.increment(TTL);
     expect(await n.store.removed.next()).not.toBe('stale');
     await new Promise((resolve) => setImmediate(resolve));
     expect(expired).toEqual([['m1']]);
+  });
+});
+
+describe('stats.refused counts each socket the shared-store server closes once [AckServerStats.refused]', () => {
+  it('a socket displaced by a resume on another socket of the same node', async () => {
+    const n = await node({});
+    const a = await raw(n.url);
+    a.ws.send(helloFrame(SID, 0, 1));
+    await a.frames.next();
+    const c = await raw(n.url);
+    c.ws.send(helloFrame(SID, 0, 1));
+    expect(JSON.parse(await c.frames.next())).toMatchObject({ type: 'welcome', resumed: true });
+    expect(await a.closed).toEqual({ code: ACK_CLOSE_CODES.sessionTakenOver, reason: 'session resumed on another socket' });
+    expect(n.server.stats.refused).toBe(1);
+  });
+
+  it('a socket closed for a sequence gap', async () => {
+    const n = await node({});
+    const a = await raw(n.url);
+    a.ws.send(helloFrame(SID, 0, 1));
+    await a.frames.next();
+    a.ws.send('2:skips-1');
+    expect((await a.closed).code).toBe(ACK_CLOSE_CODES.sequenceGap);
+    expect(n.server.stats.refused).toBe(1);
   });
 });
