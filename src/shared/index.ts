@@ -20,13 +20,23 @@ const createBrowserConnection = /* @__PURE__ */ connectionFactory(() => {
   return browserTransport;
 });
 
-/** Opens one connection shared by every tab of this origin that uses the same `name` (default: the URL). */
-export function createSharedConnection<In = unknown, Out = SendData>(
-  url: PerAttempt<string | URL>,
-  options: SharedConnectionOptions<In, Out> = {},
-): SharedConnection<In, Out> {
-  return new SharedConnection<In, Out>(url, options, createBrowserConnection as <I, O>(url: PerAttempt<string | URL>, options: ConnectionOptions<I, O>) => Connection<I, O>);
+type MakeConnection = <I, O>(url: PerAttempt<string | URL>, options: ConnectionOptions<I, O>) => Connection<I, O>;
+
+/**
+ * `createSharedConnection` over the connections `makeConnection` opens (the browser's WebSocket from 'socketchart',
+ * `ws` from 'socketchart/node', where the lack of Web Locks makes it a tab of its own: `shared === false`).
+ */
+export function sharedConnectionFactory(makeConnection: MakeConnection) {
+  /** Opens one connection shared by every tab of this origin that uses the same `name` (default: the URL). */
+  return function createSharedConnection<In = unknown, Out = SendData>(
+    url: PerAttempt<string | URL>,
+    options: SharedConnectionOptions<In, Out> = {},
+  ): SharedConnection<In, Out> {
+    return new SharedConnection<In, Out>(url, options, makeConnection);
+  };
 }
+
+export const createSharedConnection = /* @__PURE__ */ sharedConnectionFactory(createBrowserConnection as MakeConnection);
 export { SharedConnection } from './sharedConnection.js';
 export type { SharedConnectionOptions } from './options.js';
 export { canShare } from './protocol.js';

@@ -70,6 +70,7 @@ interface PackageJson {
   exports: Record<string, unknown>;
   dependencies?: Record<string, string>;
   peerDependencies?: Record<string, string>;
+  scripts?: Record<string, string>;
 }
 
 /** Every target string in an `exports` map, with the condition path that leads to it. */
@@ -259,7 +260,8 @@ describe('the packed package', () => {
     const built = await run('npm', ['run', 'build'], root, 90_000);
     expect(built.code, describeRun(built)).toBe(0);
 
-    const packed = await run('npm', ['pack', '--json', '--pack-destination', tmp], root);
+    // Built just above: `--ignore-scripts` skips the `prepack` build (which also keeps its output out of the JSON).
+    const packed = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', tmp], root);
     expect(packed.code, describeRun(packed)).toBe(0);
     const [info] = JSON.parse(packed.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
     if (!info) throw new Error(`npm pack --json printed no package:\n${packed.stdout}`);
@@ -302,6 +304,11 @@ describe('the packed package', () => {
     // Examples ship as source to read (their tests included: they show how to test an app); nothing else does.
     expect(packedFiles.filter((f) => /^(src|test|bench|scripts|machines)\//.test(f) || (f.endsWith('.test.ts') && !f.startsWith('examples/')))).toEqual([]);
     expect(packedFiles).toEqual(expect.arrayContaining(['package.json', 'README.md', 'PROTOCOL.md']));
+  });
+
+  it('builds before it is packed (`prepack`), so `npm pack`/`npm publish` from a fresh clone ships dist/', () => {
+    // Without it a clone's `npm pack` gave 23 files and no dist/: every import failed with ERR_MODULE_NOT_FOUND.
+    expect(pkg.scripts?.prepack).toBe('npm run build');
   });
 
   it('holds every examples/ file or folder the README links, so the links resolve from the npm page', async () => {
