@@ -281,7 +281,10 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost, Char
   }
 
   detach(socket: TransportSocket): void {
-    if (this.current === socket) this.current = null;
+    if (this.current === socket) {
+      this.current = null;
+      this.inboundDetached();
+    }
     if (this.liveSocket === socket) this.liveSocket = null;
   }
 

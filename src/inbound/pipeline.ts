@@ -207,9 +207,27 @@ export abstract class InboundPipeline extends ConnectionEvents {
     this.chunker?.reset();
   }
 
-  /** A new socket was attached: nothing held for an earlier one carries over. */
+  /** A new socket was attached: nothing held for an earlier one carries over (and none goes unreported). */
   protected inboundAttached(): void {
-    this.#held?.clear();
+    this.#discardHeld();
+  }
+
+  /** The attempt's socket is gone: what it sent before the auth ack never reached the app. */
+  protected inboundDetached(): void {
+    this.#discardHeld();
+  }
+
+  /** Each message still held (its socket ended before the ack, or while they were being released) is reported. */
+  #discardHeld(): void {
+    const held = this.#held;
+    if (held === null || held.size === 0) return;
+    const count = held.size;
+    const problem = new SocketchartError(
+      'ERR_CONNECTION_LOST',
+      `The socket ended before these ${count} message(s), sent by the server before it acknowledged authentication, could be delivered; they are discarded with it.`,
+    );
+    while (held.size > 0) this.reportInvalid(held.shift(), problem);
+    held.clear();
   }
 
   /** A message on a socket that is not open yet: only the auth exchange happens there. */
@@ -238,6 +256,6 @@ export abstract class InboundPipeline extends ConnectionEvents {
     if (held === null) return;
     // A listener may close or replace the socket mid-release: what is left belonged to a socket that is gone.
     while (held.size > 0 && this.announcedSocket === socket) this.#dispatch(held.shift());
-    held.clear();
+    this.#discardHeld();
   }
 }

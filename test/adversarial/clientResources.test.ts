@@ -182,6 +182,29 @@ describe('malicious server: messages before the auth ack (bounded like the queue
     expect(isSocketchartError(bad[0]!.problem, 'ERR_QUEUE_FULL')).toBe(true);
     expect(bad[0]!.data).toBe('m30000');
   }, 30_000);
+
+  it.for(['closes the socket', 'refuses the token'])(
+    'a server that sends messages, then %s before any ack: each held message is reported (ERR_CONNECTION_LOST), none delivered',
+    async (ending) => {
+      const url = await wsServer((socket) => {
+        socket.once('message', () => {
+          for (let i = 0; i < 3; i++) socket.send(`m${i}`);
+          if (ending === 'closes the socket') socket.close(4000, 'no');
+          else socket.send('{"type":"auth_error"}');
+        });
+      });
+      const conn = connect(url, { auth: { ...auth, isNack: (data: unknown) => data === '{"type":"auth_error"}' }, backoff: { maxRetries: 0 } });
+      const bad = invalids(conn);
+      const got: unknown[] = [];
+      conn.onmessage = (e) => got.push(e.data);
+      await until(() => conn.state === 'closed' || bad.length >= 6, 'the reports');
+      expect(got).toEqual([]);
+      // Every attempt's three (a refused token gets one fresh attempt), each reported once, in arrival order.
+      expect(bad.map((b) => b.data).slice(0, 3)).toEqual(['m0', 'm1', 'm2']);
+      expect(bad.every((b) => isSocketchartError(b.problem, 'ERR_CONNECTION_LOST'))).toBe(true);
+      expect(bad.length % 3).toBe(0);
+    },
+  );
 });
 
 describe('malicious server: acknowledged delivery (README: nothing held is forgotten until the server confirms it)', () => {
