@@ -6,7 +6,6 @@
  *   const conn = createConnection(url, { codec: jsonCodec(), schema: schema(ServerMessage) });
  */
 import { SocketchartError, describe, invalidOption } from '../errors.js';
-import type { InboundBounds } from '../inbound/pipeline.js';
 import { type StandardResult, type StandardSchemaV1, isStandardSchema } from '../messages/schema.js';
 import { sizeOf } from '../metrics.js';
 import type { PluginHost, SchemaPlugin, Validator } from './types.js';
@@ -24,20 +23,11 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
-/**
- * What the schema plug-in reads of its host beyond `PluginHost`: the bounds of what may wait for an async
- * validation. The connection's host has it (src/inbound/pipeline.ts); requests-schema-bound.md asks for it on
- * `PluginHost` itself.
- */
-interface BoundedHost extends PluginHost {
-  readonly inboundBounds: InboundBounds;
-}
-
 /** Stands for the validation of a message that was skipped: the connection closed before it began. */
 const SKIPPED: unique symbol = Symbol('skipped');
 
 class Validation implements Validator {
-  readonly #host: BoundedHost;
+  readonly #host: PluginHost;
   readonly #schema: StandardSchemaV1;
   /** The tail of the chain that keeps async validations in arrival order; null when nothing waits. */
   #validating: Promise<void> | null = null;
@@ -46,7 +36,7 @@ class Validation implements Validator {
   #waitingBytes = 0;
 
   constructor(host: PluginHost, schema: StandardSchemaV1) {
-    this.#host = host as BoundedHost;
+    this.#host = host;
     this.#schema = schema;
   }
 

@@ -27,6 +27,8 @@ export interface PluginHost {
   readonly announced: TransportSocket | null;
   /** True when a delivery layer (`socketchart/delivery`) owns the outbound path. */
   readonly delivering: boolean;
+  /** How many inbound messages, and bytes, may wait before delivery (`queue.maxMessages`, `queue.maxBytes`). */
+  readonly inboundBounds: { readonly maxMessages: number; readonly maxBytes: number };
   now(): number;
   timers(): Timers;
   /** The frame for an app message (the codec); throws ERR_INVALID_DATA. */
