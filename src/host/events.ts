@@ -50,6 +50,11 @@ export abstract class ConnectionEvents {
   #cause: { type: string } | null = null;
   /** Events waiting for the transition in progress to commit. */
   #pending: SocketchartEvent[] = NONE;
+  /**
+   * Where the next event to fire sits in `#pending`. Fired events are walked past, not shifted out: a shift copies
+   * the rest of the list, so closing with 200,000 queued messages (one `drop` each) took 2.3-3 s instead of ~80 ms.
+   */
+  #next = 0;
   /** The snapshot `#path` and `#ready` were read from: they are recomputed only when the chart moved. */
   #readFrom: SnapshotFrom<ConnectionMachine> | null = null;
   #path = '';
@@ -118,8 +123,11 @@ export abstract class ConnectionEvents {
     const from = this.#announced;
     this.#announced = to;
     if (from !== null && from !== to) {
-      if (this.#pending === NONE) this.#pending = [];
-      this.#pending.unshift(new StateChangeEvent(from, to, cause ?? UNKNOWN_CAUSE, this.now()));
+      // The transition's statechange fires ahead of what waited for the commit: in the slot of the last event fired.
+      const change = new StateChangeEvent(from, to, cause ?? UNKNOWN_CAUSE, this.now());
+      if (this.#pending === NONE) this.#pending = [change];
+      else if (this.#next > 0) this.#pending[--this.#next] = change;
+      else this.#pending.unshift(change);
     }
     this.flush();
   }
@@ -137,8 +145,15 @@ export abstract class ConnectionEvents {
 
   protected flush(): void {
     const facade = this.facade as unknown as Record<string, Handler>;
-    while (this.#pending.length > 0) {
-      const event = this.#pending.shift() as SocketchartEvent;
+    // A listener may emit (a nested flush goes on with the same walk) or end the connection: re-read every turn.
+    while (this.#next < this.#pending.length) {
+      const pending = this.#pending;
+      const event = pending[this.#next] as SocketchartEvent;
+      pending[this.#next++] = undefined as never;
+      if (this.#next === pending.length) {
+        this.#pending = NONE;
+        this.#next = 0;
+      }
       event.target = facade;
       this.firing(event);
       this.listeners.dispatch(event, facade[`on${event.type}`]);
