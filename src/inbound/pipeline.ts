@@ -64,6 +64,8 @@ export abstract class InboundPipeline extends ConnectionEvents {
   protected abstract readonly receipts: ReceiptTracker | null;
   /** The heartbeat's pong arrived. */
   abstract ponged(): void;
+  /** The arrival time of an inbound message (the clock, read once per task on the real one). */
+  abstract arrivalNow(): number;
 
   /** The inbound-only parts: the batch splitter, the schema validator, the bounds of what is held during auth. */
   protected wireInbound(batcher: Batcher | null, validator: Validator | null, queue: ResolvedQueue): void {
@@ -109,7 +111,7 @@ export abstract class InboundPipeline extends ConnectionEvents {
     // none of them the read waits for the event (`route`), so a message nobody listens to costs none.
     const split = this.#split;
     let at = -1;
-    if (this.meter !== null || this.#validator !== null || split !== undefined) at = this.now();
+    if (this.meter !== null || this.#validator !== null || split !== undefined) at = this.arrivalNow();
     this.meter?.countIn(frame, at);
     let data = frame;
     if (this.chunker !== null) {
@@ -185,7 +187,7 @@ export abstract class InboundPipeline extends ConnectionEvents {
     this.routerPlugin?.route(message);
     const facade = this.facade;
     if (facade.onmessage === null && !this.listeners.has('message')) return;
-    if (at < 0) at = this.now();
+    if (at < 0) at = this.arrivalNow();
     const event = new SocketMessageEvent(message, this.url, at);
     event.target = facade;
     if (this.meter === null) {

@@ -82,3 +82,32 @@ describe('a burst sent while connecting', () => {
     expect(peer.sent).toEqual(Array.from({ length: 100 }, (_, i) => `m${9_900 + i}`));
   });
 });
+
+describe('a burst received', () => {
+  it('on the real clock, the messages of one task share one clock read (their arrival instant), and the next task reads again', async () => {
+    const memory = createMemoryTransport({ canPing: false });
+    const conn = createConnection<string, string>('ws://example.test/', { transport: memory.transport, random: () => 0.5, heartbeat: false });
+    memory.last!.accept();
+    const stamps: number[] = [];
+    conn.onmessage = (e) => stamps.push(e.timeStamp);
+    const realNow = Date.now;
+    let reads = 0;
+    Date.now = () => {
+      reads++;
+      return realNow();
+    };
+    try {
+      for (let i = 0; i < 1_000; i++) memory.last!.message(`m${i}`);
+      expect(stamps).toHaveLength(1_000);
+      expect(reads).toBe(1);
+      expect(new Set(stamps).size).toBe(1);
+      await new Promise((resolve) => setTimeout(resolve, 0)); // a later task: a fresh reading
+      memory.last!.message('later');
+      expect(reads).toBe(2);
+      expect(stamps[1_000]).toBeGreaterThanOrEqual(stamps[0]!);
+    } finally {
+      Date.now = realNow;
+      conn.close();
+    }
+  });
+});
