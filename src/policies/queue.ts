@@ -218,7 +218,8 @@ export class OutboundQueue {
     const { maxMessages, maxBytes, overflow } = this.#options;
     if (bytes > maxBytes || maxMessages === 0) {
       if (overflow === 'reject') return 'rejected';
-      this.#drop({ data, bytes, queuedAt: now, tag, origin }, 'too-large');
+      // Never queueable: too big for any queue, or a queue of no messages (socket.io's volatile sends) that is full.
+      this.#drop({ data, bytes, queuedAt: now, tag, origin }, bytes > maxBytes ? 'too-large' : 'queue-full');
       return 'queued';
     }
     // No closure for the fit test: a burst past the bound runs this once per message.

@@ -465,7 +465,7 @@ describe('socket.io-client socket.ts, ported', () => {
     it('should discard a volatile packet when the socket is not connected', async () => {
       const s = await server({ echo: false });
       // DIFFERS: no per-message volatile flag; a queue of size 0 makes every send while not open volatile, and
-      // each discarded one is reported (`drop`, 'too-large': no message fits) instead of vanishing.
+      // each discarded one is reported (`drop`, 'queue-full': a queue of 0 messages is always full) instead of vanishing.
       const conn = connect(s.url, { startClosed: true, queue: { maxMessages: 0 } });
       const drops: unknown[] = [];
       conn.addEventListener('drop', (e) => drops.push([e.reason, e.message]));
@@ -476,7 +476,7 @@ describe('socket.io-client socket.ts, ported', () => {
       await conn.opened();
       conn.send('regular');
       expect(await got).toBe('regular');
-      expect(drops).toEqual([['too-large', 'volatile']]);
+      expect(drops).toEqual([['queue-full', 'volatile']]);
     });
 
     it('should send a volatile packet when the socket is connected', async () => {
