@@ -84,21 +84,46 @@ export function logTransitions(conn: Connection, options: TransitionLogOptions =
     write(`[${time(new Date())}] ${mark} ${label}${detail ? ` - ${detail}` : ''}`);
   };
 
+  // A new attempt that replaces a socket at once (reconnect(), a refused token) commits its statechange ahead of the
+  // old socket's close or error: its CONNECTING line waits for them, so the log reads in the order things happened.
+  let heldConnecting: string | null = null;
+  const releaseConnecting = () => {
+    if (heldConnecting === null) return;
+    const to = heldConnecting;
+    heldConnecting = null;
+    line('yellow', 'CONNECTING', to);
+  };
+
   const controller = new AbortController();
   const { signal } = controller;
   conn.addEventListener(
     'statechange',
     (e) => {
-      if (e.to.startsWith('connecting')) line('yellow', 'CONNECTING', e.to);
-      else if (e.to === 'closing') line('red', 'CLOSING');
+      releaseConnecting();
+      if (e.to.startsWith('connecting')) {
+        if (e.from === 'open' || e.from === 'closing' || e.from === 'connecting.authenticating') {
+          heldConnecting = e.to;
+          queueMicrotask(releaseConnecting);
+        } else line('yellow', 'CONNECTING', e.to);
+      } else if (e.to === 'closing') line('red', 'CLOSING');
       else if (e.to === 'reconnecting.waitingForNetwork') line('yellow', 'WAITING FOR NETWORK');
     },
     { signal },
   );
-  conn.addEventListener('open', () => line('green', 'OPEN', 'Ready to communicate'), { signal });
+  conn.addEventListener(
+    'open',
+    () => {
+      releaseConnecting();
+      line('green', 'OPEN', 'Ready to communicate');
+    },
+    { signal },
+  );
   conn.addEventListener(
     'reconnecting',
-    (e) => line('yellow', 'RECONNECTING', `retry ${e.attempt} in ${e.delay} ms`),
+    (e) => {
+      releaseConnecting();
+      line('yellow', 'RECONNECTING', `retry ${e.attempt} in ${e.delay} ms`);
+    },
     { signal },
   );
   conn.addEventListener(
@@ -107,9 +132,20 @@ export function logTransitions(conn: Connection, options: TransitionLogOptions =
       const detail = `Code: ${e.code}, Reason: ${e.reason || 'none given'}`;
       if (e.closedBy) line('red', 'CLOSED', `${detail} (${e.closedBy.kind})`);
       else line('yellow', 'DISCONNECTED', detail);
+      releaseConnecting();
     },
     { signal },
   );
-  conn.addEventListener('error', (e) => line('red', 'ERROR', e.message), { signal });
-  return () => controller.abort();
+  conn.addEventListener(
+    'error',
+    (e) => {
+      line('red', 'ERROR', e.message);
+      releaseConnecting();
+    },
+    { signal },
+  );
+  return () => {
+    releaseConnecting();
+    controller.abort();
+  };
 }

@@ -75,6 +75,22 @@ describe('logTransitions', () => {
     );
   });
 
+  it("reconnect(): the old socket's DISCONNECTED comes before the new attempt's CONNECTING (their events commit together)", async () => {
+    const session = setup();
+    const { memory, conn, write, lines } = session;
+    logTransitions(conn, { write, color: false, time: () => '12:00:00' });
+    conn.open();
+    memory.last!.accept();
+    conn.reconnect();
+    await Promise.resolve(); // nothing after it in this commit: the held line is written by the end of the task
+    expect(lines).toEqual([
+      '[12:00:00] [yellow] CONNECTING - connecting.opening',
+      '[12:00:00] [green] OPEN - Ready to communicate',
+      '[12:00:00] [yellow] DISCONNECTED - Code: 1006, Reason: Reconnect requested',
+      '[12:00:00] [yellow] CONNECTING - connecting.opening',
+    ]);
+  });
+
   it('prints the waiting-for-network and error lines', () => {
     const session = setup();
     const { memory, network, conn, write, lines } = session;
