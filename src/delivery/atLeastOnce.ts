@@ -15,6 +15,7 @@ import {
   parseTextSeq,
   readSeq,
   BINARY_HEADER_BYTES,
+  controlTypeOf,
 } from './protocol.js';
 import { AckBatcher, classifySeq } from './sequencing.js';
 import {
@@ -314,31 +315,65 @@ class AtLeastOnceLayer implements DeliveryLayer {
   inbound(frame: unknown): unknown {
     if (typeof frame === 'string') {
       const data = parseTextSeq(frame);
-      if (data !== null && this.#welcomed) return this.#sequenced(data.seq) ? frame.slice(data.start) : NO_MESSAGE;
+      if (data !== null && this.#welcomed) return this.#sequenced(data.seq, frame) ? frame.slice(data.start) : NO_MESSAGE;
       // Shaped like a data message but malformed (`01:x`, `1.5:x`, a seq above 2^53 - 1): skipped like a binary one
       // with a bad header, never handed to the app as an unsequenced message that no seq dedupes.
-      if (this.#welcomed && isDataShaped(frame)) return NO_MESSAGE;
+      if (this.#welcomed && isDataShaped(frame)) {
+        this.#invalid(
+          frame,
+          `A malformed ${ACK_PROTOCOL} text data frame from the server was skipped: after the welcome, text starting with a digit, '+', '-' or '.' is a data frame, and its prefix must be a sequence number 1..2^53-1 without sign or leading zeros, then ':' (PROTOCOL.md, "Messages"). The server does not follow the protocol.`,
+        );
+        return NO_MESSAGE;
+      }
       const control = parseControl(frame);
       if (control === null) return frame; // an unsequenced app frame (pong, auth reply, a server that is not ours)
-      if (control === 'invalid') return NO_MESSAGE;
-      if (control.type === 'welcome') this.#welcome(control.sid, control.resumed, control.ack, control.next);
-      else if (control.type === 'ack') this.#acked(control.ack);
+      const type = control === 'invalid' ? controlTypeOf(frame) : control.type;
+      if (type === 'hello') {
+        this.#invalid(frame, `A ${ACK_PROTOCOL} hello frame from the server was skipped: only a client sends hello; a server answers it with welcome (PROTOCOL.md, "Handshake").`);
+      } else if (control === 'invalid') {
+        this.#invalid(
+          frame,
+          `A malformed ${ACK_PROTOCOL} ${type} frame from the server was skipped: ${type === 'ack' ? '"ack" must be a whole number >= 0' : '"sid" must be a session id, "resumed" a boolean, "ack" a whole number >= 0 and "next" a whole number >= 1'} (PROTOCOL.md). The server does not follow the protocol.`,
+        );
+      } else if (control.type === 'welcome') this.#welcome(frame, control.sid, control.resumed, control.ack, control.next);
+      else if (control.type === 'ack') this.#acked(control.ack, frame, 'ack');
       return NO_MESSAGE;
     }
     if (!this.#welcomed) return frame;
     if (ArrayBuffer.isView(frame)) {
       const view = frame instanceof Uint8Array ? frame : new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength);
       const seq = readSeq(view);
-      if (seq < 0 || !this.#sequenced(seq)) return NO_MESSAGE;
+      if (seq < 0) return this.#badHeader(frame, view.byteLength);
+      if (!this.#sequenced(seq, frame)) return NO_MESSAGE;
       return view.subarray(BINARY_HEADER_BYTES); // a Buffer stays a Buffer
     }
     if (frame instanceof ArrayBuffer) {
       const seq = readSeq(new Uint8Array(frame));
-      if (seq < 0 || !this.#sequenced(seq)) return NO_MESSAGE;
+      if (seq < 0) return this.#badHeader(frame, frame.byteLength);
+      if (!this.#sequenced(seq, frame)) return NO_MESSAGE;
       return frame.slice(BINARY_HEADER_BYTES);
     }
-    // A Blob cannot be read synchronously; binaryType must be 'arraybuffer' or 'nodebuffer' with this layer.
+    // The connection opens sockets with binaryType 'arraybuffer' under a layer; only a transport that ignores it gets here.
+    this.#invalid(
+      frame,
+      hasBlob && frame instanceof Blob
+        ? `A ${ACK_PROTOCOL} binary data frame from the server arrived as a Blob, which the layer cannot read synchronously; it was skipped. The transport must honour the binaryType the connection asks for ('arraybuffer' or 'nodebuffer').`
+        : `A frame from the server that is neither text nor binary was skipped: ${ACK_PROTOCOL} frames are strings, ArrayBuffers or typed arrays. Check the transport.`,
+    );
     return NO_MESSAGE;
+  }
+
+  /** A binary frame whose 8-byte header is missing or holds no valid seq: reported and skipped. */
+  #badHeader(frame: unknown, bytes: number): typeof NO_MESSAGE {
+    this.#invalid(
+      frame,
+      `A malformed ${ACK_PROTOCOL} binary data frame from the server was skipped: ${bytes < BINARY_HEADER_BYTES ? `it has ${counted(bytes, 'byte')}, fewer than` : 'its sequence number is 0 or above 2^53-1 in'} the 8-byte big-endian header every binary data frame starts with (PROTOCOL.md, "Messages"). The server does not follow the protocol.`,
+    );
+    return NO_MESSAGE;
+  }
+
+  #invalid(frame: unknown, problem: string): void {
+    this.#host.invalid?.(frame, problem);
   }
 
   lost(): void {
@@ -369,8 +404,11 @@ class AtLeastOnceLayer implements DeliveryLayer {
     }
   }
 
-  /** Whether the inbound data frame `seq` is the next one (deliver it); duplicates and gaps are not delivered. */
-  #sequenced(seq: number): boolean {
+  /**
+   * Whether the inbound data frame `seq` is the next one (deliver it); duplicates and gaps are not delivered. A gap
+   * is reported; a duplicate is not: replays after a resume are how the protocol recovers.
+   */
+  #sequenced(seq: number, frame: unknown): boolean {
     const verdict = classifySeq(seq, this.#lastIn);
     if (verdict === 'next') {
       this.#lastIn = seq;
@@ -380,12 +418,22 @@ class AtLeastOnceLayer implements DeliveryLayer {
     }
     // A replay of something delivered: the server missed our ack, so tell it again.
     if (verdict === 'duplicate') this.#acks.duplicate();
-    // A gap: a conforming server never sends one (it replays from our `hello.ack`); nothing is delivered out of order.
+    else {
+      // A gap: a conforming server never sends one (it replays from our `hello.ack`); nothing is delivered out of order.
+      this.#invalid(
+        frame,
+        `A ${ACK_PROTOCOL} ${typeof frame === 'string' ? 'text' : 'binary'} data frame from the server was skipped: it is numbered ${seq}, and ${this.#lastIn + 1} is the next expected (a sequence gap, which a conforming server never sends; PROTOCOL.md, "Receiving data"). Nothing is delivered out of order: the server replays from ${this.#lastIn + 1} when the session resumes.`,
+      );
+    }
     return false;
   }
 
-  #welcome(sid: string, resumed: boolean, ack: number, next: number): void {
-    if (sid !== this.#sid || !this.#writable) return;
+  #welcome(frame: string, sid: string, resumed: boolean, ack: number, next: number): void {
+    // A socket the layer gave up writing on is ending: its welcome no longer matters, and the server is not at fault.
+    if (!this.#writable) return;
+    if (sid !== this.#sid) {
+      return this.#invalid(frame, `A ${ACK_PROTOCOL} welcome frame from the server was skipped: its sid is not this session's (a welcome echoes the sid of the client's hello; PROTOCOL.md, "Handshake"). Frames after it stay unsequenced until a welcome for this session.`);
+    }
     this.#welcomed = true;
     // A new server session numbers its messages from `next` on; a resumed one replays from our `hello.ack`.
     this.#lastIn = resumed ? Math.max(this.#lastIn, next - 1) : next - 1;
@@ -393,7 +441,7 @@ class AtLeastOnceLayer implements DeliveryLayer {
     // A new server session numbers its messages afresh: the tabs' marks of what they delivered start over too.
     if (!resumed) this.#observer?.restarted({ sid, next: this.#nextSeq, lastIn: this.#lastIn });
     const adoptedFrom = this.#adoptedFrom;
-    if (adoptedFrom === 0) return this.#acked(ack);
+    if (adoptedFrom === 0) return this.#acked(ack, frame, 'welcome');
     this.#adoptedFrom = 0;
     // An adopted session the server processed more of than the tabs knew: those seqs were the old leader's (its tab
     // reported nothing, or is gone). Ours, none written yet, move above them; nothing unsent is forgotten, so an ack
@@ -403,7 +451,7 @@ class AtLeastOnceLayer implements DeliveryLayer {
       this.#renumber(adoptedFrom, ack + 1 - adoptedFrom);
       this.#highestWritten = ack;
     }
-    this.#acked(ack);
+    this.#acked(ack, frame, 'welcome');
     this.#writeWaiting();
   }
 
@@ -421,11 +469,17 @@ class AtLeastOnceLayer implements DeliveryLayer {
 
   /**
    * The server processed everything up to `ack`. An ack beyond the last message ever written in this session is a
-   * broken or lying server: it is ignored, so nothing unsent is forgotten (it stays held and is sent).
+   * broken or lying server: it is ignored, so nothing unsent is forgotten (it stays held and is sent), and reported.
+   * `frame`: the ack or welcome frame that carried it.
    */
-  #acked(ack: number): void {
+  #acked(ack: number, frame: string, kind: 'ack' | 'welcome'): void {
     const entries = this.#entries;
-    if (ack > this.#highestWritten) return;
+    if (ack > this.#highestWritten) {
+      return this.#invalid(
+        frame,
+        `A ${ACK_PROTOCOL} ${kind} frame from the server acknowledged up to seq ${ack}, beyond the last message written in this session (${this.#highestWritten}); its ack was skipped${kind === 'welcome' ? ' (the rest of the welcome stands)' : ''}, so every message not acknowledged stays held and is sent again (PROTOCOL.md, "Acknowledgements").`,
+      );
+    }
     let trimmed = false;
     while (this.#head < entries.length && (entries[this.#head] as Entry).seq <= ack) {
       trimmed = true;

@@ -156,6 +156,11 @@ export function parseControl(frame: string): ControlFrame | 'invalid' | null {
   }
 }
 
+/** The `type` of a frame `parseControl` found `'invalid'` (one of CONTROL_TYPES), to name it in a report. */
+export function controlTypeOf(frame: string): string {
+  return (JSON.parse(frame) as { type: string }).type;
+}
+
 export const helloFrame = (sid: string, ack: number, next: number): string =>
   `{"type":"hello","sid":"${sid}","ack":${ack},"next":${next}}`;
 

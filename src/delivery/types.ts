@@ -21,6 +21,14 @@ export interface DeliveryHost {
   /** Timers on the connection's clock (acks are batched on them). */
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(id: unknown): void;
+  /**
+   * Optional: report a frame from the server that the layer skipped because it breaks the protocol (malformed, a
+   * sequence gap, an ack for messages never sent). The connection fires one `invalid-message` event with `frame` as
+   * its `data` and a `SocketchartError` `ERR_INVALID_DATA` whose message is `problem` (a sentence naming the frame
+   * kind and saying it was skipped). Not for what the protocol expects, such as a duplicate replayed after a resume:
+   * those are skipped quietly. A host without it (a layer driven by hand) hears of nothing.
+   */
+  invalid?(frame: unknown, problem: string): void;
 }
 
 /** Returned by `inbound` for frames that carry no app message (protocol frames, duplicates). */

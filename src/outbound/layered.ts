@@ -16,6 +16,8 @@ export interface LayeredHost extends DropSink {
   now(): number;
   timers(): Timers;
   reportDrop(data: SendData, origin: unknown, reason: DropReason): void;
+  /** An `invalid-message` event (fired now, or after the transition in progress). */
+  reportInvalid(data: unknown, problem: unknown): void;
   /** The flow gate: whether one more message may go onto `socket` now (takes a rate token if so). */
   mayWrite(socket: TransportSocket): boolean;
   /** The flow gate: messages wait; call `resume()` once they may go. */
@@ -39,8 +41,9 @@ export function deliveryLayer(factory: DeliveryFactory): DeliveryPlugin {
 
 /**
  * The app's delivery layer (`delivery: atLeastOnce()`, see PROTOCOL.md) fitted to the connection: it is the
- * layer's `DeliveryHost` (writes, flow gate, drops, timers) and, to the runtime, the same `Outbound` as plain mode.
- * It owns the outbound path: every app message goes to the layer, which decides what is written when.
+ * layer's `DeliveryHost` (writes, flow gate, drops, reports of frames it skipped, timers) and, to the runtime, the
+ * same `Outbound` as plain mode. It owns the outbound path: every app message goes to the layer, which decides what is
+ * written when.
  */
 export class LayeredDelivery implements Outbound, DeliveryHost {
   readonly #host: LayeredHost;
@@ -84,6 +87,11 @@ export class LayeredDelivery implements Outbound, DeliveryHost {
 
   drop(data: SendData, reason: DropReason, message: unknown = data): void {
     this.#host.reportDrop(data, message, reason);
+  }
+
+  /** A frame the layer skipped as a protocol violation: one `invalid-message` event, `ERR_INVALID_DATA`. */
+  invalid(frame: unknown, problem: string): void {
+    this.#host.reportInvalid(frame, new SocketchartError('ERR_INVALID_DATA', problem));
   }
 
   setTimeout(fn: () => void, ms: number): unknown {
