@@ -116,7 +116,8 @@ export type WireEvent =
   | { type: 'reconnecting'; attempt: number; delay: number }
   | { type: 'giveup'; closedBy: WireClosedReason }
   | { type: 'drain'; bufferedAmount: number }
-  | { type: 'invalid-message'; data: unknown; problem: unknown };
+  /** `problem` crosses as a `WireError` (a posted Error would lose its `code`; a problem that cannot be cloned would throw). */
+  | { type: 'invalid-message'; data: unknown; problem: WireError };
 
 export function toWireError(error: unknown): WireError {
   if (error instanceof Error) {

@@ -106,7 +106,7 @@ export class TabEvents {
       case 'drain':
         return this.dispatch(new DrainEvent(event.bufferedAmount, t));
       case 'invalid-message':
-        return this.dispatch(new InvalidMessageEvent(event.data, event.problem, t));
+        return this.dispatch(new InvalidMessageEvent(event.data, fromWireError(event.problem), t));
     }
   }
 

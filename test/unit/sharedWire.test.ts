@@ -1,0 +1,39 @@
+/**
+ * What a follower tab hears of the leader's events: each crosses the channel as structured-clone data
+ * (watchConnection -> WireEvent -> TabEvents.replay). A posted Error keeps its message but not its `code`, and a
+ * problem holding a function cannot be posted at all: the wire form must carry both.
+ */
+import { describe, expect, it } from 'vitest';
+import { createConnection, isSocketchartError } from '../../src/index.js';
+import { SocketchartError } from '../../src/errors.js';
+import type { InvalidMessageEvent } from '../../src/events.js';
+import { watchConnection } from '../../src/shared/mirror.js';
+import type { WireEvent } from '../../src/shared/protocol.js';
+import { TabEvents } from '../../src/shared/view.js';
+import { createMemoryTransport } from '../../src/transports/memory.js';
+
+describe('invalid-message across the channel', () => {
+  it("a follower's event keeps the problem's code; a problem that cannot be cloned still crosses", () => {
+    const memory = createMemoryTransport();
+    const leader = createConnection('ws://example.test/', { transport: memory.transport });
+    const follower = new TabEvents({}, 'type');
+    const heard: InvalidMessageEvent[] = [];
+    follower.listeners.add('invalid-message', (e: InvalidMessageEvent) => heard.push(e));
+    watchConnection(leader, {
+      statechange: () => {},
+      // BroadcastChannel posts a structured clone: what it cannot clone throws in postMessage.
+      event: (wire: WireEvent) => follower.replay(structuredClone(wire), 0),
+      message: () => {},
+      drop: () => {},
+    });
+    const host = (leader as unknown as { dispatchEvent: (e: unknown) => boolean });
+    const coded = new SocketchartError('ERR_INVALID_DATA', 'A malformed ack frame from the server was skipped.');
+    host.dispatchEvent(Object.assign(new Event('invalid-message'), { data: '{"type":"ack"}', problem: coded }));
+    host.dispatchEvent(Object.assign(new Event('invalid-message'), { data: 'x', problem: { issues: [], check: () => true } }));
+    expect(heard).toHaveLength(2);
+    expect(isSocketchartError(heard[0]!.problem, 'ERR_INVALID_DATA')).toBe(true);
+    expect((heard[0]!.problem as Error).message).toBe('A malformed ack frame from the server was skipped.');
+    expect(heard[1]!.data).toBe('x');
+    leader.close();
+  });
+});
