@@ -434,6 +434,10 @@ class AtLeastOnceLayer implements DeliveryLayer {
     if (sid !== this.#sid) {
       return this.#invalid(frame, `A ${ACK_PROTOCOL} welcome frame from the server was skipped: its sid is not this session's (a welcome echoes the sid of the client's hello; PROTOCOL.md, "Handshake"). Frames after it stay unsequenced until a welcome for this session.`);
     }
+    if (this.#welcomed) {
+      // Applied, a second `resumed: false` would move the delivered mark back: messages delivered twice on one socket.
+      return this.#invalid(frame, `A second ${ACK_PROTOCOL} welcome frame on one socket from the server was skipped: a server answers a hello once, and the first welcome stands (PROTOCOL.md, "Handshake").`);
+    }
     this.#welcomed = true;
     // A new server session numbers its messages from `next` on; a resumed one replays from our `hello.ack`.
     this.#lastIn = resumed ? Math.max(this.#lastIn, next - 1) : next - 1;

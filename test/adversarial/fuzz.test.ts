@@ -604,6 +604,8 @@ async function runLies(cfg: typeof lieConfigArb extends fc.Arbitrary<infer T> ? 
   const sessions = new Map<string, ServerSession>();
   const read = new Map<MemoryPeer, number>();
   const sidOf = new Map<MemoryPeer, string>();
+  /** Sockets that were sent a welcome (honest or not): an honest server answers a hello once. */
+  const welcomed = new Set<MemoryPeer>();
   /** Seqs the server truthfully acknowledged on a socket the client was reading: those must never be reported. */
   const confirmed = new Set<string>();
   const seqPayload = new Map<string, string>();
@@ -693,7 +695,8 @@ async function runLies(cfg: typeof lieConfigArb extends fc.Arbitrary<infer T> ? 
         if (p?.state === 'open') processFrames(p);
         break;
       case 'welcome': {
-        if (p?.state !== 'open') break;
+        if (p?.state !== 'open' || welcomed.has(p)) break;
+        welcomed.add(p);
         processFrames(p);
         const sid = sidOf.get(p);
         if (sid === undefined) break;
@@ -735,6 +738,7 @@ async function runLies(cfg: typeof lieConfigArb extends fc.Arbitrary<infer T> ? 
           `{"type":"welcome"`,
           `{"type":"welcome","sid":"${sid}","resumed":true,"ack":${Number.MAX_SAFE_INTEGER},"next":${Number.MAX_SAFE_INTEGER}}`,
         ];
+        welcomed.add(p);
         p.message(lies[act.kind % lies.length]);
         break;
       }

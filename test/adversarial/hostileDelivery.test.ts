@@ -146,6 +146,22 @@ describe('malformed control frames from the server: skipped and reported, one in
     expect(messages(heard.problems)).toEqual([expect.stringMatching(/welcome frame from the server was skipped: its sid is not this session's/)]);
   });
 
+  it('a second welcome on one socket is skipped and reported: a "new session" welcome cannot make a message arrive twice', async () => {
+    const server = await ackServer((socket, hello) => {
+      socket.send(welcome(hello.sid));
+      socket.send('1:a');
+      // Applied, this would move the delivered mark back to 0, and 1:a would be delivered again.
+      socket.send(welcome(hello.sid, { resumed: false, next: 1 }));
+      socket.send('1:a');
+      socket.send('2:end');
+    });
+    const heard = listen(connect(server.url));
+    await heard.end;
+    const second = welcome(server.hellos[0]!.sid, { resumed: false, next: 1 });
+    expect(heard.log).toEqual(['message:a', `invalid:ERR_INVALID_DATA:${second}`]);
+    expect(messages(heard.problems)).toEqual([expect.stringMatching(/^A second socketchart\.ack\.v1 welcome frame on one socket from the server was skipped/)]);
+  });
+
   it('an ack beyond every message written is skipped and reported; the message stays held and is replayed on the next socket', async () => {
     const server = await ackServer((socket, hello, n) => {
       socket.send(welcome(hello.sid, { resumed: n > 1 }));
