@@ -118,6 +118,7 @@ export const connectionMachine = setup({
     closeAsksForNewToken: ({ context, event }) => !context.authRefreshed && isTokenRejection(context, event),
     closeRejectsToken: ({ context, event }) => context.authRefreshed && isTokenRejection(context, event),
     tokenMayBeRefreshed: ({ context }) => !context.authRefreshed,
+    reopenRequested: ({ context }) => context.reopen,
     heartbeatEnabled: ({ context }) => context.policy.heartbeat !== null,
     /** A message arrived since the probe started (provided: the data plane counts them). */
     heardSinceProbe: () => false,
@@ -134,9 +135,11 @@ export const connectionMachine = setup({
   actions: {
     // Each attempt starts with a clean error slate, so a close never carries an earlier attempt's error.
     beginAttempt: assign({ attempts: ({ context }) => context.attempts + 1, lastError: null }),
-    beginSession: assign({ retries: 0, lastClose: null, lastError: null, closeRequest: null, authRefreshed: false }),
+    beginSession: assign({ retries: 0, lastClose: null, lastError: null, closeRequest: null, authRefreshed: false, reopen: false }),
     markStable: assign({ retries: 0, authRefreshed: false }),
     markAuthRefreshed: assign({ authRefreshed: true }),
+    requestReopen: assign({ reopen: true }),
+    cancelReopen: assign({ reopen: false }),
     /** Notes the inbound count as a probe starts (provided). */
     markProbe: () => undefined,
     /** Probes the connection (provided). */
@@ -221,6 +224,7 @@ export const connectionMachine = setup({
     closeRequest: null,
     authRefreshed: false,
     inboundAtProbe: 0,
+    reopen: false,
   }),
   initial: 'idle',
   states: {
@@ -323,6 +327,9 @@ export const connectionMachine = setup({
           on: {
             'SOCKET.CLOSE': { target: '#connection.closed', actions: 'closedByHandshake' },
             'NETWORK.OFFLINE': { target: '#connection.closed', actions: 'closedUnanswered' },
+            // open() while closing: the handshake still finishes, then a new session starts; close() takes that back.
+            CONNECT: { actions: 'requestReopen' },
+            CLOSE: { actions: 'cancelReopen' },
           },
         },
       },
@@ -359,6 +366,8 @@ export const connectionMachine = setup({
     closed: {
       tags: 'CLOSED',
       entry: 'announceClosed',
+      // The session ended (its final close is announced); an open() made while it was closing starts the next one.
+      always: { guard: 'reopenRequested', target: 'attempt', actions: 'beginSession' },
       on: {
         CONNECT: { target: 'attempt', actions: 'beginSession' },
         RECONNECT: { target: 'attempt', actions: 'beginSession' },

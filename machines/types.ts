@@ -139,11 +139,16 @@ export interface ConnectionContext {
   authRefreshed: boolean;
   /** `inboundCount()` when the current heartbeat probe started. */
   inboundAtProbe: number;
+  /**
+   * `open()` came while `closing`: the closing handshake finishes, the session ends (its final `close`), and a new one
+   * starts at once (socket.io's `disconnect().connect()`). A `close()` while still closing takes it back.
+   */
+  reopen: boolean;
 }
 
 export type ConnectionEvent =
   | SocketEvent
-  /** Start from `idle` or `closed`. */
+  /** Start from `idle` or `closed`; while `closing`, start again once closed. */
   | { type: 'CONNECT' }
   /** Drop whatever is happening and attempt now; restarts a `closed` session. */
   | { type: 'RECONNECT' }

@@ -60,8 +60,6 @@ export class Connection<In = unknown, Out = unknown> implements HandlerSlots {
   onerror: Handler<ConnectionEventMap<In>['error']> = null;
 
   readonly #runtime: ConnectionRuntime;
-  /** An `open()` made while `closing`, waiting for the session to reach `closed`: its cancel, or null. */
-  #openAfterClose: (() => void) | null = null;
 
   /** @internal use `createConnection` */
   constructor(url: PerAttempt<string | URL>, options: ConnectionOptions<In, Out>, transport: Transport, home?: ChartHome) {
@@ -236,45 +234,22 @@ export class Connection<In = unknown, Out = unknown> implements HandlerSlots {
         `The close reason is ${utf8Length(reason)} UTF-8 bytes; the protocol allows ${MAX_CLOSE_REASON_BYTES}. Shorten it.`,
       );
     }
-    this.#cancelOpenAfterClose();
     this.#runtime.close(code ?? 1000, reason ?? '');
   }
 
   /**
-   * Leave `idle` (with `startClosed`) or `closed` and connect. While `closing` (after `close()`), the closing
-   * handshake finishes first and the new session starts as it reaches `closed` (socket.io's `disconnect().connect()`,
-   * graphql-ws's subscribe while closing); a `close()` or `reconnect()` before then cancels that. Until it starts,
-   * `send()` is still after `close()` (reported, `drop` 'closed'); `subscribe()`, `onEveryOpen()` and `opened()` wait
-   * for the new session. Elsewhere (connecting, open, reconnecting) it does nothing.
+   * Leave `idle` (with `startClosed`) or `closed` and connect. While `closing` (after `close()`), the chart lets the
+   * closing handshake finish, ends the session (its final `close`) and starts a new one at once (socket.io's
+   * `disconnect().connect()`); a `close()` before the handshake is over takes that back. Elsewhere (connecting, open,
+   * reconnecting) it does nothing.
    */
   open(): void {
-    if (this.#runtime.path === 'closing') return this.#openOnceClosed();
     this.#runtime.connect();
   }
 
   /** Connect again now: drops the current socket (no close handshake), skips any backoff, restarts a closed session. */
   reconnect(): void {
-    this.#cancelOpenAfterClose();
     this.#runtime.reconnect();
-  }
-
-  #openOnceClosed(): void {
-    if (this.#openAfterClose !== null) return;
-    // On the session's final `close` (it also comes when the actor is stopped or fails), as a listener of the app's
-    // would: listeners registered before see the session closed and may still cancel with close(); the CONNECT is
-    // taken once that transition ends.
-    const onClose = (event: ConnectionEventMap<In>['close']) => {
-      if (!event.closedBy) return;
-      this.#cancelOpenAfterClose();
-      if (this.#runtime.actor.getSnapshot().status === 'active') this.#runtime.connect();
-    };
-    this.#runtime.listeners.add('close', onClose as Listener<never>);
-    this.#openAfterClose = () => this.#runtime.listeners.remove('close', onClose as Listener<never>);
-  }
-
-  #cancelOpenAfterClose(): void {
-    this.#openAfterClose?.();
-    this.#openAfterClose = null;
   }
 
   /**
@@ -290,30 +265,7 @@ export class Connection<In = unknown, Out = unknown> implements HandlerSlots {
     if (signal !== undefined && !isAbortSignal(signal)) {
       return Promise.reject(invalidOption('opened({ signal })', 'an AbortSignal', signal));
     }
-    if (this.#openAfterClose !== null) return this.#openedAfterClose(timeout, signal);
     return this.#runtime.whenOpen(timeout, signal);
-  }
-
-  /**
-   * `opened()` while an `open()` waits for the closing session to end: the session it waits for is the next one.
-   * Its timeout counts from now; the timeout and the signal are looked at when the closing ends (within
-   * `closeTimeout`).
-   */
-  #openedAfterClose(timeout: number | undefined, signal: AbortSignal | undefined): Promise<void> {
-    const asked = this.#runtime.now();
-    return new Promise((resolve, reject) => {
-      // The session's final `close` also comes when the actor is stopped or fails: whenOpen() then rejects as it does.
-      const onClose = (event: ConnectionEventMap<In>['close']) => {
-        if (!event.closedBy) return;
-        this.removeEventListener('close', onClose);
-        // The new session's CONNECT is taken once this transition ends: ask after it.
-        queueMicrotask(() => {
-          const left = timeout === undefined ? undefined : Math.max(0, timeout - (this.#runtime.now() - asked));
-          this.#runtime.whenOpen(left, signal).then(resolve, reject);
-        });
-      };
-      this.addEventListener('close', onClose);
-    });
   }
 
   /** Resolves with why the session ended once it is `closed` (at once if it is). Pairs with `opened()`. */

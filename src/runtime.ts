@@ -231,7 +231,10 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost, Char
   }
 
   close(code: number, reason: string): void {
-    if (this.state === 2 || this.state === 3) return;
+    const state = this.state;
+    if (state === 3) return;
+    // Closing already: the chart only takes back an open() made meanwhile (see `reopen`).
+    if (state === 2) return this.actor.send({ type: 'CLOSE', code, reason });
     // What was sent before close() goes out before the close frame.
     this.batcher?.flush();
     this.actor.send({ type: 'CLOSE', code, reason });
@@ -382,7 +385,8 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost, Char
 
   protected firing(event: SocketchartEvent): void {
     if (event.type === 'open') this.#waiters?.settle(null);
-    else if (event.type === 'close' && (event as SocketCloseEvent).closedBy) this.#waiters?.settle(this.closedError());
+    // A session's final close: its waiters fail, unless an open() made while it was closing already began the next.
+    else if (event.type === 'close' && (event as SocketCloseEvent).closedBy && this.state === 3) this.#waiters?.settle(this.closedError());
   }
 
   protected fired(event: SocketchartEvent): void {

@@ -186,8 +186,10 @@ export async function replayPathOnLoopback<In = unknown, Out = SendData>(
         skipped.push({ index, step, reason: cannot });
         continue;
       }
-      // Faults the next step needs from this one: no answer to the close frame, no pong to the probe.
-      if (step.event.type === 'CLOSE' && next && next.event.type !== 'SOCKET.CLOSE') server.blackhole(true);
+      // Faults a later step needs from this one: no answer to the close frame (unless the step that ends `closing`,
+      // after any that stay in it such as an open() made meanwhile, is that answer), no pong to the probe.
+      const endsClosing = path.steps.slice(index + 1).find((later) => later.state !== 'closing');
+      if (step.event.type === 'CLOSE' && step.state === 'closing' && endsClosing && endsClosing.event.type !== 'SOCKET.CLOSE') server.blackhole(true);
       if (step.timer === 'heartbeatInterval' && next?.event.type !== 'PONG') server.setAutoPong(false);
       try {
         await drive(step.event, step);

@@ -29,7 +29,7 @@ const OPENING = { attempt: { connecting: 'opening' } };
 const OPEN = { attempt: { open: { heartbeat: 'resting' } } };
 /** The browser transport can't send ping frames: no heartbeat unless one is configured. */
 const OPEN_NO_HEARTBEAT = { attempt: { open: { heartbeat: 'off' } } };
-const CONTEXT_KEYS = ['attempts', 'authRefreshed', 'closeRequest', 'closedBy', 'inboundAtProbe', 'lastClose', 'lastError', 'policy', 'retries', 'retryDelay'];
+const CONTEXT_KEYS = ['attempts', 'authRefreshed', 'closeRequest', 'closedBy', 'inboundAtProbe', 'lastClose', 'lastError', 'policy', 'reopen', 'retries', 'retryDelay'];
 
 async function waitFor(condition: () => boolean, what: string, ms = 2_000): Promise<void> {
   const deadline = Date.now() + ms;

@@ -39,8 +39,10 @@ export class InvariantMonitor {
     const check = (what: string) => this.checkReadyState(what);
     conn.addEventListener('statechange', (e) => {
       check(`statechange ${e.from}->${e.to}`);
-      if (e.to === 'closed') this.#closedEntries++;
-      if (e.from === 'closing' && e.to === 'connecting.opening' && this.#openUnmatched) this.#reconnectedWhileClosing = true;
+      // An open() made while closing passes through `closed` within the step (closing -> connecting.opening).
+      const reopened = e.from === 'closing' && e.to.startsWith('connecting') && e.event.type !== 'RECONNECT';
+      if (e.to === 'closed' || reopened) this.#closedEntries++;
+      if (e.from === 'closing' && e.to === 'connecting.opening' && !reopened && this.#openUnmatched) this.#reconnectedWhileClosing = true;
     });
     conn.addEventListener('open', () => {
       check('open');
