@@ -17,7 +17,7 @@ import {
   type StateChangeEvent,
 } from '../events.js';
 import type { TabInside } from './inside.js';
-import { type WireClosedReason, type WireEvent, toWireClosedReason, toWireError } from './protocol.js';
+import { type WireClosedReason, type WireEvent, toWireClosedReason, toWireError, toWireProblem } from './protocol.js';
 
 export interface ConnectionSink {
   statechange(event: StateChangeEvent): void;
@@ -44,7 +44,7 @@ export function watchConnection<In, Out>(conn: Connection<In, Out>, sink: Connec
   );
   on('drain', (e) => sink.event({ type: 'drain', bufferedAmount: e.bufferedAmount }, new DrainEvent(e.bufferedAmount, e.timeStamp)));
   on('invalid-message', (e) =>
-    sink.event({ type: 'invalid-message', data: e.data, problem: toWireError(e.problem) }, new InvalidMessageEvent(e.data, e.problem, e.timeStamp)),
+    sink.event({ type: 'invalid-message', data: e.data, problem: toWireProblem(e.problem) }, new InvalidMessageEvent(e.data, e.problem, e.timeStamp)),
   );
   on('message', (e) => sink.message(e as SocketMessageEvent));
   on('drop', (e) => sink.drop(e as DropEvent));

@@ -116,8 +116,26 @@ export type WireEvent =
   | { type: 'reconnecting'; attempt: number; delay: number }
   | { type: 'giveup'; closedBy: WireClosedReason }
   | { type: 'drain'; bufferedAmount: number }
-  /** `problem` crosses as a `WireError` (a posted Error would lose its `code`; a problem that cannot be cloned would throw). */
-  | { type: 'invalid-message'; data: unknown; problem: WireError };
+  /** `problem`: an Error as a `WireError` (posted, it would lose its `code`), anything else as itself if it clones. */
+  | { type: 'invalid-message'; data: unknown; problem: WireProblem };
+
+/** An invalid message's problem on the channel: a schema's issues cross as they are, an error flattened. */
+export type WireProblem = { error: WireError } | { value: unknown };
+
+export function toWireProblem(problem: unknown): WireProblem {
+  if (problem instanceof Error) return { error: toWireError(problem) };
+  try {
+    // What the channel cannot clone (a function in the issues, say) would make the leader's post throw.
+    structuredClone(problem);
+    return { value: problem };
+  } catch {
+    return { error: toWireError(problem) };
+  }
+}
+
+export function fromWireProblem(wire: WireProblem): unknown {
+  return 'error' in wire ? fromWireError(wire.error) : wire.value;
+}
 
 export function toWireError(error: unknown): WireError {
   if (error instanceof Error) {

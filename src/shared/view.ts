@@ -18,7 +18,7 @@ import {
 } from '../events.js';
 import type { OpenedOptions } from '../connection.js';
 import { SocketchartError, invalidOption } from '../errors.js';
-import { type WireEvent, fromWireClosedReason, fromWireError } from './protocol.js';
+import { type WireEvent, fromWireClosedReason, fromWireError, fromWireProblem } from './protocol.js';
 
 /** `opened()` of a tab, from the state it shows. */
 export function whenOpen(events: TabEvents, state: string, options: OpenedOptions): Promise<void> {
@@ -106,7 +106,7 @@ export class TabEvents {
       case 'drain':
         return this.dispatch(new DrainEvent(event.bufferedAmount, t));
       case 'invalid-message':
-        return this.dispatch(new InvalidMessageEvent(event.data, fromWireError(event.problem), t));
+        return this.dispatch(new InvalidMessageEvent(event.data, fromWireProblem(event.problem), t));
     }
   }
 
