@@ -365,6 +365,7 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost, Char
     this.liveSocket = null;
     this.announcedSocket = null;
     this.inboundEnded();
+    this.inboundClosed();
     // A closing handshake the client started and the server answered proves receipt of everything written.
     this.outbound.ended(reason.kind === 'user' && reason.wasClean);
     this.counters.closed(this.now());

@@ -209,6 +209,18 @@ export abstract class InboundPipeline extends ConnectionEvents {
     this.chunker?.reset();
   }
 
+  /** The session ended: messages still waiting for an async validation are reported, never delivered. */
+  protected inboundClosed(): void {
+    const left = this.#validator?.ended?.() ?? [];
+    if (left.length === 0) return;
+    // No `decoded`: the connection's pending requests were rejected as it closed.
+    const problem = new SocketchartError(
+      'ERR_CONNECTION_CLOSED',
+      'The connection closed while this message waited for its async schema validation; it was not delivered (messages are delivered only while the connection is not closed).',
+    );
+    for (const data of left) this.reportInvalid(data, problem);
+  }
+
   /** A new socket was attached: nothing held for an earlier one carries over (and none goes unreported). */
   protected inboundAttached(): void {
     this.#discardHeld();

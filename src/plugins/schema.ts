@@ -23,8 +23,6 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
-/** Stands for the validation of a message that was skipped: the connection closed before it began. */
-const SKIPPED: unique symbol = Symbol('skipped');
 
 class Validation implements Validator {
   readonly #host: PluginHost;
@@ -34,6 +32,10 @@ class Validation implements Validator {
   /** Messages in the chain (the one being validated included) and their bytes, bounded like the queue. */
   #waiting = 0;
   #waitingBytes = 0;
+  /** The frames in the chain, oldest first: what `ended()` hands back. */
+  #waitingFrames: unknown[] = [];
+  /** Bumped when the session ends: a validation begun in an earlier session neither delivers nor reports. */
+  #session = 0;
 
   constructor(host: PluginHost, schema: StandardSchemaV1) {
     this.#host = host;
@@ -92,28 +94,32 @@ class Validation implements Validator {
   /**
    * Async validation, chained so messages keep their arrival order. A validator that rejects makes that message
    * invalid, not the chain. A message whose socket ended while it waited is still delivered (it was received; with
-   * `atLeastOnce()` it was acknowledged too, and the server will not send it again); one whose connection is closed
-   * by then is reported instead, and no longer validated.
+   * `atLeastOnce()` it was acknowledged too, and the server will not send it again); when the session ends, every
+   * one still waiting is handed back by `ended()` (and reported by the host), and its validation, whenever it
+   * settles, changes nothing.
    */
   #later(data: unknown, message: unknown, at: number, bytes: number, started?: PromiseLike<unknown>): void {
     const host = this.#host;
+    const session = this.#session;
     this.#waiting++;
     this.#waitingBytes += bytes;
+    this.#waitingFrames.push(data);
+    const current = () => session === this.#session;
     const tail = (this.#validating ?? Promise.resolve())
-      .then(() => started ?? (host.readyState === 3 ? SKIPPED : this.#schema['~standard'].validate(message)))
+      .then(() => (current() ? (started ?? this.#schema['~standard'].validate(message)) : undefined))
       .then(
         (result) => {
+          if (!current()) return;
           try {
-            if (result === SKIPPED || host.readyState === 3) this.#closed(data);
-            else this.#settle(data, message, at, result);
+            this.#settle(data, message, at, result);
           } finally {
             this.#done(bytes);
           }
         },
         (error: unknown) => {
+          if (!current()) return;
           try {
-            if (host.readyState === 3) this.#closed(data);
-            else host.invalid(data, error, message);
+            host.invalid(data, error, message);
           } finally {
             this.#done(bytes);
           }
@@ -132,17 +138,18 @@ class Validation implements Validator {
 
   /** A message left the chain; with none left, the next one is validated at once again. */
   #done(bytes: number): void {
+    this.#waitingFrames.shift();
     this.#waitingBytes -= bytes;
     if (--this.#waiting === 0) this.#validating = null;
   }
 
-  /** A message that waited for its validation while the connection closed: reported, never delivered. */
-  #closed(data: unknown): void {
-    const problem = new SocketchartError(
-      'ERR_CONNECTION_CLOSED',
-      'The connection closed while this message waited for its async schema validation; it was not delivered (messages are delivered only while the connection is not closed).',
-    );
-    // No `decoded`: the connection's pending requests were rejected as it closed.
-    this.#host.invalid(data, problem);
+  ended(): unknown[] {
+    const left = this.#waitingFrames;
+    this.#session++;
+    this.#waitingFrames = [];
+    this.#waiting = 0;
+    this.#waitingBytes = 0;
+    this.#validating = null;
+    return left;
   }
 }

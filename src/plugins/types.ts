@@ -112,6 +112,11 @@ export interface Requester {
 /** Validates each decoded inbound message; calls `host.route` or `host.invalid`, in arrival order. */
 export interface Validator {
   accept(data: unknown, message: unknown, at: number): void;
+  /**
+   * The session ended: the frames of every message still waiting for an async validation, which are then forgotten
+   * (the host reports each; none is delivered later, in this session or the next).
+   */
+  ended?(): unknown[];
 }
 
 /** Routes inbound messages to handlers by type: `conn.on/once/off`. */
