@@ -103,7 +103,13 @@ export abstract class DataPlane extends InboundPipeline implements PluginHost {
   }
 
   now(): number {
-    return this.clock?.now ? this.clock.now() : Date.now();
+    if (this.clock?.now) return this.clock.now();
+    const now = Date.now();
+    // A later reading in the same task (a listener that read metrics, a drop) carries the arrival instant with it:
+    // the next messages of the task must not be stamped, or counted, before it (the meter takes that for a clock
+    // going back).
+    if (arrivalInstant >= 0 && now > arrivalInstant) arrivalInstant = now;
+    return now;
   }
 
   /**

@@ -101,13 +101,45 @@ describe('a burst received', () => {
       expect(stamps).toHaveLength(1_000);
       expect(reads).toBe(1);
       expect(new Set(stamps).size).toBe(1);
-      await new Promise((resolve) => setTimeout(resolve, 0)); // a later task: a fresh reading
+      await new Promise((resolve) => setImmediate(resolve)); // a later task: a fresh reading
       memory.last!.message('later');
       expect(reads).toBe(2);
       expect(stamps[1_000]).toBeGreaterThanOrEqual(stamps[0]!);
     } finally {
       Date.now = realNow;
       conn.close();
+    }
+  });
+});
+
+describe('a burst received across a later clock reading', () => {
+  it('time stamps never go back within a task, and the per-second metrics keep every message', async () => {
+    const { metrics } = await import('../../src/plugins/metrics.js');
+    const memory = createMemoryTransport({ canPing: false });
+    const realNow = Date.now;
+    let t = 999_900;
+    Date.now = () => t;
+    try {
+      const conn = createConnection<string, string>('ws://example.test/', { transport: memory.transport, heartbeat: false, metrics: metrics() });
+      memory.last!.accept();
+      const stamps: number[] = [];
+      conn.onmessage = (e) => {
+        stamps.push(e.timeStamp);
+        if (e.data === 'm1') {
+          t = 1_000_100; // a slow listener that reads the dashboard: the clock moved into the next second
+          void conn.metrics.messagesInLastSecond;
+        }
+      };
+      for (const m of ['m1', 'm2', 'm3']) memory.last!.message(m); // one socket read: one task
+      expect(stamps).toEqual([999_900, 1_000_100, 1_000_100]);
+      t = 1_000_200;
+      expect(conn.metrics.messagesIn).toBe(3);
+      expect(conn.metrics.messagesInLastSecond).toBe(1); // second 999: m1
+      t = 1_001_050;
+      expect(conn.metrics.messagesInLastSecond).toBe(2); // second 1000: m2 and m3, none lost to a "clock going back"
+      conn.close();
+    } finally {
+      Date.now = realNow;
     }
   });
 });
