@@ -91,6 +91,47 @@ describe('logTransitions', () => {
     ]);
   });
 
+  it('open() while closing: CLOSED for the session that ended, then CONNECTING for the next', async () => {
+    const session = setup();
+    const { memory, conn, write, lines } = session;
+    logTransitions(conn, { write, color: false, time: () => '12:00:00' });
+    conn.open();
+    memory.last!.accept();
+    conn.close(1000, 'bye');
+    conn.open();
+    memory.peers[0]!.completeClose();
+    await Promise.resolve();
+    expect(lines.slice(2)).toEqual([
+      '[12:00:00] [red] CLOSING',
+      '[12:00:00] [red] CLOSED - Code: 1000, Reason: bye (user)',
+      '[12:00:00] [yellow] CONNECTING - connecting.opening',
+    ]);
+  });
+
+  it('a refused token: the ERROR of the refused attempt comes before the CONNECTING of the fresh one', async () => {
+    const memory = createMemoryTransport();
+    const conn = createConnection('ws://example.test/socket', {
+      transport: memory.transport,
+      clock: new SimulatedClock(),
+      random: () => 0.5,
+      startClosed: true,
+      auth: { token: () => 't', isNack: (data) => data === 'no' },
+    });
+    const lines: string[] = [];
+    logTransitions(conn, { write: (line) => lines.push(line), color: false, time: () => '12:00:00' });
+    conn.open();
+    await new Promise((resolve) => setImmediate(resolve)); // the token provider runs from a microtask
+    memory.last!.accept();
+    memory.last!.message('no');
+    await Promise.resolve();
+    expect(lines).toEqual([
+      '[12:00:00] [yellow] CONNECTING - connecting.opening',
+      '[12:00:00] [yellow] CONNECTING - connecting.authenticating',
+      '[12:00:00] [red] ERROR - Authentication refused.',
+      '[12:00:00] [yellow] CONNECTING - connecting.opening',
+    ]);
+  });
+
   it('prints the waiting-for-network and error lines', () => {
     const session = setup();
     const { memory, network, conn, write, lines } = session;
