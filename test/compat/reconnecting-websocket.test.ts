@@ -433,6 +433,8 @@ describe('reconnecting-websocket suite, ported', () => {
     await next(probe, 'message');
     expect(events).toEqual(['close:1000:user']);
     expect(conn.state).toBe('closed');
+    // What makes it certain rather than timely: closed holds no socket actor, so no open can come any more.
+    expect(Object.keys(conn.actor.getSnapshot().children)).toEqual([]);
   });
 
   it('enqueue messages', async () => {

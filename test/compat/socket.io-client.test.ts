@@ -239,6 +239,9 @@ describe('socket.io-client connection.ts, ported', () => {
     await next(conn, 'message');
     expect(attempts).toBe(0);
     expect(conn.retryCount).toBe(0);
+    // Still the socket that opened: no retry can have happened without leaving `open` (the chart's only way to one).
+    expect(conn.state).toBe('open');
+    expect(conn.actor.getSnapshot().context.attempts).toBe(1);
   });
 
   it('should stop trying to reconnect (reconnection turned off from a reconnect_error listener)', async () => {
