@@ -108,21 +108,17 @@ class Validation implements Validator {
     const tail = (this.#validating ?? Promise.resolve())
       .then(() => (current() ? (started ?? this.#schema['~standard'].validate(message)) : undefined))
       .then(
+        // Out of the chain before it is handed over: a listener that ends the session (close() from a `message`
+        // listener) must not get it back from ended() as undelivered, nor unbalance the counts ended() reset.
         (result) => {
           if (!current()) return;
-          try {
-            this.#settle(data, message, at, result);
-          } finally {
-            this.#done(bytes);
-          }
+          this.#done(bytes);
+          this.#settle(data, message, at, result);
         },
         (error: unknown) => {
           if (!current()) return;
-          try {
-            host.invalid(data, error, message);
-          } finally {
-            this.#done(bytes);
-          }
+          this.#done(bytes);
+          host.invalid(data, error, message);
         },
       )
       // The link never rejects: a rejected one would hand its error to every later message as its own (each would
