@@ -7,9 +7,13 @@
  *   const conn = createConnection(url, { metrics: metrics() });
  *   conn.metrics.messagesInLastSecond;
  */
+
 import { type Meter, type MetricsPlugin, sizeOf } from '../metrics.js';
 
 export type { ConnectionMetrics, MetricsPlugin, TrafficMetrics } from '../metrics.js';
+
+/** How much older than the second being counted a stamp may be and still count in it (not as a clock jump back). */
+const STALE_STAMP_MS = 60_000;
 
 /**
  * One connection's counts: plain number fields, so counting costs nanoseconds. Every method takes the time from
@@ -70,6 +74,9 @@ class TrafficMeter implements Meter {
     // Two comparisons on the hot path; the division only once a second (or when the clock jumps back).
     const start = this.#second * 1000;
     if (now < start + 1000 && now >= start) return;
+    // A stamp a little older than the second being counted is not the clock going back: a reply sent by a listener
+    // carries its message's arrival instant, read before the listener read a later one. It counts in this second.
+    if (now < start && start - now < STALE_STAMP_MS) return;
     const second = Math.floor(now / 1000);
     const adjacent = second === this.#second + 1;
     this.#inLast = adjacent ? this.#inThis : 0;

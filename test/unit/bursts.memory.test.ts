@@ -143,3 +143,60 @@ describe('a burst received across a later clock reading', () => {
     }
   });
 });
+
+describe('metrics: a stamp older than the second being counted (review F2)', () => {
+  it("a listener's reply after it read a later second is counted, not taken for a clock jump back", async () => {
+    const { metrics } = await import('../../src/plugins/metrics.js');
+    const memory = createMemoryTransport({ canPing: false });
+    const realNow = Date.now;
+    let t = 10_999;
+    Date.now = () => t;
+    try {
+      const conn = createConnection<string, string>('ws://example.test/', { transport: memory.transport, heartbeat: false, metrics: metrics() });
+      memory.last!.accept();
+      for (const m of ['a', 'b', 'c']) conn.send(m); // second 10
+      let seen: number | null = null;
+      conn.addEventListener('message', () => {
+        t = 11_500; // the listener took a while: second 11 now
+        seen = conn.metrics.messagesOutLastSecond;
+        conn.send('reply'); // carries the message's arrival instant, 10_999
+      });
+      memory.last!.message('ping');
+      t = 11_600;
+      expect(seen).toBe(3);
+      expect(conn.metrics.messagesOutLastSecond).toBe(3); // second 10 is still what it was
+      t = 12_100;
+      expect(conn.metrics.messagesOutLastSecond).toBe(1); // the reply, counted in second 11
+      conn.close();
+    } finally {
+      Date.now = realNow;
+    }
+  });
+
+  it('the reply to a message validated a second after it arrived is counted too', async () => {
+    const { metrics } = await import('../../src/plugins/metrics.js');
+    const { schema } = await import('../../src/plugins/schema.js');
+    const memory = createMemoryTransport({ canPing: false });
+    const realNow = Date.now;
+    let t = 20_100;
+    Date.now = () => t;
+    try {
+      let release: (r: unknown) => void = () => {};
+      const validator = { '~standard': { version: 1 as const, vendor: 'test', validate: (value: unknown) => new Promise((resolve) => (release = () => resolve({ value }))) } };
+      const conn = createConnection<string, string>('ws://example.test/', { transport: memory.transport, heartbeat: false, metrics: metrics(), schema: schema(validator) });
+      memory.last!.accept();
+      conn.addEventListener('message', () => conn.send('reply'));
+      memory.last!.message('m'); // arrives at 20_100
+      t = 21_200;
+      conn.send('x');
+      conn.send('y'); // second 21
+      release(undefined);
+      await new Promise((resolve) => setImmediate(resolve));
+      t = 22_100;
+      expect(conn.metrics.messagesOutLastSecond).toBe(3);
+      conn.close();
+    } finally {
+      Date.now = realNow;
+    }
+  });
+});
