@@ -2,6 +2,7 @@ import { SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { type ConnectionOptions, createConnection } from '../../src/index.js';
 import { createMemoryTransport } from '../../src/transports/memory.js';
+import type { StandardSchemaV1 } from '../../src/messages/schema.js';
 
 /**
  * Bursts of sends (bench/bursts.ts measures their cost; here only what they do is asserted): what a burst costs per
@@ -182,7 +183,9 @@ describe('metrics: a stamp older than the second being counted (review F2)', () 
     Date.now = () => t;
     try {
       let release: (r: unknown) => void = () => {};
-      const validator = { '~standard': { version: 1 as const, vendor: 'test', validate: (value: unknown) => new Promise((resolve) => (release = () => resolve({ value }))) } };
+      const validator: StandardSchemaV1<unknown, string> = {
+        '~standard': { version: 1, vendor: 'test', validate: (value: unknown) => new Promise((resolve) => (release = () => resolve({ value: value as string }))) },
+      };
       const conn = createConnection<string, string>('ws://example.test/', { transport: memory.transport, heartbeat: false, metrics: metrics(), schema: schema(validator) });
       memory.last!.accept();
       conn.addEventListener('message', () => conn.send('reply'));
