@@ -19,7 +19,7 @@ import type { DropReason } from '../policies/queue.js';
 import type { LoggedMessage, WireSession } from './session.js';
 
 /** Bumped when the messages below change shape: tabs on another version never share a channel. */
-export const SHARED_PROTOCOL_VERSION = 4;
+export const SHARED_PROTOCOL_VERSION = 5;
 
 /** An error as structured clone can carry it, keeping socketchart's stable `code`. */
 export interface WireError {
@@ -125,11 +125,23 @@ export type WireProblem = { error: WireError } | { value: unknown };
 export function toWireProblem(problem: unknown): WireProblem {
   if (problem instanceof Error) return { error: toWireError(problem) };
   try {
-    // What the channel cannot clone (a function in the issues, say) would make the leader's post throw.
+    // What the channel cannot clone would make the leader's post throw.
     structuredClone(problem);
     return { value: problem };
   } catch {
-    return { error: toWireError(problem) };
+    // A schema's issues holding a function (valibot's check() keeps its predicate): crossed as their data.
+    const data = dataOf(problem);
+    return data === undefined ? { error: toWireError(problem) } : { value: data };
+  }
+}
+
+/** `value` as JSON would carry it (functions and symbols left out), or undefined when JSON cannot (a cycle, a BigInt). */
+function dataOf(value: unknown): unknown {
+  try {
+    const json = JSON.stringify(value);
+    return json === undefined ? undefined : (JSON.parse(json) as unknown);
+  } catch {
+    return undefined;
   }
 }
 

@@ -61,4 +61,11 @@ describe('invalid-message across the channel', () => {
     expect(atFollower).toEqual(atLeader);
     leader.close();
   });
+
+  it('issues holding a function (valibot check() keeps its predicate) cross as their data, not as [object Object]', async () => {
+    const { toWireProblem, fromWireProblem } = await import('../../src/shared/protocol.js');
+    const issues = [{ message: 'n must be positive', path: ['n'], requirement: (n: number) => n > 0 }];
+    const back = fromWireProblem(structuredClone(toWireProblem(issues)));
+    expect(back).toEqual([{ message: 'n must be positive', path: ['n'] }]);
+  });
 });
