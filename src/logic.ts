@@ -41,8 +41,10 @@ export type ConnectionLogicEvent<In = unknown, Out = unknown> =
   /** A decoded (and, with `schema`, validated) message: the codec's output, not the frame. */
   | { type: 'socketchart.message'; data: In }
   /**
-   * A socket closed. `closedBy` is set when the session ended (`closed`: no reconnect follows) and `null` when the
-   * connection will reconnect on its own (the socket dropped, the server restarted): then `code`/`reason` say why.
+   * A socket closed. `closedBy` is set when the session ended (`closed`: no reconnect follows, unless an `OPEN` came
+   * while it was closing: then the next session has already begun, its `socketchart.statechange` to
+   * `connecting.opening` just before) and `null` when the connection will reconnect on its own (the socket dropped,
+   * the server restarted): then `code`/`reason` say why.
    */
   | { type: 'socketchart.close'; closedBy: ClosedReason | null; code: number; reason: string; wasClean: boolean }
   /** The chart moved; `from`/`to` are state paths such as `'connecting.opening'` and `'open'`. */
