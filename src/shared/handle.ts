@@ -5,7 +5,7 @@
  */
 import type { ClosedReason } from '../../machines/connection.js';
 import type { MessageOf, MessageType, OpenedOptions, Subscription } from '../connection.js';
-import { invalidOption, missingPlugin } from '../errors.js';
+import { SocketchartError, invalidOption, missingPlugin } from '../errors.js';
 import { type AppEvent, type ConnectionEventMap, type Listener, type ListenerOptions, dispatchAppEvent } from '../events.js';
 import { TabEvents, whenClosed, whenOpen } from './view.js';
 
@@ -108,4 +108,9 @@ export abstract class TabHandle<In, Out> {
 
 for (const [name, value] of [['CONNECTING', 0], ['OPEN', 1], ['CLOSING', 2], ['CLOSED', 3]] as const) {
   Object.defineProperty(TabHandle.prototype, name, { value, enumerable: true });
+}
+
+/** A closed handle left the shared session (or, alone, ended its connection): it does not come back. */
+export function assertNotClosed(ended: boolean, call: string): void {
+  if (ended) throw new SocketchartError('ERR_CONNECTION_CLOSED', `${call} on a shared connection this tab closed: a closed handle does not open again; make a new one with createSharedConnection().`);
 }

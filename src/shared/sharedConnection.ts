@@ -24,7 +24,7 @@ import { type LeaderMachine, leaderMachine } from './leaderMachine.js';
 import { Backlog } from './backlog.js';
 import { Unsettled } from './unsettled.js';
 import { LeaderRelay } from './relay.js';
-import { TabHandle } from './handle.js';
+import { TabHandle, assertNotClosed } from './handle.js';
 import { type SharedConnectionOptions, lockNameOf, newTabId, notCloneable } from './options.js';
 import { FollowerRequests } from './asked.js';
 import { mirror } from './mirror.js';
@@ -276,11 +276,13 @@ export class SharedConnection<In = unknown, Out = SendData> extends TabHandle<In
 
   /** Leave `idle` or `closed` and connect (a follower asks the leader). */
   open(): void {
+    assertNotClosed(this.#ended, 'open()');
     if (this.#leading || !this.shared) this.#conn.open();
     else if (this.#leader !== null) this.#post({ t: 'command', from: this.#tab, to: this.#leader, command: 'open' });
   }
 
   reconnect(): void {
+    assertNotClosed(this.#ended, 'reconnect()');
     if (this.#leading || !this.shared) this.#conn.reconnect();
     else if (this.#leader !== null) this.#post({ t: 'command', from: this.#tab, to: this.#leader, command: 'reconnect' });
   }

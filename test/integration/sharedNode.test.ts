@@ -23,3 +23,14 @@ it('opens over ws on Node (no global WebSocket needed), echoes, and closes', asy
   conn.close(1000, 'done');
   expect(await conn.closed()).toMatchObject({ kind: 'user', code: 1000 });
 });
+
+it('a closed handle does not open again: open() and reconnect() say so (ERR_CONNECTION_CLOSED), and the socket stays closed', async () => {
+  server = await createTestServer();
+  const conn = createSharedConnection<string, string>(server.url());
+  await conn.opened({ timeout: 5_000 });
+  conn.close();
+  await conn.closed();
+  expect(() => conn.open()).toThrow(expect.objectContaining({ code: 'ERR_CONNECTION_CLOSED', message: expect.stringContaining('createSharedConnection()') }));
+  expect(() => conn.reconnect()).toThrow(expect.objectContaining({ code: 'ERR_CONNECTION_CLOSED' }));
+  expect(conn.state).toBe('closed');
+});
