@@ -1,5 +1,6 @@
 import { type SendData, byteLengthOf } from '../data.js';
 import { SocketchartError, counted, invalidOption } from '../errors.js';
+import { skipped } from './skipped.js';
 import { knownKeys } from '../validate.js';
 import {
   ACK_PROTOCOL,
@@ -319,22 +320,16 @@ class AtLeastOnceLayer implements DeliveryLayer {
       // Shaped like a data message but malformed (`01:x`, `1.5:x`, a seq above 2^53 - 1): skipped like a binary one
       // with a bad header, never handed to the app as an unsequenced message that no seq dedupes.
       if (this.#welcomed && isDataShaped(frame)) {
-        this.#invalid(
-          frame,
-          `A malformed ${ACK_PROTOCOL} text data frame from the server was skipped: after the welcome, text starting with a digit, '+', '-' or '.' is a data frame, and its prefix must be a sequence number 1..2^53-1 without sign or leading zeros, then ':' (PROTOCOL.md, "Messages"). The server does not follow the protocol.`,
-        );
+        this.#invalid(frame, skipped.malformedText());
         return NO_MESSAGE;
       }
       const control = parseControl(frame);
       if (control === null) return frame; // an unsequenced app frame (pong, auth reply, a server that is not ours)
       const type = control === 'invalid' ? controlTypeOf(frame) : control.type;
       if (type === 'hello') {
-        this.#invalid(frame, `A ${ACK_PROTOCOL} hello frame from the server was skipped: only a client sends hello; a server answers it with welcome (PROTOCOL.md, "Handshake").`);
+        this.#invalid(frame, skipped.serverHello());
       } else if (control === 'invalid') {
-        this.#invalid(
-          frame,
-          `A malformed ${ACK_PROTOCOL} ${type} frame from the server was skipped: ${type === 'ack' ? '"ack" must be a whole number >= 0' : '"sid" must be a session id, "resumed" a boolean, "ack" a whole number >= 0 and "next" a whole number >= 1'} (PROTOCOL.md). The server does not follow the protocol.`,
-        );
+        this.#invalid(frame, skipped.malformedControl(type));
       } else if (control.type === 'welcome') this.#welcome(frame, control.sid, control.resumed, control.ack, control.next);
       else if (control.type === 'ack') this.#acked(control.ack, frame, 'ack');
       return NO_MESSAGE;
@@ -354,21 +349,13 @@ class AtLeastOnceLayer implements DeliveryLayer {
       return frame.slice(BINARY_HEADER_BYTES);
     }
     // The connection opens sockets with binaryType 'arraybuffer' under a layer; only a transport that ignores it gets here.
-    this.#invalid(
-      frame,
-      hasBlob && frame instanceof Blob
-        ? `A ${ACK_PROTOCOL} binary data frame from the server arrived as a Blob, which the layer cannot read synchronously; it was skipped. The transport must honour the binaryType the connection asks for ('arraybuffer' or 'nodebuffer').`
-        : `A frame from the server that is neither text nor binary was skipped: ${ACK_PROTOCOL} frames are strings, ArrayBuffers or typed arrays. Check the transport.`,
-    );
+    this.#invalid(frame, skipped.notBinary(hasBlob && frame instanceof Blob));
     return NO_MESSAGE;
   }
 
   /** A binary frame whose 8-byte header is missing or holds no valid seq: reported and skipped. */
   #badHeader(frame: unknown, bytes: number): typeof NO_MESSAGE {
-    this.#invalid(
-      frame,
-      `A malformed ${ACK_PROTOCOL} binary data frame from the server was skipped: ${bytes < BINARY_HEADER_BYTES ? `it has ${counted(bytes, 'byte')}, fewer than` : 'its sequence number is 0 or above 2^53-1 in'} the 8-byte big-endian header every binary data frame starts with (PROTOCOL.md, "Messages"). The server does not follow the protocol.`,
-    );
+    this.#invalid(frame, skipped.malformedBinary(bytes));
     return NO_MESSAGE;
   }
 
@@ -420,10 +407,7 @@ class AtLeastOnceLayer implements DeliveryLayer {
     if (verdict === 'duplicate') this.#acks.duplicate();
     else {
       // A gap: a conforming server never sends one (it replays from our `hello.ack`); nothing is delivered out of order.
-      this.#invalid(
-        frame,
-        `A ${ACK_PROTOCOL} ${typeof frame === 'string' ? 'text' : 'binary'} data frame from the server was skipped: it is numbered ${seq}, and ${this.#lastIn + 1} is the next expected (a sequence gap, which a conforming server never sends; PROTOCOL.md, "Receiving data"). Nothing is delivered out of order: the server replays from ${this.#lastIn + 1} when the session resumes.`,
-      );
+      this.#invalid(frame, skipped.gap(typeof frame === 'string', seq, this.#lastIn + 1));
     }
     return false;
   }
@@ -432,11 +416,11 @@ class AtLeastOnceLayer implements DeliveryLayer {
     // A socket the layer gave up writing on is ending: its welcome no longer matters, and the server is not at fault.
     if (!this.#writable) return;
     if (sid !== this.#sid) {
-      return this.#invalid(frame, `A ${ACK_PROTOCOL} welcome frame from the server was skipped: its sid is not this session's (a welcome echoes the sid of the client's hello; PROTOCOL.md, "Handshake"). Frames after it stay unsequenced until a welcome for this session.`);
+      return this.#invalid(frame, skipped.otherSession());
     }
     if (this.#welcomed) {
       // Applied, a second `resumed: false` would move the delivered mark back: messages delivered twice on one socket.
-      return this.#invalid(frame, `A second ${ACK_PROTOCOL} welcome frame on one socket from the server was skipped: a server answers a hello once, and the first welcome stands (PROTOCOL.md, "Handshake").`);
+      return this.#invalid(frame, skipped.secondWelcome());
     }
     this.#welcomed = true;
     // A new server session numbers its messages from `next` on; a resumed one replays from our `hello.ack`.
@@ -479,10 +463,7 @@ class AtLeastOnceLayer implements DeliveryLayer {
   #acked(ack: number, frame: string, kind: 'ack' | 'welcome'): void {
     const entries = this.#entries;
     if (ack > this.#highestWritten) {
-      return this.#invalid(
-        frame,
-        `A ${ACK_PROTOCOL} ${kind} frame from the server acknowledged up to seq ${ack}, beyond the last message written in this session (${this.#highestWritten}); its ack was skipped${kind === 'welcome' ? ' (the rest of the welcome stands)' : ''}, so every message not acknowledged stays held and is sent again (PROTOCOL.md, "Acknowledgements").`,
-      );
+      return this.#invalid(frame, skipped.ackBeyond(kind, ack, this.#highestWritten));
     }
     let trimmed = false;
     while (this.#head < entries.length && (entries[this.#head] as Entry).seq <= ack) {

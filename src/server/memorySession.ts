@@ -18,10 +18,10 @@ import {
   type Link,
   type LinkedSession,
   type SessionServer,
-  WAITING_FRAME_BYTES,
   bytesOfPayload,
   storedPayload,
   toPayload,
+  waitingFrameBytes,
   validateEnd,
 } from './types.js';
 
@@ -76,9 +76,6 @@ function runEffects(effects: ReadonlyArray<() => void>, key: string, report: (er
     }
   }
 }
-
-/** What a frame waiting for an async onMessage counts against `maxBacklogBytes` (a string at its largest UTF-8 size). */
-const waitingBytes = (payload: AckPayload): number => (typeof payload === 'string' ? payload.length * 3 : payload.byteLength) + WAITING_FRAME_BYTES;
 
 export function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
@@ -226,7 +223,7 @@ export class MemorySession implements LinkedSession {
 
   data(seq: number, payload: AckPayload): void {
     if (this.#busy) {
-      this.#queueBytes += waitingBytes(payload);
+      this.#queueBytes += waitingFrameBytes(payload);
       if (this.#queueBytes > this.#c.o.maxBacklogBytes) {
         this.#dropQueue();
         const link = this.link;
@@ -314,7 +311,7 @@ export class MemorySession implements LinkedSession {
   #drain(): void {
     while (!this.#busy && !this.ended && this.#queue.length > 0) {
       const [seq, payload] = this.#queue.shift() as [number, AckPayload];
-      this.#queueBytes -= waitingBytes(payload);
+      this.#queueBytes -= waitingFrameBytes(payload);
       this.#handle(seq, payload);
     }
   }

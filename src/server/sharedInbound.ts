@@ -12,7 +12,7 @@ import { isThenable } from './memorySession.js';
 import type { SharedSession } from './session.js';
 import type { SharedContext } from './sharedContext.js';
 import type { EffectFailure, Refusal, StoreEffect } from './store.js';
-import { type AckMessage, type AckPayload, type Link, WAITING_FRAME_BYTES } from './types.js';
+import { type AckMessage, type AckPayload, type Link, waitingFrameBytes } from './types.js';
 
 export class SharedInbound {
   readonly #s: SharedSession;
@@ -64,7 +64,7 @@ export class SharedInbound {
 
   data(seq: number, payload: AckPayload): void {
     if (this.#s.state !== 'attached' || this.#halted === this.#s.link) return;
-    this.#inboundBytes += frameBytes(payload);
+    this.#inboundBytes += waitingFrameBytes(payload);
     if (this.#inboundBytes > this.#c.limits.maxBacklogBytes) {
       this.dropInbound();
       this.#c.fail(this.#s.link as Link, ACK_CLOSE_CODES.tryAgainLater, 'session store too slow');
@@ -142,7 +142,7 @@ export class SharedInbound {
   /** Puts the frames of `batch` from `from` on back at the head of the queue. */
   #requeue(batch: Array<[number, AckPayload]>, from: number): void {
     const rest = batch.slice(from);
-    for (const [, payload] of rest) this.#inboundBytes += frameBytes(payload);
+    for (const [, payload] of rest) this.#inboundBytes += waitingFrameBytes(payload);
     this.#inbound = rest.concat(this.#inbound);
   }
 
@@ -269,6 +269,3 @@ export class SharedInbound {
     this.#c.fail(link, ACK_CLOSE_CODES.serverError, 'session store failed');
   }
 }
-
-/** What a waiting frame counts against `maxBacklogBytes` (a string at its largest UTF-8 size). */
-const frameBytes = (payload: AckPayload): number => (typeof payload === 'string' ? payload.length * 3 : payload.byteLength) + WAITING_FRAME_BYTES;

@@ -160,3 +160,8 @@ export interface SessionServer {
  * on the wire) cannot queue without bound under a byte limit that counts them as nothing.
  */
 export const WAITING_FRAME_BYTES = 64;
+
+/** What a frame waiting to be processed counts against `maxBacklogBytes` (a string at its largest UTF-8 size). */
+export function waitingFrameBytes(payload: AckPayload): number {
+  return (typeof payload === 'string' ? payload.length * 3 : payload.byteLength) + WAITING_FRAME_BYTES;
+}
