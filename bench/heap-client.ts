@@ -13,7 +13,8 @@
  * shared module-level function and progress is counted, not awaited per connection, so the figure is the client's.
  *
  * With BENCH_HEAP_SNAPSHOT=<prefix> it also writes <prefix>-before.heapsnapshot and <prefix>-after.heapsnapshot
- * (open them in Chrome DevTools, Memory tab, "Comparison" view, to see which objects each connection adds).
+ * (open them in Chrome DevTools, Memory tab, "Comparison" view, or run scripts/heap-snapshot-diff.ts on them, to see
+ * which objects each connection adds).
  */
 import { writeHeapSnapshot } from 'node:v8';
 import { type Socket as IoSocket, io } from 'socket.io-client';
