@@ -325,7 +325,8 @@ export const connectionMachine = setup({
           // The server never answered our close frame: give up on the handshake (leaving terminates the socket).
           after: { closeTimeout: { target: '#connection.closed', actions: 'closedUnanswered' } },
           on: {
-            'SOCKET.CLOSE': { target: '#connection.closed', actions: 'closedByHandshake' },
+            // The server's own close frame is kept (lastClose): only one that echoes our code answered ours.
+            'SOCKET.CLOSE': { target: '#connection.closed', actions: ['recordClose', 'closedByHandshake'] },
             'NETWORK.OFFLINE': { target: '#connection.closed', actions: 'closedUnanswered' },
             // open() while closing: the handshake still finishes, then a new session starts; close() takes that back.
             CONNECT: { actions: 'requestReopen' },

@@ -366,8 +366,7 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost, Char
     this.announcedSocket = null;
     this.inboundEnded();
     this.inboundClosed();
-    // A closing handshake the client started and the server answered proves receipt of everything written.
-    this.outbound.ended(reason.kind === 'user' && reason.wasClean);
+    this.outbound.ended(this.#closeAnswered(reason));
     this.counters.closed(this.now());
     this.counters.lastClose = { code: reason.code, reason: reason.reason, wasClean: reason.wasClean };
     this.requester?.ended(this.closedError());
@@ -376,6 +375,16 @@ export class ConnectionRuntime extends DataPlane implements ConnectionHost, Char
     this.#stopEnvironment = null;
     if (reason.kind === 'giveup') this.emit(new GiveupEvent(reason, this.now()));
     this.emit(new SocketCloseEvent(reason, reason, this.now()));
+  }
+
+  /**
+   * A closing handshake the client started and the server answered proves receipt of everything written before it.
+   * Answered means the server's close frame carries our code back (servers echo it, RFC 6455 5.5.1): a close the
+   * server started on its own (going away, crossing ours) may come from a server that never read what we wrote.
+   */
+  #closeAnswered(reason: ClosedReason): boolean {
+    if (reason.kind !== 'user' || !reason.wasClean) return false;
+    return this.snapshot().context.lastClose?.code === reason.code;
   }
 
   failed(error: Error): void {
