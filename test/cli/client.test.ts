@@ -116,7 +116,9 @@ describe.concurrent('socketchart [<url>] (spawned, piped stdio)', () => {
       /chaos: drop[\s\S]*OPEN - Ready[\s\S]*chaos: refused handshake[\s\S]*OPEN - Ready[\s\S]*chaos: server restart[\s\S]*OPEN - Ready[\s\S]*chaos: blackhole -[\s\S]*OPEN - Ready[\s\S]*chaos: tour over - 4 faults[\s\S]*CLOSED - Code: 1000/,
     );
     expect(count(log, /chaos: (drop|refused handshake|server restart|blackhole) -/g)).toBe(4);
-  });
+    // A real process on real timers: four faults, each waiting for the reconnect (the demo's backoff grows while
+    // faults come faster than its resetAfter), take ~6 s on a quiet machine and more under a parallel test run.
+  }, 40_000);
 
   it.for([
     [2, 3],
